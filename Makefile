@@ -1,0 +1,47 @@
+# vlac: the two commands are `make demo` and `make test`; both install what is missing first.
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+DEMO_OUT ?= demo-out
+
+.PHONY: all setup setup-reference build release demo test reference clean help
+
+all: build
+
+help:
+	@echo "make demo       install what is missing, build, and run the example end to end"
+	@echo "make test       install what is missing and run the whole test suite"
+	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
+	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
+
+setup:
+	@scripts/setup.sh
+
+setup-reference:
+	@scripts/setup.sh reference
+
+build: setup
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+release: setup
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+
+demo: setup
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+	@mkdir -p $(DEMO_OUT)
+	.build/release/write-example $(DEMO_OUT)/example.vla
+	.build/release/vlac verify $(DEMO_OUT)/example.vla
+	.build/release/vlac dump $(DEMO_OUT)/example.vla
+
+test: setup
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+reference: setup-reference
+	@for g in Tests/Reference/gen_*.py; do \
+		[ -f "$$g" ] || continue; \
+		echo "reference: $$g"; \
+		.venv/bin/python "$$g" || exit 1; \
+	done
+
+clean:
+	rm -rf .build $(DEMO_OUT)

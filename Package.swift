@@ -1,0 +1,72 @@
+// swift-tools-version:6.2
+//
+// vlac: a toolchain that compiles HyperVLA robot policies into verified flat files and runs them.
+// Layout and dependency direction: Docs/Architecture.md. Dependencies point down this list only.
+
+import PackageDescription
+
+/// Settings every Swift target gets.
+let commonSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+/// The format and the runtime read untrusted bytes: their unsafe code is marked and confined.
+let strictSettings: [SwiftSetting] = commonSettings + [.strictMemorySafety()]
+
+let package = Package(
+    name: "vlac",
+    products: [
+        .executable(name: "vlac", targets: ["vlac"]),
+        .library(name: "VLAFormat", targets: ["VLAFormat"]),
+        .library(name: "VLARuntime", targets: ["VLARuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libprotobuf-c-dev).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
+
+        // The .vla file: layout, verifying zero-copy reader, deterministic writer. No Foundation.
+        .target(name: "VLAFormat", swiftSettings: strictSettings),
+
+        // Op set, kernels, interpreter, arena, image and action processing. No Foundation.
+        .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS"], swiftSettings: strictSettings),
+
+        // Checkpoint readers behind one tensor-store API.
+        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC"], swiftSettings: commonSettings),
+
+        // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
+        .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
+
+        // The subcommands, as a library so tests can run them in-process.
+        .target(
+            name: "VLACommands",
+            dependencies: [
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: commonSettings
+        ),
+        .executableTarget(
+            name: "vlac",
+            dependencies: ["VLACommands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: commonSettings
+        ),
+
+        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        .testTarget(
+            name: "VLACommandsTests",
+            dependencies: [
+                "VLACommands", "VLAFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            exclude: ["Snapshots"],
+            swiftSettings: commonSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,2 @@
+// zlib (Debian: zlib1g-dev): inflate for npz/zip entries and PNG.
+#include <zlib.h>

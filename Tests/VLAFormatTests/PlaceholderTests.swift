@@ -1,0 +1,3 @@
+import Testing
+@testable import VLAFormat
+@Test func placeholder() { #expect(Bool(true)) }
