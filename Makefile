@@ -33,6 +33,7 @@ demo: setup
 	.build/release/vlac dump $(DEMO_OUT)/example.vla
 
 test: setup
+	scripts/gen-proto.sh --check
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 
