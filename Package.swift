@@ -57,6 +57,9 @@ let package = Package(
             swiftSettings: commonSettings
         ),
 
+        // Examples: small programs that show an API and that `make demo` runs.
+        .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
+
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
