@@ -60,11 +60,13 @@ let package = Package(
         // Examples: small programs that show an API and that `make demo` runs.
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
 
-        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        // Shared test helpers: sample documents and raw-byte patching.
+        .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
+        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat",
+                "VLACommands", "VLAFormat", "VLATestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],
