@@ -246,8 +246,9 @@ private struct SignatureCheck {
             let mask = inputs[next]
             next += 1
             dtype(mask, [.u8], "mask")
-            let ok = [batch + [tk], batch + [tq, tk], [tk], [tq, tk]].contains(mask.shape)
-            if !ok { fail("mask shape \(mask.shape) is none of [Tk] or [Tq, Tk] (Tq \(tq), Tk \(tk))") }
+            // With a batch axis the mask carries it too, so [B, Tk] and [Tq, Tk] cannot be confused.
+            let ok = [batch + [tk], batch + [tq, tk]].contains(mask.shape)
+            if !ok { fail("mask shape \(mask.shape) is neither \(batch + [tk]) nor \(batch + [tq, tk])") }
         }
         if hasBias {
             let bias = inputs[next]
