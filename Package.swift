@@ -63,6 +63,12 @@ let package = Package(
         // Shared test helpers: sample documents and raw-byte patching.
         .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
+        // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
