@@ -138,6 +138,18 @@
         return try unsafe body(UnsafeRawBufferPointer(rebasing: storage.buffer[start..<end]))
     }
 
+    /// The address of an inline tensor's payload in the mapped file, for the runtime's zero-copy binding.
+    ///
+    /// - Returns: `nil` for a tensor that is not inline.
+    /// - Warning: The pointer is valid only while this `VLAFile` is alive; keep the file alive as long as the
+    ///   pointer is used (the interpreter holds it as its `keepAlive`). The memory is read-only.
+    @unsafe public func unsafePayloadAddress(ofTensor id: Int) -> UnsafeRawPointer? {
+        guard tensors.indices.contains(id), case .inline(let offset) = tensors[id].storage,
+              let base = unsafe storage.buffer.baseAddress
+        else { return nil }
+        return unsafe base + Int(offset)
+    }
+
     /// A copy of an inline tensor's payload bytes, or `nil` for a tensor that is not inline.
     public func payload(ofTensor id: Int) -> [UInt8]? {
         unsafe withPayload(ofTensor: id) { unsafe Array($0) }

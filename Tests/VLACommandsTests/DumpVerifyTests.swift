@@ -132,3 +132,25 @@ import VLATestSupport
         #expect(missing.stderr.contains("cannot open"))
     }
 }
+
+/// `verify` runs the embedded test vectors with this build's interpreter.
+@Suite struct TestVectorVerifyTests {
+    @Test func sampleVectorsHold() throws {
+        let (policy, blob) = try SampleDocuments.policyAndBlob()
+        let policyFile = try VLAFile(bytes: policy), blobFile = try VLAFile(bytes: blob)
+        let summary = try TestVectorCheck.run(policyFile, blobs: [blobFile])
+        #expect(summary.hasPrefix("ok  1 run"), "\(summary)")
+    }
+
+    @Test func aWrongExpectedValueIsCaught() throws {
+        let (_, blob) = try SampleDocuments.policyAndBlob()
+        var doc = SampleDocuments.policy(blobHash: SHA256.hash(blob), blobSize: UInt64(blob.count))
+        let id = try #require(doc.tensors.firstIndex { $0.name == "test/0/generated" })
+        guard case .inline(var bytes) = doc.tensors[id].location else { Issue.record("not inline"); return }
+        bytes[5] ^= 0x40  // perturb the first expected float well beyond 1e-4
+        doc.tensors[id].location = .inline(bytes)
+        let file = try VLAFile(bytes: VLAWriter.serialize(doc))
+        let error = try #require(throws: CommandFailure.self) { try TestVectorCheck.run(file, blobs: [VLAFile(bytes: blob)]) }
+        #expect(error.description.contains("does not hold"))
+    }
+}

@@ -75,8 +75,20 @@ public enum SampleDocuments {
         let bf = add("step/bf16_const", .bf16, [7], .inline(u16Bytes([0x3F80, 0x4000, 0xBF80, 0, 0x3F00, 0x4040, 0x3E80])))
         let bfF32 = add("step/bf16_f32", .f32, [7], .arena(offset: 896))
         let out = add("step/out", .f32, [3, 7], .arena(offset: 960))
-        let inputValue = add("test/0/x", .f32, [3, 6], .inline(f32Bytes(floats(18, seed: 4))))
-        let expectedValue = add("test/0/out", .f32, [3, 7], .inline(f32Bytes(floats(21, seed: 5))))
+        // The reset test vector, computed here independently of the runtime: generated = (table[ids] + seed) · w.
+        let seedValues = floats(18, seed: 4)
+        let tableValues = floats(60, seed: 3)
+        let wValues = (0..<24).map { Float(Float16(bitPattern: UInt16(0x3C00 + $0))) }
+        var expected = [Float](repeating: 0, count: 12)
+        for (row, id) in [4, 0, 9].enumerated() {
+            for n in 0..<4 {
+                var acc: Double = 0
+                for k in 0..<6 { acc += Double(tableValues[id * 6 + k] + seedValues[row * 6 + k]) * Double(wValues[k * 4 + n]) }
+                expected[row * 4 + n] = Float(acc)
+            }
+        }
+        let inputValue = add("test/0/seed", .f32, [3, 6], .inline(f32Bytes(seedValues)))
+        let expectedValue = add("test/0/generated", .f32, [3, 4], .inline(f32Bytes(expected)))
 
         let reset = Program(
             name: "reset", inputs: [seed], outputs: [generated],
@@ -117,7 +129,7 @@ public enum SampleDocuments {
                 sources: [Provenance.Source(name: "model/config.json", sha256: SHA256.hash(Array("{}".utf8)), size: 2)],
                 options: [Provenance.Option(key: "embed-shared", value: "false"), Provenance.Option(key: "quantize", value: "none")]),
             testVectors: [
-                TestVector(program: 1, inputs: [.init(target: x, value: inputValue)], expected: [.init(target: out, value: expectedValue)], tolerance: 1e-4)
+                TestVector(program: 0, inputs: [.init(target: seed, value: inputValue)], expected: [.init(target: generated, value: expectedValue)], tolerance: 1e-4)
             ],
             sharedRefs: [SharedReference(sha256: blobHash, role: "backbone", size: blobSize)])
     }
