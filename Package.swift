@@ -58,6 +58,7 @@ let package = Package(
         ),
 
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
