@@ -152,6 +152,11 @@ public struct Checkpoint: Sendable {
     static func read(_ bytes: ByteView, path: String, format: CheckpointFormat, limits: ReaderLimits) throws -> CheckpointContents {
         switch format {
         case .safetensors: return try SafetensorsReader.read(bytes, path: path, limits: limits)
+        case .npy:
+            let base = path.split(separator: "/").last.map(String.init) ?? path
+            let name = base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
+            return CheckpointContents(tensors: [try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits)])
+        case .npz: return try NpzReader.read(bytes, path: path, limits: limits)
         default:
             throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")
         }

@@ -39,7 +39,7 @@ def entry(name, dtype, shape, raw, values):
 
 
 def np_entry(name, a):
-    a = np.ascontiguousarray(a)
+    a = np.array(a, order="C", copy=True)  # (ascontiguousarray would make 0-d arrays 1-d)
     le = a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a
     return entry(name, NP_TO_ST[a.dtype.name], a.shape, le.tobytes(order="C"), a.astype(np.float64))
 
@@ -157,7 +157,7 @@ def gen_numpy():
             name = f"{k}.v{ver[0]}.npy"
             with open(os.path.join(OUT, name), "wb") as f:
                 np.lib.format.write_array(f, arrays[k], version=ver)
-            npys[name] = {"sha256": file_sha(os.path.join(OUT, name)), "tensors": [np_entry("", np.load(os.path.join(OUT, name)))]}
+            npys[name] = {"sha256": file_sha(os.path.join(OUT, name)), "tensors": [np_entry(name[:-4], np.load(os.path.join(OUT, name)))]}
     out.update(npys)
     np.savez(os.path.join(OUT, "stored.npz"), **arrays)
     np.savez_compressed(os.path.join(OUT, "compressed.npz"), **arrays)
