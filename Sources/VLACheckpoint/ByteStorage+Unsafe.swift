@@ -163,3 +163,20 @@ public struct ByteView: Sendable {
         }
     }
 }
+
+extension ByteView {
+    /// The largest offset `o` in `range` where the 4 bytes at `o` equal `signature` (little-endian) and
+    /// `accept(o)` holds, scanning downwards; nil if none.
+    func lastOffset(of signature: UInt32, in range: ClosedRange<Int>, where accept: (Int) -> Bool) -> Int? {
+        guard range.lowerBound >= 0, range.upperBound + 4 <= count else { return nil }
+        let b0 = UInt8(truncatingIfNeeded: signature)
+        return withUnsafeBytes { raw -> Int? in
+            var o = range.upperBound
+            while o >= range.lowerBound {
+                if raw[o] == b0, UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)) == signature, accept(o) { return o }
+                o -= 1
+            }
+            return nil
+        }
+    }
+}

@@ -158,6 +158,7 @@ public struct Checkpoint: Sendable {
             return CheckpointContents(tensors: [try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits)])
         case .npz: return try NpzReader.read(bytes, path: path, limits: limits)
         case .msgpack: return try MsgpackReader.read(bytes, path: path, limits: limits)
+        case .pytorch: return try PyTorchReader.read(bytes, path: path, limits: limits)
         default:
             throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")
         }

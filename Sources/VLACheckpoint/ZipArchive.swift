@@ -41,16 +41,12 @@ struct ZipArchive {
         self.limits = limits
         // Find the end-of-central-directory record, searching back over a comment of up to 65535 bytes.
         guard file.count >= 22 else { throw CheckpointError(.truncated, "zip: file of \(file.count) bytes is too short for an end-of-central-directory record", offset: 0) }
-        var eocd = -1
-        var p = file.count - 22
         let lowest = max(0, file.count - 22 - 65535)
-        while p >= lowest {
-            if try file.le(p, as: UInt32.self) == 0x0605_4B50 {
-                let commentLength = Int(try file.le(p + 20, as: UInt16.self))
-                if p + 22 + commentLength == file.count { eocd = p; break }
-            }
-            p -= 1
-        }
+        let eocd = file.lastOffset(of: 0x0605_4B50, in: lowest ... file.count - 22) { p in
+            // The comment length must account exactly for the bytes after the record.
+            guard let commentLength = try? file.le(p + 20, as: UInt16.self) else { return false }
+            return p + 22 + Int(commentLength) == file.count
+        } ?? -1
         guard eocd >= 0 else { throw CheckpointError(.malformed, "zip: no end-of-central-directory record", offset: file.count) }
         var count = Int(try file.le(eocd + 10, as: UInt16.self))
         var cdSize = Int(try file.le(eocd + 12, as: UInt32.self))
