@@ -104,6 +104,11 @@ public struct ByteView: Sendable {
         return try body(UnsafeRawBufferPointer(start: base + start, count: count))
     }
 
+    /// The first `n` bytes (all of them if `n` is larger), sharing the storage.
+    public func prefix(_ n: Int) -> ByteView {
+        ByteView(storage: storage, start: start, count: min(max(n, 0), count))
+    }
+
     /// The bytes as an array (a copy).
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 

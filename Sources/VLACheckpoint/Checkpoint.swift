@@ -159,6 +159,7 @@ public struct Checkpoint: Sendable {
         case .npz: return try NpzReader.read(bytes, path: path, limits: limits)
         case .msgpack: return try MsgpackReader.read(bytes, path: path, limits: limits)
         case .pytorch: return try PyTorchReader.read(bytes, path: path, limits: limits)
+        case .onnx: return try ONNXReader.read(bytes, path: path, limits: limits)
         default:
             throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")
         }

@@ -21,6 +21,7 @@ extension SHA256 {
     }
 
     /// Runs the compression function on the 64 bytes of `raw` at `offset`.
+    @_optimize(speed)  // hashed files are ~100 MB: keep debug builds (tests) fast too
     mutating func compress(_ raw: UnsafeRawBufferPointer, at offset: Int) {
         guard let base = raw.baseAddress, offset >= 0, offset + 64 <= raw.count else { return }
         var w = [UInt32](repeating: 0, count: 64)
