@@ -36,8 +36,11 @@ let package = Package(
         // Op set, kernels, interpreter, arena, image and action processing. No Foundation.
         .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS"], swiftSettings: strictSettings),
 
+        // Generated protobuf-c code for the ONNX subset in Schemas/onnx.proto (scripts/gen-proto.sh).
+        .target(name: "CONNX", dependencies: ["CProtobufC"]),
+
         // Checkpoint readers behind one tensor-store API.
-        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC"], swiftSettings: commonSettings),
+        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
         .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
@@ -69,6 +72,7 @@ let package = Package(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
