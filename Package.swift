@@ -42,8 +42,12 @@ let package = Package(
         // Checkpoint readers behind one tensor-store API.
         .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
+        // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
+        .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
+
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
-        .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
+        .target(
+            name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
 
         // The subcommands, as a library so tests can run them in-process.
         .target(
@@ -73,6 +77,7 @@ let package = Package(
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
+        .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
