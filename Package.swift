@@ -42,11 +42,14 @@ let package = Package(
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
         .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
 
+        // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
+        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
+
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: commonSettings
@@ -58,6 +61,11 @@ let package = Package(
         ),
 
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        .testTarget(
+            name: "VLAModelsTests",
+            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
