@@ -61,6 +61,7 @@ let package = Package(
         ),
 
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLAModelsTests",
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],

@@ -1,0 +1,171 @@
+/// The file formats vlac reads.
+public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
+    /// The format's short name, as `vlac inspect` prints it.
+    public let name: String
+    private init(_ name: String) { self.name = name }
+
+    public static let safetensors = CheckpointFormat("safetensors")
+    public static let npy = CheckpointFormat("npy")
+    public static let npz = CheckpointFormat("npz")
+    /// Flax msgpack (`flax.serialization.to_bytes`).
+    public static let msgpack = CheckpointFormat("msgpack")
+    public static let onnx = CheckpointFormat("onnx")
+    /// PyTorch zip (`torch.save` since 1.6, `pytorch_model.bin`).
+    public static let pytorch = CheckpointFormat("pytorch")
+    /// A Hugging Face model directory (config.json + weights, possibly sharded).
+    public static let directory = CheckpointFormat("directory")
+
+    public var description: String { name }
+
+    /// Guesses the format of a file from its first bytes, falling back to its extension.
+    /// - Returns: nil if neither the bytes nor the extension say.
+    public static func detect(_ file: ByteView, path: String) -> CheckpointFormat? {
+        let ext = path.split(separator: "/").last.flatMap { $0.contains(".") ? $0.split(separator: ".").last.map(String.init) : nil }?.lowercased()
+        if file.hasPrefix([0x93] + Array("NUMPY".utf8)) { return .npy }
+        if file.hasPrefix([0x50, 0x4B, 0x03, 0x04]) || file.hasPrefix([0x50, 0x4B, 0x05, 0x06]) {
+            return ZipArchive.looksLikePyTorch(file) ? .pytorch : .npz
+        }
+        if file.hasPrefix([0x80, 0x02, 0x8A]) { return .pytorch }  // legacy torch.save: pickle protocol 2 + magic
+        switch ext {
+        case "safetensors": return .safetensors
+        case "npy": return .npy
+        case "npz": return .npz
+        case "msgpack", "flax": return .msgpack
+        case "onnx": return .onnx
+        case "bin", "pt", "pth", "ckpt": return .pytorch
+        default: break
+        }
+        if file.count >= 10, let n = try? file.le(0, as: UInt64.self), n < UInt64(file.count), file.hasPrefix(Array("{".utf8), at: 8) {
+            return .safetensors
+        }
+        if let b = try? file.u8(0), (0x80 ... 0x8F).contains(b) || b == 0xDE || b == 0xDF { return .msgpack }
+        return nil
+    }
+}
+
+/// What a format reader found in one file.
+struct CheckpointContents {
+    var tensors: [Tensor]
+    var metadata: [(key: String, value: String)] = []
+    var graph: GraphSummary? = nil
+}
+
+/// The operators and opsets of an ONNX model, for `vlac inspect`.
+public struct GraphSummary: Sendable {
+    /// `(domain, version)` pairs from `opset_import`; the default domain is `""`.
+    public var opsets: [(domain: String, version: Int)]
+    /// The graph's name.
+    public var name: String
+    /// Every node in graph order: its name and operator type.
+    public var nodes: [(name: String, opType: String)]
+    /// Graph inputs and outputs by name.
+    public var inputs: [String]
+    public var outputs: [String]
+}
+
+/// One file a checkpoint was read from, kept mapped; its SHA-256 is computed on request.
+public struct CheckpointFile: Sendable {
+    /// The path as given (or joined from the directory).
+    public let path: String
+    /// The file's bytes (a read-only mapping).
+    public let bytes: ByteView
+    /// The file's SHA-256, for provenance. Reads every byte of the file.
+    public func sha256() -> SHA256Digest { SHA256.hash(bytes) }
+}
+
+/// A checkpoint opened read-only: its tensors (zero-copy views of the mapped file where the format
+/// allows), its metadata, and the files it came from.
+///
+/// ```swift
+/// let ckpt = try Checkpoint(path: "all-MiniLM-L6-v2/")       // a file or a Hugging Face directory
+/// let w = try #require(ckpt["embeddings.word_embeddings.weight"])
+/// print(w.dtype, w.shape, w.floats()[0])
+/// print(ckpt.files[0].sha256())
+/// ```
+public struct Checkpoint: Sendable {
+    /// The path that was opened.
+    public let path: String
+    /// The format (`.directory` for a Hugging Face folder).
+    public let format: CheckpointFormat
+    /// Every tensor, in file order (shards in index order).
+    public let tensors: [Tensor]
+    /// Key/value metadata: safetensors `__metadata__`, ONNX producer and model metadata.
+    public let metadata: [(key: String, value: String)]
+    /// The ONNX graph summary, for ONNX files.
+    public let graph: GraphSummary?
+    /// The files read (one, or the shards of a directory), with their SHA-256 on request.
+    public let files: [CheckpointFile]
+    private let index: [String: Int]
+
+    /// Opens the checkpoint file or Hugging Face directory at `path`, detecting its format.
+    /// - Parameters:
+    ///   - path: a checkpoint file, or a directory with `config.json` and weights.
+    ///   - format: the format, if the caller knows it; detected from the bytes and extension otherwise.
+    ///   - limits: the hard limits the readers enforce.
+    /// - Throws: ``CheckpointError`` naming the file, the tensor or entry, and the byte offset.
+    public init(path: String, format: CheckpointFormat? = nil, limits: ReaderLimits = ReaderLimits()) throws {
+        if format == .directory || (format == nil && FileSystem.isDirectory(path)) {
+            try self.init(directory: path, limits: limits)
+            return
+        }
+        let storage = try ByteStorage.map(path: path)
+        try self.init(parsing: storage.view, path: path, format: format, limits: limits)
+    }
+
+    /// Reads a checkpoint from bytes already in memory or mapped.
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - path: its name, for messages, detection by extension, and (ONNX) the folder of external data.
+    /// - Throws: ``CheckpointError``.
+    public init(parsing bytes: ByteView, path: String, format: CheckpointFormat? = nil, limits: ReaderLimits = ReaderLimits()) throws {
+        guard let format = format ?? CheckpointFormat.detect(bytes, path: path) else {
+            throw CheckpointError(.unsupportedFormat, "not a checkpoint format vlac reads (safetensors, npy, npz, msgpack, onnx, pytorch zip)", offset: 0, file: path)
+        }
+        let contents: CheckpointContents
+        do {
+            contents = try Checkpoint.read(bytes, path: path, format: format, limits: limits)
+        } catch let e as CheckpointError {
+            throw e.inFile(path)
+        }
+        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)], limits: limits)
+    }
+
+    init(path: String, format: CheckpointFormat, contents: CheckpointContents, files: [CheckpointFile], limits: ReaderLimits) throws {
+        guard contents.tensors.count <= limits.maxTensors else {
+            throw CheckpointError(.limitExceeded, "\(contents.tensors.count) tensors exceed the limit \(limits.maxTensors)", file: path)
+        }
+        var index: [String: Int] = [:]
+        for (i, t) in contents.tensors.enumerated() {
+            guard index.updateValue(i, forKey: t.name) == nil else {
+                throw CheckpointError(.duplicateName, "tensor \"\(t.name)\" appears twice", file: t.file)
+            }
+        }
+        self.path = path
+        self.format = format
+        self.tensors = contents.tensors
+        self.metadata = contents.metadata
+        self.graph = contents.graph
+        self.files = files
+        self.index = index
+    }
+
+    static func read(_ bytes: ByteView, path: String, format: CheckpointFormat, limits: ReaderLimits) throws -> CheckpointContents {
+        switch format {
+        case .safetensors: return try SafetensorsReader.read(bytes, path: path, limits: limits)
+        default:
+            throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")
+        }
+    }
+
+    /// The tensor named `name`, or nil.
+    public subscript(name: String) -> Tensor? { index[name].map { tensors[$0] } }
+
+    /// The tensor names, in file order.
+    public var names: [String] { tensors.map(\.name) }
+
+    /// The total number of data bytes over all tensors.
+    public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+
+    /// The total number of elements over all tensors.
+    public var totalElements: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+}

@@ -1,0 +1,4 @@
+/// Zip archives (npz, PyTorch zip). Filled in by the npz reader.
+enum ZipArchive {
+    static func looksLikePyTorch(_ file: ByteView) -> Bool { false }
+}
