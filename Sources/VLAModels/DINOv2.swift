@@ -28,6 +28,8 @@ public struct DINOv2 {
     /// The weight-name prefix found in the checkpoint (`""` or `"dinov2."`).
     public let prefix: String
     let weights: any WeightSource
+    /// Weight prefixes of q, k, v and the output projection inside a layer.
+    let attentionNames: [String]
 
     /// Reads the config and checks every weight against it, reporting all problems at once.
     ///
@@ -53,6 +55,12 @@ public struct DINOv2 {
         }
         if c.layers > ModelLimits.maxLayers { r.problems.add("num_hidden_layers \(c.layers) over the limit \(ModelLimits.maxLayers)") }
         let prefix = weights.shape(of: "dinov2.embeddings.cls_token") != nil ? "dinov2." : ""
+        // transformers 5 saves q_proj/k_proj/v_proj/o_proj; older checkpoints (the Hub's facebook/dinov2-*)
+        // attention.query/key/value and output.dense.
+        let modern = weights.shape(of: prefix + "encoder.layer.0.attention.q_proj.weight") != nil
+        let names = modern
+            ? ["attention.q_proj", "attention.k_proj", "attention.v_proj", "attention.o_proj"]
+            : ["attention.attention.query", "attention.attention.key", "attention.attention.value", "attention.output.dense"]
         var plan = WeightPlan()
         let d = c.hiddenSize, p = c.patchSize, side = c.tableSide
         plan.need(prefix + "embeddings.cls_token", [1, 1, d])
@@ -65,7 +73,7 @@ public struct DINOv2 {
                 plan.need(lp + n + ".weight", [d])
                 plan.need(lp + n + ".bias", [d])
             }
-            for m in ["attention.attention.query", "attention.attention.key", "attention.attention.value", "attention.output.dense"] {
+            for m in names {
                 plan.need(lp + m + ".weight", [d, d])
                 plan.need(lp + m + ".bias", [d])
             }
@@ -83,6 +91,7 @@ public struct DINOv2 {
         self.config = c
         self.prefix = prefix
         self.weights = weights
+        self.attentionNames = names
     }
 
     /// The position table for a `gridH × gridW` patch grid: `[1 + gridH·gridW, D]`, CLS row first, unchanged.
@@ -134,11 +143,11 @@ public struct DINOv2 {
         for l in 0..<c.layers {
             let lp = pre + "encoder.layer.\(l)."
             let h = try L.layerNorm(x, lp + "norm1", eps: eps, name: "layer\(l).norm1")
-            let q = try L.linear(h, lp + "attention.attention.query", name: "layer\(l).q")
-            let kk = try L.linear(h, lp + "attention.attention.key", name: "layer\(l).k")
-            let v = try L.linear(h, lp + "attention.attention.value", name: "layer\(l).v")
+            let q = try L.linear(h, lp + attentionNames[0], name: "layer\(l).q")
+            let kk = try L.linear(h, lp + attentionNames[1], name: "layer\(l).k")
+            let v = try L.linear(h, lp + attentionNames[2], name: "layer\(l).v")
             let a = L.attention(q: q, k: kk, v: v, heads: c.heads, headDim: hd, scale: scale, mask: nil, bias: nil, name: "layer\(l).attention")
-            var o = try L.linear(a, lp + "attention.output.dense", name: "layer\(l).attention_out")
+            var o = try L.linear(a, lp + attentionNames[3], name: "layer\(l).attention_out")
             let l1 = L.b.constant(lp + "layer_scale1.lambda1", [d], try load(weights, lp + "layer_scale1.lambda1"))
             o = L.binary(.mul, o, l1, name: "layer\(l).layer_scale1")
             x = L.binary(.add, o, x, name: "layer\(l).attention_residual")
