@@ -70,7 +70,8 @@ def text_cases(model, vocab, seed, lengths, pad_id=0, pooled=False):
 def t5_models(full):
     from transformers import T5Config, T5EncoderModel
 
-    variants = [("t5-base-random", dict(), "relu")] if full else [
+    base = dict(d_model=768, d_kv=64, num_heads=12, d_ff=3072, num_layers=12, vocab_size=32128)  # t5-base
+    variants = [("t5-base-random", base, "relu")] if full else [
         ("t5-tiny-relu", dict(d_model=32, d_kv=8, num_heads=4, d_ff=48, num_layers=2, vocab_size=96), "relu"),
         ("t5-tiny-gated", dict(d_model=32, d_kv=8, num_heads=4, d_ff=48, num_layers=2, vocab_size=96), "gated-gelu"),
     ]
