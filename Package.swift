@@ -39,8 +39,12 @@ let package = Package(
         // Checkpoint readers behind one tensor-store API.
         .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC"], swiftSettings: commonSettings),
 
+        // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
+        .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
+
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
-        .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
+        .target(
+            name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
 
         // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
         .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
@@ -67,6 +71,7 @@ let package = Package(
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
             swiftSettings: commonSettings
         ),
+        .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
