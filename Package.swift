@@ -72,6 +72,12 @@ let package = Package(
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
+        // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
