@@ -49,11 +49,14 @@ let package = Package(
         .target(
             name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
 
+        // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
+        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
+
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: commonSettings
@@ -70,6 +73,13 @@ let package = Package(
         // Shared test helpers: sample documents and raw-byte patching.
         .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
+        .testTarget(
+            name: "VLAModelsTests",
+            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            swiftSettings: commonSettings
+        ),
+        .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
