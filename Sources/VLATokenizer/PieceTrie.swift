@@ -9,6 +9,9 @@ struct PieceTrie: Sendable {
     private var edgeByte: [UInt8] = []
     private var edgeTarget: [Int32] = []
     private var value: [Int32] = []
+    /// For nodes with many children, a 256-entry table in `dense` (offset, or -1).
+    private var denseOffset: [Int32] = []
+    private var dense: [Int32] = []
     /// The longest piece, in bytes.
     private(set) var maxLength = 0
 
@@ -45,11 +48,20 @@ struct PieceTrie: Sendable {
         }
         for (b, t) in children[0] { rootChild[Int(b)] = t }
         value = values
+        denseOffset = [Int32](repeating: -1, count: children.count)
+        for (n, map) in children.enumerated() where n > 0 && map.count >= 8 {
+            denseOffset[n] = Int32(dense.count)
+            var table = [Int32](repeating: -1, count: 256)
+            for (b, t) in map { table[Int(b)] = t }
+            dense += table
+        }
     }
 
     @inline(__always)
     private func child(_ node: Int, _ b: UInt8) -> Int {
         if node == 0 { return Int(rootChild[Int(b)]) }
+        let d = denseOffset[node]
+        if d >= 0 { return Int(dense[Int(d) + Int(b)]) }
         var lo = Int(childStart[node])
         var hi = lo + Int(childCount[node])
         while lo < hi {

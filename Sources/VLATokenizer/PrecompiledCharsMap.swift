@@ -46,7 +46,6 @@ struct PrecompiledCharsMap: Sendable {
             throw TokenizerError(.malformed, "\(field): the trie has no root unit", offset: 0)
         }
         var u: [UInt32] = []
-        u.reserveCapacity(trieSize / 4)  // bounded by the checked byte count above
         var o = 4
         while o < 4 + trieSize {
             u.append(UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
@@ -80,6 +79,13 @@ struct PrecompiledCharsMap: Sendable {
             i += 1
         }
         return true
+    }
+
+    /// True when some key starts with the byte `b` (the root has a transition on it).
+    func hasKeys(startingWith b: UInt8) -> Bool {
+        guard !units.isEmpty else { return false }
+        let pos = Int(Self.offset(units[0])) ^ Int(b)
+        return pos < units.count && Self.label(units[pos]) == UInt32(b)
     }
 
     /// The replacement string that starts at `valueOffset` (up to its NUL), or nil if it runs outside the map.

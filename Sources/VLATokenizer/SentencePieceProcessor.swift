@@ -20,6 +20,9 @@ public struct SentencePieceProcessor: Sendable {
     let minScore: Float
     let maxScore: Float
     let byteIDs: [Int32]
+    /// ASCII bytes that no user-defined symbol and no character-map key starts with: they normalize to
+    /// themselves, so the prefix search can be skipped.
+    let asciiPassThrough: [Bool]
 
     /// Builds a processor from a decoded model.
     /// - Throws: ``TokenizerError`` when the precompiled character map is malformed.
@@ -59,6 +62,12 @@ public struct SentencePieceProcessor: Sendable {
         minScore = minS
         maxScore = maxS
         self.byteIDs = byteIDs
+        var pass = [Bool](repeating: true, count: 128)
+        for b in 0..<128 {
+            let byte = UInt8(b)
+            if charsMap.hasKeys(startingWith: byte) || user.contains(where: { $0.bytes.first == byte }) { pass[b] = false }
+        }
+        asciiPassThrough = pass
     }
 
     /// Loads a `.model` file's bytes.
@@ -90,6 +99,22 @@ public struct SentencePieceProcessor: Sendable {
         if !model.treatWhitespaceAsSuffix && spec.addDummyPrefix { Self.appendSpace(&out, escape) }
         var isPrevSpace = spec.removeExtraWhitespaces
         while pos < n {
+            let b = input[pos]
+            if b < 0x80 && asciiPassThrough[Int(b)] {
+                // Fast path, same result as the general one: the byte normalizes to itself.
+                if b == 0x20 {
+                    if !isPrevSpace {
+                        if escape { out.append(0xE2); out.append(0x96); out.append(0x81) } else { out.append(0x20) }
+                        isPrevSpace = true
+                    }
+                } else {
+                    out.append(b)
+                    isPrevSpace = false
+                }
+                pos += 1
+                if !spec.removeExtraWhitespaces { isPrevSpace = false }
+                continue
+            }
             let p = try prefix(input, pos)
             var sp = p.replacement
             while isPrevSpace, sp.first == 0x20 { sp = sp.dropFirst() }
@@ -132,6 +157,8 @@ public struct SentencePieceProcessor: Sendable {
     @inline(__always)
     private func prefix(_ input: [UInt8], _ pos: Int) throws(TokenizerError) -> (replacement: ArraySlice<UInt8>, consumed: Int) {
         let n = input.count
+        let b = input[pos]
+        if b < 0x80 && asciiPassThrough[Int(b)] { return (input[pos..<(pos + 1)], 1) }
         if hasUserDefined, let m = userDefined.longestPrefix(input, from: pos, limit: n) {
             return (input[pos..<m.end], m.end - pos)
         }
