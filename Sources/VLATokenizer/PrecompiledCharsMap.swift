@@ -81,11 +81,20 @@ struct PrecompiledCharsMap: Sendable {
         return true
     }
 
-    /// True when some key starts with the byte `b` (the root has a transition on it).
-    func hasKeys(startingWith b: UInt8) -> Bool {
+    /// True when some key starts with `prefix` (the trie has a path for it).
+    func hasKeys(startingWith prefix: [UInt8]) -> Bool {
         guard !units.isEmpty else { return false }
-        let pos = Int(Self.offset(units[0])) ^ Int(b)
-        return pos < units.count && Self.label(units[pos]) == UInt32(b)
+        var nodePos = Int(Self.offset(units[0]))
+        for c in prefix {
+            if c == 0 { return false }
+            nodePos ^= Int(c)
+            guard nodePos < units.count else { return false }
+            let unit = units[nodePos]
+            if Self.label(unit) != UInt32(c) { return false }
+            nodePos ^= Int(Self.offset(unit))
+            guard nodePos < units.count else { return false }
+        }
+        return true
     }
 
     /// The replacement string that starts at `valueOffset` (up to its NUL), or nil if it runs outside the map.

@@ -23,6 +23,10 @@ public struct SentencePieceProcessor: Sendable {
     /// ASCII bytes that no user-defined symbol and no character-map key starts with: they normalize to
     /// themselves, so the prefix search can be skipped.
     let asciiPassThrough: [Bool]
+    /// ASCII bytes that normalize to themselves when the next byte is ASCII too (or the text ends): no
+    /// user-defined symbol starts with them, they have no mapping of their own, and no key continues them
+    /// with an ASCII byte.
+    let asciiPassThroughBeforeASCII: [Bool]
 
     /// Builds a processor from a decoded model.
     /// - Throws: ``TokenizerError`` when the precompiled character map is malformed.
@@ -62,12 +66,25 @@ public struct SentencePieceProcessor: Sendable {
         minScore = minS
         maxScore = maxS
         self.byteIDs = byteIDs
+        let map = charsMap
         var pass = [Bool](repeating: true, count: 128)
+        var passBeforeASCII = [Bool](repeating: true, count: 128)
         for b in 0..<128 {
             let byte = UInt8(b)
-            if charsMap.hasKeys(startingWith: byte) || user.contains(where: { $0.bytes.first == byte }) { pass[b] = false }
+            if user.contains(where: { $0.bytes.first == byte }) {
+                pass[b] = false
+                passBeforeASCII[b] = false
+                continue
+            }
+            if map.hasKeys(startingWith: [byte]) { pass[b] = false }
+            var single = false
+            _ = map.forEachPrefix([byte], from: 0, to: 1) { _, _ in single = true }
+            if single || (0..<128).contains(where: { map.hasKeys(startingWith: [byte, UInt8($0)]) }) {
+                passBeforeASCII[b] = false
+            }
         }
         asciiPassThrough = pass
+        asciiPassThroughBeforeASCII = passBeforeASCII
     }
 
     /// Loads a `.model` file's bytes.
@@ -100,7 +117,10 @@ public struct SentencePieceProcessor: Sendable {
         var isPrevSpace = spec.removeExtraWhitespaces
         while pos < n {
             let b = input[pos]
-            if b < 0x80 && asciiPassThrough[Int(b)] {
+            if b < 0x80
+                && (asciiPassThrough[Int(b)]
+                    || (asciiPassThroughBeforeASCII[Int(b)] && (pos + 1 == n || input[pos + 1] < 0x80)))
+            {
                 // Fast path, same result as the general one: the byte normalizes to itself.
                 if b == 0x20 {
                     if !isPrevSpace {
