@@ -57,8 +57,9 @@ struct PieceTrie: Sendable {
         }
     }
 
+    /// The node reached from `node` on byte `b`, or -1 (node 0 is the root).
     @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
+    func child(_ node: Int, _ b: UInt8) -> Int {
         if node == 0 { return Int(rootChild[Int(b)]) }
         let d = denseOffset[node]
         if d >= 0 { return Int(dense[Int(d) + Int(b)]) }
@@ -93,6 +94,10 @@ struct PieceTrie: Sendable {
         forEachPrefix(text, from: start, limit: limit) { end, v in best = (end, v) }
         return best
     }
+
+    /// The value stored at a node (-1: none).
+    @inline(__always)
+    func value(at node: Int) -> Int32 { value[node] }
 
     /// The value stored for exactly these bytes, or nil.
     func lookup(_ bytes: some Collection<UInt8>) -> Int32? {

@@ -262,20 +262,31 @@ public struct SentencePieceProcessor: Sendable {
             let here = bestScore[startsAt]
             let mblen = min(UTF8Check.sequenceLength(text[startsAt]), size - startsAt)
             var hasSingle = false
-            trie.forEachPrefix(text, from: startsAt, limit: size) { end, id in
+            var node = 0
+            var end = startsAt
+            while end < size {
+                node = trie.child(node, text[end])
+                if node < 0 { break }
+                end += 1
+                let id = trie.value(at: node)
+                if id < 0 { continue }
                 let type = types[Int(id)]
-                if type == .unused { return }
+                if type == .unused { continue }
                 let length = end - startsAt
-                let candidate: Double
                 if type == .userDefined {
-                    candidate = Double(Float(length) * maxScore) - 0.1 + Double(here)
+                    let candidate = Double(Float(length) * maxScore) - 0.1 + Double(here)
+                    if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
+                        bestScore[end] = Float(candidate)
+                        bestStart[end] = Int32(startsAt)
+                        bestID[end] = id
+                    }
                 } else {
-                    candidate = Double(scores[Int(id)] + here)
-                }
-                if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
-                    bestScore[end] = Float(candidate)
-                    bestStart[end] = Int32(startsAt)
-                    bestID[end] = id
+                    let candidate = scores[Int(id)] + here
+                    if bestStart[end] == -1 || candidate > bestScore[end] {
+                        bestScore[end] = candidate
+                        bestStart[end] = Int32(startsAt)
+                        bestID[end] = id
+                    }
                 }
                 if length == mblen { hasSingle = true }
             }
