@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat",
+                "VLACommands", "VLAFormat", "VLATokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],
