@@ -68,13 +68,20 @@ public struct HFTokenizer: Sendable {
         var id: Int32
         var content: String
         var special: Bool
+        /// Matched in the normalized text (with its content normalized) instead of the raw text.
+        var normalized = false
     }
 
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let model: Model
     let added: [AddedToken]
+    /// Tokens matched in the raw text (`normalized: false`), value: index in `added`.
     let addedTrie: PieceTrie
+    let hasRawAdded: Bool
+    /// Tokens matched in the normalized text, by their normalized content; value: index in `added`.
+    let normalizedAddedTrie: PieceTrie
+    let hasNormalizedAdded: Bool
     /// The post-processing the file configures (special tokens, truncation, padding).
     public let postProcessing: PostProcessing
 
@@ -86,7 +93,17 @@ public struct HFTokenizer: Sendable {
         self.preTokenizer = preTokenizer
         self.model = model
         self.added = added
-        self.addedTrie = PieceTrie(added.enumerated().map { (Array($0.element.content.utf8), Int32($0.offset)) })
+        let raw = added.enumerated().filter { !$0.element.normalized }
+        self.addedTrie = PieceTrie(raw.map { (Array($0.element.content.utf8), Int32($0.offset)) })
+        self.hasRawAdded = !raw.isEmpty
+        var normalizedEntries: [(bytes: [UInt8], value: Int32)] = []
+        for (i, a) in added.enumerated() where a.normalized {
+            var content = Array(a.content.utf8)
+            if let normalizer, let n = try? Self.normalize(content, normalizer) { content = n }
+            if !content.isEmpty { normalizedEntries.append((content, Int32(i))) }
+        }
+        self.normalizedAddedTrie = PieceTrie(normalizedEntries)
+        self.hasNormalizedAdded = !normalizedEntries.isEmpty
         self.postProcessing = postProcessing
     }
 
@@ -117,7 +134,7 @@ public struct HFTokenizer: Sendable {
         var segStart = 0
         var p = 0
         let n = text.count
-        if added.isEmpty {
+        if !hasRawAdded {
             try encodeSegment(text[...], atStart: true, &ids, &tokens)
             return Encoding(ids: ids, tokens: tokens)
         }
@@ -147,6 +164,35 @@ public struct HFTokenizer: Sendable {
         var text = Array(seg)
         if let normalizer { text = try Self.normalize(text, normalizer) }
         if text.isEmpty { return }
+        if !hasNormalizedAdded {
+            try encodeNormalized(text, atStart: atStart, &ids, &tokens)
+            return
+        }
+        // Tokens declared `normalized: true` are matched in the normalized text (leftmost, longest).
+        var p = 0
+        var pieceStart = 0
+        while p < text.count {
+            if let m = normalizedAddedTrie.longestPrefix(text, from: p, limit: text.count) {
+                if p > pieceStart {
+                    try encodeNormalized(Array(text[pieceStart..<p]), atStart: atStart && pieceStart == 0, &ids, &tokens)
+                }
+                let a = added[Int(m.value)]
+                ids.append(a.id)
+                tokens.append(a.content)
+                p = m.end
+                pieceStart = p
+            } else {
+                p += 1
+            }
+        }
+        if pieceStart < text.count {
+            try encodeNormalized(Array(text[pieceStart...]), atStart: atStart && pieceStart == 0, &ids, &tokens)
+        }
+    }
+
+    private func encodeNormalized(_ text: [UInt8], atStart: Bool, _ ids: inout [Int32], _ tokens: inout [String])
+        throws(TokenizerError)
+    {
         var splits: [(bytes: [UInt8], atStart: Bool)] = [(text, atStart)]
         if let preTokenizer { splits = Self.preTokenize(splits, preTokenizer) }
         for s in splits where !s.bytes.isEmpty {
