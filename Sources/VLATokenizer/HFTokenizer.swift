@@ -82,6 +82,9 @@ public struct HFTokenizer: Sendable {
     /// Tokens matched in the normalized text, by their normalized content; value: index in `added`.
     let normalizedAddedTrie: PieceTrie
     let hasNormalizedAdded: Bool
+    /// True when a pre-tokenizer needs to know whether a split starts the original text
+    /// (`Metaspace` with `prepend_scheme: first`).
+    let tracksOrigin: Bool
     /// The post-processing the file configures (special tokens, truncation, padding).
     public let postProcessing: PostProcessing
 
@@ -104,6 +107,14 @@ public struct HFTokenizer: Sendable {
         }
         self.normalizedAddedTrie = PieceTrie(normalizedEntries)
         self.hasNormalizedAdded = !normalizedEntries.isEmpty
+        func needsOrigin(_ p: PreTokenizer?) -> Bool {
+            switch p {
+            case .sequence(let list)?: list.contains { needsOrigin($0) }
+            case .metaspace(_, .first, _)?: true
+            default: false
+            }
+        }
+        self.tracksOrigin = needsOrigin(preTokenizer)
         self.postProcessing = postProcessing
     }
 
@@ -162,7 +173,16 @@ public struct HFTokenizer: Sendable {
         throws(TokenizerError)
     {
         var text = Array(seg)
-        if let normalizer { text = try Self.normalize(text, normalizer) }
+        var atStart = atStart
+        if let normalizer {
+            if atStart && tracksOrigin {
+                let (t, keeps) = try Self.normalizeTracking(text, normalizer)
+                text = t
+                atStart = keeps
+            } else {
+                text = try Self.normalize(text, normalizer)
+            }
+        }
         if text.isEmpty { return }
         if !hasNormalizedAdded {
             try encodeNormalized(text, atStart: atStart, &ids, &tokens)
@@ -204,6 +224,51 @@ public struct HFTokenizer: Sendable {
     }
 
     // MARK: Normalizers
+
+    /// Normalizes and tells whether the first character of the result still comes from the first character
+    /// of the input (what `offsets_original().0 == 0` tests in `tokenizers`' Metaspace `prepend_scheme: first`).
+    static func normalizeTracking(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> ([UInt8], Bool) {
+        if case .sequence(let list) = n {
+            var t = text
+            var keeps = true
+            for step in list {
+                let (u, k) = try normalizeTracking(t, step)
+                t = u
+                keeps = keeps && k
+            }
+            return (t, keeps)
+        }
+        let keeps = try firstSurvives(text, n)
+        return (try normalize(text, n), keeps)
+    }
+
+    /// Whether a single (non-sequence) normalizer keeps the first character of `text` as the origin of its
+    /// output's first character.
+    private static func firstSurvives(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> Bool {
+        guard !text.isEmpty else { return true }
+        let firstLen = min(UTF8Check.sequenceLength(text[0]), text.count)
+        let first = UTF8Check.scalars(text[0..<firstLen]).first ?? " "
+        switch n {
+        case .sequence, .lowercase:
+            return true
+        case .strip(let left, _):
+            return !(left && UnicodeRules.isWhitespace(first))
+        case .replace(let pattern, let content):
+            guard content.isEmpty, let m = pattern.matches(in: text).first else { return true }
+            return !(m.lowerBound == 0 && !m.isEmpty)
+        case .bert(let cleanText, _, let stripAccents, _):
+            if cleanText && (first.value == 0 || first.value == 0xFFFD || UnicodeRules.isBertControl(first)) { return false }
+            if stripAccents && first.value >= 0x300 && UnicodeRules.bertCategory(first) == .nonspacingMark { return false }
+            return true
+        case .precompiled(let map, _):
+            let string = UTF8Check.string(text)
+            guard let g = string.first else { return true }
+            let gb = Array(g.utf8)
+            if gb.count < 6, let r = try transform(gb, map) { return !r.isEmpty }
+            if let r = try transform(Array(text[0..<firstLen]), map) { return !r.isEmpty }
+            return true
+        }
+    }
 
     static func normalize(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> [UInt8] {
         switch n {
@@ -370,20 +435,16 @@ public struct HFTokenizer: Sendable {
                 // Split on the replacement, each delimiter merged with what follows it.
                 var pieceStart = 0
                 var i = 0
-                var first = true
                 while i < t.count {
                     if t.count - i >= replacement.count, t[i..<(i + replacement.count)].elementsEqual(replacement) {
-                        if i > pieceStart {
-                            out.append((Array(t[pieceStart..<i]), atStart && first))
-                            first = false
-                        }
+                        if i > pieceStart { out.append((Array(t[pieceStart..<i]), atStart && pieceStart == 0)) }
                         pieceStart = i
                         i += replacement.count
                     } else {
                         i += 1
                     }
                 }
-                if pieceStart < t.count { out.append((Array(t[pieceStart...]), atStart && first)) }
+                if pieceStart < t.count { out.append((Array(t[pieceStart...]), atStart && pieceStart == 0)) }
             }
             return out
         case .whitespaceSplit:
@@ -395,11 +456,9 @@ public struct HFTokenizer: Sendable {
             var out: [(bytes: [UInt8], atStart: Bool)] = []
             for (bytes, atStart) in splits {
                 var last = 0
-                var first = true
                 func emit(_ r: Range<Int>) {
                     if r.isEmpty { return }
-                    out.append((Array(bytes[r]), atStart && first))
-                    first = false
+                    out.append((Array(bytes[r]), atStart && r.lowerBound == 0))
                 }
                 for m in pattern.matches(in: bytes) where !m.isEmpty {
                     emit(last..<m.lowerBound)
@@ -419,11 +478,10 @@ public struct HFTokenizer: Sendable {
         var out: [(bytes: [UInt8], atStart: Bool)] = []
         for (bytes, atStart) in splits {
             var cur: [UInt8] = []
-            var first = true
+            var curStart = 0
             func flush() {
                 if !cur.isEmpty {
-                    out.append((cur, atStart && first))
-                    first = false
+                    out.append((cur, atStart && curStart == 0))
                     cur = []
                 }
             }
@@ -443,9 +501,9 @@ public struct HFTokenizer: Sendable {
                     flush()
                 case .isolated?:
                     flush()
-                    out.append((Array(bytes[i..<(i + len)]), atStart && first))
-                    first = false
+                    out.append((Array(bytes[i..<(i + len)]), atStart && i == 0))
                 case nil:
+                    if cur.isEmpty { curStart = i }
                     cur.append(contentsOf: bytes[i..<(i + len)])
                 }
                 i += len

@@ -25,4 +25,27 @@ import Testing
         let t = try HFTokenizer(jsonBytes: Array(Self.wordPieceWithNormalizedAddedToken.utf8), source: "small.json")
         #expect(try t.encode(text).ids == ids)
     }
+
+    static let metaspaceFirst = #"""
+{"version": "1.0", "truncation": null, "padding": null,
+ "added_tokens": [{"id": 0, "content": "<pad>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+ "normalizer": {"type": "Sequence", "normalizers": [{"type": "Strip", "strip_left": true, "strip_right": false},
+   {"type": "Replace", "pattern": {"String": "x"}, "content": "a"}]},
+ "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"},
+   {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": true}]},
+ "post_processor": null, "decoder": null,
+ "model": {"type": "Unigram", "unk_id": 2, "byte_fallback": false,
+   "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["\u2581", -2.0], ["\u2581a", -1.5], ["b", -3.0], ["a", -4.0], ["\u2581b", -2.5]]}}
+"""#
+
+    /// Expected ids from `tokenizers` 0.23.3: `Metaspace(prepend_scheme="first")` prepends `▁` only to a
+    /// split that starts the original text (not after a stripped prefix or an added token).
+    @Test(arguments: [
+        ("a b", [4, 5]), ("  a b", [6, 5]), ("x<pad>a b", [4, 0, 6, 5]), ("<pad> a", [0, 6]), ("ab<pad>", [4, 5, 0]),
+        ("b", [7]), ("\tba  x", [5, 6, 6]),
+    ] as [(String, [Int32])])
+    func metaspacePrependFirst(_ text: String, _ ids: [Int32]) throws {
+        let t = try HFTokenizer(jsonBytes: Array(Self.metaspaceFirst.utf8), source: "first.json")
+        #expect(try t.encode(text).ids == ids)
+    }
 }
