@@ -252,14 +252,18 @@ public struct SentencePieceProcessor: Sendable {
     func viterbi(_ text: [UInt8]) -> [(Int, Int, Int32)] {
         let size = text.count
         if size == 0 { return [] }
-        var bestScore = [Float](repeating: 0, count: size + 1)
-        var bestStart = [Int32](repeating: -1, count: size + 1)
-        var bestID = [Int32](repeating: -1, count: size + 1)
+        /// The best path ending at a position: its score, where its last piece starts (-1: none yet), the piece.
+        struct Best {
+            var score: Float = 0
+            var start: Int32 = -1
+            var id: Int32 = -1
+        }
+        var best = [Best](repeating: Best(), count: size + 1)
         let unkScore = minScore - 10.0
         let unk = Int32(model.unknownID)
         var startsAt = 0
         while startsAt < size {
-            let here = bestScore[startsAt]
+            let here = best[startsAt].score
             let mblen = min(UTF8Check.sequenceLength(text[startsAt]), size - startsAt)
             var hasSingle = false
             var node = 0
@@ -275,17 +279,13 @@ public struct SentencePieceProcessor: Sendable {
                 let length = end - startsAt
                 if type == .userDefined {
                     let candidate = Double(Float(length) * maxScore) - 0.1 + Double(here)
-                    if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
-                        bestScore[end] = Float(candidate)
-                        bestStart[end] = Int32(startsAt)
-                        bestID[end] = id
+                    if best[end].start == -1 || candidate > Double(best[end].score) {
+                        best[end] = Best(score: Float(candidate), start: Int32(startsAt), id: id)
                     }
                 } else {
                     let candidate = scores[Int(id)] + here
-                    if bestStart[end] == -1 || candidate > bestScore[end] {
-                        bestScore[end] = candidate
-                        bestStart[end] = Int32(startsAt)
-                        bestID[end] = id
+                    if best[end].start == -1 || candidate > best[end].score {
+                        best[end] = Best(score: candidate, start: Int32(startsAt), id: id)
                     }
                 }
                 if length == mblen { hasSingle = true }
@@ -293,22 +293,26 @@ public struct SentencePieceProcessor: Sendable {
             if !hasSingle {
                 let end = startsAt + mblen
                 let candidate = unkScore + here
-                if bestStart[end] == -1 || candidate > bestScore[end] {
-                    bestScore[end] = candidate
-                    bestStart[end] = Int32(startsAt)
-                    bestID[end] = unk
+                if best[end].start == -1 || candidate > best[end].score {
+                    best[end] = Best(score: candidate, start: Int32(startsAt), id: unk)
                 }
             }
             startsAt += mblen
         }
-        var path: [(Int, Int, Int32)] = []
+        var count = 0
         var end = size
         while end > 0 {
-            let s = Int(bestStart[end])
-            path.append((s, end, bestID[end]))
+            count += 1
+            end = Int(best[end].start)
+        }
+        var path = [(Int, Int, Int32)](repeating: (0, 0, 0), count: count)
+        end = size
+        while end > 0 {
+            count -= 1
+            let s = Int(best[end].start)
+            path[count] = (s, end, best[end].id)
             end = s
         }
-        path.reverse()
         return path
     }
 }
