@@ -258,7 +258,7 @@ public struct HFTokenizer: Sendable {
             return !(m.lowerBound == 0 && !m.isEmpty)
         case .bert(let cleanText, _, let stripAccents, _):
             if cleanText && (first.value == 0 || first.value == 0xFFFD || UnicodeRules.isBertControl(first)) { return false }
-            if stripAccents && first.value >= 0x300 && UnicodeRules.bertCategory(first) == .nonspacingMark { return false }
+            if stripAccents && UnicodeRules.isBertNonspacingMark(first) { return false }
             return true
         case .precompiled(let map, _):
             let string = UTF8Check.string(text)
@@ -395,7 +395,7 @@ public struct HFTokenizer: Sendable {
             scalars = spaced
         }
         if stripAccents {
-            scalars = UnicodeRules.nfd(scalars).filter { $0.value < 0x300 || UnicodeRules.bertCategory($0) != .nonspacingMark }
+            scalars = UnicodeRules.nfd(scalars).filter { !UnicodeRules.isBertNonspacingMark($0) }
         }
         if lowercase {
             var lowered: [Unicode.Scalar] = []
