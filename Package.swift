@@ -90,6 +90,7 @@ let package = Package(
             name: "VLACommandsTests",
             dependencies: [
                 "VLACommands", "VLAFormat", "VLATestSupport",
+                "VLACommands", "VLAFormat", "VLATokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

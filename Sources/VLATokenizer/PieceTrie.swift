@@ -1,20 +1,27 @@
-/// A byte trie over vocabulary pieces, flattened into arrays, for the common-prefix searches of the
-/// unigram Viterbi pass and of the user-defined-symbol matcher.
+/// A byte trie over vocabulary pieces as a double array, for the common-prefix searches of the unigram
+/// Viterbi pass, WordPiece and the added-token and user-defined-symbol matchers.
 ///
-/// - Complexity: a search from one position costs O(length of the longest matching piece × log fan-out).
+/// Node `s` reaches node `t = base(s) + byte` when `check(t) == s`; each unit also holds the value (piece id)
+/// of the piece ending at it, so one step reads one or two 12-byte units.
+///
+/// - Complexity: a search from one position costs O(length of the longest matching piece).
 struct PieceTrie: Sendable {
-    private var rootChild = [Int32](repeating: -1, count: 256)
-    private var childStart: [Int32] = []
-    private var childCount: [Int32] = []
-    private var edgeByte: [UInt8] = []
-    private var edgeTarget: [Int32] = []
-    private var value: [Int32] = []
+    private struct Unit {
+        /// Children are at `base + byte`; 0: no children.
+        var base: Int32 = 0
+        /// The parent node, -1 for the root, -2 for a free slot.
+        var check: Int32 = -2
+        /// The piece id ending here, or -1.
+        var value: Int32 = -1
+    }
+
+    private var units: [Unit] = []
     /// The longest piece, in bytes.
     private(set) var maxLength = 0
 
     /// Builds the trie. Each piece maps to one value; a later piece with the same bytes replaces the earlier.
     init(_ pieces: [(bytes: [UInt8], value: Int32)]) {
-        // Build with per-node dictionaries, then flatten with sorted edges.
+        // A plain trie first (children per node), then placed into the double array breadth first.
         var children: [[UInt8: Int32]] = [[:]]
         var values: [Int32] = [-1]
         for (bytes, v) in pieces where !bytes.isEmpty {
@@ -33,33 +40,64 @@ struct PieceTrie: Sendable {
             values[node] = v
             maxLength = max(maxLength, bytes.count)
         }
-        childStart = [Int32](repeating: 0, count: children.count)
-        childCount = [Int32](repeating: 0, count: children.count)
-        for (n, map) in children.enumerated() {
-            childStart[n] = Int32(edgeByte.count)
-            childCount[n] = Int32(map.count)
-            for (b, t) in map.sorted(by: { $0.key < $1.key }) {
-                edgeByte.append(b)
-                edgeTarget.append(t)
+        var units = [Unit(base: 0, check: -1, value: values[0])]
+        // Where the search for a free slot for a node's lowest label starts. It only moves forward; slots
+        // left behind stay unused (a little memory), which keeps the build linear in practice.
+        var searchFrom = 1
+        var queue: [(orig: Int, index: Int)] = [(0, 0)]
+        var head = 0
+        while head < queue.count {
+            let (orig, index) = queue[head]
+            head += 1
+            let labels = children[orig].keys.sorted()
+            guard let low = labels.first else { continue }
+            var pos = max(searchFrom, Int(low) + 1)
+            var scanned = 0
+            search: while true {
+                if pos < units.count && units[pos].check != -2 {
+                    pos += 1
+                    scanned += 1
+                    continue
+                }
+                let b = pos - Int(low)
+                for l in labels.dropFirst() {
+                    let t = b + Int(l)
+                    if t < units.count && units[t].check != -2 {
+                        pos += 1
+                        scanned += 1
+                        continue search
+                    }
+                }
+                break
+            }
+            if scanned > 64 { searchFrom = max(searchFrom, pos - 16) }
+            let b = pos - Int(low)
+            units[index].base = Int32(b)
+            for l in labels {
+                let t = b + Int(l)
+                while units.count <= t { units.append(Unit()) }
+                let child = Int(children[orig][l] ?? 0)
+                units[t].check = Int32(index)
+                units[t].value = values[child]
+                queue.append((child, t))
             }
         }
-        for (b, t) in children[0] { rootChild[Int(b)] = t }
-        value = values
+        self.units = units
     }
 
+    /// The node reached from `node` on byte `b`, or -1 (node 0 is the root).
     @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
-        if node == 0 { return Int(rootChild[Int(b)]) }
-        var lo = Int(childStart[node])
-        var hi = lo + Int(childCount[node])
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            let e = edgeByte[mid]
-            if e == b { return Int(edgeTarget[mid]) }
-            if e < b { lo = mid + 1 } else { hi = mid }
-        }
+    func child(_ node: Int, _ b: UInt8) -> Int {
+        let base = Int(units[node].base)
+        if base == 0 { return -1 }
+        let t = base + Int(b)
+        if t < units.count && units[t].check == Int32(truncatingIfNeeded: node) { return t }
         return -1
     }
+
+    /// The value stored at a node (-1: none).
+    @inline(__always)
+    func value(at node: Int) -> Int32 { units[node].value }
 
     /// Calls `body(end, value)` for every piece equal to `text[start..<end]` with `end <= limit`, shortest first.
     @inline(__always)
@@ -70,7 +108,7 @@ struct PieceTrie: Sendable {
             node = child(node, text[i])
             if node < 0 { return }
             i += 1
-            let v = value[node]
+            let v = units[node].value
             if v >= 0 { body(i, v) }
         }
     }
@@ -89,7 +127,7 @@ struct PieceTrie: Sendable {
             node = child(node, b)
             if node < 0 { return nil }
         }
-        let v = value[node]
+        let v = units[node].value
         return v >= 0 ? v : nil
     }
 }

@@ -7,13 +7,19 @@ Usage (from the package root, after `make setup-reference` and `swift build -c r
 For each tokenizer file it times, over every line of Tests/Fixtures/VLATokenizer/corpus.txt (the raw
 lines, escapes left as they are), `tokenizers.Tokenizer.encode` (RAYON_NUM_THREADS=1, one call per line),
 `sentencepiece.SentencePieceProcessor.encode` for .model files, and `vlac tokenize --bench`, reporting
-the best of N passes and the ratio vlac / reference (above 1: vlac is faster).
+the best of N passes and the ratio vlac / reference (above 1: vlac is faster). The reference is timed
+twice: one Python call per line (includes the bindings' per-call overhead), and one batch call for the
+whole corpus on one thread (`encode_batch` / `encode(list, num_threads=1)`), which mostly removes it.
+Wall-clock rates suffer when other work shares the machine, so it also reports CPU time per pass over
+the corpus (user + system): the reference's batch call (`time.process_time`), and vlac's
+(`vlac --bench` children CPU time with N+1 passes minus 1 pass, so loading is excluded).
 Not run by `make reference` (its name does not start with gen_).
 """
 import argparse
 import glob
 import json
 import os
+import resource
 import subprocess
 import time
 
@@ -45,6 +51,26 @@ def vlac_rate(path, repeat):
     return json.loads(out)["linesPerSecond"]
 
 
+def vlac_cpu_per_pass(path, passes):
+    def run(n):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([VLAC, "tokenize", "--tokenizer", path, "--bench", CORPUS, "--repeat", str(n)],
+                       check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return max(0.0, min(run(passes + 1) for _ in range(3)) - min(run(1) for _ in range(3))) / passes
+
+
+def ref_cpu_per_pass(fn, passes):
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        for _ in range(passes):
+            fn()
+        best = min(best, time.process_time() - t)
+    return best / passes
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
@@ -62,17 +88,26 @@ def main():
         ("all-MiniLM-L6-v2 tokenizer.json", "tokenizers", minilm),
     ]
     print(f"{len(lines)} lines, {len(data)} bytes, best of {args.repeat}, one thread")
-    print(f"{'tokenizer':34} {'reference':>14} {'lines/s':>10} {'vlac lines/s':>13} {'vlac/ref':>9}")
+    print(f"{'tokenizer':34} {'reference':>14} {'per-call/s':>11} {'batch/s':>9} {'vlac/s':>9} "
+          f"{'vlac/per-call':>14} {'vlac/batch':>11} {'ref CPU ms':>11} {'vlac CPU ms':>12} {'CPU ratio':>10}")
     for name, lib, path in cases:
         if lib == "sentencepiece":
             sp = spm.SentencePieceProcessor(model_file=path)
             t = best_of(args.repeat, lambda: [sp.encode(l) for l in lines])
+            tb = best_of(args.repeat, lambda: sp.encode(lines, num_threads=1))
+            batch_fn = lambda: sp.encode(lines, num_threads=1)  # noqa: E731
         else:
             tok = Tokenizer.from_file(path)
             t = best_of(args.repeat, lambda: [tok.encode(l) for l in lines])
+            tb = best_of(args.repeat, lambda: tok.encode_batch(lines))
+            batch_fn = lambda: tok.encode_batch(lines)  # noqa: E731
         ref = len(lines) / t
+        batch = len(lines) / tb
         ours = vlac_rate(path, args.repeat)
-        print(f"{name:34} {lib:>14} {ref:10.0f} {ours:13.0f} {ours / ref:9.2f}")
+        ref_cpu = ref_cpu_per_pass(batch_fn, 10)
+        our_cpu = vlac_cpu_per_pass(path, 10)
+        print(f"{name:34} {lib:>14} {ref:11.0f} {batch:9.0f} {ours:9.0f} {ours / ref:14.2f} {ours / batch:11.2f} "
+              f"{ref_cpu * 1e3:11.1f} {our_cpu * 1e3:12.1f} {ref_cpu / our_cpu:10.2f}")
 
 
 if __name__ == "__main__":

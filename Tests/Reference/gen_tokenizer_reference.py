@@ -64,15 +64,17 @@ def read_corpus():
 
 
 def train(name: str, byte_fallback: bool) -> str:
-    prefix = os.path.join(OUT, name)
+    # Paths relative to the package root: the .model records them in trainer_spec (no machine paths).
+    prefix = os.path.relpath(os.path.join(OUT, name), ROOT)
+    os.chdir(ROOT)
     spm.set_random_generator_seed(20260525)
     spm.SentencePieceTrainer.train(
-        input=TRAINING, model_prefix=prefix, model_type="unigram", vocab_size=4000,
+        input=os.path.relpath(TRAINING, ROOT), model_prefix=prefix, model_type="unigram", vocab_size=4000,
         normalization_rule_name="nmt_nfkc", byte_fallback=byte_fallback,
         user_defined_symbols=["<move>", "<grip>"], pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
         num_threads=1, shuffle_input_sentence=False, character_coverage=0.9995, minloglevel=2)
-    os.remove(prefix + ".vocab")
-    return prefix + ".model"
+    os.remove(os.path.join(ROOT, prefix + ".vocab"))
+    return os.path.join(ROOT, prefix + ".model")
 
 
 class SlowShim:
