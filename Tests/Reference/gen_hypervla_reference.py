@@ -487,6 +487,53 @@ def write_params(directory, params, formats):
 
 # ---------------------------------------------------------------------------------------------------------------
 
+def check_export(model_dir, params, step=100):
+    """Writes the tiny model in the released checkpoint layout (orbax <step>/default and <step>/EMA_params.pkl
+    of jax arrays) under .reference/, runs Examples/export_hypervla.py on both, and compares every tensor."""
+    import pickle
+
+    import orbax.checkpoint as ocp
+
+    sys.path.insert(0, os.path.join(ROOT, "Examples"))
+    import export_hypervla
+
+    save_dir = os.path.join(ROOT, ".reference", "hypervla-tiny-released")
+    shutil.rmtree(save_dir, ignore_errors=True)
+    os.makedirs(os.path.join(save_dir, str(step)))
+    for name in ("config.json", "dataset_statistics.json"):
+        shutil.copyfile(os.path.join(model_dir, name), os.path.join(save_dir, name))
+    tree = jax.tree_util.tree_map(jnp.asarray, params)
+    ocp.PyTreeCheckpointer().save(os.path.join(save_dir, str(step), "default"), tree)
+    with open(os.path.join(save_dir, str(step), "EMA_params.pkl"), "wb") as f:
+        pickle.dump({"EMA_0.999": tree}, f)
+    want = {"/".join(p): f32(v) for p, v in hv.flatten_names(params).items()}
+    worst = 0.0
+    for source in ("ema", "orbax"):
+        for fmt in ("safetensors", "npz", "msgpack"):
+            out = export_hypervla.export(save_dir, step, source, "0.999", fmt,
+                                         os.path.join(save_dir, f"{source}.{fmt}"))
+            if fmt == "safetensors":
+                from safetensors.numpy import load_file
+                got = load_file(out)
+            elif fmt == "npz":
+                got = dict(np.load(out))
+            else:
+                got = {"/".join(p): v for p, v in hv.flatten_names(
+                    flax.serialization.msgpack_restore(open(out, "rb").read())).items()}
+            if sorted(got) != sorted(want):
+                raise SystemExit(f"export {source}/{fmt}: names differ from the params")
+            for k in want:
+                if got[k].shape != want[k].shape or got[k].dtype != np.float32:
+                    raise SystemExit(f"export {source}/{fmt}: {k} {got[k].shape} {got[k].dtype}")
+                worst = max(worst, float(np.max(np.abs(got[k] - want[k]))) if want[k].size else 0.0)
+    table = export_hypervla.interpolated_position_table(want)
+    print(f"export_hypervla.py: EMA pickle and orbax -> safetensors/npz/msgpack, {len(want)} tensors, "
+          f"max |diff| {worst}; interpolated position table {table.shape}")
+    if worst != 0.0:
+        raise SystemExit("exported values differ")
+    return table
+
+
 def read_tasks(path):
     out = []
     with open(path, encoding="utf-8") as f:
@@ -577,7 +624,14 @@ def generate(full: bool):
         ids, mask = tokenize(tok, text)
         tokens.append((ids, mask, t5_hidden(t5, ids, mask)))
 
-    base_apply = jax.jit(lambda p, x: base_net.apply({"params": p}, x))
+    # The backbone (fine-tuned DINOv2, shared) runs once per frame; the policy after it once per instruction.
+    # One full BaseNetwork pass (backbone included) per setting checks that this split changes nothing.
+    dino = hv.Dinov2(*fields)
+    backbone_apply = jax.jit(lambda p, x: dino.apply({"params": p}, x))
+    backbone_hidden = np.stack([np.asarray(backbone_apply(backbone, hv.normalize_image(episode[i:i + 1])))[0]
+                                for i in range(n_frames)])
+    base_apply = jax.jit(lambda p, t: base_net.apply({"params": p}, None, t))
+    base_apply_full = jax.jit(lambda p, x: base_net.apply({"params": p}, x))
     stats_by_setting = {}
     summary = {"tasks": tasks, "settings": {}}
     rng_stats = np.random.default_rng(800)
@@ -600,6 +654,11 @@ def generate(full: bool):
         if full:
             formats = ("safetensors",)
         written = write_params(model_dir, params, formats)
+        if use_image and not full:
+            table = check_export(model_dir, params)
+            ours = hv.interpolate_position_table(jnp.asarray(backbone["embeddings"]["position_embeddings"]), 16, 16)
+            if float(np.max(np.abs(np.asarray(ours) - table))) > 0:
+                raise SystemExit("export's interpolated position table differs from the reference's")
         action_stats = stats["action"] if "action" in stats else stats["bridge_dataset"]["action"]
         mean, std = np.array(action_stats["mean"], np.float32), np.array(action_stats["std"], np.float32)
         mask = np.array(action_stats["mask"], bool)
@@ -628,7 +687,13 @@ def generate(full: bool):
             raw_steps, norm_steps, unnorm_steps, ens_steps = [], [], [], []
             exec_steps = {m: [] for m in mappers}
             for fi in range(n_frames):
-                raw_c, logits, squashed = base_apply(bp, hv.normalize_image(episode[fi:fi + 1]))
+                raw_c, logits, squashed = base_apply(bp, jnp.asarray(backbone_hidden[fi:fi + 1, 1:]))
+                if ti == 0 and fi == 0:
+                    whole = base_apply_full(bp, hv.normalize_image(episode[:1]))
+                    split_diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+                                     for a, b in zip(whole, (raw_c, logits, squashed)))
+                    if split_diff > 1e-5:
+                        raise SystemExit(f"backbone-once split differs from the full base network by {split_diff}")
                 raw_c, logits, squashed = (np.asarray(raw_c)[0], np.asarray(logits)[0], np.asarray(squashed)[0])
                 gripper_margin = min(gripper_margin, float(np.min(np.abs(logits))))
                 raw = np.concatenate([raw_c, logits], -1).astype(np.float32)              # the step program output
@@ -650,6 +715,7 @@ def generate(full: bool):
             n_tok = int(am.sum())
             per_task.append({"key": key, "instruction": tasks[ti], "tokens": n_tok,
                              "truncated": len(tok(tasks[ti])["input_ids"]) > MAX_LEN})
+        golden["backbone/last_hidden_state_frame0"] = f32(backbone_hidden[0])
         if use_image:
             golden["frame0/frozen_last_hidden_state"] = f32(frozen_out0[0])
             golden["frame0/frozen_cls"] = f32(first_cls[0])

@@ -280,9 +280,12 @@ class ViT(nn.Module):
     mlp_dim: int
 
     @nn.compact
-    def __call__(self, pixels):
-        b = pixels.shape[0]
-        image_tokens = Dinov2(*self.dino, name="image_encoder")(pixels)[:, 1:]
+    def __call__(self, pixels, image_tokens=None):
+        """pixels (B, 224, 224, 3) normalized; or image_tokens, the backbone's last_hidden_state[:, 1:] already
+        computed (the backbone does not depend on the instruction, so episodes run it once per frame)."""
+        if image_tokens is None:
+            image_tokens = Dinov2(*self.dino, name="image_encoder")(pixels)[:, 1:]
+        b = image_tokens.shape[0]
         patches = nn.Dense(self.hidden_dim, name="image_embedding_projection")(image_tokens)
         x = jnp.concatenate([patches, jnp.zeros((b, 1, self.hidden_dim), jnp.float32)], axis=1)
         x = x + self.param("pos_embedding", nn.initializers.normal(0.02), (1, x.shape[1], self.hidden_dim))
@@ -305,8 +308,9 @@ class BaseNetwork(nn.Module):
     tanh_scaling_factor: float = 5.0
 
     @nn.compact
-    def __call__(self, pixels):
-        e = ViT(self.dino, self.hidden_dim, self.num_layers, self.num_heads, self.mlp_dim, name="encoder")(pixels)
+    def __call__(self, pixels, image_tokens=None):
+        e = ViT(self.dino, self.hidden_dim, self.num_layers, self.num_heads, self.mlp_dim,
+                name="encoder")(pixels, image_tokens)
         return MixActionHead(self.action_horizon, self.action_dim, self.max_action, self.tanh_scaling_factor,
                              name="action_head")(e)
 
