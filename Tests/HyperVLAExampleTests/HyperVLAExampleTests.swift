@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+import VLACheckpoint
+
+/// The demo model `Examples/hypervla-tiny` and its goldens (`Tests/Fixtures/HyperVLA`), read with vlac's own
+/// checkpoint readers and checked against what the Flax reference computed (gen_hypervla_reference.py).
+@Suite struct HyperVLAExampleTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
+
+    static func json(_ relative: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path(relative)))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// The instruction keys of golden.json, in order.
+    static func taskCount() throws -> Int {
+        try #require(try json("Tests/Fixtures/HyperVLA/golden.json")["tasks"] as? [String]).count
+    }
+
+    /// The three params files of `model/` were written by three libraries (safetensors, numpy, flax): vlac reads
+    /// the same names, shapes and bits from each.
+    @Test func threeParamsFormatsHoldTheSameTensors() throws {
+        let st = try Checkpoint(path: Self.path("Examples/hypervla-tiny/model/params.safetensors"))
+        let npz = try Checkpoint(path: Self.path("Examples/hypervla-tiny/model/params.npz"))
+        let mp = try Checkpoint(path: Self.path("Examples/hypervla-tiny/model/params.msgpack"))
+        #expect(st.format == .safetensors && npz.format == .npz && mp.format == .msgpack)
+        #expect(Set(st.names) == Set(npz.names))
+        #expect(Set(st.names) == Set(mp.names))
+        #expect(st.tensors.count == 166)
+        for t in st.tensors {
+            for other in [npz, mp] {
+                let u = try #require(other[t.name], "\(t.name) missing in \(other.format)")
+                #expect(u.dtype == .f32 && u.shape == t.shape, "\(t.name) in \(other.format): \(u.dtype) \(u.shape)")
+                #expect(u.floats().map(\.bitPattern) == t.floats().map(\.bitPattern), "\(t.name) in \(other.format)")
+            }
+        }
+    }
+
+    /// Every generated leaf in the goldens equals the head c·K + b of the params file, reshaped row-major:
+    /// the names, the kernel layout [C, numel] and the reshape are as Docs/HyperVLA.md says.
+    @Test(arguments: [("model", "image"), ("model-no-image", "no-image")])
+    func headsReproduceTheGeneratedLeaves(model: String, setting: String) throws {
+        let params = try Checkpoint(path: Self.path("Examples/hypervla-tiny/\(model)/params.safetensors"))
+        let golden = try Checkpoint(path: Self.path("Tests/Fixtures/HyperVLA/golden-\(setting).safetensors"))
+        let config = try Self.json("Examples/hypervla-tiny/\(model)/config.json")
+        let hn = try #require(config["hypernet_kwargs"] as? [String: Any])
+        let c = try #require(hn["context_embedding_dim"] as? Int)
+        var worst: Double = 0
+        var leaves = 0
+        var generated = 0
+        for task in 0..<(try Self.taskCount()) {
+            let key = String(format: "task%02d", task)
+            let ctx = try #require(golden["\(key)/context_embedding"]).floats()
+            #expect(ctx.count == c)
+            for leaf in golden.names where leaf.hasPrefix("\(key)/generated/") {
+                let name = String(leaf.dropFirst("\(key)/generated/".count))
+                let want = try #require(golden[leaf])
+                let kernel = try #require(params["output_head_\(name)/kernel"], "no head for \(name)")
+                let bias = try #require(params["output_head_\(name)/bias"]).floats()
+                #expect(kernel.shape == [c, want.elementCount])
+                let k = kernel.floats()
+                let w = want.floats()
+                for j in 0..<w.count {
+                    var s = Double(bias[j])
+                    for i in 0..<c { s += Double(ctx[i]) * Double(k[i * w.count + j]) }
+                    worst = max(worst, abs(s - Double(w[j])))
+                }
+                if task == 0 { leaves += 1; generated += w.count }
+            }
+        }
+        #expect(leaves == 41)
+        #expect(generated == 9_596)
+        #expect(worst <= 1e-5, "largest |c·K + b − golden| = \(worst)")
+    }
+
+    /// The config's shapes match the tensors (what the compiler's shape check relies on).
+    @Test(arguments: ["model", "model-no-image"])
+    func configShapesMatchTensors(model: String) throws {
+        let params = try Checkpoint(path: Self.path("Examples/hypervla-tiny/\(model)/params.safetensors"))
+        let config = try Self.json("Examples/hypervla-tiny/\(model)/config.json")
+        let hn = try #require(config["hypernet_kwargs"] as? [String: Any])
+        let enc = try #require(hn["context_encoder_kwargs"] as? [String: Any])
+        let c = try #require(hn["context_embedding_dim"] as? Int)
+        let layers = try #require(enc["num_layers"] as? Int)
+        let heads = try #require(enc["num_attention_heads"] as? Int)
+        let mlp = try #require(enc["mlp_dim"] as? Int)
+        let useImage = try #require(hn["use_initial_image"] as? Bool)
+        #expect(useImage == (model == "model"))
+        #expect(params["task_token_projection/kernel"]?.shape == [32, c])
+        #expect((params["initial_image_projection/kernel"] != nil) == useImage)
+        #expect(params["task_pos_embedding"]?.shape == [1, 32, c])
+        #expect(params["layer_pos_embedding"]?.shape == [1, 1, c])
+        for i in 0..<layers {
+            let p = "context_encoder/encoderblock_\(i)/"
+            #expect(params[p + "MultiHeadDotProductAttention_0/query/kernel"]?.shape == [c, heads, c / heads])
+            #expect(params[p + "MultiHeadDotProductAttention_0/out/kernel"]?.shape == [heads, c / heads, c])
+            #expect(params[p + "MlpBlock_0/Dense_0/kernel"]?.shape == [c, mlp])
+        }
+        #expect(params["context_encoder/encoderblock_\(layers)/LayerNorm_0/scale"] == nil)
+        let base = try #require(config["base_net_kwargs"] as? [String: Any])
+        let vit = try #require(base["vit_kwargs"] as? [String: Any])
+        let d = try #require(vit["hidden_dim"] as? Int)
+        let horizon = try #require(base["action_horizon"] as? Int)
+        let dim = try #require(base["action_dim"] as? Int)
+        #expect(params["output_head_encoder_pos_embedding/kernel"]?.shape == [c, 257 * d])
+        #expect(params["output_head_action_head_continuous_head_kernel/kernel"]?.shape == [c, d * horizon * (dim - 1)])
+        #expect(params["output_head_action_head_discrete_head_kernel/kernel"]?.shape == [c, d * horizon])
+        let shared = params.tensors.filter { $0.name.hasPrefix("encoder_image_encoder_") }
+        #expect(shared.count == 43)
+        #expect(shared.allSatisfy { $0.shape.count == 1 })
+        #expect(params["encoder_image_encoder_embeddings_position_embeddings"]?.shape == [1370 * 32])
+    }
+
+    /// The episode goldens follow the action contract: squash, gripper threshold, mean/std on masked dims,
+    /// uniform ensembling over the last 4 chunks, and the libero / widowx gripper rules (recomputed here).
+    @Test(arguments: [("model", "image"), ("model-no-image", "no-image")])
+    func episodeGoldensFollowTheActionContract(model: String, setting: String) throws {
+        let golden = try Checkpoint(path: Self.path("Tests/Fixtures/HyperVLA/golden-\(setting).safetensors"))
+        var stats = try Self.json("Examples/hypervla-tiny/\(model)/dataset_statistics.json")
+        if stats["action"] == nil { stats = try #require(stats["bridge_dataset"] as? [String: Any]) }
+        let action = try #require(stats["action"] as? [String: Any])
+        let mean = try #require(action["mean"] as? [Double]), std = try #require(action["std"] as? [Double])
+        let mask = try #require(action["mask"] as? [Bool])
+        var worst: Double = 0
+        for task in 0..<(try Self.taskCount()) {
+            let key = String(format: "task%02d", task)
+            let raw = try #require(golden["\(key)/episode/raw"])
+            #expect(raw.shape == [12, 4, 7])
+            let r = raw.floats(), n = try #require(golden["\(key)/episode/normalized"]).floats()
+            let u = try #require(golden["\(key)/episode/unnormalized"]).floats()
+            let e = try #require(golden["\(key)/episode/ensembled"]).floats()
+            let lib = try #require(golden["\(key)/episode/executed_libero"]).floats()
+            let wx = try #require(golden["\(key)/episode/executed_widowx_bridge"]).floats()
+            for t in 0..<12 {
+                for h in 0..<4 {
+                    for a in 0..<7 {
+                        let x = Double(r[(t * 4 + h) * 7 + a])
+                        let norm = a < 6 ? 5 * tanh(x / 5) : (x >= 0 ? 1 : 0)
+                        worst = max(worst, abs(norm - Double(n[(t * 4 + h) * 7 + a])))
+                        let un = mask[a] ? norm * std[a] + mean[a] : norm
+                        worst = max(worst, abs(un - Double(u[(t * 4 + h) * 7 + a])))
+                    }
+                }
+                let k = min(t + 1, 4)
+                for a in 0..<7 {
+                    var s = 0.0
+                    for j in 0..<k { s += Double(u[((t - j) * 4 + j) * 7 + a]) }
+                    worst = max(worst, abs(s / Double(k) - Double(e[t * 7 + a])))
+                }
+                let g = Double(e[t * 7 + 6])
+                worst = max(worst, abs((2 * g - 1) - Double(lib[t * 7 + 6])))
+                worst = max(worst, abs((g > 0.5 ? 1 : -1) - Double(wx[t * 7 + 6])))
+                for a in 0..<3 { worst = max(worst, abs(Double(e[t * 7 + a]) - Double(lib[t * 7 + a]))) }
+            }
+        }
+        #expect(worst <= 1e-5, "largest deviation from the contract: \(worst)")
+    }
+}
