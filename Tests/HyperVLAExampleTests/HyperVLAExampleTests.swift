@@ -41,15 +41,29 @@ import VLACheckpoint
     /// the names, the kernel layout [C, numel] and the reshape are as Docs/HyperVLA.md says.
     @Test(arguments: [("model", "image"), ("model-no-image", "no-image")])
     func headsReproduceTheGeneratedLeaves(model: String, setting: String) throws {
-        let params = try Checkpoint(path: Self.path("Examples/hypervla-tiny/\(model)/params.safetensors"))
-        let golden = try Checkpoint(path: Self.path("Tests/Fixtures/HyperVLA/golden-\(setting).safetensors"))
-        let config = try Self.json("Examples/hypervla-tiny/\(model)/config.json")
+        try Self.checkHeads(models: "Examples/hypervla-tiny", goldens: "Tests/Fixtures/HyperVLA", model: model,
+                            setting: setting, tasks: try Self.taskCount(), leaves: 41, generated: 9_596)
+    }
+
+    /// The same at the released sizes (73 leaves, 201,500 generated parameters), on the files that
+    /// `make reference-hypervla-full` writes (not committed): `VLAC_FULL_REFERENCE=1 swift test --filter HyperVLA`.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VLAC_FULL_REFERENCE"] == "1"),
+          arguments: [("model", "image"), ("model-no-image", "no-image")])
+    func fullSizeHeadsReproduceTheGeneratedLeaves(model: String, setting: String) throws {
+        try Self.checkHeads(models: ".reference/hypervla-full", goldens: ".reference/hypervla-full", model: model,
+                            setting: setting, tasks: 2, leaves: 73, generated: 201_500)
+    }
+
+    static func checkHeads(models: String, goldens: String, model: String, setting: String, tasks: Int, leaves wantLeaves: Int, generated wantGenerated: Int) throws {
+        let params = try Checkpoint(path: Self.path("\(models)/\(model)/params.safetensors"))
+        let golden = try Checkpoint(path: Self.path("\(goldens)/golden-\(setting).safetensors"))
+        let config = try Self.json("\(models)/\(model)/config.json")
         let hn = try #require(config["hypernet_kwargs"] as? [String: Any])
         let c = try #require(hn["context_embedding_dim"] as? Int)
         var worst: Double = 0
         var leaves = 0
         var generated = 0
-        for task in 0..<(try Self.taskCount()) {
+        for task in 0..<tasks {
             let key = String(format: "task%02d", task)
             let ctx = try #require(golden["\(key)/context_embedding"]).floats()
             #expect(ctx.count == c)
@@ -69,8 +83,8 @@ import VLACheckpoint
                 if task == 0 { leaves += 1; generated += w.count }
             }
         }
-        #expect(leaves == 41)
-        #expect(generated == 9_596)
+        #expect(leaves == wantLeaves)
+        #expect(generated == wantGenerated)
         #expect(worst <= 1e-5, "largest |c·K + b − golden| = \(worst)")
     }
 
