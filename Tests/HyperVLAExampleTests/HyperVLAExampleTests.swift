@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import VLACheckpoint
+import VLAModels
+import VLARuntime
+import VLATokenizer
 
 /// The demo model `Examples/hypervla-tiny` and its goldens (`Tests/Fixtures/HyperVLA`), read with vlac's own
 /// checkpoint readers and checked against what the Flax reference computed (gen_hypervla_reference.py).
@@ -169,5 +172,63 @@ import VLACheckpoint
             }
         }
         #expect(worst <= 1e-5, "largest deviation from the contract: \(worst)")
+    }
+}
+
+/// The demo model's encoder directories through vlac's own tokenizer and model builders (run by the runtime
+/// interpreter), against the reference's token ids, T5 output (transformers) and frozen DINOv2 output (Flax).
+@Suite struct HyperVLADemoEncoderTests {
+    static let root = HyperVLAExampleTests.root
+
+    @Test func tokenizerAndT5MatchTheGoldens() throws {
+        let dir = HyperVLAExampleTests.path("Examples/hypervla-tiny/text-encoder")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json")))
+        let processor = try TextProcessor.hyperVLA(fileBytes: bytes, fileName: "tokenizer.json")
+        guard case .t5(let t5) = try FoundationModel.open(directory: dir) else {
+            Issue.record("text-encoder is not a T5 directory")
+            return
+        }
+        let golden = try Checkpoint(path: HyperVLAExampleTests.path("Tests/Fixtures/HyperVLA/golden-no-image.safetensors"))
+        let tasks = try #require(try HyperVLAExampleTests.json("Tests/Fixtures/HyperVLA/golden.json")["tasks"] as? [String])
+        var worst: Float = 0
+        for (i, text) in tasks.enumerated() {
+            let key = String(format: "task%02d", i)
+            let enc = try processor.encode(text)
+            let ids = try #require(golden["\(key)/input_ids"]).floats().map { Int32($0) }
+            let mask = try #require(golden["\(key)/attention_mask"]).floats().map { Int32($0) }
+            #expect(enc.ids == ids, "\(key) \"\(text)\": ids")
+            #expect(enc.attentionMask == mask, "\(key): mask")
+            let built = try t5.build(ids: ids, mask: mask.map { UInt8($0) })
+            let interpreter = try Interpreter(document: built.document)
+            try interpreter.run(try #require(interpreter.program(named: "forward")))
+            let got = try interpreter.floats(try #require(built.output("last_hidden_state")))
+            let want = try #require(golden["\(key)/t5_last_hidden_state"]).floats()
+            #expect(got.count == want.count)
+            for (a, b) in zip(got, want) { worst = max(worst, abs(a - b)) }
+        }
+        #expect(worst <= 1e-4, "T5 last hidden state: largest difference \(worst)")
+    }
+
+    @Test func frozenDINOv2MatchesTheGolden() throws {
+        let dir = HyperVLAExampleTests.path("Examples/hypervla-tiny/vision-encoder")
+        guard case .dinov2(let dino) = try FoundationModel.open(directory: dir) else {
+            Issue.record("vision-encoder is not a DINOv2 directory")
+            return
+        }
+        let frames = try Checkpoint(path: HyperVLAExampleTests.path("Tests/Fixtures/HyperVLA/frames.npz"))
+        let episode = try #require(frames["episode"])
+        #expect(episode.dtype == .u8 && episode.shape == [12, 224, 224, 3])
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+        let pixels = Array(episode.floats()[0..<(224 * 224 * 3)]).enumerated().map { i, v in (v / 255 - mean[i % 3]) / std[i % 3] }
+        let built = try dino.build(height: 224, width: 224, interpolation: .jaxBicubic)
+        let interpreter = try Interpreter(document: built.document)
+        try interpreter.setFloats(try #require(built.input("pixel_values")), pixels)
+        try interpreter.run(try #require(interpreter.program(named: "forward")))
+        let got = try interpreter.floats(try #require(built.output("last_hidden_state")))
+        let golden = try Checkpoint(path: HyperVLAExampleTests.path("Tests/Fixtures/HyperVLA/golden-image.safetensors"))
+        let want = try #require(golden["frame0/frozen_last_hidden_state"]).floats()
+        #expect(got.count == want.count)
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4, "frozen DINOv2 on frame 0: largest difference \(worst)")
     }
 }
