@@ -232,3 +232,88 @@ import VLATokenizer
         #expect(worst <= 1e-4, "frozen DINOv2 on frame 0: largest difference \(worst)")
     }
 }
+
+/// The fine-tuned backbone as the HN stores it (`encoder_image_encoder_*` flat vectors, Flax layout) presented
+/// to vlac's DINOv2 builder under the Hugging Face torch names: the mapping the compiler needs, written out.
+/// Flax Dense kernels are [in, out] (torch Linear weights [out, in]); the patch conv kernel is HWIO (torch OIHW);
+/// LayerNorm `scale` is torch `weight`.
+struct FlatBackboneWeights: WeightSource {
+    let params: Checkpoint
+    let hidden: Int, mlp: Int, patch: Int, channels: Int
+
+    static func flatName(_ hf: String) -> String {
+        var parts = hf.split(separator: ".").map(String.init)
+        if parts.last == "weight" {
+            let isNorm = parts.count >= 2 && (parts[parts.count - 2].hasPrefix("norm") || parts[parts.count - 2] == "layernorm")
+            parts[parts.count - 1] = isNorm ? "scale" : "kernel"
+        }
+        return "encoder_image_encoder_" + parts.joined(separator: "_")
+    }
+
+    func shape(of name: String) -> [Int]? {
+        guard let flat = params[Self.flatName(name)] else { return nil }
+        let d = hidden
+        switch true {
+        case name.hasSuffix("cls_token"): return [1, 1, d]
+        case name.hasSuffix("mask_token"): return [1, d]
+        case name.hasSuffix("position_embeddings"): return [1, flat.elementCount / d, d]
+        case name.hasSuffix("projection.weight"): return [d, channels, patch, patch]
+        case name.hasSuffix("fc1.weight"): return [mlp, d]
+        case name.hasSuffix("fc2.weight"): return [d, mlp]
+        case name.hasSuffix("fc1.bias"): return [mlp]
+        case name.hasSuffix(".weight") && flat.elementCount == d * d: return [d, d]
+        default: return [flat.elementCount]
+        }
+    }
+
+    func floats(of name: String) throws -> [Float] {
+        guard let flat = params[Self.flatName(name)], let shape = shape(of: name) else {
+            throw ModelError(.weightsMismatch, "no flat vector for \(name)")
+        }
+        let v = flat.floats()
+        if name.hasSuffix("projection.weight") {            // HWIO [p, p, c, d] -> OIHW [d, c, p, p]
+            var out = [Float](repeating: 0, count: v.count)
+            for h in 0..<patch { for w in 0..<patch { for c in 0..<channels { for o in 0..<hidden {
+                out[((o * channels + c) * patch + h) * patch + w] = v[((h * patch + w) * channels + c) * hidden + o]
+            } } } }
+            return out
+        }
+        if shape.count == 2 && name.hasSuffix(".weight") {  // [in, out] -> [out, in]
+            let (rows, cols) = (shape[1], shape[0])
+            var out = [Float](repeating: 0, count: v.count)
+            for r in 0..<rows { for c in 0..<cols { out[c * rows + r] = v[r * cols + c] } }
+            return out
+        }
+        return v
+    }
+}
+
+@Suite struct HyperVLABackboneTests {
+    /// vlac's DINOv2 (jaxBicubic) built from the HN's shared flat vectors reproduces the reference backbone
+    /// output on episode frame 0, for both demo models (they share the backbone).
+    @Test(arguments: [("model", "image"), ("model-no-image", "no-image")])
+    func backboneFromFlatVectorsMatchesTheGolden(model: String, setting: String) throws {
+        let params = try Checkpoint(path: HyperVLAExampleTests.path("Examples/hypervla-tiny/\(model)/params.safetensors"))
+        let configBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: HyperVLAExampleTests.path("Examples/hypervla-tiny/vision-encoder/config.json"))))
+        let config = try JSONValue(parsing: configBytes)
+        let cfg = try HyperVLAExampleTests.json("Examples/hypervla-tiny/vision-encoder/config.json")
+        let hidden = try #require(cfg["hidden_size"] as? Int)
+        let ratio = try #require(cfg["mlp_ratio"] as? Int)
+        let weights = FlatBackboneWeights(params: params, hidden: hidden, mlp: hidden * ratio,
+                                          patch: try #require(cfg["patch_size"] as? Int), channels: 3)
+        let dino = try DINOv2(config: config, weights: weights)
+        let built = try dino.build(height: 224, width: 224, interpolation: .jaxBicubic)
+        let frames = try Checkpoint(path: HyperVLAExampleTests.path("Tests/Fixtures/HyperVLA/frames.npz"))
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+        let pixels = Array(try #require(frames["episode"]).floats()[0..<(224 * 224 * 3)]).enumerated().map { i, v in (v / 255 - mean[i % 3]) / std[i % 3] }
+        let interpreter = try Interpreter(document: built.document)
+        try interpreter.setFloats(try #require(built.input("pixel_values")), pixels)
+        try interpreter.run(try #require(interpreter.program(named: "forward")))
+        let got = try interpreter.floats(try #require(built.output("last_hidden_state")))
+        let golden = try Checkpoint(path: HyperVLAExampleTests.path("Tests/Fixtures/HyperVLA/golden-\(setting).safetensors"))
+        let want = try #require(golden["backbone/last_hidden_state_frame0"]).floats()
+        #expect(got.count == want.count)
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4, "backbone on frame 0: largest difference \(worst)")
+    }
+}
