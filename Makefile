@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo test reference reference-full reference-hypervla-full clean help
+.PHONY: all setup setup-reference build release demo test reference reference-full reference-hypervla-full fuzz clean help
 
 all: build
 

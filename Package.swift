@@ -1,7 +1,7 @@
 // swift-tools-version:6.2
 //
 // vlac: a toolchain that compiles HyperVLA robot policies into verified flat files and runs them.
-// Layout and dependency direction: Docs/Architecture.md. Dependencies point down this list only.
+// Layout and dependency direction: Docs/Development.md. Dependencies point down this list only.
 
 import PackageDescription
 
@@ -94,8 +94,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLATestSupport",
-                "VLACommands", "VLAFormat", "VLATokenizer",
+                "VLACommands", "VLAFormat", "VLATestSupport", "VLATokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],
