@@ -61,11 +61,11 @@ let package = Package(
         ),
 
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
-        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat",
+                "VLACommands", "VLAFormat", "VLACheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

@@ -69,8 +69,21 @@ public struct CheckpointFile: Sendable {
     public let path: String
     /// The file's bytes (a read-only mapping).
     public let bytes: ByteView
-    /// The file's SHA-256, for provenance. Reads every byte of the file.
-    public func sha256() -> SHA256Digest { SHA256.hash(bytes) }
+    /// The file's SHA-256, for provenance. Reads every byte of the file, in 8 MiB pieces whose mapped
+    /// pages are released after hashing, so hashing a large file does not grow the resident size.
+    public func sha256() -> SHA256Digest {
+        var h = SHA256()
+        let piece = 8 << 20
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(piece, bytes.count - offset)
+            guard let part = try? bytes.slice(offset, n, "file") else { break }
+            h.update(part)
+            part.releasePages()
+            offset += n
+        }
+        return h.finalize()
+    }
 }
 
 /// A checkpoint opened read-only: its tensors (zero-copy views of the mapped file where the format

@@ -18,6 +18,8 @@ extension ONNXReader {
             guard let base = raw.baseAddress else { return nil }
             return onnx__model_proto__unpack(nil, raw.count, base.assumingMemoryBound(to: UInt8.self)).map(DecodedModel.init)
         }
+        // Tensors now live in the decoded message (or external files); the file's pages are not needed.
+        file.releasePages()
         guard let decoded else {
             let (offset, why) = ProtobufWire.firstProblem(file, 0 ..< file.count, message: "ModelProto") ?? (0, "ModelProto: a field has the wrong type or encoding")
             throw CheckpointError(.malformed, "ONNX: protobuf decoding failed: \(why)", offset: offset)

@@ -1,7 +1,6 @@
 extension FloatConversion {
     /// Decodes `count` elements of `dtype` from `raw` into `out`.
     /// - Warning: Do not escape either pointer. `raw` must hold `count × dtype.byteWidth` bytes.
-    @_optimize(speed)  // converts whole weight matrices; keep debug builds (tests) fast too
     static func convert(_ raw: UnsafeRawBufferPointer, dtype: DType, count: Int, into out: UnsafeMutableBufferPointer<Float>) {
         guard count > 0, let base = raw.baseAddress, raw.count >= count * dtype.byteWidth else { return }
         let w = dtype.byteWidth

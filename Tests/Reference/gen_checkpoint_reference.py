@@ -3,8 +3,8 @@
 layout), safetensors, torch (CPU) and onnx, and reference JSON listing what the reference libraries read
 from them and from the real third-party files installed in .venv (Tests/Reference/requirements-test-data.txt).
 
-Each reference entry: name, dtype (safetensors spelling), shape, sha256 of the tensor's bytes as
-little-endian C-order, and the first and last elements as floats.
+Each reference entry: name, dtype (safetensors spelling), shape, sha256 and zlib crc32 of the tensor's
+bytes as little-endian C-order, and the first three and last elements as floats.
 
 Run: .venv/bin/python Tests/Reference/gen_checkpoint_reference.py   (make reference runs it)
 """
@@ -17,6 +17,7 @@ import os
 import struct
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def entry(name, dtype, shape, raw, values):
     values = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
     samples = values[:3] + values[-1:] if values else []
     return {"name": name, "dtype": dtype, "shape": list(int(d) for d in shape),
-            "sha256": hashlib.sha256(raw).hexdigest(), "samples": samples}
+            "sha256": hashlib.sha256(raw).hexdigest(), "crc32": zlib.crc32(raw), "samples": samples}
 
 
 def np_entry(name, a):

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Testing
+import VLACheckpoint
+@testable import VLACommands
+
+/// `vlac inspect`, in process, on the checkpoint fixtures.
+@Suite struct InspectTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/VLACheckpoint").path
+
+    static let files = ["dtypes.safetensors", "hf-sharded", "f32.v1.npy", "compressed.npz", "flax.msgpack", "state_dict.pt", "toy.onnx", "onnx-external/model.onnx", "hf-pytorch"]
+
+    @Test(arguments: files)
+    func textListsEveryTensorAndTheTotals(_ name: String) throws {
+        let c = try Checkpoint(path: Self.fixtures + "/" + name)
+        let text = Inspect.render(c, json: false, graph: true, hash: true)
+        for t in c.tensors { #expect(text.contains(t.name), "\(t.name)") }
+        #expect(text.contains("total: \(c.tensors.count) tensors, \(c.totalElements) elements, \(c.totalBytes) bytes"))
+        for f in c.files { #expect(text.contains("sha256 \(f.sha256().hex)")) }
+    }
+
+    @Test(arguments: files)
+    func jsonParsesAndAgreesWithTheCheckpoint(_ name: String) throws {
+        let c = try Checkpoint(path: Self.fixtures + "/" + name)
+        let json = Inspect.render(c, json: true, graph: true, hash: false)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["formatVersion"] as? Int == 1)
+        #expect(object["format"] as? String == c.format.name)
+        let tensors = try #require(object["tensors"] as? [[String: Any]])
+        #expect(tensors.map { $0["name"] as? String } == c.names)
+        #expect(tensors.map { $0["shape"] as? [Int] } == c.tensors.map(\.shape))
+        #expect(tensors.map { $0["bytes"] as? Int } == c.tensors.map(\.byteCount))
+        let totals = try #require(object["totals"] as? [String: Int])
+        #expect(totals["bytes"] == c.totalBytes)
+    }
+
+    @Test func onnxListsOpsetsAndNodes() throws {
+        let c = try Checkpoint(path: Self.fixtures + "/toy.onnx")
+        let text = Inspect.render(c, json: false, graph: true, hash: false)
+        #expect(text.contains("opsets: ai.onnx 17"))
+        #expect(text.contains("node 2 MatMul \"mm\""))
+        #expect(text.contains("operators: Constant ×2, Add ×1, MatMul ×1"))
+    }
+
+    @Test func parsesItsOptions() throws {
+        let cmd = try #require(try VLAC.parseAsRoot(["inspect", "x.safetensors", "--json", "--graph", "--no-hash"]) as? Inspect)
+        #expect(cmd.path == "x.safetensors" && cmd.json && cmd.graph && cmd.noHash)
+        let help = VLAC.helpMessage(for: Inspect.self)
+        #expect(help.contains("List the tensors") && help.contains("vlac inspect") && help.contains("<path>"))
+    }
+
+    @Test func controlCharactersInNamesAreEscaped() {
+        #expect(Inspect.escaped("a\u{1b}[31mb") == "a\\u{1b}[31mb")
+        #expect(Inspect.quoted("q\"\n\u{1}") == "\"q\\\"\\n\\u0001\"")
+    }
+
+    @Test func refusedFilesFailWithTheReadersMessage() throws {
+        #expect(throws: CheckpointError.self) { try Inspect.parse([Self.fixtures + "/evil.pt"]).run() }
+    }
+}
