@@ -170,7 +170,21 @@ def gen_numpy():
                 np.lib.format.write_array(f, v)
     with open(os.path.join(OUT, "descriptors-zip64.npz"), "wb") as f:
         f.write(buf.getvalue())
-    for name in ["stored.npz", "compressed.npz", "descriptors-zip64.npz"]:
+    # ZIP64 everywhere: central-directory ZIP64 extra fields and the ZIP64 end record + locator, by
+    # lowering zipfile's thresholds while writing (real files need this only past 4 GiB or 65535 entries).
+    saved = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        with zipfile.ZipFile(os.path.join(OUT, "zip64-records.npz"), "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for k, v in arrays.items():
+                with z.open(k + ".npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, v)
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+    with open(os.path.join(OUT, "zip64-records.npz"), "rb") as f:
+        data = f.read()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data, "no ZIP64 end record"
+    for name in ["stored.npz", "compressed.npz", "descriptors-zip64.npz", "zip64-records.npz"]:
         with np.load(os.path.join(OUT, name)) as z:
             got = [np_entry(k, z[k]) for k in z.files]
         assert [e["sha256"] for e in got] == [e["sha256"] for e in ref], name
