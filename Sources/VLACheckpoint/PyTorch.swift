@@ -37,15 +37,15 @@ enum PyTorchReader {
         }
         var tensors: [Tensor] = []
         var storages: [String: ByteView] = [:]
-        var seen = Set<ObjectIdentifier>()
+        var seen = Set<Int>()
         func visit(_ v: PickleMachine.Value, _ name: [String], depth: Int) throws {
             guard depth <= limits.maxDepth else {
                 throw CheckpointError(.limitExceeded, "data.pkl: nesting deeper than \(limits.maxDepth)", offset: pkl.dataOffset)
             }
             switch v {
-            case .dict(let box):
-                guard seen.insert(ObjectIdentifier(box)).inserted else { return }  // cycles through the memo
-                for (k, value) in box.pairs {
+            case .dict(let index):
+                guard seen.insert(index).inserted else { return }  // cycles and sharing through the memo
+                for (k, value) in machine.dictionaries[index] {
                     let key: String
                     switch k {
                     case .string(let s): key = s

@@ -267,6 +267,17 @@ def gen_torch():
     with zipfile.ZipFile(os.path.join(OUT, "evil.pt"), "w") as z:
         z.writestr("evil/data.pkl", b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echoq\x00\x85q\x01Rq\x02.")
         z.writestr("evil/version", b"3\n")
+    # Hostile pickles that are only data: containers nested a million deep (freeing them must not
+    # recurse) and a list that contains itself through the memo. Deflated, so the files stay small.
+    n = 1_000_000
+    hostile = {
+        "deep-tuples.pt": b"\x80\x02)" + b"\x85" * n + b".",
+        "deep-lists.pt": b"\x80\x02" + b"]" * n + b"a" * (n - 1) + b".",
+        "cycle.pt": b"\x80\x02]q\x00h\x00a.",
+    }
+    for name, pkl in hostile.items():
+        with zipfile.ZipFile(os.path.join(OUT, name), "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("archive/data.pkl", pkl)
     return out
 
 

@@ -72,3 +72,17 @@ import VLACheckpoint
         #expect(refused > 1000)
     }
 }
+
+@Suite struct HostilePickleTests {
+    /// Million-deep containers and self-containing lists are data, not code: they read (as a checkpoint
+    /// with no tensors) or fail cleanly, and freeing them does not recurse.
+    @Test(arguments: ["deep-tuples.pt", "deep-lists.pt", "cycle.pt"])
+    func nestedAndCyclicContainersDoNotCrash(_ name: String) throws {
+        do {
+            let c = try Checkpoint(path: Support.fixture(name))
+            #expect(c.tensors.isEmpty)
+        } catch let e as CheckpointError {
+            #expect(e.description.contains(name), "\(e)")
+        }
+    }
+}
