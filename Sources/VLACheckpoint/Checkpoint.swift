@@ -17,8 +17,10 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
-    /// Guesses the format of a file from its first bytes, falling back to its extension.
-    /// - Returns: nil if neither the bytes nor the extension say.
+    /// Guesses the format of a file: from its magic bytes (npy, zip: PyTorch if it has a `data.pkl`
+    /// else npz, legacy PyTorch, safetensors), then its extension, then weaker signs (a msgpack map,
+    /// a protobuf field 1 varint for ONNX), then a PyTorch extension.
+    /// - Returns: nil if nothing says.
     public static func detect(_ file: ByteView, path: String) -> CheckpointFormat? {
         let ext = path.split(separator: "/").last.flatMap { $0.contains(".") ? $0.split(separator: ".").last.map(String.init) : nil }?.lowercased()
         if file.hasPrefix([0x93] + Array("NUMPY".utf8)) { return .npy }
@@ -26,19 +28,22 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
             return ZipArchive.looksLikePyTorch(file) ? .pytorch : .npz
         }
         if file.hasPrefix([0x80, 0x02, 0x8A]) { return .pytorch }  // legacy torch.save: pickle protocol 2 + magic
+        // safetensors: a u64 header length that fits the file, then '{'.
+        if file.count >= 10, let n = try? file.le(0, as: UInt64.self), n >= 2, n <= UInt64(file.count - 8), file.hasPrefix(Array("{".utf8), at: 8) {
+            return .safetensors
+        }
         switch ext {
         case "safetensors": return .safetensors
         case "npy": return .npy
         case "npz": return .npz
         case "msgpack", "flax": return .msgpack
         case "onnx": return .onnx
-        case "bin", "pt", "pth", "ckpt": return .pytorch
         default: break
         }
-        if file.count >= 10, let n = try? file.le(0, as: UInt64.self), n < UInt64(file.count), file.hasPrefix(Array("{".utf8), at: 8) {
-            return .safetensors
-        }
         if let b = try? file.u8(0), (0x80 ... 0x8F).contains(b) || b == 0xDE || b == 0xDF { return .msgpack }
+        if file.hasPrefix([0x08]) { return .onnx }  // ModelProto starts with ir_version (field 1, varint)
+        // PyTorch files are zips (found above by magic); a .pt that is not one gets the zip reader's error.
+        if ["bin", "pt", "pth", "ckpt"].contains(ext) { return .pytorch }
         return nil
     }
 }

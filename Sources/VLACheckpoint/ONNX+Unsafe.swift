@@ -59,7 +59,13 @@ extension ONNXReader {
         for i in 0 ..< g.n_initializer {
             guard let t = g.initializer[i] else { continue }
             let name = t.pointee.name.map { String(cString: $0) } ?? ""
-            tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", owner: decoded, path: path, limits: limits, externals: &externals))
+            do {
+                tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", owner: decoded, path: path, limits: limits, externals: &externals))
+            } catch var e as CheckpointError where e.offset == nil {
+                let offsets = ProtobufWire.locate(file).initializers
+                e.offset = i < offsets.count ? offsets[i] : nil
+                throw e
+            }
         }
         var nodes: [(name: String, opType: String)] = []
         for i in 0 ..< g.n_node {
@@ -75,7 +81,13 @@ extension ONNXReader {
                 guard tensors.count < limits.maxTensors else {
                     throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
                 }
-                tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", owner: decoded, path: path, limits: limits, externals: &externals))
+                do {
+                    tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", owner: decoded, path: path, limits: limits, externals: &externals))
+                } catch var e as CheckpointError where e.offset == nil {
+                    let offsets = ProtobufWire.locate(file).nodes
+                    e.offset = i < offsets.count ? offsets[i] : nil
+                    throw e
+                }
             }
         }
         func names(_ list: UnsafeMutablePointer<UnsafeMutablePointer<Onnx__ValueInfoProto>?>?, _ n: Int) -> [String] {

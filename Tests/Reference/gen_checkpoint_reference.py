@@ -322,6 +322,11 @@ def gen_onnx():
             if kv.key == "location":
                 kv.value = "../toy.onnx"
     onnx.save(m3, os.path.join(d, "escape.onnx"))
+    # An initializer whose raw_data is shorter than its dims say: must be refused naming it.
+    bad = TensorProto(name="short", data_type=TensorProto.FLOAT, dims=[4, 4], raw_data=w.tobytes())
+    g4 = helper.make_graph([add], "bad", [helper.make_tensor_value_info("y0", TensorProto.FLOAT, [1, 3])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], initializer=[u8_raw, bad, b_typed])
+    onnx.save(helper.make_model(g4, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(OUT, "short-raw.onnx"))
     return out
 
 

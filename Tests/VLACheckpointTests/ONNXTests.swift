@@ -87,3 +87,21 @@ import VLACheckpoint
         }
     }
 }
+
+@Suite struct ONNXBadTensorTests {
+    @Test func shortRawDataNamesTheInitializerAndItsOffset() throws {
+        let path = Support.fixture("short-raw.onnx")
+        let bytes = try Support.bytes(path)
+        do {
+            _ = try Checkpoint(path: path)
+            Issue.record("accepted")
+        } catch let e as CheckpointError {
+            #expect(e.code == .malformed)
+            #expect(e.description.contains(#"initializer "short": raw_data has 48 bytes but F32 × [4, 4] needs 64"#), "\(e)")
+            // The offset is that of the initializer's record: its name follows shortly after.
+            let offset = try #require(e.offset)
+            let window = Array(bytes[offset ..< min(offset + 40, bytes.count)])
+            #expect(String(decoding: window, as: UTF8.self).contains("short"), "\(e)")
+        }
+    }
+}

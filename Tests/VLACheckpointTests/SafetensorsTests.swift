@@ -106,3 +106,28 @@ struct NSStringPath: ExpressibleByStringLiteral {
     init(_ s: String) { path = s }
     var dirname: String { String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
 }
+
+@Suite struct FormatDetectionTests {
+    static let cases: [(String, CheckpointFormat)] = [
+        ("dtypes.safetensors", .safetensors), ("f32.v2.npy", .npy), ("stored.npz", .npz), ("compressed.npz", .npz),
+        ("flax.msgpack", .msgpack), ("state_dict.pt", .pytorch), ("legacy.pt", .pytorch), ("toy.onnx", .onnx),
+    ]
+
+    /// Content decides, whatever the file is called.
+    @Test(arguments: cases.indices)
+    func contentDecidesOverAMisleadingName(_ i: Int) throws {
+        let (name, format) = Self.cases[i]
+        let view = try ByteStorage.map(path: Support.fixture(name)).view
+        #expect(CheckpointFormat.detect(view, path: name) == format)
+        #expect(CheckpointFormat.detect(view, path: "weights.bin") == format)
+        #expect(CheckpointFormat.detect(view, path: "noextension") == format)
+    }
+
+    @Test func unknownBytesAreRefusedWithTheListOfFormats() {
+        #expect {
+            try Checkpoint(parsing: ByteStorage(copying: Array("hello".utf8)).view, path: "x.txt")
+        } throws: { e in
+            (e as? CheckpointError)?.code == .unsupportedFormat && "\(e)".contains("safetensors, npy, npz, msgpack, onnx")
+        }
+    }
+}
