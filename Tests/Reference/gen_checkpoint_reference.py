@@ -50,10 +50,13 @@ def torch_entry(name, t):
     st = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
           torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
           torch.bool: "BOOL", torch.uint16: "U16", torch.uint32: "U32", torch.uint64: "U64",
-          torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2"}[t.dtype]
+          torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2", torch.float8_e4m3fnuz: "F8_E4M3FNUZ",
+          torch.float8_e5m2fnuz: "F8_E5M2FNUZ", torch.float8_e8m0fnu: "F8_E8M0", torch.complex64: "C64"}[t.dtype]
     c = t.contiguous()
     raw = c.reshape(-1).view(torch.uint8).numpy().tobytes() if c.numel() else b""
-    if t.dtype in (torch.uint16, torch.uint32, torch.uint64):
+    if t.dtype == torch.complex64:  # (real, imaginary) pairs, as vlac's floats() gives them
+        vals = torch.view_as_real(c).reshape(-1).double().numpy()
+    elif t.dtype in (torch.uint16, torch.uint32, torch.uint64):
         vals = c.to(torch.int64).double().numpy() if t.dtype != torch.uint64 else np.frombuffer(raw, "<u8").astype(np.float64)
     else:
         vals = c.double().numpy()
@@ -93,6 +96,10 @@ def gen_safetensors():
     ts["u32"] = torch.tensor([0, 4000000000], dtype=torch.uint32)
     ts["u64"] = torch.tensor([0, 2**40], dtype=torch.uint64)
     ts["bool"] = torch.tensor([True, False, True])
+    ts["f8_e4m3fnuz"] = (torch.randn(6, generator=g) * 4).to(torch.float8_e4m3fnuz)
+    ts["f8_e5m2fnuz"] = (torch.randn(6, generator=g) * 4).to(torch.float8_e5m2fnuz)
+    ts["f8_e8m0"] = torch.tensor([0.25, 1.0, 1024.0, 2.0 ** -100], dtype=torch.float32).to(torch.float8_e8m0fnu)
+    ts["c64"] = torch.complex(torch.randn(3, generator=g), torch.randn(3, generator=g))
     ts["scalar"] = torch.tensor(2.5)
     ts["empty"] = torch.zeros(0, 3)
     path = os.path.join(OUT, "dtypes.safetensors")

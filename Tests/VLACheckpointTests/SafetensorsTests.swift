@@ -21,7 +21,7 @@ func safetensorsBytes(_ header: String, data: [UInt8], lengthOverride: UInt64? =
         // floats() of whole tensors agrees with float(at:).
         for t in ckpt.tensors {
             let all = t.floats()
-            #expect(all.count == t.elementCount)
+            #expect(all.count == t.elementCount * t.dtype.floatsPerElement)
             for i in all.indices { #expect(all[i] == t.float(at: i) || all[i].isNaN) }
         }
     }

@@ -97,7 +97,7 @@ enum Support {
             if t.byteCount <= 256 << 10 {
                 #expect(SHA256.hash(t.data).hex == r.sha256, "\(r.name)", sourceLocation: sourceLocation)
             }
-            let n = t.elementCount
+            let n = t.elementCount * t.dtype.floatsPerElement
             let idx = n == 0 ? [] : Array(0 ..< min(3, n)) + [n - 1]
             #expect(idx.count == r.samples.count, "\(r.name)", sourceLocation: sourceLocation)
             for (k, i) in idx.enumerated() where k < r.samples.count {
