@@ -155,29 +155,32 @@ public struct ByteView: Sendable {
         return ByteView(storage: storage, start: start + r.lowerBound, count: r.count)
     }
 
+    /// The whole storage (callers index it at `start + offset` after a range check).
+    private var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage.base, count: storage.count) }
+
     /// The byte at `offset`, checked.
     func u8(_ offset: Int, _ what: @autoclosure () -> String = "byte") throws -> UInt8 {
         _ = try checkedRange(offset, 1, what())
-        return storage.base.unsafelyUnwrapped.load(fromByteOffset: start + offset, as: UInt8.self)
+        return raw.loadUnaligned(fromByteOffset: start + offset, as: UInt8.self)
     }
 
     /// A little-endian integer of type `T` at `offset`, checked.
     func le<T: FixedWidthInteger>(_ offset: Int, as: T.Type, _ what: @autoclosure () -> String = "integer") throws -> T {
         _ = try checkedRange(offset, MemoryLayout<T>.size, what())
-        return T(littleEndian: storage.base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: start + offset, as: T.self))
+        return T(littleEndian: raw.loadUnaligned(fromByteOffset: start + offset, as: T.self))
     }
 
     /// A big-endian integer of type `T` at `offset`, checked (msgpack).
     func be<T: FixedWidthInteger>(_ offset: Int, as: T.Type, _ what: @autoclosure () -> String = "integer") throws -> T {
         _ = try checkedRange(offset, MemoryLayout<T>.size, what())
-        return T(bigEndian: storage.base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: start + offset, as: T.self))
+        return T(bigEndian: raw.loadUnaligned(fromByteOffset: start + offset, as: T.self))
     }
 
     /// The bytes at `offset ..< offset + length` as an array, checked.
     func copyBytes(_ offset: Int, _ length: Int, _ what: @autoclosure () -> String) throws -> [UInt8] {
         let r = try checkedRange(offset, length, what())
         guard !r.isEmpty else { return [] }
-        return Array(UnsafeRawBufferPointer(start: storage.base.unsafelyUnwrapped + start + r.lowerBound, count: r.count))
+        return Array(raw[(start + r.lowerBound) ..< (start + r.upperBound)])
     }
 
     /// Whether the bytes at `offset` equal `prefix`.
