@@ -109,7 +109,14 @@ enum NpzReader {
             throw CheckpointError(.limitExceeded, "npz: \(zip.entries.count) entries exceed the limit \(limits.maxTensors)", offset: 0)
         }
         var tensors: [Tensor] = []
+        var inflated = 0
         for entry in zip.entries where !entry.name.hasSuffix("/") {
+            if entry.method == 8 {
+                inflated += entry.size
+                guard inflated <= limits.maxInflatedBytes else {
+                    throw CheckpointError(.limitExceeded, "npz: entries inflate to more than \(limits.maxInflatedBytes) bytes in total", offset: entry.directoryOffset)
+                }
+            }
             guard entry.name.hasSuffix(".npy") else {
                 throw CheckpointError(.malformed, "npz: entry \"\(entry.name)\" is not a .npy array", offset: entry.localHeaderOffset)
             }

@@ -38,6 +38,7 @@ enum PyTorchReader {
         var tensors: [Tensor] = []
         var storages: [String: ByteView] = [:]
         var seen = Set<Int>()
+        var gathered: [String: Tensor] = [:]
         func visit(_ v: PickleMachine.Value, _ name: [String], depth: Int) throws {
             guard depth <= limits.maxDepth else {
                 throw CheckpointError(.limitExceeded, "data.pkl: nesting deeper than \(limits.maxDepth)", offset: pkl.dataOffset)
@@ -71,7 +72,11 @@ enum PyTorchReader {
                     }
                     storages[t.storage.key] = bytes
                 }
-                tensors.append(try PyTorchReader.tensor(t, label: label, storage: bytes, path: path, limits: limits, pickleOffset: pkl.dataOffset))
+                // The memo can name one strided view many times: gather it once.
+                let key = "\(t.storage.key)|\(t.storageOffset)|\(t.shape)|\(t.stride)"
+                let made = try gathered[key] ?? PyTorchReader.tensor(t, label: label, storage: bytes, path: path, limits: limits, pickleOffset: pkl.dataOffset)
+                gathered[key] = made
+                tensors.append(Tensor(name: label, dtype: made.dtype, shape: made.shape, data: made.data, file: path))
             default:
                 break
             }
