@@ -59,3 +59,36 @@ import VLACheckpoint
         #expect(throws: CheckpointError.self) { try Inspect.parse([Self.fixtures + "/evil.pt"]).run() }
     }
 }
+
+/// `vlac inspect` as a subprocess: exit status, stdout and stderr.
+@Suite struct InspectProcessTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let exe = Self.root.appendingPathComponent(".build/debug/vlac")
+        try #require(FileManager.default.isExecutableFile(atPath: exe.path), "build vlac first (swift build)")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func jsonOnStdoutExitZero() throws {
+        let r = try run(["inspect", InspectTests.fixtures + "/toy.onnx", "--json"])
+        #expect(r.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect((object["tensors"] as? [Any])?.count == 9)
+    }
+
+    @Test func refusedFileExitsNonZeroWithTheMessage() throws {
+        let r = try run(["inspect", InspectTests.fixtures + "/evil.pt"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("global os.system is not on the allow-list"), "\(r.err)")
+    }
+}
