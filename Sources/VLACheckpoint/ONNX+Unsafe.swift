@@ -78,7 +78,16 @@ extension ONNXReader {
             guard op == "Constant", domain.isEmpty || domain == "ai.onnx", n.n_output >= 1, let out = n.output[0] else { continue }
             let outName = String(cString: out)
             for a in 0 ..< n.n_attribute {
-                guard let attr = n.attribute[a]?.pointee, let an = attr.name, String(cString: an) == "value", let t = attr.t else { continue }
+                guard let attr = n.attribute[a]?.pointee, let an = attr.name else { continue }
+                let attrName = String(cString: an)
+                if let scalar = try constantScalars(attr, attrName, name: outName, path: path, limits: limits) {
+                    guard tensors.count < limits.maxTensors else {
+                        throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
+                    }
+                    tensors.append(scalar)
+                    continue
+                }
+                guard attrName == "value", let t = attr.t else { continue }
                 guard tensors.count < limits.maxTensors else {
                     throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
                 }
@@ -98,6 +107,33 @@ extension ONNXReader {
         let graph = GraphSummary(opsets: opsets, name: g.name.map { String(cString: $0) } ?? "", nodes: nodes,
                                  inputs: names(g.input, g.n_input), outputs: names(g.output, g.n_output))
         return CheckpointContents(tensors: tensors, metadata: metadata, graph: graph)
+    }
+
+    /// A `Constant` node's `value_float`, `value_floats`, `value_int` or `value_ints` as a tensor (F32
+    /// or I64, scalar or 1-D); nil for any other attribute.
+    static func constantScalars(_ attr: Onnx__AttributeProto, _ attrName: String, name: String, path: String, limits: ReaderLimits) throws -> Tensor? {
+        switch attrName {
+        case "value_float":
+            let bits = attr.f.bitPattern
+            return Tensor(name: name, dtype: .f32, shape: [], data: ByteStorage(copying: (0 ..< 4).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt32($0))) }).view, file: path)
+        case "value_int":
+            let bits = UInt64(bitPattern: attr.i)
+            return Tensor(name: name, dtype: .i64, shape: [], data: ByteStorage(copying: (0 ..< 8).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt64($0))) }).view, file: path)
+        case "value_floats":
+            let n = attr.n_floats
+            let storage = ByteStorage.filling(count: 4 * n) { out in
+                for k in 0 ..< n { out.storeBytes(of: attr.floats[k].bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
+            }
+            return Tensor(name: name, dtype: .f32, shape: [n], data: storage.view, file: path)
+        case "value_ints":
+            let n = attr.n_ints
+            let storage = ByteStorage.filling(count: 8 * n) { out in
+                for k in 0 ..< n { out.storeBytes(of: attr.ints[k].littleEndian, toByteOffset: 8 * k, as: Int64.self) }
+            }
+            return Tensor(name: name, dtype: .i64, shape: [n], data: storage.view, file: path)
+        default:
+            return nil
+        }
     }
 
     /// One TensorProto as a ``Tensor``.

@@ -1,7 +1,7 @@
 /// ONNX models, decoded with protobuf-c from the subset in `Schemas/onnx.proto`.
 ///
-/// Tensors come from graph initializers and from `Constant` nodes (their `value` attribute, named
-/// after the node's output). A tensor's bytes come from, in order:
+/// Tensors come from graph initializers and from `Constant` nodes (their `value`, `value_float(s)` or
+/// `value_int(s)` attribute, named after the node's output). A tensor's bytes come from, in order:
 /// - external data (`data_location = EXTERNAL`): `location` (a file in the model's folder or below;
 ///   resolved with symbolic links and refused if it leaves the folder), `offset`, `length`; a zero-copy
 ///   view of that file's mapping;

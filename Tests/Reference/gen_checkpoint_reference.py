@@ -305,9 +305,11 @@ def gen_onnx():
                              value=numpy_helper.from_array(rng.standard_normal((2, 3)).astype(np.float32), "c"))
     const_typed = helper.make_node("Constant", [], ["const_typed_out"], name="c1",
                                    value=helper.make_tensor("ct", TensorProto.INT32, [2], [7, -7]))
+    c_floats = helper.make_node("Constant", [], ["const_floats_out"], name="c2", value_floats=[0.5, -1.25, 3.0])
+    c_int = helper.make_node("Constant", [], ["const_int_out"], name="c3", value_int=-42)
     mm = helper.make_node("MatMul", ["x", "w_raw"], ["y0"], name="mm")
     add = helper.make_node("Add", ["y0", "b_typed"], ["y"], name="add")
-    graph = helper.make_graph([const, const_typed, mm, add], "toy",
+    graph = helper.make_graph([const, const_typed, c_floats, c_int, mm, add], "toy",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
                               initializer=[w_raw, b_typed, i64_typed, i8_typed, f16_typed, d_typed, u8_raw])
@@ -339,7 +341,7 @@ def gen_onnx():
 
 def onnx_ref(path):
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
     m = onnx.load(path)
     tensors = []
     ONNX_TO_ST = {1: "F32", 2: "U8", 3: "I8", 4: "U16", 5: "I16", 6: "I32", 7: "I64", 9: "BOOL", 10: "F16",
@@ -360,6 +362,9 @@ def onnx_ref(path):
             for a in n.attribute:
                 if a.name == "value":
                     add(n.output[0], a.t)
+                elif a.name in ("value_float", "value_floats", "value_int", "value_ints"):
+                    v = helper.get_attribute_value(a)
+                    tensors.append(np_entry(n.output[0], np.array(v, dtype=np.float32 if "float" in a.name else np.int64)))
     return tensors
 
 

@@ -10,7 +10,7 @@ import VLACheckpoint
         #expect(ckpt.files[0].sha256().hex == ref.sha256)
         let g = try #require(ckpt.graph)
         #expect(g.opsets.map(\.version) == [17])
-        #expect(g.nodes.map(\.opType) == ["Constant", "Constant", "MatMul", "Add"])
+        #expect(g.nodes.map(\.opType) == ["Constant", "Constant", "Constant", "Constant", "MatMul", "Add"])
         #expect(g.inputs == ["x"] && g.outputs == ["y"])
         #expect(ckpt.metadata.contains { $0.key == "producer_name" && $0.value == "gen_checkpoint_reference" })
         // raw_data tensors (initializer and Constant) are views of the mapped file; typed ones are converted.

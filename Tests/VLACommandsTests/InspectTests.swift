@@ -39,8 +39,8 @@ import VLACheckpoint
         let c = try Checkpoint(path: Self.fixtures + "/toy.onnx")
         let text = Inspect.render(c, json: false, graph: true, hash: false)
         #expect(text.contains("opsets: ai.onnx 17"))
-        #expect(text.contains("node 2 MatMul \"mm\""))
-        #expect(text.contains("operators: Constant ×2, Add ×1, MatMul ×1"))
+        #expect(text.contains("node 4 MatMul \"mm\""))
+        #expect(text.contains("operators: Constant ×4, Add ×1, MatMul ×1"))
     }
 
     @Test func parsesItsOptions() throws {
@@ -83,7 +83,7 @@ import VLACheckpoint
         let r = try run(["inspect", InspectTests.fixtures + "/toy.onnx", "--json"])
         #expect(r.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
-        #expect((object["tensors"] as? [Any])?.count == 9)
+        #expect((object["tensors"] as? [Any])?.count == 11)
     }
 
     @Test func refusedFileExitsNonZeroWithTheMessage() throws {
