@@ -53,6 +53,8 @@ struct CheckpointContents {
     var tensors: [Tensor]
     var metadata: [(key: String, value: String)] = []
     var graph: GraphSummary? = nil
+    /// Other files the tensors were read from (ONNX external data), for provenance.
+    var otherFiles: [CheckpointFile] = []
 }
 
 /// The operators and opsets of an ONNX model, for `vlac inspect`.
@@ -111,7 +113,8 @@ public struct Checkpoint: Sendable {
     public let metadata: [(key: String, value: String)]
     /// The ONNX graph summary, for ONNX files.
     public let graph: GraphSummary?
-    /// The files read (one, or the shards of a directory), with their SHA-256 on request.
+    /// The files read (the file; the shards of a directory; an ONNX model's external data files after
+    /// the model), with their SHA-256 on request.
     public let files: [CheckpointFile]
     private let index: [String: Int]
 
@@ -145,7 +148,7 @@ public struct Checkpoint: Sendable {
         } catch let e as CheckpointError {
             throw e.inFile(path)
         }
-        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)], limits: limits)
+        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)] + contents.otherFiles, limits: limits)
     }
 
     init(path: String, format: CheckpointFormat, contents: CheckpointContents, files: [CheckpointFile], limits: ReaderLimits) throws {

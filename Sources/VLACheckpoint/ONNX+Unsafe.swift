@@ -106,7 +106,8 @@ extension ONNXReader {
         }
         let graph = GraphSummary(opsets: opsets, name: g.name.map { String(cString: $0) } ?? "", nodes: nodes,
                                  inputs: names(g.input, g.n_input), outputs: names(g.output, g.n_output))
-        return CheckpointContents(tensors: tensors, metadata: metadata, graph: graph)
+        let others = externals.sorted { $0.key < $1.key }.map { CheckpointFile(path: $0.key, bytes: $0.value) }
+        return CheckpointContents(tensors: tensors, metadata: metadata, graph: graph, otherFiles: others)
     }
 
     /// A `Constant` node's `value_float`, `value_floats`, `value_int` or `value_ints` as a tensor (F32

@@ -25,6 +25,9 @@ import VLACheckpoint
         Support.expectMatches(ckpt, try #require(Support.reference["onnx-external/model.onnx"]))
         let w = try #require(ckpt["w_raw"])
         #expect(w.file.hasSuffix("weights.bin"))
+        // The side file is listed for provenance, and w_raw is a view of its mapping.
+        #expect(ckpt.files.count == 2 && ckpt.files[1].path.hasSuffix("weights.bin"))
+        #expect(w.data.storage === ckpt.files[1].bytes.storage)
     }
 
     @Test func externalDataOutsideTheModelFolderIsRefused() throws {
