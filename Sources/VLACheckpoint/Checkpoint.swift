@@ -189,6 +189,16 @@ public struct Checkpoint: Sendable {
     /// The tensor named `name`, or nil.
     public subscript(name: String) -> Tensor? { index[name].map { tensors[$0] } }
 
+    /// The tensor named `name`.
+    /// - Throws: ``CheckpointError`` with code `.malformed` naming the tensor and the checkpoint if it
+    ///   is missing (model loaders use this so a wrong name reads as a clear error).
+    public func tensor(named name: String) throws -> Tensor {
+        guard let t = self[name] else {
+            throw CheckpointError(.malformed, "no tensor named \"\(name)\" (\(tensors.count) tensors; see `vlac inspect`)", file: path)
+        }
+        return t
+    }
+
     /// The tensor names, in file order.
     public var names: [String] { tensors.map(\.name) }
 

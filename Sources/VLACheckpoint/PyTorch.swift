@@ -33,6 +33,7 @@ enum PyTorchReader {
         do { top = try machine.run() } catch let e as CheckpointError {
             var e = e
             if pkl.method == 0, let o = e.offset { e.offset = pkl.dataOffset + o }
+            if pkl.method != 0 { e = e.prefixed("entry \"\(pkl.name)\" (inflated): ") }
             throw e
         }
         var tensors: [Tensor] = []

@@ -26,6 +26,14 @@ func safetensorsBytes(_ header: String, data: [UInt8], lengthOverride: UInt64? =
         }
     }
 
+    @Test func missingTensorNamesItselfAndTheCheckpoint() throws {
+        let ckpt = try Checkpoint(path: Support.fixture("dtypes.safetensors"))
+        #expect(try ckpt.tensor(named: "f32").shape == [3, 4])
+        #expect { try ckpt.tensor(named: "nope") } throws: { e in
+            "\(e)".contains(#"no tensor named "nope""#) && "\(e)".contains("dtypes.safetensors: ")
+        }
+    }
+
     @Test func huggingFaceShardedDirectoryFollowsTheIndex() throws {
         let ckpt = try Checkpoint(path: Support.fixture("hf-sharded"))
         #expect(ckpt.format == .directory)
