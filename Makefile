@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo test reference clean help
+.PHONY: all setup setup-reference build release demo test reference reference-full clean help
 
 all: build
 
@@ -11,7 +11,9 @@ help:
 	@echo "make demo       install what is missing, build, and run the example end to end"
 	@echo "make test       install what is missing and run the whole test suite"
 	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
+	@echo "make reference-full  generate the full-size t5-base / dinov2-base parity references (not committed)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
+	@echo "make fuzz       run the libFuzzer target over the .vla verifier (FUZZ_SECONDS=60)"
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +45,15 @@ reference: setup-reference
 		echo "reference: $$g"; \
 		.venv/bin/python "$$g" || exit 1; \
 	done
+
+# Full-size random-weight t5-base and dinov2-base references (about 1 GB) into .build/reference-full;
+# `VLAC_FULL_REFERENCE=1 swift test --filter FullSize` then checks them.
+reference-full: setup-reference
+	.venv/bin/python Tests/Reference/gen_models_reference.py --full
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	Fuzz/run.sh FuzzFormatReader $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build $(DEMO_OUT)

@@ -42,14 +42,21 @@ let package = Package(
         // Checkpoint readers behind one tensor-store API.
         .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
+        // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
+        .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
+
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
-        .target(name: "VLATokenizer", dependencies: ["CProtobufC"], swiftSettings: commonSettings),
+        .target(
+            name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
+
+        // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
+        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
 
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: commonSettings
@@ -60,12 +67,29 @@ let package = Package(
             swiftSettings: commonSettings
         ),
 
-        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
+        // Examples: small programs that show an API and that `make demo` runs.
+        .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
+
+        // Shared test helpers: sample documents and raw-byte patching.
+        .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
+        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
+        .testTarget(
+            name: "VLAModelsTests",
+            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            swiftSettings: commonSettings
+        ),
+        .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
+        // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLACheckpoint",
+                "VLACommands", "VLAFormat", "VLATestSupport", "VLACheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

@@ -92,11 +92,14 @@ struct Inspect: ParsableCommand {
         return o
     }
 
-    /// Names come from untrusted files: control characters are escaped so they cannot drive the terminal.
+    /// Names come from untrusted files: control characters and bidirectional overrides are escaped so
+    /// they cannot drive the terminal or disguise a name.
     static func escaped(_ s: String) -> String {
         var out = ""
         for u in s.unicodeScalars {
-            if u.value < 0x20 || u.value == 0x7F || (0x80 ..< 0xA0).contains(u.value) {
+            // C0 and C1 controls, DEL, and the bidirectional overrides and isolates (they reorder text).
+            if u.value < 0x20 || u.value == 0x7F || (0x80 ..< 0xA0).contains(u.value)
+                || (0x202A ... 0x202E).contains(u.value) || (0x2066 ... 0x2069).contains(u.value) {
                 out += "\\u{\(String(u.value, radix: 16))}"
             } else {
                 out.unicodeScalars.append(u)

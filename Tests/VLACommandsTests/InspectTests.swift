@@ -50,8 +50,13 @@ import VLACheckpoint
         #expect(help.contains("List the tensors") && help.contains("vlac inspect") && help.contains("<path>"))
     }
 
+    @Test func helpMatchesGolden() {
+        assertSnapshot(VLAC.helpMessage(for: Inspect.self, columns: 100), named: "help-inspect.txt")
+    }
+
     @Test func controlCharactersInNamesAreEscaped() {
         #expect(Inspect.escaped("a\u{1b}[31mb") == "a\\u{1b}[31mb")
+        #expect(Inspect.escaped("x\u{202e}y") == "x\\u{202e}y")
         #expect(Inspect.quoted("q\"\n\u{1}") == "\"q\\\"\\n\\u0001\"")
     }
 

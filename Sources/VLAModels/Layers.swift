@@ -1,0 +1,81 @@
+import VLAFormat
+
+/// Building blocks shared by the model builders: each loads its weights from a ``WeightSource`` and
+/// appends ops to a ``ProgramBuilder``. Shapes were checked by a ``WeightPlan`` before any of these run.
+struct Layers {
+    var b = ProgramBuilder()
+    let weights: any WeightSource
+
+    init(weights: any WeightSource) { self.weights = weights }
+
+    /// A torch `Linear`: `y = x · Wᵀ + b` with `weight` stored `[N, K]`; stored here as `[K, N]`.
+    mutating func linear(_ x: Int, _ prefix: String, bias: Bool = true, name: String) throws(ModelError) -> Int {
+        let w = try load(weights, prefix + ".weight")
+        let shape = weights.shape(of: prefix + ".weight") ?? [0, 0]
+        let n = shape[0], k = shape[1]
+        let wt = b.constant(prefix + ".weight", [k, n], transposed(w, rows: n, cols: k))
+        var ins = [x, wt]
+        if bias { ins.append(b.constant(prefix + ".bias", [n], try load(weights, prefix + ".bias"))) }
+        let xs = b.type(x).shape
+        return b.op(.linear, ins, name, TensorType(.f32, Array(xs.dropLast()) + [n]))
+    }
+
+    /// Layer norm over the last axis with `weight` and `bias` (gamma, beta).
+    mutating func layerNorm(_ x: Int, _ prefix: String, eps: Float, name: String) throws(ModelError) -> Int {
+        let d = b.type(x).shape.last ?? 0
+        let g = b.constant(prefix + ".weight", [d], try load(weights, prefix + ".weight"))
+        let beta = b.constant(prefix + ".bias", [d], try load(weights, prefix + ".bias"))
+        return b.op(.layerNorm, [x, g, beta], name, b.type(x), attributes: [bits(eps)])
+    }
+
+    /// T5's RMS norm over the last axis with `weight`.
+    mutating func rmsNorm(_ x: Int, _ prefix: String, eps: Float, name: String) throws(ModelError) -> Int {
+        let d = b.type(x).shape.last ?? 0
+        let g = b.constant(prefix + ".weight", [d], try load(weights, prefix + ".weight"))
+        return b.op(.rmsNorm, [x, g], name, b.type(x), attributes: [bits(eps)])
+    }
+
+    /// An elementwise op with one input and the same output shape.
+    mutating func unary(_ code: OpCode, _ x: Int, name: String) -> Int {
+        b.op(code, [x], name, b.type(x))
+    }
+
+    /// `a + c` or `a · c` with c's shape a suffix of a's.
+    mutating func binary(_ code: OpCode, _ a: Int, _ c: Int, name: String) -> Int {
+        b.op(code, [a, c], name, b.type(a))
+    }
+
+    /// Multi-head self-attention on `[T, D]` activations already projected to q, k, v (each `[T, D]`).
+    /// Returns `[T, D]` (heads concatenated, before the output projection).
+    mutating func attention(
+        q: Int, k: Int, v: Int, heads: Int, headDim: Int, scale: Float, mask: Int?, bias: Int?, name: String
+    ) -> Int {
+        let t = b.type(q).shape[0], tk = b.type(k).shape[0]
+        let qh = b.view(q, [t, heads, headDim], name + ".q_heads")
+        let kh = b.view(k, [tk, heads, headDim], name + ".k_heads")
+        let vh = b.view(v, [tk, heads, headDim], name + ".v_heads")
+        var ins = [qh, kh, vh]
+        var flags: UInt32 = 0
+        if let mask { ins.append(mask); flags |= AttentionFlags.hasMask }
+        if let bias { ins.append(bias); flags |= AttentionFlags.hasBias }
+        let y = b.op(.attention, ins, name, TensorType(.f32, [t, heads, headDim]), attributes: [bits(scale), flags])
+        return b.view(y, [t, heads * headDim], name + ".merged")
+    }
+}
+
+/// Activation functions the builders map to ops, by Hugging Face name.
+enum Activation {
+    /// The op for a Hugging Face `hidden_act` / `dense_act_fn` name, or nil when vlac has none.
+    static func op(_ name: String) -> OpCode? {
+        switch name {
+        case "gelu", "gelu_python": .geluErf
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu_tanh": .geluTanh
+        case "relu": .relu
+        case "tanh": .tanh
+        default: nil
+        }
+    }
+
+    /// The names accepted, for error messages.
+    static let known = "gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_tanh, relu, tanh"
+}

@@ -1,0 +1,338 @@
+import VLAFormat
+
+/// Turns a program's ops into resolved steps, checking every op first.
+@safe struct Planner {
+    unowned let interpreter: Interpreter
+    var sharedScratchFloats = 0
+    var threadScratchFloats = 0
+    /// Constant weights already converted to f32, by tensor id.
+    var converted: [Int: ConstFloatPointer] = unsafe [:]
+
+    init(interpreter: Interpreter) { self.interpreter = interpreter }
+
+    var tensors: [TensorBinding] { unsafe interpreter.tensors }
+
+    /// Byte range of an arena tensor, nil for a constant.
+    func arenaRange(_ id: Int) -> Range<Int>? {
+        let t = unsafe tensors[id]
+        if case .arena(let offset) = unsafe t.storage {
+            return unsafe offset..<(offset + TensorSize.bytes(t.type).count)
+        }
+        return nil
+    }
+
+    func address(_ id: Int) -> UnsafeRawPointer {
+        switch unsafe tensors[id].storage {
+        case .constant(let p): return unsafe p
+        case .arena(let offset): return unsafe UnsafeRawPointer(interpreter.arena + offset)
+        }
+    }
+
+    func floats(_ id: Int) -> ConstFloatPointer {
+        unsafe address(id).assumingMemoryBound(to: Float.self)
+    }
+
+    func mutableFloats(_ id: Int) -> FloatPointer {
+        unsafe FloatPointer(mutating: floats(id))
+    }
+
+    mutating func plan(program: Program, index: Int) throws(RuntimeError) -> [Step] {
+        let where_ = "program \(index) \"\(program.name)\""
+        for id in program.inputs + program.outputs {
+            guard id >= 0, unsafe id < tensors.count, arenaRange(id) != nil else {
+                throw RuntimeError(.invalidProgram, "\(where_): input/output tensor \(id) is not an arena tensor")
+            }
+        }
+        var steps: [Step] = unsafe []
+        var reads: [[Range<Int>]] = []
+        for (opIndex, op) in program.operations.enumerated() {
+            let at = "\(where_), op \(opIndex) (\(op.opcode))"
+            guard op.opcode.isKnown else { throw RuntimeError(.invalidProgram, "\(at): unknown op code \(op.opcode.rawValue)") }
+            for id in op.inputs + op.outputs where unsafe id < 0 || id >= tensors.count {
+                throw RuntimeError(.invalidProgram, unsafe "\(at): tensor id \(id) is outside 0..<\(tensors.count)")
+            }
+            for id in op.outputs where arenaRange(id) == nil {
+                throw RuntimeError(.invalidProgram, unsafe "\(at): output tensor \(id) \"\(tensors[id].name)\" is a constant")
+            }
+            let types = (op.inputs.map { unsafe tensors[$0].type }, op.outputs.map { unsafe tensors[$0].type })
+            if let problem = op.opcode.signatureProblem(inputs: types.0, outputs: types.1, attributes: op.attributes) {
+                throw RuntimeError(.invalidProgram, "\(at): \(problem)")
+            }
+            try checkOverlap(op, at)
+            reads.append(op.inputs.compactMap { arenaRange($0) })
+            unsafe steps.append(Step(kernel: try kernel(op, at), op: opIndex))
+        }
+        if interpreter.options.fuse { unsafe fuse(&steps, program: program, reads: reads) }
+        return unsafe steps
+    }
+
+    /// Outputs may not overlap inputs, except that element-wise ops may write exactly over an input.
+    func checkOverlap(_ op: Operation, _ at: String) throws(RuntimeError) {
+        let inPlaceOK: Bool
+        switch op.opcode {
+        case .relu, .geluErf, .geluTanh, .tanh, .scaledTanh, .threshold, .add, .mul, .layerNorm, .rmsNorm,
+            .softmax, .l2Normalize, .reshape:
+            inPlaceOK = true
+        default:
+            inPlaceOK = false
+        }
+        for out in op.outputs {
+            guard let o = arenaRange(out) else { continue }
+            for (position, input) in op.inputs.enumerated() {
+                guard let i = arenaRange(input), i.overlaps(o) else { continue }
+                let firstOperand = position == 0 || op.opcode == .add || op.opcode == .mul
+                if unsafe inPlaceOK && firstOperand && i == o && tensors[input].type.dtype == tensors[out].type.dtype { continue }
+                throw RuntimeError(
+                    .invalidProgram,
+                    unsafe "\(at): output \"\(tensors[out].name)\" (arena \(o)) overlaps input \"\(tensors[input].name)\" (arena \(i))")
+            }
+        }
+    }
+
+    func rows(_ t: TensorType) -> Int { t.shape.dropLast().reduce(1, *) }
+
+    mutating func kernel(_ op: Operation, _ at: String) throws(RuntimeError) -> Kernel {
+        let ins = op.inputs, out = op.outputs[0]
+        let outType = unsafe tensors[out].type
+        let y = unsafe mutableFloats(out)
+        func attr(_ i: Int) -> Float { Float(bitPattern: op.attributes[i]) }
+        switch op.opcode {
+        case .linear:
+            let xt = unsafe tensors[ins[0]].type, wt = unsafe tensors[ins[1]].type
+            let m = rows(xt), k = wt.shape[0], n = wt.shape[1]
+            try checkBLASSize(m, n, k, at)
+            var step = unsafe LinearStep(
+                x: floats(ins[0]), w: nil, bias: ins.count == 3 ? floats(ins[2]) : nil, y: y, m: m, k: k, n: n,
+                conversion: nil, im2col: nil, epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+            unsafe step.w = try weights(ins[1], &step, at)
+            unsafe setChunks(&step)
+            return unsafe .linear(step)
+        case .patchEmbed:
+            let it = unsafe tensors[ins[0]].type, kt = unsafe tensors[ins[1]].type
+            let p = Int(op.attributes[0]), c = it.shape[2], d = kt.shape[3]
+            let gh = it.shape[0] / p, gw = it.shape[1] / p
+            let m = gh * gw, k = p * p * c
+            try checkBLASSize(m, d, k, at)
+            let (need, o) = m.multipliedReportingOverflow(by: k)
+            try reserveShared(o ? Int.max : need, at)
+            var step = unsafe LinearStep(
+                x: nil, w: floats(ins[1]), bias: floats(ins[2]), y: y, m: m, k: k, n: d,
+                conversion: nil,
+                im2col: Im2Col(image: floats(ins[0]), height: it.shape[0], width: it.shape[1], channels: c, patch: p, gridH: gh, gridW: gw),
+                epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+            unsafe setChunks(&step)
+            return unsafe .linear(step)
+        case .layerNorm, .rmsNorm:
+            let xt = unsafe tensors[ins[0]].type
+            let center = op.opcode == .layerNorm
+            return unsafe .norm(
+                x: floats(ins[0]), gamma: floats(ins[1]), beta: center ? floats(ins[2]) : nil, y: y,
+                rows: rows(xt), d: xt.shape.last ?? 1, eps: attr(0), center: center)
+        case .softmax:
+            let xt = unsafe tensors[ins[0]].type
+            return unsafe .softmax(x: floats(ins[0]), y: y, rows: rows(xt), n: xt.shape.last ?? 1)
+        case .l2Normalize:
+            let xt = unsafe tensors[ins[0]].type
+            return unsafe .l2Normalize(x: floats(ins[0]), y: y, rows: rows(xt), d: xt.shape.last ?? 1, eps: attr(0))
+        case .relu, .geluTanh, .geluErf, .tanh, .scaledTanh, .threshold:
+            let f: Unary
+            switch op.opcode {
+            case .relu: f = .relu
+            case .geluTanh: f = .geluTanh
+            case .geluErf: f = .geluErf
+            case .tanh: f = .tanh
+            case .scaledTanh: f = .scaledTanh(bound: attr(0))
+            default: f = .threshold(attr(0))
+            }
+            return unsafe .unary(f, x: floats(ins[0]), y: y, count: outType.elementCount)
+        case .add, .mul:
+            return unsafe .binary(
+                multiply: op.opcode == .mul, a: floats(ins[0]), b: floats(ins[1]), y: y,
+                count: outType.elementCount, bCount: tensors[ins[1]].type.elementCount)
+        case .attention:
+            return unsafe .attention(try attention(op, at))
+        case .gather:
+            let tt = unsafe tensors[ins[0]].type, it = unsafe tensors[ins[1]].type
+            let ids = unsafe address(ins[1]).assumingMemoryBound(to: Int32.self)
+            var checked = false
+            if arenaRange(ins[1]) == nil {
+                for i in 0..<it.elementCount {
+                    let id = unsafe ids[i]
+                    if id < 0 || Int(id) >= tt.shape[0] {
+                        throw RuntimeError(.outOfBounds, unsafe "\(at): id \(id) at position \(i) of \"\(tensors[ins[1]].name)\" is outside the table's 0..<\(tt.shape[0]) rows")
+                    }
+                }
+                checked = true
+            }
+            return unsafe .gather(
+                table: floats(ins[0]), ids: ids, y: y, t: it.shape[0], v: tt.shape[0], d: tt.shape[1], checked: checked, tensor: ins[1])
+        case .meanPool:
+            let xt = unsafe tensors[ins[0]].type
+            return unsafe .meanPool(
+                x: floats(ins[0]), mask: address(ins[1]).assumingMemoryBound(to: UInt8.self), y: y, t: xt.shape[0], d: xt.shape[1])
+        case .concat:
+            let axis = Int(op.attributes[0])
+            let outer = outType.shape[..<axis].reduce(1, *)
+            let inner = outType.shape[(axis + 1)...].reduce(1, *)
+            var parts: [(UnsafeRawPointer, Int)] = unsafe []
+            for id in ins {
+                unsafe parts.append((address(id), tensors[id].type.shape[axis] * inner * 4))
+            }
+            return unsafe .concat(parts: parts, outer: outer, y: UnsafeMutableRawPointer(y), rowBytes: outType.shape[axis] * inner * 4)
+        case .slice:
+            let xt = unsafe tensors[ins[0]].type
+            let axis = Int(op.attributes[0]), start = Int(op.attributes[1]), length = Int(op.attributes[2])
+            let outer = xt.shape[..<axis].reduce(1, *)
+            let inner = xt.shape[(axis + 1)...].reduce(1, *)
+            return unsafe .slice(
+                x: address(ins[0]), y: UnsafeMutableRawPointer(y), outer: outer, inRowBytes: xt.shape[axis] * inner * 4,
+                startBytes: start * inner * 4, lengthBytes: length * inner * 4)
+        case .reshape:
+            if arenaRange(ins[0]) == arenaRange(out) { return unsafe .nothing }
+            return unsafe .copy(from: address(ins[0]), to: UnsafeMutableRawPointer(y), bytes: TensorSize.bytes(outType).count)
+        case .convert:
+            let xt = unsafe tensors[ins[0]].type
+            let c = unsafe Conversion(
+                source: address(ins[0]), dtype: xt.dtype, scale: ins.count == 2 ? floats(ins[1]) : nil,
+                count: xt.elementCount, lastAxis: xt.shape.last ?? 1)
+            return unsafe .convert(c, y: y)
+        default:
+            throw RuntimeError(.invalidProgram, "\(at): unknown op code \(op.opcode.rawValue)")
+        }
+    }
+
+    func checkBLASSize(_ m: Int, _ n: Int, _ k: Int, _ at: String) throws(RuntimeError) {
+        if m > Int(Int32.max) || n > Int(Int32.max) || k > Int(Int32.max) {
+            throw RuntimeError(.limitExceeded, "\(at): matrix product \(m)×\(k)·\(k)×\(n) has a dimension over 2³¹−1")
+        }
+    }
+
+    mutating func reserveShared(_ floats: Int, _ at: String) throws(RuntimeError) {
+        if floats > interpreter.options.limits.maxScratchBytes / 4 {
+            throw RuntimeError(.limitExceeded, "\(at): needs \(floats) floats of scratch, over the limit of \(interpreter.options.limits.maxScratchBytes) bytes")
+        }
+        sharedScratchFloats = max(sharedScratchFloats, floats)
+    }
+
+    /// The f32 weights of a linear: the tensor itself, a copy converted at prepare time (constants), or nil
+    /// with a run-time conversion into shared scratch (arena weights).
+    mutating func weights(_ id: Int, _ step: inout LinearStep, _ at: String) throws(RuntimeError) -> ConstFloatPointer? {
+        let t = unsafe tensors[id]
+        if unsafe t.type.dtype == .f32 { return unsafe floats(id) }
+        if unsafe t.type.dtype == .i8 && t.scale == nil {
+            throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(t.name)\" have no scale tensor")
+        }
+        let count = unsafe t.type.elementCount
+        let c = unsafe Conversion(
+            source: address(id), dtype: t.type.dtype, scale: t.scale.map { unsafe floats($0) }, count: count,
+            lastAxis: t.type.shape.last ?? 1)
+        if arenaRange(id) == nil {
+            if let done = unsafe converted[id] { return unsafe done }
+            let p = unsafe interpreter.owned.allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
+            unsafe Kernels.convert(c, into: p, from: 0, to: count)
+            unsafe converted[id] = ConstFloatPointer(p)
+            return unsafe ConstFloatPointer(p)
+        }
+        try reserveShared(count, at)
+        unsafe step.conversion = unsafe c
+        return nil
+    }
+
+    func setChunks(_ step: inout LinearStep) {
+        let threads = interpreter.threadCount
+        if threads == 1 {
+            unsafe step.chunk = unsafe step.n
+            return
+        }
+        if unsafe step.n >= 128 || step.m < 2 * threads {
+            // Columns, in multiples of 16, about two tasks per thread so a slowed core takes fewer.
+            let per = unsafe (step.n + 2 * threads - 1) / (2 * threads)
+            unsafe step.chunk = max(16, (per + 15) & ~15)
+        } else {
+            unsafe step.byRows = true
+            unsafe step.chunk = unsafe max(1, (step.m + 2 * threads - 1) / (2 * threads))
+        }
+    }
+
+    mutating func attention(_ op: Operation, _ at: String) throws(RuntimeError) -> AttentionStep {
+        let ins = op.inputs
+        let qt = unsafe tensors[ins[0]].type, kt = unsafe tensors[ins[1]].type, vt = unsafe tensors[ins[2]].type
+        let r = qt.shape.count
+        let batch = r == 4 ? qt.shape[0] : 1
+        let tq = qt.shape[r - 3], h = qt.shape[r - 2], d = qt.shape[r - 1]
+        let tk = kt.shape[r - 3], dv = vt.shape[r - 1]
+        let flags = op.attributes[1]
+        var next = 3
+        var mask: UnsafePointer<UInt8>? = nil
+        var batchStride = 0, rowStride = 0
+        if flags & AttentionFlags.hasMask != 0 {
+            let ms = unsafe tensors[ins[next]].type.shape
+            unsafe mask = address(ins[next]).assumingMemoryBound(to: UInt8.self)
+            // A rank-2 mask on a batched q is [B, Tk] (one key mask per batch item), also when B == Tq.
+            if r == 4 && ms.count == 3 {
+                batchStride = tq * tk; rowStride = tk
+            } else if r == 4 && ms.count == 2 && ms == [batch, tk] {
+                batchStride = tk; rowStride = 0
+            } else if ms.count == 2 {
+                rowStride = tk
+            }
+            next += 1
+        }
+        let bias: ConstFloatPointer? = flags & AttentionFlags.hasBias != 0 ? unsafe floats(ins[next]) : nil
+        try checkBLASSize(tq, tk, max(d, dv), at)
+        let (scores, o) = tq.multipliedReportingOverflow(by: tk)
+        if o || scores > interpreter.options.limits.maxScratchBytes / 4 {
+            throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
+        }
+        threadScratchFloats = max(threadScratchFloats, scores)
+        return unsafe AttentionStep(
+            q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
+            batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),
+            mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias,
+            blas: tq >= interpreter.options.smallProductRows)
+    }
+
+    /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate
+    /// tensor is written in place or nothing else reads it.
+    func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
+        var i = 0
+        while unsafe i + 1 < steps.count {
+            defer { i += 1 }
+            guard case .linear(var lin) = unsafe steps[i].kernel, unsafe lin.epilogue == nil,
+                case .unary(let f, let x, let y, let count) = unsafe steps[i + 1].kernel,
+                unsafe x == ConstFloatPointer(lin.y), unsafe count == lin.m * lin.n
+            else { continue }
+            let op = unsafe steps[i].op
+            let intermediate = arenaRange(program.operations[op].outputs[0])
+            if unsafe y != lin.y {
+                guard let range = intermediate else { continue }
+                var readElsewhere = false
+                for (j, r) in reads.enumerated() where j != op + 1 && r.contains(where: { $0.overlaps(range) }) {
+                    readElsewhere = true
+                }
+                for p in interpreter.programs {
+                    for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true }
+                    if p != program {
+                        for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true } }
+                    }
+                }
+                if readElsewhere { continue }
+            }
+            unsafe lin.y = y
+            unsafe lin.epilogue = f
+            unsafe steps[i].kernel = unsafe .linear(lin)
+            unsafe steps[i + 1].kernel = unsafe .nothing
+        }
+    }
+
+    /// Allocates the scratch sizes found while planning.
+    func allocateScratch() {
+        let threads = interpreter.threadCount
+        unsafe interpreter.sharedScratch = interpreter.owned.allocate(bytes: sharedScratchFloats * 4)
+            .bindMemory(to: Float.self, capacity: max(sharedScratchFloats, 16))
+        let per = (threadScratchFloats + 15) & ~15
+        unsafe interpreter.threadScratch = interpreter.owned.allocate(bytes: per * threads * 4)
+            .bindMemory(to: Float.self, capacity: max(per * threads, 16))
+        interpreter.threadScratchCount = per
+    }
+}

@@ -1,0 +1,51 @@
+/// An error from preparing or running a program.
+///
+/// `VLARuntime` throws only this type (`throws(RuntimeError)`); it has no `cause`, so it compiles without
+/// existentials. Messages are lowercase clauses that name the program, op and tensor involved.
+public struct RuntimeError: Error, Sendable, CustomStringConvertible {
+    /// What kind of problem it is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Wrapped: Hashable, Sendable {
+            case invalidProgram, unsupported, outOfBounds, invalidInput, limitExceeded
+        }
+        private let wrapped: Wrapped
+        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+        /// An op, operand id or attribute that breaks the op's signature or the program's structure.
+        public static let invalidProgram = Code(.invalidProgram)
+        /// Something valid in the format that this runtime cannot do from the given source
+        /// (for example an external tensor when preparing from an in-memory document).
+        public static let unsupported = Code(.unsupported)
+        /// A tensor or an index (a gather id, an arena range) outside its bounds.
+        public static let outOfBounds = Code(.outOfBounds)
+        /// A caller-provided value of the wrong size, type or tensor id.
+        public static let invalidInput = Code(.invalidInput)
+        /// A size over ``RuntimeLimits``.
+        public static let limitExceeded = Code(.limitExceeded)
+
+        /// The code's name.
+        public var description: String {
+            switch wrapped {
+            case .invalidProgram: "invalid program"
+            case .unsupported: "unsupported"
+            case .outOfBounds: "out of bounds"
+            case .invalidInput: "invalid input"
+            case .limitExceeded: "limit exceeded"
+            }
+        }
+    }
+
+    /// The kind of problem.
+    public var code: Code
+    /// What went wrong, naming the program, op index and tensor.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// `"<code>: <message>"`.
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,47 @@
+/// Settings an ``Interpreter`` is prepared with.
+public struct RuntimeOptions: Sendable, Hashable {
+    /// Threads that run kernels, including the caller's (1 = run everything on the calling thread).
+    ///
+    /// The interpreter starts `threads - 1` worker threads at prepare time and splits matrix products
+    /// (by output columns), attention (by batch and head) and element-wise work between them. OpenBLAS is
+    /// asked to use one thread per call (`openblas_set_num_threads(1)`, process-wide), because its calls are
+    /// already split between these threads.
+    public var threads: Int
+    /// Matrix products with fewer rows than this (the product of x's leading axes) use vlac's own kernel;
+    /// larger ones use OpenBLAS `cblas_sgemm`. See `Docs/Runtime.md` for the measurement behind the default.
+    public var smallProductRows: Int
+    /// Fuse a `linear` with the element-wise op that consumes its output when nothing else reads the
+    /// intermediate tensor (bias, activation and the store happen while the tile is in cache).
+    /// Results are bit-identical to the unfused ops.
+    public var fuse: Bool
+    /// Size limits checked while preparing.
+    public var limits: RuntimeLimits
+
+    /// Creates options.
+    /// - Parameters:
+    ///   - threads: Kernel threads including the caller's; clamped to 1...``RuntimeLimits/maxThreads``.
+    ///   - smallProductRows: Row count below which the own matrix kernel is used instead of OpenBLAS.
+    ///   - fuse: Whether to fuse `linear` with a following element-wise op.
+    ///   - limits: Size limits.
+    public init(threads: Int = 1, smallProductRows: Int = 8, fuse: Bool = true, limits: RuntimeLimits = RuntimeLimits()) {
+        self.threads = max(1, min(threads, limits.maxThreads))
+        self.smallProductRows = max(0, smallProductRows)
+        self.fuse = fuse
+        self.limits = limits
+    }
+}
+
+/// Hard limits the interpreter enforces while preparing, before it allocates.
+public struct RuntimeLimits: Sendable, Hashable {
+    /// Largest arena in bytes.
+    public var maxArenaBytes: Int = 1 << 34
+    /// Largest constant storage the in-memory path copies, in bytes.
+    public var maxConstantBytes: Int = 1 << 36
+    /// Largest per-thread scratch buffer (attention scores, converted weights, im2col), in bytes.
+    public var maxScratchBytes: Int = 1 << 32
+    /// Most worker threads.
+    public var maxThreads: Int = 64
+
+    /// The default limits.
+    public init() {}
+}

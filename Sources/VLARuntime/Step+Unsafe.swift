@@ -1,0 +1,81 @@
+import VLAFormat
+
+typealias FloatPointer = UnsafeMutablePointer<Float>
+typealias ConstFloatPointer = UnsafePointer<Float>
+
+/// An element-wise function of one f32.
+enum Unary: Equatable {
+    case relu, geluTanh, geluErf, tanh
+    case scaledTanh(bound: Float)
+    case threshold(Float)
+}
+
+/// A conversion of f16, bf16, i8 (with its per-last-axis scale), u8, i32 or f32 elements to f32.
+@unsafe struct Conversion {
+    var source: UnsafeRawPointer
+    var dtype: DType
+    var scale: ConstFloatPointer?
+    var count: Int
+    var lastAxis: Int
+}
+
+/// The patch rows of a `patch_embed` image, written to shared scratch as a `[patches, P·P·C]` matrix.
+@unsafe struct Im2Col {
+    var image: ConstFloatPointer
+    var height: Int, width: Int, channels: Int, patch: Int, gridH: Int, gridW: Int
+}
+
+/// `y[m, n] = x[m, k] · w[k, n] (+ bias) (then epilogue)`, split by columns (or rows) over threads.
+@unsafe struct LinearStep {
+    /// nil: x is shared scratch (filled by `im2col`).
+    var x: ConstFloatPointer?
+    /// nil: w is shared scratch (filled by `conversion`).
+    var w: ConstFloatPointer?
+    var bias: ConstFloatPointer?
+    var y: FloatPointer
+    var m: Int, k: Int, n: Int
+    var conversion: Conversion?
+    var im2col: Im2Col?
+    var epilogue: Unary?
+    var blas: Bool
+    /// Columns per task (`byRows == false`) or rows per task.
+    var chunk: Int
+    var byRows: Bool
+}
+
+/// Multi-head attention over `batch × heads` independent products.
+@unsafe struct AttentionStep {
+    var q: ConstFloatPointer, k: ConstFloatPointer, v: ConstFloatPointer, y: FloatPointer
+    var batch: Int, tq: Int, tk: Int, heads: Int, d: Int, dv: Int
+    var scale: Float
+    var mask: UnsafePointer<UInt8>?
+    var maskBatchStride: Int, maskRowStride: Int
+    var bias: ConstFloatPointer?
+    var blas: Bool
+}
+
+/// One resolved op: every operand an address, every size an Int.
+@unsafe enum Kernel {
+    case linear(LinearStep)
+    /// `beta == nil` and `center == false`: RMS norm.
+    case norm(x: ConstFloatPointer, gamma: ConstFloatPointer, beta: ConstFloatPointer?, y: FloatPointer, rows: Int, d: Int, eps: Float, center: Bool)
+    case softmax(x: ConstFloatPointer, y: FloatPointer, rows: Int, n: Int)
+    case attention(AttentionStep)
+    case unary(Unary, x: ConstFloatPointer, y: FloatPointer, count: Int)
+    case binary(multiply: Bool, a: ConstFloatPointer, b: ConstFloatPointer, y: FloatPointer, count: Int, bCount: Int)
+    case gather(table: ConstFloatPointer, ids: UnsafePointer<Int32>, y: FloatPointer, t: Int, v: Int, d: Int, checked: Bool, tensor: Int)
+    case meanPool(x: ConstFloatPointer, mask: UnsafePointer<UInt8>, y: FloatPointer, t: Int, d: Int)
+    case l2Normalize(x: ConstFloatPointer, y: FloatPointer, rows: Int, d: Int, eps: Float)
+    case concat(parts: [(UnsafeRawPointer, Int)], outer: Int, y: UnsafeMutableRawPointer, rowBytes: Int)
+    case slice(x: UnsafeRawPointer, y: UnsafeMutableRawPointer, outer: Int, inRowBytes: Int, startBytes: Int, lengthBytes: Int)
+    case copy(from: UnsafeRawPointer, to: UnsafeMutableRawPointer, bytes: Int)
+    case convert(Conversion, y: FloatPointer)
+    /// Fused into the op before it.
+    case nothing
+}
+
+/// A kernel with the index of the op it came from (for messages).
+@unsafe struct Step {
+    var kernel: Kernel
+    var op: Int
+}

@@ -1,0 +1,13 @@
+// Test-only: counts heap allocations per thread by interposing the allocator (glibc: the executable's malloc
+// family wins over libc's, and forwards to __libc_*). Linked only into VLARuntimeTests.
+#ifndef VLA_ALLOCATION_COUNTER_H
+#define VLA_ALLOCATION_COUNTER_H
+
+/// Allocation calls (malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign) made on the calling
+/// thread since it started.
+long vla_test_allocations_on_this_thread(void);
+
+/// 1 when the interposed allocator is the one the process uses (a malloc call on this thread was counted).
+int vla_test_allocation_counter_active(void);
+
+#endif

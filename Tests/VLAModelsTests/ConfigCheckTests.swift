@@ -1,0 +1,102 @@
+import Testing
+import VLACheckpoint
+import VLAFormat
+@testable import VLAModels
+
+/// Configs that disagree with their weights give one error listing every problem.
+@Suite struct ConfigCheckTests {
+    /// The weights of a fixture model, editable.
+    static func weights(_ dir: String) throws -> InMemoryWeights {
+        let ck = try Checkpoint(path: Fixtures.path(dir))
+        var w = InMemoryWeights()
+        for t in ck.tensors { w.tensors[t.name] = (t.shape, t.floats()) }
+        return w
+    }
+
+    static func edit(_ json: JSONValue, _ changes: [String: JSONValue]) -> JSONValue {
+        guard case .object(var o) = json else { return json }
+        for (k, v) in changes { o[k] = v }
+        return .object(o)
+    }
+
+    @Test func bertListsEveryProblem() throws {
+        var w = try Self.weights("bert-tiny")
+        w.tensors["encoder.layer.1.intermediate.dense.bias"] = nil
+        w.tensors["encoder.layer.0.attention.self.key.weight"]?.shape = [32, 16]
+        let json = Self.edit(try Fixtures.config(Fixtures.path("bert-tiny")), ["hidden_act": .string("swish")])
+        let error = try #require(throws: ModelError.self) { try BertEncoder(config: json, weights: w) }
+        #expect(error.code == .weightsMismatch)
+        #expect(error.problems.count == 3, "\(error)")
+        #expect(error.problems.contains("hidden_act \"swish\" is not supported (supported: \(Activation.known))"))
+        #expect(error.problems.contains("tensor \"encoder.layer.1.intermediate.dense.bias\" is missing (expected shape [64])"))
+        #expect(error.problems.contains("tensor \"encoder.layer.0.attention.self.key.weight\": expected shape [32, 32], got [32, 16]"))
+        #expect(error.description.hasPrefix("bert encoder: config.json and weights disagree: 3 problems\n  - "))
+    }
+
+    @Test func t5ListsEveryProblem() throws {
+        let w = try Self.weights("t5-tiny-relu")
+        // A bigger d_ff than the weights have, a gated config for ungated weights, an unknown architecture.
+        let json = Self.edit(try Fixtures.config(Fixtures.path("t5-tiny-relu")), [
+            "d_ff": .number(64), "feed_forward_proj": .string("gated-gelu"), "architectures": .array([.string("T5Nope"), .string("MarianModel")]),
+        ])
+        let error = try #require(throws: ModelError.self) { try T5Encoder(config: json, weights: w) }
+        // 2 layers × (wi_0 missing, wi_1 missing, wo shape) + 1 architecture.
+        #expect(error.problems.count == 7, "\(error)")
+        #expect(error.problems.contains("architecture \"MarianModel\" is not supported by the T5 builder (expected T5*)"))
+        #expect(error.problems.contains("tensor \"encoder.block.1.layer.1.DenseReluDense.wo.weight\": expected shape [32, 64], got [32, 48]"))
+        #expect(error.problems.contains("tensor \"encoder.block.0.layer.1.DenseReluDense.wi_0.weight\" is missing (expected shape [64, 32])"))
+    }
+
+    @Test func t5RejectsUnknownActivation() throws {
+        let w = try Self.weights("t5-tiny-relu")
+        let json = Self.edit(try Fixtures.config(Fixtures.path("t5-tiny-relu")), ["feed_forward_proj": .string("silu")])
+        let error = try #require(throws: ModelError.self) { try T5Encoder(config: json, weights: w) }
+        #expect(error.problems == ["feed_forward_proj \"silu\": activation \"silu\" is not supported (supported: \(Activation.known))"])
+    }
+
+    @Test func dinov2ListsMissingKeysAndShapes() throws {
+        let w = try Self.weights("dinov2-tiny")
+        guard case .object(var o) = try Fixtures.config(Fixtures.path("dinov2-tiny")) else { Issue.record("config"); return }
+        o["hidden_size"] = nil
+        o["image_size"] = .number(40)
+        o["model_type"] = .string("vit")
+        let error = try #require(throws: ModelError.self) { try DINOv2(config: .object(o), weights: w) }
+        #expect(error.problems.contains("config key \"hidden_size\" is missing"))
+        #expect(error.problems.contains("model_type \"vit\" is not supported by the DINOv2 builder (expected dinov2)"))
+        #expect(error.problems.contains { $0.hasPrefix("tensor \"embeddings.position_embeddings\": expected shape [1, 101, 1], got [1, 65, 32]") })
+    }
+
+    @Test func badJSONNamesTheOffset() throws {
+        let error = try #require(throws: ModelError.self) { try JSONValue(parsing: Array(#"{"a": [1, 2,, 3]}"#.utf8)) }
+        #expect(error.code == .badConfig)
+        #expect(error.offset == 12)
+    }
+
+    @Test func jsonPrefixesNeverTrap() {
+        let text = Array(#"{"d_model": 32, "x": [1.5e3, "a\u00e9\"", {"y": null}], "t": true}"#.utf8)
+        for n in 0..<text.count {
+            #expect(throws: ModelError.self) { try JSONValue(parsing: Array(text[0..<n])) }
+        }
+        var rng = SplitMix(seed: 7)
+        for _ in 0..<500 {
+            var m = text
+            for _ in 0..<3 { m[Int(rng.next() % UInt64(m.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            _ = try? JSONValue(parsing: m)
+        }
+        // Deep nesting is an error, not a stack overflow.
+        #expect(throws: ModelError.self) { try JSONValue(parsing: [UInt8](repeating: UInt8(ascii: "["), count: 100_000)) }
+    }
+}
+
+/// A small seeded generator for mutation tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
