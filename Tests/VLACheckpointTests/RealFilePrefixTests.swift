@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import VLACheckpoint
 
-/// Prefixes of the real third-party files: every prefix of the first 4 KiB, 64 spread over the
-/// file, and every one of the last 64 bytes, as zero-copy views of the mapping. Each must fail with a
+/// Prefixes of the real third-party files: every prefix of the first 8 KiB (for safetensors, also
+/// every one within 128 bytes of the end of the header), 256 spread over the file and each of the last
+/// 256 bytes, as zero-copy views of the mapping. Each must fail with a
 /// CheckpointError, never trap.
 @Suite struct RealFilePrefixTests {
     static let files = [
@@ -21,9 +22,15 @@ import VLACheckpoint
         let path = try Support.thirdParty(rel)
         let whole = try ByteStorage.map(path: path).view
         let n = whole.count
-        var lengths = Set(0 ..< min(4096, n))
-        for k in 0 ..< 64 { lengths.insert(n / 64 * k) }
-        for k in 1 ... 64 { lengths.insert(n - k) }
+        // Every prefix of the first 8 KiB; for safetensors also every prefix within 128 bytes of the end
+        // of the header; 256 spread over the file; each of the last 256 bytes.
+        var lengths = Set(0 ..< min(8192, n))
+        if rel.hasSuffix(".safetensors") {
+            let h = whole.prefix(8).bytes.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            for k in max(0, 8 + h - 128) ..< min(n, 8 + h + 128) { lengths.insert(k) }
+        }
+        for k in 0 ..< 256 { lengths.insert(n / 256 * k) }
+        for k in 1 ... 256 { lengths.insert(n - k) }
         var accepted: [Int] = []
         for length in lengths.sorted() where length < n {
             do {
