@@ -140,6 +140,11 @@ enum Support {
         }
     }
 
+    /// The number of mutations a test runs: `standard`, or $VLAC_MUTATIONS for a longer local campaign.
+    static func mutationCount(_ standard: Int) -> Int {
+        ProcessInfo.processInfo.environment["VLAC_MUTATIONS"].flatMap { Int($0) } ?? standard
+    }
+
     /// `count` seeded mutations of `bytes` (1–4 random bytes replaced each); every one must either read
     /// or throw a CheckpointError. Returns (accepted, rejected).
     @discardableResult
