@@ -73,7 +73,7 @@ let package = Package(
         // Shared test helpers: sample documents and raw-byte patching.
         .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
-        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLAModelsTests",
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLATestSupport", "VLATokenizer",
+                "VLACommands", "VLAFormat", "VLATestSupport", "VLATokenizer", "VLACheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

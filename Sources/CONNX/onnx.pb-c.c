@@ -640,7 +640,7 @@ const ProtobufCMessageDescriptor onnx__tensor_proto__descriptor =
   (ProtobufCMessageInit) onnx__tensor_proto__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[3] =
+static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[7] =
 {
   {
     "name",
@@ -649,6 +649,30 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[3
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
     offsetof(Onnx__AttributeProto, name),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "f",
+    2,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Onnx__AttributeProto, has_f),
+    offsetof(Onnx__AttributeProto, f),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "i",
+    3,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Onnx__AttributeProto, has_i),
+    offsetof(Onnx__AttributeProto, i),
     NULL,
     NULL,
     0,             /* flags */
@@ -667,6 +691,30 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[3
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "floats",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Onnx__AttributeProto, n_floats),
+    offsetof(Onnx__AttributeProto, floats),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ints",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Onnx__AttributeProto, n_ints),
+    offsetof(Onnx__AttributeProto, ints),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "type",
     20,
     PROTOBUF_C_LABEL_OPTIONAL,
@@ -680,16 +728,21 @@ static const ProtobufCFieldDescriptor onnx__attribute_proto__field_descriptors[3
   },
 };
 static const unsigned onnx__attribute_proto__field_indices_by_name[] = {
+  1,   /* field[1] = f */
+  4,   /* field[4] = floats */
+  2,   /* field[2] = i */
+  5,   /* field[5] = ints */
   0,   /* field[0] = name */
-  1,   /* field[1] = t */
-  2,   /* field[2] = type */
+  3,   /* field[3] = t */
+  6,   /* field[6] = type */
 };
-static const ProtobufCIntRange onnx__attribute_proto__number_ranges[3 + 1] =
+static const ProtobufCIntRange onnx__attribute_proto__number_ranges[4 + 1] =
 {
   { 1, 0 },
-  { 5, 1 },
-  { 20, 2 },
-  { 0, 3 }
+  { 5, 3 },
+  { 7, 4 },
+  { 20, 6 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor onnx__attribute_proto__descriptor =
 {
@@ -699,10 +752,10 @@ const ProtobufCMessageDescriptor onnx__attribute_proto__descriptor =
   "Onnx__AttributeProto",
   "onnx",
   sizeof(Onnx__AttributeProto),
-  3,
+  7,
   onnx__attribute_proto__field_descriptors,
   onnx__attribute_proto__field_indices_by_name,
-  3,  onnx__attribute_proto__number_ranges,
+  4,  onnx__attribute_proto__number_ranges,
   (ProtobufCMessageInit) onnx__attribute_proto__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -132,6 +132,7 @@ enum MsgpackReader {
             case .map(let count, let first):
                 try checkCount(count, 2, at: first)
                 var p = first
+                var keys = Set<String>()
                 for _ in 0 ..< count {
                     let (kh, kend) = try head(p)
                     let key: String
@@ -140,6 +141,9 @@ enum MsgpackReader {
                     case .int(let v): key = String(v)
                     case .uint(let v): key = String(v)
                     default: throw CheckpointError(.malformed, "msgpack: map \(label) has a key that is not a string or integer", offset: p)
+                    }
+                    guard keys.insert(key).inserted else {
+                        throw CheckpointError(.duplicateName, "msgpack: map \(label) has the key \"\(key)\" twice", offset: p)
                     }
                     if key == "__msgpack_chunked_array__" {
                         throw CheckpointError(.unsupportedFormat, "msgpack: \(label) is a Flax chunked array (over 1 GiB); re-save it as safetensors", offset: p)

@@ -109,7 +109,14 @@ enum NpzReader {
             throw CheckpointError(.limitExceeded, "npz: \(zip.entries.count) entries exceed the limit \(limits.maxTensors)", offset: 0)
         }
         var tensors: [Tensor] = []
+        var inflated = 0
         for entry in zip.entries where !entry.name.hasSuffix("/") {
+            if entry.method == 8 {
+                inflated += entry.size
+                guard inflated <= limits.maxInflatedBytes else {
+                    throw CheckpointError(.limitExceeded, "npz: entries inflate to more than \(limits.maxInflatedBytes) bytes in total", offset: entry.directoryOffset)
+                }
+            }
             guard entry.name.hasSuffix(".npy") else {
                 throw CheckpointError(.malformed, "npz: entry \"\(entry.name)\" is not a .npy array", offset: entry.localHeaderOffset)
             }
@@ -142,25 +149,32 @@ struct PyLiteralParser {
 
     func fail(_ m: String) -> CheckpointError { CheckpointError(.malformed, "npy: header: " + m, offset: base + i) }
 
-    mutating func space() { while i < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[i]) { i += 1 } }
+    mutating func space() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x0A, 0x0D, 0x09: i += 1
+            default: return
+            }
+        }
+    }
 
-    mutating func eat(_ c: Character) -> Bool {
+    mutating func eat(_ c: UInt8) -> Bool {
         space()
-        if i < bytes.count, bytes[i] == c.asciiValue { i += 1; return true }
+        if i < bytes.count, bytes[i] == c { i += 1; return true }
         return false
     }
 
     mutating func parseDict() throws -> [String: Value] {
-        guard eat("{") else { throw fail("expected '{'") }
+        guard eat(UInt8(ascii: "{")) else { throw fail("expected '{'") }
         var out: [String: Value] = [:]
-        while !eat("}") {
+        while !eat(UInt8(ascii: "}")) {
             space()
             let key = try string()
-            guard eat(":") else { throw fail("expected ':'") }
+            guard eat(UInt8(ascii: ":")) else { throw fail("expected ':'") }
             space()
             guard out.updateValue(try value(), forKey: key) == nil else { throw fail("duplicate key '\(key)'") }
-            if eat(",") { continue }
-            guard eat("}") else { throw fail("expected ',' or '}'") }
+            if eat(UInt8(ascii: ",")) { continue }
+            guard eat(UInt8(ascii: "}")) else { throw fail("expected ',' or '}'") }
             break
         }
         space()
@@ -188,9 +202,9 @@ struct PyLiteralParser {
         if bytes[i] == UInt8(ascii: "'") || bytes[i] == UInt8(ascii: "\"") { return .string(try string()) }
         if bytes[i...].starts(with: Array("True".utf8)) { i += 4; return .bool(true) }
         if bytes[i...].starts(with: Array("False".utf8)) { i += 5; return .bool(false) }
-        guard eat("(") else { throw fail("expected a string, True, False or a tuple") }
+        guard eat(UInt8(ascii: "(")) else { throw fail("expected a string, True, False or a tuple") }
         var dims: [Int] = []
-        while !eat(")") {
+        while !eat(UInt8(ascii: ")")) {
             space()
             let start = i
             while i < bytes.count, (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
@@ -200,8 +214,8 @@ struct PyLiteralParser {
             }
             guard dims.count < 64 else { throw fail("shape has more than 64 dimensions") }
             dims.append(d)
-            if eat(",") { continue }
-            guard eat(")") else { throw fail("expected ',' or ')'") }
+            if eat(UInt8(ascii: ",")) { continue }
+            guard eat(UInt8(ascii: ")")) else { throw fail("expected ',' or ')'") }
             break
         }
         return .tuple(dims)

@@ -14,7 +14,9 @@ final class DecodedModel: @unchecked Sendable {
 extension ONNXReader {
     static func read(_ file: ByteView, path: String, limits: ReaderLimits) throws -> CheckpointContents {
         guard file.count > 0 else { throw CheckpointError(.truncated, "ONNX: empty file", offset: 0) }
-        let decoded: DecodedModel? = file.withUnsafeBytes { raw in
+        // The structure without the weights; raw_data stays in the mapped file (see ONNXLayout).
+        let layout = try ONNXLayout(file)
+        let decoded: DecodedModel? = layout.structure.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return nil }
             return onnx__model_proto__unpack(nil, raw.count, base.assumingMemoryBound(to: UInt8.self)).map(DecodedModel.init)
         }
@@ -57,7 +59,14 @@ extension ONNXReader {
         for i in 0 ..< g.n_initializer {
             guard let t = g.initializer[i] else { continue }
             let name = t.pointee.name.map { String(cString: $0) } ?? ""
-            tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", owner: decoded, path: path, limits: limits, externals: &externals))
+            do {
+                let raw = try layout.initializerRaw[i].map { try file.slice($0.lowerBound, $0.count, "raw_data") }
+                tensors.append(try tensor(t, name: name, what: "initializer \"\(name)\"", raw: raw, owner: decoded, path: path, limits: limits, externals: &externals))
+            } catch var e as CheckpointError where e.offset == nil {
+                let offsets = ProtobufWire.locate(file).initializers
+                e.offset = i < offsets.count ? offsets[i] : nil
+                throw e
+            }
         }
         var nodes: [(name: String, opType: String)] = []
         for i in 0 ..< g.n_node {
@@ -69,11 +78,27 @@ extension ONNXReader {
             guard op == "Constant", domain.isEmpty || domain == "ai.onnx", n.n_output >= 1, let out = n.output[0] else { continue }
             let outName = String(cString: out)
             for a in 0 ..< n.n_attribute {
-                guard let attr = n.attribute[a]?.pointee, let an = attr.name, String(cString: an) == "value", let t = attr.t else { continue }
+                guard let attr = n.attribute[a]?.pointee, let an = attr.name else { continue }
+                let attrName = String(cString: an)
+                if let scalar = try constantScalars(attr, attrName, name: outName, path: path, limits: limits) {
+                    guard tensors.count < limits.maxTensors else {
+                        throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
+                    }
+                    tensors.append(scalar)
+                    continue
+                }
+                guard attrName == "value", let t = attr.t else { continue }
                 guard tensors.count < limits.maxTensors else {
                     throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) tensors", offset: 0)
                 }
-                tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", owner: decoded, path: path, limits: limits, externals: &externals))
+                do {
+                    let raw = try layout.attributeRaw[i]?[a].map { try file.slice($0.lowerBound, $0.count, "raw_data") }
+                    tensors.append(try tensor(t, name: outName, what: "Constant node \"\(nodeName)\" (output \"\(outName)\")", raw: raw, owner: decoded, path: path, limits: limits, externals: &externals))
+                } catch var e as CheckpointError where e.offset == nil {
+                    let offsets = ProtobufWire.locate(file).nodes
+                    e.offset = i < offsets.count ? offsets[i] : nil
+                    throw e
+                }
             }
         }
         func names(_ list: UnsafeMutablePointer<UnsafeMutablePointer<Onnx__ValueInfoProto>?>?, _ n: Int) -> [String] {
@@ -81,11 +106,40 @@ extension ONNXReader {
         }
         let graph = GraphSummary(opsets: opsets, name: g.name.map { String(cString: $0) } ?? "", nodes: nodes,
                                  inputs: names(g.input, g.n_input), outputs: names(g.output, g.n_output))
-        return CheckpointContents(tensors: tensors, metadata: metadata, graph: graph)
+        let others = externals.sorted { $0.key < $1.key }.map { CheckpointFile(path: $0.key, bytes: $0.value) }
+        return CheckpointContents(tensors: tensors, metadata: metadata, graph: graph, otherFiles: others)
+    }
+
+    /// A `Constant` node's `value_float`, `value_floats`, `value_int` or `value_ints` as a tensor (F32
+    /// or I64, scalar or 1-D); nil for any other attribute.
+    static func constantScalars(_ attr: Onnx__AttributeProto, _ attrName: String, name: String, path: String, limits: ReaderLimits) throws -> Tensor? {
+        switch attrName {
+        case "value_float":
+            let bits = attr.f.bitPattern
+            return Tensor(name: name, dtype: .f32, shape: [], data: ByteStorage(copying: (0 ..< 4).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt32($0))) }).view, file: path)
+        case "value_int":
+            let bits = UInt64(bitPattern: attr.i)
+            return Tensor(name: name, dtype: .i64, shape: [], data: ByteStorage(copying: (0 ..< 8).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt64($0))) }).view, file: path)
+        case "value_floats":
+            let n = attr.n_floats
+            let storage = ByteStorage.filling(count: 4 * n) { out in
+                for k in 0 ..< n { out.storeBytes(of: attr.floats[k].bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
+            }
+            return Tensor(name: name, dtype: .f32, shape: [n], data: storage.view, file: path)
+        case "value_ints":
+            let n = attr.n_ints
+            let storage = ByteStorage.filling(count: 8 * n) { out in
+                for k in 0 ..< n { out.storeBytes(of: attr.ints[k].littleEndian, toByteOffset: 8 * k, as: Int64.self) }
+            }
+            return Tensor(name: name, dtype: .i64, shape: [n], data: storage.view, file: path)
+        default:
+            return nil
+        }
     }
 
     /// One TensorProto as a ``Tensor``.
-    static func tensor(_ tp: UnsafeMutablePointer<Onnx__TensorProto>, name: String, what: String, owner: DecodedModel, path: String,
+    /// - Parameter raw: the tensor's `raw_data` in the mapped file, if the layout walk found one.
+    static func tensor(_ tp: UnsafeMutablePointer<Onnx__TensorProto>, name: String, what: String, raw: ByteView?, owner: DecodedModel, path: String,
                        limits: ReaderLimits, externals: inout [String: ByteView]) throws -> Tensor {
         let t = tp.pointee
         guard t.n_dims <= limits.maxRank else {
@@ -129,6 +183,12 @@ extension ONNXReader {
             do {
                 return Tensor(name: name, dtype: dtype, shape: shape, data: try mapped.slice(offset, len, "ONNX: \(what): external data"), file: real)
             } catch let e as CheckpointError { throw e.inFile(location) }
+        }
+        if t.has_raw_data != 0, let raw {
+            guard raw.count == n else {
+                throw CheckpointError(.malformed, "ONNX: \(what): raw_data has \(raw.count) bytes but \(dtype) × \(shape) needs \(n)")
+            }
+            return Tensor(name: name, dtype: dtype, shape: shape, data: raw, file: path)
         }
         if t.has_raw_data != 0 {
             guard t.raw_data.len == n else {

@@ -1,11 +1,12 @@
 /// ONNX models, decoded with protobuf-c from the subset in `Schemas/onnx.proto`.
 ///
-/// Tensors come from graph initializers and from `Constant` nodes (their `value` attribute, named
-/// after the node's output). A tensor's bytes come from, in order:
+/// Tensors come from graph initializers and from `Constant` nodes (their `value`, `value_float(s)` or
+/// `value_int(s)` attribute, named after the node's output). A tensor's bytes come from, in order:
 /// - external data (`data_location = EXTERNAL`): `location` (a file in the model's folder or below;
 ///   resolved with symbolic links and refused if it leaves the folder), `offset`, `length`; a zero-copy
 ///   view of that file's mapping;
-/// - `raw_data`: little-endian bytes, held in the decoded message (protobuf decoding is the one copy);
+/// - `raw_data`: little-endian bytes, a zero-copy view of the mapped file (``ONNXLayout`` hands
+///   protobuf-c the model without its `raw_data` payloads and records where they are);
 /// - the typed fields (`float_data`, `int32_data`, `int64_data`, `double_data`, `uint64_data`),
 ///   converted to little-endian bytes.
 /// Subgraphs (If/Loop bodies), sparse initializers and string tensors are not read.
@@ -101,5 +102,48 @@ enum ProtobufWire {
             guard p <= range.upperBound else { return (start, "\(message): field \(field): runs past the end") }
         }
         return nil
+    }
+}
+
+extension ProtobufWire {
+    /// Byte offsets of each graph initializer and each node record, in file order, for error
+    /// messages about a tensor protobuf-c has already decoded (it keeps no offsets).
+    static func locate(_ file: ByteView) -> (initializers: [Int], nodes: [Int]) {
+        var initializers: [Int] = [], nodes: [Int] = []
+        func fields(_ range: Range<Int>, _ body: (UInt64, Range<Int>, Int) -> Void) {
+            var p = range.lowerBound
+            func varint() -> UInt64? {
+                var v: UInt64 = 0
+                for shift in stride(from: 0, to: 64, by: 7) {
+                    guard p < range.upperBound, let b = try? file.u8(p) else { return nil }
+                    p += 1
+                    v |= UInt64(b & 0x7F) << UInt64(shift)
+                    if b & 0x80 == 0 { return v }
+                }
+                return nil
+            }
+            while p < range.upperBound {
+                let start = p
+                guard let key = varint() else { return }
+                switch key & 7 {
+                case 0: guard varint() != nil else { return }
+                case 1: p += 8
+                case 5: p += 4
+                case 2:
+                    guard let n = varint(), n <= UInt64(range.upperBound - p) else { return }
+                    body(key >> 3, p ..< p + Int(n), start)
+                    p += Int(n)
+                default: return
+                }
+            }
+        }
+        fields(0 ..< file.count) { field, graph, _ in
+            guard field == 7 else { return }
+            fields(graph) { f, _, start in
+                if f == 5 { initializers.append(start) }
+                if f == 1 { nodes.append(start) }
+            }
+        }
+        return (initializers, nodes)
     }
 }

@@ -5,12 +5,6 @@
 ///
 /// Supports the opcodes `torch.save` emits (protocol 2) and the rest of protocols 2–5's data opcodes.
 struct PickleMachine {
-    /// A list or dict shared through the memo (pickles mutate containers after creating them).
-    final class Box {
-        var items: [Value] = []
-        var pairs: [(Value, Value)] = []
-    }
-
     struct StorageRef {
         var dtype: DType
         var key: String
@@ -27,12 +21,20 @@ struct PickleMachine {
         var offset: Int
     }
 
-    indirect enum Value {
+    /// A pickled value. Containers are indices into ``sequences`` (tuples, lists, sets) and
+    /// ``dictionaries``, never nested Swift values: a hostile pickle can nest containers a million deep
+    /// or make cycles through the memo, and freeing a flat arena cannot recurse.
+    enum Value {
         case none, bool(Bool), int(Int64), float(Double), string(String), bytes([UInt8])
-        case tuple([Value]), list(Box), dict(Box), set(Box)
+        case tuple(Int), list(Int), set(Int), dict(Int)
         case global(String)
         case storage(StorageRef), tensor(TensorRef)
     }
+
+    /// Items of every tuple, list and set, by index.
+    var sequences: [[Value]] = []
+    /// Key/value pairs of every dict, by index.
+    var dictionaries: [[(Value, Value)]] = []
 
     /// The globals a pickle may name, and what each becomes.
     static let storageTypes: [String: DType] = [
@@ -77,9 +79,27 @@ struct PickleMachine {
     }
 
     mutating func push(_ v: Value, _ at: Int) throws {
-        guard stack.count < limits.maxPickleOps else { throw fail(.limitExceeded, "stack deeper than \(limits.maxPickleOps)", at: at) }
+        guard stack.count < limits.maxPickleStack else { throw fail(.limitExceeded, "stack deeper than \(limits.maxPickleStack)", at: at) }
         stack.append(v)
     }
+
+    mutating func newSequence(_ items: [Value], _ at: Int) throws -> Int {
+        guard sequences.count + dictionaries.count < limits.maxPickleStack else {
+            throw fail(.limitExceeded, "more than \(limits.maxPickleStack) containers", at: at)
+        }
+        sequences.append(items)
+        return sequences.count - 1
+    }
+
+    mutating func newDictionary(_ at: Int) throws -> Int {
+        guard sequences.count + dictionaries.count < limits.maxPickleStack else {
+            throw fail(.limitExceeded, "more than \(limits.maxPickleStack) containers", at: at)
+        }
+        dictionaries.append([])
+        return dictionaries.count - 1
+    }
+
+    mutating func tuple(_ items: [Value], _ at: Int) throws -> Value { .tuple(try newSequence(items, at)) }
 
     mutating func arg(_ n: Int, _ what: String) throws -> ByteView {
         defer { pc += n }
@@ -120,16 +140,17 @@ struct PickleMachine {
     }
 
     func ints(_ v: Value, _ what: String, _ at: Int) throws -> [Int] {
-        guard case .tuple(let items) = v else { throw fail("\(what) is not a tuple", at: at) }
+        guard case .tuple(let index) = v else { throw fail("\(what) is not a tuple", at: at) }
+        let items = sequences[index]
         guard items.count <= limits.maxRank else { throw fail(.limitExceeded, "\(what) has rank \(items.count), over the limit \(limits.maxRank)", at: at) }
         return try items.map { try int($0, what, at) }
     }
 
     /// Applies an allow-listed callable.
-    func call(_ name: String, _ args: [Value], _ at: Int) throws -> Value {
+    mutating func call(_ name: String, _ args: [Value], _ at: Int) throws -> Value {
         switch name {
         case "collections.OrderedDict":
-            return .dict(Box())
+            return .dict(try newDictionary(at))
         case "torch._utils._rebuild_tensor_v2":
             guard args.count >= 4, case .storage(let s) = args[0] else {
                 throw fail("_rebuild_tensor_v2 needs (storage, offset, size, stride, ...)", at: at)
@@ -149,7 +170,7 @@ struct PickleMachine {
 
     /// `BINPERSID`: `('storage', storage type, key, location, element count)`.
     func persistent(_ pid: Value, _ at: Int) throws -> Value {
-        guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0] else {
+        guard case .tuple(let index) = pid, case let t = sequences[index], t.count == 5, case .string("storage") = t[0] else {
             throw fail("persistent id is not ('storage', type, key, location, count)", at: at)
         }
         guard case .global(let type) = t[1], let dtype = PickleMachine.storageTypes[type] else {
@@ -178,17 +199,17 @@ struct PickleMachine {
                 guard stack.isEmpty, marks.isEmpty else { throw fail("STOP with \(stack.count) values left on the stack", at: at) }
                 return v
             case 0x28:  // MARK
-                guard marks.count < limits.maxPickleOps else { throw fail(.limitExceeded, "too many marks", at: at) }
+                guard marks.count < limits.maxPickleStack else { throw fail(.limitExceeded, "too many marks", at: at) }
                 marks.append(stack.count)
-            case 0x7D: try push(.dict(Box()), at)
-            case 0x5D: try push(.list(Box()), at)
-            case 0x29: try push(.tuple([]), at)
-            case 0x8F: try push(.set(Box()), at)
-            case 0x74: try push(.tuple(try popToMark(at)), at)
-            case 0x85: let a = try pop(at); try push(.tuple([a]), at)
-            case 0x86: let b = try pop(at), a = try pop(at); try push(.tuple([a, b]), at)
-            case 0x87: let c = try pop(at), b = try pop(at), a = try pop(at); try push(.tuple([a, b, c]), at)
-            case 0x91: try push(.tuple(try popToMark(at)), at)  // FROZENSET as a tuple
+            case 0x7D: try push(.dict(try newDictionary(at)), at)
+            case 0x5D: try push(.list(try newSequence([], at)), at)
+            case 0x29: try push(try tuple([], at), at)
+            case 0x8F: try push(.set(try newSequence([], at)), at)
+            case 0x74: let items = try popToMark(at); try push(try tuple(items, at), at)
+            case 0x85: let a = try pop(at); try push(try tuple([a], at), at)
+            case 0x86: let b = try pop(at), a = try pop(at); try push(try tuple([a, b], at), at)
+            case 0x87: let c = try pop(at), b = try pop(at), a = try pop(at); try push(try tuple([a, b, c], at), at)
+            case 0x91: let items = try popToMark(at); try push(try tuple(items, at), at)  // FROZENSET as a tuple
             case 0x63:  // GLOBAL
                 let module = try line(at)
                 let name = try line(at)
@@ -232,11 +253,11 @@ struct PickleMachine {
             case 0x52:  // REDUCE
                 let args = try pop(at), callable = try pop(at)
                 guard case .global(let name) = callable, case .tuple(let a) = args else { throw fail("REDUCE needs a global and a tuple", at: at) }
-                try push(try call(name, a, at), at)
+                try push(try call(name, sequences[a], at), at)
             case 0x81:  // NEWOBJ
                 let args = try pop(at), cls = try pop(at)
                 guard case .global(let name) = cls, case .tuple(let a) = args else { throw fail("NEWOBJ needs a class and a tuple", at: at) }
-                try push(try call(name, a, at), at)
+                try push(try call(name, sequences[a], at), at)
             case 0x62:  // BUILD: state for an ordered dict (its _metadata) or a parameter; ignored.
                 _ = try pop(at)
                 guard let top = stack.last else { throw fail("BUILD on an empty stack", at: at) }
@@ -247,19 +268,19 @@ struct PickleMachine {
             case 0x73:  // SETITEM
                 let v = try pop(at), k = try pop(at)
                 guard case .dict(let d)? = stack.last else { throw fail("SETITEM on a non-dict", at: at) }
-                d.pairs.append((k, v))
+                dictionaries[d].append((k, v))
             case 0x75:  // SETITEMS
                 let items = try popToMark(at)
                 guard items.count % 2 == 0, case .dict(let d)? = stack.last else { throw fail("SETITEMS needs a dict and key/value pairs", at: at) }
-                for i in stride(from: 0, to: items.count, by: 2) { d.pairs.append((items[i], items[i + 1])) }
+                for i in stride(from: 0, to: items.count, by: 2) { dictionaries[d].append((items[i], items[i + 1])) }
             case 0x61:  // APPEND
                 let v = try pop(at)
                 guard case .list(let l)? = stack.last else { throw fail("APPEND on a non-list", at: at) }
-                l.items.append(v)
+                sequences[l].append(v)
             case 0x65, 0x90:  // APPENDS, ADDITEMS
                 let items = try popToMark(at)
                 switch stack.last {
-                case .list(let l)?, .set(let l)?: l.items += items
+                case .list(let l)?, .set(let l)?: sequences[l] += items
                 default: throw fail("APPENDS on a non-list", at: at)
                 }
             case 0x51:  // BINPERSID
@@ -277,7 +298,7 @@ struct PickleMachine {
 
     mutating func memoize(_ i: Int, _ at: Int) throws {
         guard let top = stack.last else { throw fail("memo store from an empty stack", at: at) }
-        guard memo.count < limits.maxPickleOps else { throw fail(.limitExceeded, "memo too large", at: at) }
+        guard memo.count < limits.maxPickleStack else { throw fail(.limitExceeded, "memo larger than \(limits.maxPickleStack)", at: at) }
         memo[i] = top
     }
 

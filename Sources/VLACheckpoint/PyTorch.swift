@@ -33,19 +33,21 @@ enum PyTorchReader {
         do { top = try machine.run() } catch let e as CheckpointError {
             var e = e
             if pkl.method == 0, let o = e.offset { e.offset = pkl.dataOffset + o }
+            if pkl.method != 0 { e = e.prefixed("entry \"\(pkl.name)\" (inflated): ") }
             throw e
         }
         var tensors: [Tensor] = []
         var storages: [String: ByteView] = [:]
-        var seen = Set<ObjectIdentifier>()
+        var seen = Set<Int>()
+        var gathered: [String: Tensor] = [:]
         func visit(_ v: PickleMachine.Value, _ name: [String], depth: Int) throws {
             guard depth <= limits.maxDepth else {
                 throw CheckpointError(.limitExceeded, "data.pkl: nesting deeper than \(limits.maxDepth)", offset: pkl.dataOffset)
             }
             switch v {
-            case .dict(let box):
-                guard seen.insert(ObjectIdentifier(box)).inserted else { return }  // cycles through the memo
-                for (k, value) in box.pairs {
+            case .dict(let index):
+                guard seen.insert(index).inserted else { return }  // cycles and sharing through the memo
+                for (k, value) in machine.dictionaries[index] {
                     let key: String
                     switch k {
                     case .string(let s): key = s
@@ -71,7 +73,11 @@ enum PyTorchReader {
                     }
                     storages[t.storage.key] = bytes
                 }
-                tensors.append(try PyTorchReader.tensor(t, label: label, storage: bytes, path: path, limits: limits, pickleOffset: pkl.dataOffset))
+                // The memo can name one strided view many times: gather it once.
+                let key = "\(t.storage.key)|\(t.storageOffset)|\(t.shape)|\(t.stride)"
+                let made = try gathered[key] ?? PyTorchReader.tensor(t, label: label, storage: bytes, path: path, limits: limits, pickleOffset: pkl.dataOffset)
+                gathered[key] = made
+                tensors.append(Tensor(name: label, dtype: made.dtype, shape: made.shape, data: made.data, file: path))
             default:
                 break
             }

@@ -29,6 +29,8 @@ struct ZipArchive {
     let file: ByteView
     let entries: [Entry]
     let limits: ReaderLimits
+    /// Entry index by name (names are unique: duplicates are refused).
+    private let index: [String: Int]
 
     /// Whether `file` is a zip with a `*/data.pkl` or `data.pkl` entry (a PyTorch checkpoint).
     static func looksLikePyTorch(_ file: ByteView) -> Bool {
@@ -178,6 +180,9 @@ struct ZipArchive {
             throw CheckpointError(.outOfBounds, "zip entry \"\(b.name)\" overlaps entry \"\(a.name)\"", offset: b.localHeaderOffset)
         }
         self.entries = entries
+        var index: [String: Int] = [:]
+        for (i, e) in entries.enumerated() { index[e.name] = i }
+        self.index = index
     }
 
     /// Refuses absolute paths, `..` components, backslashes and NUL in entry names.
@@ -189,7 +194,7 @@ struct ZipArchive {
     }
 
     /// The entry named `name`, or nil.
-    func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+    func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
 
     /// The bytes of `entry`: a zero-copy view if stored, an inflated buffer if deflated.
     /// Stored entries are not CRC-checked (that would read every page of a large file); inflated ones are.

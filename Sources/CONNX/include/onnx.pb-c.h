@@ -93,7 +93,15 @@ struct  Onnx__AttributeProto
 {
   ProtobufCMessage base;
   char *name;
+  protobuf_c_boolean has_f;
+  float f;
+  protobuf_c_boolean has_i;
+  int64_t i;
   Onnx__TensorProto *t;
+  size_t n_floats;
+  float *floats;
+  size_t n_ints;
+  int64_t *ints;
   /*
    * AttributeProto.AttributeType
    */
@@ -102,7 +110,7 @@ struct  Onnx__AttributeProto
 };
 #define ONNX__ATTRIBUTE_PROTO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__attribute_proto__descriptor) \
-    , NULL, NULL, 0, 0 }
+    , NULL, 0, 0, 0, 0, NULL, 0,NULL, 0,NULL, 0, 0 }
 
 
 struct  Onnx__NodeProto
