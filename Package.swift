@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "CONNX", dependencies: ["CProtobufC"]),
 
         // Checkpoint readers behind one tensor-store API.
-        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
+        .target(name: "VLACheckpoint", dependencies: ["VLAFormat", "CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
         // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
         .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),

@@ -1,3 +1,4 @@
+import VLAFormat
 /// The file formats vlac reads.
 public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
     /// The format's short name, as `vlac inspect` prints it.
@@ -89,7 +90,7 @@ public struct CheckpointFile: Sendable {
             part.releasePages()
             offset += n
         }
-        return h.finalize()
+        return SHA256Digest(bytes: h.finalize())
     }
 }
 

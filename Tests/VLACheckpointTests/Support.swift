@@ -95,7 +95,7 @@ enum Support {
             // as well for tensors up to 256 KiB.
             #expect(crc32(t.data) == r.crc32, "\(r.name)", sourceLocation: sourceLocation)
             if t.byteCount <= 256 << 10 {
-                #expect(SHA256.hash(t.data).hex == r.sha256, "\(r.name)", sourceLocation: sourceLocation)
+                #expect(SHA256Digest.of(t.data).hex == r.sha256, "\(r.name)", sourceLocation: sourceLocation)
             }
             let n = t.elementCount * t.dtype.floatsPerElement
             let idx = n == 0 ? [] : Array(0 ..< min(3, n)) + [n - 1]
