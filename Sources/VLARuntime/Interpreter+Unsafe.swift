@@ -213,6 +213,24 @@ import VLAFormat
         }
     }
 
+    /// Runs one program and returns the wall-clock seconds each op took (op order; 0 for ops fused into the op
+    /// before them). For profiling: unlike ``run(_:)`` it allocates the result.
+    /// - Throws: As ``run(_:)``.
+    public func runProfiled(_ program: Int) throws(RuntimeError) -> [Double] {
+        guard program >= 0, program < programs.count else {
+            throw RuntimeError(.invalidInput, "program index \(program) is outside 0..<\(programs.count)")
+        }
+        var times = [Double](repeating: 0, count: programs[program].operations.count)
+        let clock = ContinuousClock()
+        for index in unsafe steps[program].indices {
+            let start = clock.now
+            try unsafe execute(unsafe steps[program][index], program: program)
+            let c = (clock.now - start).components
+            unsafe times[steps[program][index].op] += Double(c.seconds) + Double(c.attoseconds) * 1e-18
+        }
+        return times
+    }
+
     /// The arena address of an arena tensor of the given dtype with exactly `count` elements.
     func arenaAddress(_ tensor: Int, dtype: DType, count: Int?, _ what: String) throws(RuntimeError) -> UnsafeMutableRawPointer {
         guard tensor >= 0, unsafe tensor < tensors.count else {

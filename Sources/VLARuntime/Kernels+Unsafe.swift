@@ -118,9 +118,11 @@ enum Kernels {
     static func softmaxRow(_ x: ConstFloatPointer, _ y: FloatPointer, n: Int) {
         var mx = V(repeating: -.infinity)
         var i = 0
-        while i + 16 <= n { mx = pointwiseMax(mx, unsafe load(x + i)); i += 16 }
-        if i < n { mx = pointwiseMax(mx, unsafe loadPartial(x + i, n - i, fill: -.infinity)) }
-        let m = V(repeating: mx.max())
+        while i + 16 <= n { let v = unsafe load(x + i); mx.replace(with: v, where: v .> mx); i += 16 }
+        if i < n { let v = unsafe loadPartial(x + i, n - i, fill: -.infinity); mx.replace(with: v, where: v .> mx) }
+        var top = mx[0]
+        for l in 1..<16 where mx[l] > top { top = mx[l] }
+        let m = V(repeating: top)
         var acc = V()
         i = 0
         while i + 16 <= n { let e = VectorMath.exp(unsafe load(x + i) - m); unsafe store(e, y + i); acc += e; i += 16 }
