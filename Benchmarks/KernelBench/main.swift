@@ -5,6 +5,9 @@
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
 import CPeakFlops
+#if canImport(Glibc)
+import Glibc
+#endif
 import VLAFormat
 import VLARuntime
 
@@ -80,26 +83,34 @@ func dinov2() throws {
     print("  checksum \(out.reduce(0, +)) (first \(out[0]))")
 }
 
+/// Prints a line and flushes (stdout is a pipe in serve mode).
+func reply(_ line: String) {
+    print(line)
+    fflush(nil)  // all output streams: stdout is a pipe in serve mode
+}
+
 /// Line protocol for Benchmarks/bench_dinov2.py: "run N" -> "times t1 t2 ..." (seconds); "flops" -> "flops F";
 /// "quit".
 func serve() throws {
     let threads = option("--threads", 1)
     let (interpreter, model) = try prepareViT(threads: threads)
     _ = try timeRuns(interpreter, 1)
-    print("ready")
+    reply("ready")
     while let line = readLine() {
         let parts = line.split(separator: " ")
         if parts.first == "run", parts.count == 2, let n = Int(parts[1]) {
-            print("times " + (try timeRuns(interpreter, n)).map { "\($0)" }.joined(separator: " "))
+            reply("times " + (try timeRuns(interpreter, n)).map { "\($0)" }.joined(separator: " "))
+        } else if parts.first == "peak" {
+            reply("peak \(peak(threads: threads))")
         } else if parts.first == "flops" {
-            print("flops \(model.flops)")
+            reply("flops \(model.flops)")
         } else if parts.first == "output" {
             let out = try interpreter.floats(model.output)
-            print("output " + out.prefix(8).map { "\($0)" }.joined(separator: " "))
+            reply("output " + out.prefix(8).map { "\($0)" }.joined(separator: " "))
         } else if parts.first == "quit" {
             return
         } else {
-            print("error unknown command")
+            reply("error unknown command")
         }
     }
 }
