@@ -118,8 +118,9 @@ func serve() throws {
 /// One linear [m, k] x [k, n] + bias timed with the own kernel and with OpenBLAS.
 func crossover() throws {
     print("rows m, k, n: own kernel vs OpenBLAS sgemm, 1 thread, median of 9 (GFLOP/s)")
-    for (k, n) in [(768, 768), (768, 3072), (64, 257), (512, 128)] {
-        for m in [1, 2, 4, 8, 12, 16, 24, 32, 64, 128, 257] {
+    let maxRows = option("--max-rows", 257)
+    for (k, n) in [(768, 768), (768, 3072), (3072, 768), (768, 2304), (64, 257), (512, 128)] {
+        for m in [1, 2, 3, 4, 8, 12, 16, 24, 32, 64, 128, 257] where m <= maxRows {
             var rates: [Double] = []
             for rows in [Int.max, 0] {
                 var tensors: [TensorEntry] = []
