@@ -1,5 +1,11 @@
 import VLAFormat
 
+// Kernels read f32, i32 and u8 tensor data in place (constants after prepare has checked their alignment), so
+// the host must be little-endian like the format. No untested byte-swapping arm: refuse to build instead.
+#if _endian(big)
+#error("VLARuntime reads little-endian tensor data in place and supports little-endian hosts only")
+#endif
+
 /// Where a prepared tensor's bytes are: constant bytes that outlive the interpreter, or an arena offset.
 @unsafe public enum TensorStorage {
     /// Read-only bytes owned by someone else (an mmap'd verified file, or the interpreter's own copy).

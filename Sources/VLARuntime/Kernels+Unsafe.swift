@@ -169,11 +169,11 @@ enum Kernels {
         case .i8:
             let scale = unsafe c.scale
             for i in from..<to {
-                let q = Int8(bitPattern: unsafe s.load(fromByteOffset: i, as: UInt8.self))
+                let q = Int8(bitPattern: unsafe s.loadUnaligned(fromByteOffset: i, as: UInt8.self))
                 unsafe y[i] = Float(q) * (scale?[i % c.lastAxis] ?? 1)
             }
         case .u8:
-            for i in from..<to { unsafe y[i] = Float(s.load(fromByteOffset: i, as: UInt8.self)) }
+            for i in from..<to { unsafe y[i] = Float(s.loadUnaligned(fromByteOffset: i, as: UInt8.self)) }
         case .i32:
             for i in from..<to { unsafe y[i] = Float(Int32(littleEndian: s.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
         }

@@ -28,6 +28,8 @@ import VLAFormat
         }
     }
 
+    /// The tensor's data as f32. Rebinding is sound here: `Interpreter.checkTensors` has verified the alignment
+    /// of every constant and arena offset, and the host is little-endian (see Interpreter+Unsafe.swift).
     func floats(_ id: Int) -> ConstFloatPointer {
         unsafe address(id).assumingMemoryBound(to: Float.self)
     }
