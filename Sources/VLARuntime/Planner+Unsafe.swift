@@ -311,8 +311,11 @@ import VLAFormat
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate
-    /// tensor is written in place or nothing else reads it.
+    /// tensor is written in place, or is dead after the element-wise op: scanning the program onward from it
+    /// (wrapping around, since programs run repeatedly), an op that overwrites all of its bytes comes before
+    /// any op that reads them; and no program input or output and no other program touches them.
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
+        let ops = program.operations
         var i = 0
         while unsafe i + 1 < steps.count {
             defer { i += 1 }
@@ -320,27 +323,33 @@ import VLAFormat
                 case .unary(let f, let x, let y, let count) = unsafe steps[i + 1].kernel,
                 unsafe x == ConstFloatPointer(lin.y), unsafe count == lin.m * lin.n
             else { continue }
-            let op = unsafe steps[i].op
-            let intermediate = arenaRange(program.operations[op].outputs[0])
             if unsafe y != lin.y {
-                guard let range = intermediate else { continue }
-                var readElsewhere = false
-                for (j, r) in reads.enumerated() where j != op + 1 && r.contains(where: { $0.overlaps(range) }) {
-                    readElsewhere = true
-                }
-                for p in interpreter.programs {
-                    for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true }
-                    if p != program {
-                        for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true } }
-                    }
-                }
-                if readElsewhere { continue }
+                guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads) else { continue }
             }
             unsafe lin.y = y
             unsafe lin.epilogue = f
             unsafe steps[i].kernel = unsafe .linear(lin)
             unsafe steps[i + 1].kernel = unsafe .nothing
         }
+    }
+
+    /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.
+    func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]]) -> Bool {
+        for p in interpreter.programs {
+            for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { return false }
+            if p != program {
+                for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { return false } }
+            }
+        }
+        let n = program.operations.count
+        for step in 1..<max(n, 1) {
+            let j = (index + step) % n
+            if reads[j].contains(where: { $0.overlaps(range) }) { return false }
+            if let w = arenaRange(program.operations[j].outputs[0]), w.lowerBound <= range.lowerBound, w.upperBound >= range.upperBound {
+                return true
+            }
+        }
+        return false
     }
 
     /// Allocates the scratch sizes found while planning.
