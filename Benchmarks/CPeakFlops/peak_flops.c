@@ -1,12 +1,14 @@
 // Benchmark-only FMA peak measurement; see include/peak_flops.h.
 #define _GNU_SOURCE
-#include <immintrin.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include "peak_flops.h"
 
 static volatile float sink;
+
+#if defined(__x86_64__)
+#include <immintrin.h>
 
 __attribute__((target("avx512f"))) static double chains512(long iterations) {
     __m512 a[12];
@@ -38,21 +40,30 @@ __attribute__((target("avx2,fma"))) static double chains256(long iterations) {
     return (double)iterations * 12 * 8 * 2;
 }
 
+#define VLA_HAVE_X86 1
+#endif
+
 const char *vla_bench_peak_isa(void) {
+#ifndef VLA_HAVE_X86
+    return "none";
+#else
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return "avx512f";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2+fma";
     return "none";
+#endif
 }
 
 struct job { long iterations; double flops; };
 
 static void *run(void *p) {
     struct job *j = p;
+    j->flops = 0;
+#ifdef VLA_HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) j->flops = chains512(j->iterations);
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) j->flops = chains256(j->iterations);
-    else j->flops = 0;
+#endif
     return NULL;
 }
 

@@ -1,9 +1,8 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #else
-#error("VLARuntime's worker pool needs POSIX threads")
+// Only the Linux (Glibc) arm is built and tested; other platforms need a port of this file, not a guess.
+#error("VLARuntime's worker pool is written for Linux pthreads (Glibc)")
 #endif
 import Synchronization
 
