@@ -1,6 +1,7 @@
 // vlac-kernel-bench: times VLARuntime's kernels on this machine. See Docs/Benchmarks.md.
 //
-//   vlac-kernel-bench dinov2 [--threads N] [--iterations N] [--warmup N]   one DINOv2-base forward (ViT-B/14)
+//   vlac-kernel-bench dinov2 [--threads N] [--iterations N] [--warmup N] [--profile] [--openblas-threads]
+//                                               one DINOv2-base forward (ViT-B/14)
 //   vlac-kernel-bench serve [--threads N]       the same model; reads "run N" lines on stdin, prints times
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
@@ -43,7 +44,9 @@ func peak(threads: Int) -> Double {
 
 func prepareViT(threads: Int) throws -> (Interpreter, ViTProgram) {
     let model = ViTProgram()
-    let interpreter = try Interpreter(document: model.document, options: RuntimeOptions(threads: threads))
+    var options = RuntimeOptions(threads: threads)
+    options.openBLASThreads = CommandLine.arguments.contains("--openblas-threads")
+    let interpreter = try Interpreter(document: model.document, options: options)
     var rng = ViTProgram.Random(state: 42)
     let pixels = (0..<(224 * 224 * 3)).map { _ in rng.next() * 2 }
     try interpreter.setFloats(model.image, pixels)
@@ -71,7 +74,7 @@ func dinov2() throws {
     let gflops = model.flops / m * 1e-9
     let p = Double(option("--peak", 0))
     let measuredPeak = p > 0 ? p : peak(threads: threads)
-    print("dinov2-base forward, 224x224, \(threads) thread(s): median \(fmt(m * 1000)) ms over \(iterations) runs (min \(fmt(times.min()! * 1000)) ms)")
+    print("dinov2-base forward, 224x224, \(threads) thread(s)\(interpreter.options.openBLASThreads ? " (OpenBLAS threads for products)" : ""): median \(fmt(m * 1000)) ms over \(iterations) runs (min \(fmt(times.min()! * 1000)) ms)")
     print("  \(fmt(model.flops * 1e-9, 2)) GFLOP per forward -> \(fmt(gflops)) GFLOP/s = \(fmt(100 * gflops / measuredPeak))% of the measured fp32 peak \(fmt(measuredPeak)) GFLOP/s (\(String(cString: vla_bench_peak_isa())), \(threads) thread(s))")
     if CommandLine.arguments.contains("--profile") {
         let times = try interpreter.runProfiled(0)

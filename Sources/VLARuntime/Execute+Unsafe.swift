@@ -147,6 +147,13 @@ extension Interpreter {
             }
         }
         let context = unsafe LinearLoop(step: s, x: s.x ?? ConstFloatPointer(shared), w: s.w ?? ConstFloatPointer(shared), shared: shared)
+        if unsafe options.openBLASThreads && s.blas && pool.threadCount > 1 {
+            // One call; OpenBLAS splits it over its own threads while the interpreter's workers sleep.
+            Threading.setBLASThreads(pool.threadCount)
+            unsafe Interpreter.linearBlock(s, x: context.x, w: context.w, y: s.y, rows: s.m, col: 0, cols: s.n)
+            Threading.useSingleThreadedBLAS()
+            return
+        }
         if unsafe s.byRows {
             unsafe loop((s.m + s.chunk - 1) / s.chunk, context) { raw, t, _ in
                 let c = unsafe raw.assumingMemoryBound(to: LinearLoop.self).pointee

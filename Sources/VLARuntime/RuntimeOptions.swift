@@ -21,6 +21,12 @@ public struct RuntimeOptions: Sendable, Hashable {
     /// intermediate tensor (bias, activation and the store happen while the tile is in cache).
     /// Results are bit-identical to the unfused ops.
     public var fuse: Bool
+    /// Let OpenBLAS split large products over `threads` threads of its own instead of splitting them by
+    /// columns over the interpreter's threads (which then call OpenBLAS single-threaded). Off by default: the
+    /// allocation-free guarantee of ``Interpreter/run(_:)`` is tested for the interpreter's threads only, and
+    /// OpenBLAS's pool would compete with the interpreter's on a small machine. For measuring
+    /// (`vlac-kernel-bench dinov2 --openblas-threads`).
+    public var openBLASThreads: Bool = false
     /// Size limits checked while preparing.
     public var limits: RuntimeLimits
 
