@@ -77,8 +77,10 @@ import VLAFormat
         return Built(document: doc, image: image, mask: mask, output: out, pooled: normalized)
     }
 
-    static func run(_ b: Built, threads: Int, fuse: Bool, smallProductRows: Int) throws -> [UInt32] {
-        let interpreter = try Interpreter(document: b.document, options: RuntimeOptions(threads: threads, smallProductRows: smallProductRows, fuse: fuse))
+    static func run(_ b: Built, threads: Int, fuse: Bool, smallProductRows: Int, openBLASThreads: Bool = false) throws -> [UInt32] {
+        var options = RuntimeOptions(threads: threads, smallProductRows: smallProductRows, fuse: fuse)
+        options.openBLASThreads = openBLASThreads
+        let interpreter = try Interpreter(document: b.document, options: options)
         if fuse {
             // Both GELUs are fused into their linear: 2 per block.
             var fused = 0
@@ -96,13 +98,19 @@ import VLAFormat
         return first.map(\.bitPattern)
     }
 
-    @Test(arguments: [Int.max, 1])
+    /// Own kernel everywhere (Int.max), the default rule (4: these products are small, so own kernel), and
+    /// OpenBLAS everywhere (0), also with OpenBLAS's own threads.
+    @Test(arguments: [Int.max, 4, 0])
     func fusionAndThreadsChangeNoBit(smallProductRows: Int) throws {
         let b = Self.build()
         let reference = try Self.run(b, threads: 1, fuse: false, smallProductRows: smallProductRows)
         for (threads, fuse) in [(1, true), (2, false), (2, true), (3, true)] {
             let got = try Self.run(b, threads: threads, fuse: fuse, smallProductRows: smallProductRows)
             #expect(got == reference, "threads \(threads), fuse \(fuse) differ from threads 1 without fusion")
+        }
+        if smallProductRows == 0 {
+            let got = try Self.run(b, threads: 2, fuse: true, smallProductRows: 0, openBLASThreads: true)
+            #expect(got == reference, "OpenBLAS threads differ from threads 1 without fusion")
         }
     }
 }
