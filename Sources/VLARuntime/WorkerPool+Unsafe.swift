@@ -40,14 +40,16 @@ import Synchronization
         unsafe pthread_cond_init(&wake, nil)
         unsafe pthread_cond_init(&done, nil)
         for worker in 1..<self.threadCount {
-            let context = UnsafeMutablePointer<(WorkerPool, Int)>.allocate(capacity: 1)
-            unsafe context.initialize(to: (self, worker))
+            // Workers hold the pool unretained: a strong reference would keep it (and its threads) alive forever.
+            // deinit joins every worker before the memory goes, so the unretained reference stays valid.
+            let context = UnsafeMutablePointer<(Unmanaged<WorkerPool>, Int)>.allocate(capacity: 1)
+            unsafe context.initialize(to: (Unmanaged.passUnretained(self), worker))
             var thread = pthread_t()
             let status = unsafe pthread_create(&thread, nil, { raw in
-                let context = unsafe raw!.assumingMemoryBound(to: (WorkerPool, Int).self)
+                let context = unsafe raw!.assumingMemoryBound(to: (Unmanaged<WorkerPool>, Int).self)
                 let (pool, index) = unsafe context.move()
                 unsafe context.deallocate()
-                pool.workerLoop(index: index)
+                unsafe pool._withUnsafeGuaranteedRef { $0.workerLoop(index: index) }
                 return nil
             }, context)
             if status == 0 { threads.append(thread) } else { unsafe context.deinitialize(count: 1); unsafe context.deallocate() }
