@@ -48,6 +48,7 @@ extension Interpreter {
                 unsafe Kernels.unary(c.f, c.x, c.y, from: from, to: min(c.count, from + c.per))
             }
         case .binary(let multiply, let a, let b, let y, let count, let bCount):
+            if count == 0 { return }
             var per = max(Interpreter.elementsPerTask / max(bCount, 1), 1) * bCount
             let tasks = pool.threadCount == 1 ? 1 : (count + per - 1) / per
             if tasks == 1 { per = count }
@@ -103,6 +104,7 @@ extension Interpreter {
     private func rowLoop(_ context: RowLoop) {
         var c = unsafe context
         let small = unsafe pool.threadCount == 1 || c.rows * c.d < 2 * Interpreter.elementsPerTask
+        if unsafe c.rows == 0 { return }
         unsafe c.per = unsafe small ? c.rows : max(1, Interpreter.elementsPerTask / max(c.d, 1))
         let tasks = unsafe (c.rows + c.per - 1) / c.per
         unsafe loop(tasks, c) { raw, t, _ in
@@ -122,6 +124,7 @@ extension Interpreter {
     }
 
     func linear(_ s: LinearStep) {
+        if unsafe s.m == 0 || s.n == 0 { return }  // empty output (k = 0 is handled by the product)
         let shared = unsafe sharedScratch
         if let c = unsafe s.conversion {
             let per = Interpreter.elementsPerTask

@@ -259,7 +259,7 @@ import VLAFormat
     func setChunks(_ step: inout LinearStep) {
         let threads = interpreter.threadCount
         if threads == 1 {
-            unsafe step.chunk = unsafe step.n
+            unsafe step.chunk = unsafe max(1, step.n)
             return
         }
         if unsafe step.n >= 128 || step.m < 2 * threads {
