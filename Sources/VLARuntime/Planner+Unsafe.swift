@@ -299,7 +299,7 @@ import VLAFormat
         let bias: ConstFloatPointer? = flags & AttentionFlags.hasBias != 0 ? unsafe floats(ins[next]) : nil
         try checkBLASSize(tq, tk, max(d, dv), at)
         let (scores, o) = tq.multipliedReportingOverflow(by: tk)
-        if o || scores > interpreter.options.limits.maxScratchBytes / 4 {
+        if o || scores > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {  // one score block per thread
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
         threadScratchFloats = max(threadScratchFloats, scores)
@@ -354,7 +354,7 @@ import VLAFormat
 
     /// Allocates the scratch sizes found while planning.
     func allocateScratch() {
-        let threads = interpreter.threadCount
+        let threads = interpreter.pool.threadCount  // thread indices go up to the requested count, even if a worker failed to start
         unsafe interpreter.sharedScratch = interpreter.owned.allocate(bytes: sharedScratchFloats * 4)
             .bindMemory(to: Float.self, capacity: max(sharedScratchFloats, 16))
         let per = (threadScratchFloats + 15) & ~15

@@ -50,7 +50,7 @@ public struct RuntimeLimits: Sendable, Hashable {
     public var maxArenaBytes: Int = 1 << 34
     /// Largest constant storage the in-memory path copies, in bytes.
     public var maxConstantBytes: Int = 1 << 36
-    /// Largest per-thread scratch buffer (attention scores, converted weights, im2col), in bytes.
+    /// Largest scratch memory in bytes: attention scores (one block per thread, all threads together), and separately the shared im2col or weight-conversion buffer.
     public var maxScratchBytes: Int = 1 << 32
     /// Most worker threads.
     public var maxThreads: Int = 64
