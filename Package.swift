@@ -57,19 +57,18 @@ let package = Package(
             swiftSettings: commonSettings
         ),
 
-        // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
-        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
-        .executableTarget(
-            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops"],
-            path: "Benchmarks/KernelBench", swiftSettings: commonSettings
-        ),
-
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
             swiftSettings: commonSettings
+        ),
+        // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
+        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
+        .executableTarget(
+            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops"],
+            path: "Benchmarks/KernelBench", swiftSettings: commonSettings
         ),
         .testTarget(
             name: "VLACommandsTests",
