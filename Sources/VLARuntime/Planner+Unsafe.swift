@@ -28,6 +28,8 @@ import VLAFormat
         }
     }
 
+    /// The tensor's data as f32. Rebinding is sound here: `Interpreter.checkTensors` has verified the alignment
+    /// of every constant and arena offset, and the host is little-endian (see Interpreter+Unsafe.swift).
     func floats(_ id: Int) -> ConstFloatPointer {
         unsafe address(id).assumingMemoryBound(to: Float.self)
     }
@@ -103,7 +105,7 @@ import VLAFormat
             try checkBLASSize(m, n, k, at)
             var step = unsafe LinearStep(
                 x: floats(ins[0]), w: nil, bias: ins.count == 3 ? floats(ins[2]) : nil, y: y, m: m, k: k, n: n,
-                conversion: nil, im2col: nil, epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+                conversion: nil, im2col: nil, epilogue: nil, blas: useBLAS(m: m, n: n, k: k), chunk: 0, byRows: false)
             unsafe step.w = try weights(ins[1], &step, at)
             unsafe setChunks(&step)
             return unsafe .linear(step)
@@ -119,7 +121,7 @@ import VLAFormat
                 x: nil, w: floats(ins[1]), bias: floats(ins[2]), y: y, m: m, k: k, n: d,
                 conversion: nil,
                 im2col: Im2Col(image: floats(ins[0]), height: it.shape[0], width: it.shape[1], channels: c, patch: p, gridH: gh, gridW: gw),
-                epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+                epilogue: nil, blas: useBLAS(m: m, n: d, k: k), chunk: 0, byRows: false)
             unsafe setChunks(&step)
             return unsafe .linear(step)
         case .layerNorm, .rmsNorm:
@@ -174,11 +176,16 @@ import VLAFormat
             let axis = Int(op.attributes[0])
             let outer = outType.shape[..<axis].reduce(1, *)
             let inner = outType.shape[(axis + 1)...].reduce(1, *)
-            var parts: [(UnsafeRawPointer, Int)] = unsafe []
-            for id in ins {
-                unsafe parts.append((address(id), tensors[id].type.shape[axis] * inner * 4))
+            // Part addresses and sizes live in memory owned by the interpreter, so run iterates no array.
+            let sources = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: UnsafeRawPointer.self, capacity: ins.count)
+            let sizes = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: Int.self, capacity: ins.count)
+            for (i, id) in ins.enumerated() {
+                unsafe (sources + i).initialize(to: address(id))
+                unsafe (sizes + i).initialize(to: tensors[id].type.shape[axis] * inner * 4)
             }
-            return unsafe .concat(parts: parts, outer: outer, y: UnsafeMutableRawPointer(y), rowBytes: outType.shape[axis] * inner * 4)
+            return unsafe .concat(
+                sources: sources, partBytes: sizes, parts: ins.count, outer: outer, y: UnsafeMutableRawPointer(y),
+                rowBytes: outType.shape[axis] * inner * 4)
         case .slice:
             let xt = unsafe tensors[ins[0]].type
             let axis = Int(op.attributes[0]), start = Int(op.attributes[1]), length = Int(op.attributes[2])
@@ -199,6 +206,17 @@ import VLAFormat
         default:
             throw RuntimeError(.invalidProgram, "\(at): unknown op code \(op.opcode.rawValue)")
         }
+    }
+
+    /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
+    /// 10⁶ multiply-adds. OpenBLAS ≥ 0.3.16 sends products of at most 100³ multiply-adds to its "small matrix"
+    /// kernels, which on AVX-512 machines `malloc` a buffer on every call for some shapes; `run` must not
+    /// allocate, so those stay with the own kernel.
+    func useBLAS(m: Int, n: Int, k: Int) -> Bool {
+        let small = interpreter.options.smallProductRows
+        if m < small { return false }
+        if small == 0 { return true }  // forced (tests compare both paths)
+        return Double(m) * Double(n) * Double(k) > 1e6
     }
 
     func checkBLASSize(_ m: Int, _ n: Int, _ k: Int, _ at: String) throws(RuntimeError) {
@@ -241,7 +259,7 @@ import VLAFormat
     func setChunks(_ step: inout LinearStep) {
         let threads = interpreter.threadCount
         if threads == 1 {
-            unsafe step.chunk = unsafe step.n
+            unsafe step.chunk = unsafe max(1, step.n)
             return
         }
         if unsafe step.n >= 128 || step.m < 2 * threads {
@@ -281,7 +299,7 @@ import VLAFormat
         let bias: ConstFloatPointer? = flags & AttentionFlags.hasBias != 0 ? unsafe floats(ins[next]) : nil
         try checkBLASSize(tq, tk, max(d, dv), at)
         let (scores, o) = tq.multipliedReportingOverflow(by: tk)
-        if o || scores > interpreter.options.limits.maxScratchBytes / 4 {
+        if o || scores > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {  // one score block per thread
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
         threadScratchFloats = max(threadScratchFloats, scores)
@@ -289,12 +307,15 @@ import VLAFormat
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),
             mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias,
-            blas: tq >= interpreter.options.smallProductRows)
+            blas: useBLAS(m: tq, n: tk, k: max(d, dv)))
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate
-    /// tensor is written in place or nothing else reads it.
+    /// tensor is written in place, or is dead after the element-wise op: scanning the program onward from it
+    /// (wrapping around, since programs run repeatedly), an op that overwrites all of its bytes comes before
+    /// any op that reads them; and no program input or output and no other program touches them.
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
+        let ops = program.operations
         var i = 0
         while unsafe i + 1 < steps.count {
             defer { i += 1 }
@@ -302,21 +323,8 @@ import VLAFormat
                 case .unary(let f, let x, let y, let count) = unsafe steps[i + 1].kernel,
                 unsafe x == ConstFloatPointer(lin.y), unsafe count == lin.m * lin.n
             else { continue }
-            let op = unsafe steps[i].op
-            let intermediate = arenaRange(program.operations[op].outputs[0])
             if unsafe y != lin.y {
-                guard let range = intermediate else { continue }
-                var readElsewhere = false
-                for (j, r) in reads.enumerated() where j != op + 1 && r.contains(where: { $0.overlaps(range) }) {
-                    readElsewhere = true
-                }
-                for p in interpreter.programs {
-                    for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true }
-                    if p != program {
-                        for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { readElsewhere = true } }
-                    }
-                }
-                if readElsewhere { continue }
+                guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads) else { continue }
             }
             unsafe lin.y = y
             unsafe lin.epilogue = f
@@ -325,9 +333,28 @@ import VLAFormat
         }
     }
 
+    /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.
+    func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]]) -> Bool {
+        for p in interpreter.programs {
+            for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { return false }
+            if p != program {
+                for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { return false } }
+            }
+        }
+        let n = program.operations.count
+        for step in 1..<max(n, 1) {
+            let j = (index + step) % n
+            if reads[j].contains(where: { $0.overlaps(range) }) { return false }
+            if let w = arenaRange(program.operations[j].outputs[0]), w.lowerBound <= range.lowerBound, w.upperBound >= range.upperBound {
+                return true
+            }
+        }
+        return false
+    }
+
     /// Allocates the scratch sizes found while planning.
     func allocateScratch() {
-        let threads = interpreter.threadCount
+        let threads = interpreter.pool.threadCount  // thread indices go up to the requested count, even if a worker failed to start
         unsafe interpreter.sharedScratch = interpreter.owned.allocate(bytes: sharedScratchFloats * 4)
             .bindMemory(to: Float.self, capacity: max(sharedScratchFloats, 16))
         let per = (threadScratchFloats + 15) & ~15

@@ -7,4 +7,9 @@ enum Threading {
     static func useSingleThreadedBLAS() {
         openblas_set_num_threads(1)
     }
+
+    /// Lets OpenBLAS use `n` threads for the following calls (``RuntimeOptions/openBLASThreads``).
+    static func setBLASThreads(_ n: Int) {
+        openblas_set_num_threads(Int32(clamping: n))
+    }
 }

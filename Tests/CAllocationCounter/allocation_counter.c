@@ -29,6 +29,7 @@ void *realloc(void *pointer, size_t size) {
 
 int posix_memalign(void **out, size_t alignment, size_t size) {
     allocations++;
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
     void *p = __libc_memalign(alignment, size);
     if (p == NULL) return ENOMEM;
     *out = p;
