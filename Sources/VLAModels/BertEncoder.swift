@@ -24,6 +24,8 @@ public struct BertEncoder {
     /// The weight-name prefix found in the checkpoint (`""` or `"bert."`).
     public let prefix: String
     let weights: any WeightSource
+    /// Converted weights, shared by every program built from this model.
+    let cache = ConstantCache()
 
     /// Reads the config and checks every weight against it, reporting all problems at once.
     ///
@@ -106,9 +108,9 @@ public struct BertEncoder {
         let d = c.hiddenSize, hd = d / c.heads
         let eps = Float(c.layerNormEps)
         let act = Activation.op(c.hiddenAct) ?? .geluErf
-        var L = Layers(weights: weights)
+        var L = Layers(weights: weights, cache: cache)
         let p = prefix
-        let table = L.b.constant(p + "embeddings.word_embeddings.weight", [c.vocabSize, d], try load(weights, p + "embeddings.word_embeddings.weight"))
+        let table = try L.weight(p + "embeddings.word_embeddings.weight", [c.vocabSize, d])
         let idsT = L.b.constant("input_ids", [t], int32: ids)
         let maskT = L.b.constant("attention_mask", [t], uint8: mask)
         var x = L.b.op(.gather, [table, idsT], "embeddings.words", TensorType(.f32, [t, d]))

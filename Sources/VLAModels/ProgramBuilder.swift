@@ -38,6 +38,11 @@ struct ProgramBuilder {
         add(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(LittleEndianBytes.of(values))))
     }
 
+    /// An inline f32 constant from its little-endian bytes.
+    mutating func constant(_ name: String, _ shape: [Int], bytes: [UInt8]) -> Int {
+        add(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(bytes)))
+    }
+
     /// An inline i32 constant (token ids).
     mutating func constant(_ name: String, _ shape: [Int], int32 values: [Int32]) -> Int {
         add(TensorEntry(name: name, type: TensorType(.i32, shape), location: .inline(LittleEndianBytes.of(values))))

@@ -30,6 +30,8 @@ public struct T5Encoder {
     /// The config.
     public let config: Config
     let weights: any WeightSource
+    /// Converted weights, shared by every program built from this model.
+    let cache = ConstantCache()
     let embeddingName: String
 
     /// Reads the config and checks every weight against it, reporting all problems at once.
@@ -141,8 +143,8 @@ public struct T5Encoder {
         let d = c.dModel, inner = c.heads * c.dKV
         let eps = Float(c.eps)
         let act = Activation.op(c.activation) ?? .relu
-        var L = Layers(weights: weights)
-        let table = L.b.constant(embeddingName, [c.vocabSize, d], try load(weights, embeddingName))
+        var L = Layers(weights: weights, cache: cache)
+        let table = try L.weight(embeddingName, [c.vocabSize, d])
         let idsT = L.b.constant("input_ids", [t], int32: ids)
         let maskT = L.b.constant("attention_mask", [t], uint8: mask)
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))
