@@ -35,6 +35,14 @@ struct EncodeOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Kernel threads.", valueName: "n"))
     var threads = 1
+
+    @Option(help: ArgumentHelp("Run the forward pass this many times and print its median and minimum time to standard error.", valueName: "n"))
+    var `repeat`: Int = 1
+
+    func check() throws {
+        if threads < 1 || threads > 64 { throw ValidationError("--threads must be 1...64") }
+        if self.repeat < 1 || self.repeat > 10_000 { throw ValidationError("--repeat must be 1...10000") }
+    }
 }
 
 /// `vlac encode text`.
@@ -63,7 +71,7 @@ struct EncodeText: ParsableCommand {
 
     func validate() throws {
         if (text == nil) == (ids == nil) { throw ValidationError("give either the text or --ids, not both or neither") }
-        if options.threads < 1 || options.threads > 64 { throw ValidationError("--threads must be 1...64") }
+        try options.check()
     }
 
     func run() throws { print(try output()) }
@@ -77,7 +85,7 @@ struct EncodeText: ParsableCommand {
         case .t5(let t5):
             let (ids, mask) = try tokenize(t5: true)
             let built = try t5.build(ids: ids, mask: mask)
-            let values = try ModelRunner.run(built, threads: options.threads)
+            let values = try ModelRunner.run(built, threads: options.threads, repeat: options.repeat)
             let real = mask.reduce(0) { $0 + Int($1) }
             let h = try value(values, "last_hidden_state")
             let d = t5.config.dModel
@@ -86,7 +94,7 @@ struct EncodeText: ParsableCommand {
         case .bert(let bert):
             let (ids, mask) = try tokenize(t5: false)
             let built = try bert.build(ids: ids, mask: mask, pooling: true)
-            let values = try ModelRunner.run(built, threads: options.threads)
+            let values = try ModelRunner.run(built, threads: options.threads, repeat: options.repeat)
             let d = bert.config.hiddenSize
             summary = "bert encoder, \(ids.count) tokens: sentence embedding [\(d)] (mean pooling, L2-normalized)"
             outputs.append(("embedding", [d], try value(values, "embedding")))
@@ -186,9 +194,7 @@ struct EncodeImage: ParsableCommand {
     @Argument(help: ArgumentHelp("A PNG (8-bit gray, RGB, RGBA or palette; not interlaced) or binary PPM (P6) image.", valueName: "image"))
     var image: String
 
-    func validate() throws {
-        if options.threads < 1 || options.threads > 64 { throw ValidationError("--threads must be 1...64") }
-    }
+    func validate() throws { try options.check() }
 
     func run() throws { print(try output()) }
 
@@ -204,7 +210,7 @@ struct EncodeImage: ParsableCommand {
         let built = try dino.build(height: decoded.height, width: decoded.width, interpolation: interpolation.mode)
         let pixels = decoded.normalized(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
         let input = built.input("pixel_values") ?? 0
-        let values = try ModelRunner.run(built, inputs: [input: pixels], threads: options.threads)
+        let values = try ModelRunner.run(built, inputs: [input: pixels], threads: options.threads, repeat: options.repeat)
         let d = dino.config.hiddenSize, p = dino.config.patchSize
         let n = (decoded.height / p) * (decoded.width / p)
         var outputs = [(name: "cls", shape: [d], values: try value(values, "cls"))]
@@ -234,10 +240,23 @@ func value(_ values: [String: [Float]], _ name: String) throws -> [Float] {
 /// Runs a built model on the runtime's interpreter.
 enum ModelRunner {
     /// Prepares the program, copies `inputs` (tensor id → f32 values) in, runs it, and reads every output.
-    static func run(_ built: BuiltModel, inputs: [Int: [Float]] = [:], threads: Int = 1) throws -> [String: [Float]] {
+    /// With `repeat` > 1, runs the program that many times and prints the median and minimum to stderr.
+    static func run(_ built: BuiltModel, inputs: [Int: [Float]] = [:], threads: Int = 1, repeat runs: Int = 1) throws -> [String: [Float]] {
         let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
         for (id, v) in inputs { try interpreter.setFloats(id, v) }
-        try interpreter.run(0)
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for _ in 0..<max(runs, 1) {
+            let start = clock.now
+            try interpreter.run(0)
+            let d = clock.now - start
+            times.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15)
+        }
+        if runs > 1 {
+            times.sort()
+            let line = "forward: median \(times[times.count / 2]) ms, min \(times[0]) ms over \(runs) runs, \(interpreter.threadCount) thread(s)\n"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
         var out: [String: [Float]] = [:]
         for (name, id) in built.outputs { out[name] = try interpreter.floats(id) }
         return out
