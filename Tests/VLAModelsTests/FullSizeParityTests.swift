@@ -39,5 +39,10 @@ struct FullSizeParityTests {
         let diff = maxAbsDiff(try #require(out["last_hidden_state"]), try ref.values("case0.last_hidden_state"))
         print("dinov2-base 224×224: max |difference| \(diff)")
         #expect(diff <= 1e-4, "max difference \(diff)")
+        // HyperVLA's position table (JAX bicubic, 37 → 16 at scale 16.1/37) for the same weights.
+        let table = try model.positionTable(gridH: 16, gridW: 16, interpolation: .jaxBicubic)
+        let tableDiff = maxAbsDiff(table, try ref.values("jax_position_table"))
+        print("dinov2-base JAX position table: max |difference| \(tableDiff)")
+        #expect(tableDiff <= 1e-6)
     }
 }
