@@ -27,6 +27,11 @@ import VLAFormat
         let built = try m.build(height: 20, width: 28, interpolation: mode)
         try checkStructure(built)
         #expect(built.document.tensors[try #require(built.output("patch_tokens"))].type.shape == [35, 32])
+        // The plan reuses memory: the arena is far smaller than all activations side by side.
+        let activations = built.document.tensors.filter {
+            if case .arena = $0.location { true } else { false }
+        }.reduce(0) { $0 + $1.byteCount }
+        #expect(Int(built.document.arenaSize) * 3 < activations, "arena \(built.document.arenaSize) bytes for \(activations) bytes of activations")
     }
 
     @Test func badTokenIdsAreInputErrors() throws {
