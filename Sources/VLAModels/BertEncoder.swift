@@ -5,6 +5,8 @@ import VLAFormat
 /// Post-norm layers as in transformers' `BertModel`: embeddings (word + token type 0 + absolute position,
 /// then LayerNorm), then per layer `LN(x + Wo·attn(x))` and `LN(h + W2·act(W1·h))`. Optional
 /// sentence-transformers mean pooling over the attention mask and L2 normalization.
+///
+/// > Note: <Docs/Models.md>
 public struct BertEncoder {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {

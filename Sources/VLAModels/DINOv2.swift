@@ -5,6 +5,8 @@ import VLAFormat
 /// Patch embedding (a convolution with stride = kernel), a CLS token, the position table resampled to the
 /// image's patch grid (``PositionInterpolation``), then per layer `x += λ1 ⊙ Wo·attn(LN1(x))` and
 /// `x += λ2 ⊙ fc2(act(fc1(LN2(x))))`, and a final LayerNorm on all tokens.
+///
+/// > Note: <Docs/Models.md>
 public struct DINOv2 {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {

@@ -9,6 +9,8 @@ import Glibc
 /// Pre-norm layers with RMS norm and no biases: `x += Wo·attn(RMS(x))` with T5's bucketed relative position
 /// bias (computed once from the first layer's table, shared by all layers, attention scale 1), then
 /// `x += FF(RMS(x))` where FF is `wo·relu(wi·h)` or the gated `wo·(act(wi_0·h) ⊙ wi_1·h)`; a final RMS norm.
+///
+/// > Note: <Docs/Models.md>
 public struct T5Encoder {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {
