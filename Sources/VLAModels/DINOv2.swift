@@ -57,6 +57,9 @@ public struct DINOv2 {
         if c.hiddenSize % c.heads != 0 {
             r.problems.add("hidden_size \(c.hiddenSize) is not a multiple of num_attention_heads \(c.heads)")
         }
+        if c.imageSize < c.patchSize {
+            r.problems.add("image_size \(c.imageSize) is smaller than patch_size \(c.patchSize): no position table")
+        }
         if c.layers > ModelLimits.maxLayers { r.problems.add("num_hidden_layers \(c.layers) over the limit \(ModelLimits.maxLayers)") }
         let prefix = weights.shape(of: "dinov2.embeddings.cls_token") != nil ? "dinov2." : ""
         // transformers 5 saves q_proj/k_proj/v_proj/o_proj; older checkpoints (the Hub's facebook/dinov2-*)

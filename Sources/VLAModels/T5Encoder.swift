@@ -108,8 +108,12 @@ public struct T5Encoder {
         if n < maxExact { return result + n }
         let ratio = Float(n) / Float(maxExact)
         let denominator = Float(log(Double(maxDistance) / Double(maxExact)))
-        let scaled = logf(ratio) / denominator * Float(half - maxExact)
-        let large = min(maxExact + Int(scaled), half - 1)
+        var scaled = logf(ratio) / denominator * Float(half - maxExact)
+        // Degenerate configs (fewer than 4 buckets, max distance ≤ max exact) give inf or NaN here, where
+        // torch's cast is undefined; vlac clamps instead of trapping.
+        if scaled.isNaN { scaled = Float(half) }
+        scaled = Swift.min(Swift.max(scaled, -Float(half)), Float(half))
+        let large = Swift.max(Swift.min(maxExact + Int(scaled), half - 1), 0)
         result += large
         return result
     }

@@ -50,5 +50,12 @@ import VLAFormat
         for (r, b) in want {
             #expect(T5Encoder.bucket(relative: r, buckets: 32, maxDistance: 128) == b, "relative \(r)")
         }
+        // Degenerate configs clamp instead of trapping; every bucket indexes the table.
+        for (buckets, distance) in [(2, 2), (3, 100), (4, 2), (4, 1), (32, 8), (32, 2), (1000, 1 << 22)] {
+            for r in [-5000, -9, -1, 0, 1, 2, 9, 5000] {
+                let b = T5Encoder.bucket(relative: r, buckets: buckets, maxDistance: distance)
+                #expect(b >= 0 && b < buckets, "buckets \(buckets), distance \(distance), relative \(r): \(b)")
+            }
+        }
     }
 }
