@@ -173,3 +173,36 @@ struct FixtureTensors {
         #expect(text == golden)
     }
 }
+
+/// A few runs of the built `vlac` binary as a subprocess: exit status, stdout and the `Error:` line.
+@Suite struct EncodeProcessTests {
+    static func vlac(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let binary = EncodeTests.root + "/.build/debug/vlac"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) missing: run `swift build --build-tests` (make test does)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func encodesAnImage() throws {
+        let r = try Self.vlac(["encode", "image", "--model", EncodeTests.fixture("dinov2-tiny"), EncodeTests.fixture("dinov2-tiny/image-24x20.png")])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.hasPrefix("dinov2, 24×20 image, 30 patches, jax position interpolation\ncls [32]:\n"))
+    }
+
+    @Test func badInputExitsNonZeroWithTheReason() throws {
+        let r = try Self.vlac(["encode", "image", "--model", EncodeTests.fixture("dinov2-tiny"), EncodeTests.root + "/Tests/Fixtures/VLACommands/images/gray16.png"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("Error: "))
+        #expect(r.err.contains("bit depth 16 is not supported"))
+        let u = try Self.vlac(["encode", "text", "--model", EncodeTests.fixture("t5-tiny-relu")])
+        #expect(u.status == 64, "usage errors exit EX_USAGE")
+    }
+}
