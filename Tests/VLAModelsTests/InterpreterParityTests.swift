@@ -84,14 +84,16 @@ func interpret(_ built: BuiltModel, inputs: [Int: [Float]] = [:], threads: Int =
     /// sentence-transformers' normalized embedding of the reference sentence, first 8 values (vlac.md).
     static let expected: [Float] = [0.018508157, 0.011140887, -0.065158948, -0.0026214756, -0.055603385, 0.022584409, -0.0078437477, -0.00016539099]
 
-    @Test func referenceSentenceAndHundredOthers() throws {
+    /// The 101 sentences in 4 slices, so Swift Testing runs them in parallel.
+    @Test(arguments: 0..<4) func referenceSentenceAndHundredOthers(slice: Int) throws {
         let dir = try Fixtures.miniLM()
         let model = try BertEncoder(config: try Fixtures.config(dir), weights: try Checkpoint(path: dir))
         let ref = try Fixtures.tensors("minilm-sentences.safetensors")
         let want = try ref.values("embeddings")
         #expect(try ref.dims("embeddings") == [101, 384])
         var worst = 1.0
-        for s in 0..<101 {
+        defer { print("MiniLM slice \(slice): lowest cosine \(worst)") }
+        for s in stride(from: slice, to: 101, by: 4) {
             let ids = try ref.values("sentence\(s).input_ids").map { Int32($0) }
             let e = try #require(try interpret(try model.build(ids: ids, pooling: true))["embedding"])
             let w = Array(want[(s * 384)..<((s + 1) * 384)])
@@ -108,6 +110,5 @@ func interpret(_ built: BuiltModel, inputs: [Int: [Float]] = [:], threads: Int =
             worst = min(worst, cosine)
             #expect(cosine >= 0.99999, "sentence \(s): cosine \(cosine)")
         }
-        #expect(worst >= 0.99999)
     }
 }
