@@ -64,6 +64,13 @@ let package = Package(
             swiftSettings: commonSettings
         ),
 
+        // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
+        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
+        .executableTarget(
+            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops"],
+            path: "Benchmarks/KernelBench", swiftSettings: commonSettings
+        ),
+
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
         .testTarget(

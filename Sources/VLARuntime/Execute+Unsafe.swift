@@ -1,8 +1,30 @@
 import VLAFormat
 
+/// Loop contexts: each parallel loop passes the address of one of these to its task (see `WorkerPool.Task`).
+@unsafe private struct UnaryLoop { var f: Unary; var x: ConstFloatPointer; var y: FloatPointer; var count: Int; var per: Int }
+@unsafe private struct BinaryLoop {
+    var multiply: Bool; var a: ConstFloatPointer; var b: ConstFloatPointer; var y: FloatPointer
+    var count: Int; var bCount: Int; var per: Int
+}
+@unsafe private struct RowLoop {
+    enum Kind { case norm, softmax, l2 }
+    var kind: Kind
+    var x: ConstFloatPointer; var y: FloatPointer; var gamma: ConstFloatPointer?; var beta: ConstFloatPointer?
+    var rows: Int; var d: Int; var eps: Float; var center: Bool; var per: Int
+}
+@unsafe private struct LinearLoop { var step: LinearStep; var x: ConstFloatPointer; var w: ConstFloatPointer; var shared: FloatPointer }
+@unsafe private struct AttentionLoop { var step: AttentionStep; var scratch: FloatPointer; var perThread: Int }
+
 extension Interpreter {
     /// Elements per task of element-wise and row-wise loops.
     static var elementsPerTask: Int { 1 << 15 }
+
+    /// Runs `task` over `0..<n` with the address of `context`.
+    @inline(__always)
+    private func loop<C>(_ n: Int, _ context: C, _ task: WorkerPool.Task) {
+        var c = context
+        unsafe withUnsafePointer(to: &c) { p in unsafe pool.parallelFor(n, UnsafeRawPointer(p), task) }
+    }
 
     /// Runs one step.
     func execute(_ step: Step, program: Int) throws(RuntimeError) {
@@ -12,26 +34,27 @@ extension Interpreter {
         case .linear(let s):
             unsafe linear(s)
         case .norm(let x, let gamma, let beta, let y, let rows, let d, let eps, let center):
-            rowsParallel(rows, d) { r in
-                unsafe Kernels.normRow(x + r * d, gamma, beta, y + r * d, d: d, eps: eps, center: center)
-            }
+            unsafe rowLoop(RowLoop(kind: .norm, x: x, y: y, gamma: gamma, beta: beta, rows: rows, d: d, eps: eps, center: center, per: 0))
         case .softmax(let x, let y, let rows, let n):
-            rowsParallel(rows, n) { r in unsafe Kernels.softmaxRow(x + r * n, y + r * n, n: n) }
+            unsafe rowLoop(RowLoop(kind: .softmax, x: x, y: y, gamma: nil, beta: nil, rows: rows, d: n, eps: 0, center: false, per: 0))
         case .l2Normalize(let x, let y, let rows, let d, let eps):
-            rowsParallel(rows, d) { r in unsafe Kernels.l2Row(x + r * d, y + r * d, d: d, eps: eps) }
+            unsafe rowLoop(RowLoop(kind: .l2, x: x, y: y, gamma: nil, beta: nil, rows: rows, d: d, eps: eps, center: false, per: 0))
         case .unary(let f, let x, let y, let count):
             let per = Interpreter.elementsPerTask
             let tasks = pool.threadCount == 1 ? 1 : (count + per - 1) / per
-            pool.parallelFor(tasks) { t, _ in
-                let from = tasks == 1 ? 0 : t * per
-                unsafe Kernels.unary(f, x, y, from: from, to: tasks == 1 ? count : min(count, from + per))
+            unsafe loop(tasks, UnaryLoop(f: f, x: x, y: y, count: count, per: tasks == 1 ? count : per)) { raw, t, _ in
+                let c = unsafe raw.assumingMemoryBound(to: UnaryLoop.self).pointee
+                let from = unsafe t * c.per
+                unsafe Kernels.unary(c.f, c.x, c.y, from: from, to: min(c.count, from + c.per))
             }
         case .binary(let multiply, let a, let b, let y, let count, let bCount):
-            let per = max(Interpreter.elementsPerTask / max(bCount, 1), 1) * bCount
+            var per = max(Interpreter.elementsPerTask / max(bCount, 1), 1) * bCount
             let tasks = pool.threadCount == 1 ? 1 : (count + per - 1) / per
-            pool.parallelFor(tasks) { t, _ in
-                let from = tasks == 1 ? 0 : t * per
-                unsafe Kernels.binary(multiply: multiply, a, b, y, bCount: bCount, from: from, to: tasks == 1 ? count : min(count, from + per))
+            if tasks == 1 { per = count }
+            unsafe loop(tasks, BinaryLoop(multiply: multiply, a: a, b: b, y: y, count: count, bCount: bCount, per: per)) { raw, t, _ in
+                let c = unsafe raw.assumingMemoryBound(to: BinaryLoop.self).pointee
+                let from = unsafe t * c.per
+                unsafe Kernels.binary(multiply: c.multiply, c.a, c.b, c.y, bCount: c.bCount, from: from, to: min(c.count, from + c.per))
             }
         case .attention(let s):
             unsafe attention(s)
@@ -41,7 +64,7 @@ extension Interpreter {
                 if !checked && (id < 0 || Int(id) >= v) {
                     throw RuntimeError(
                         .outOfBounds,
-                        unsafe "program \(program) \"\(programs[program].name)\", op \(step.op) (gather): id \(id) at position \(i) of \"\(tensors[tensor].name)\" is outside the table's 0..<\(v) rows")
+                        "program \(program) \"\(programs[program].name)\", op \(unsafe step.op) (gather): id \(id) at position \(i) of \"\(unsafe tensors[tensor].name)\" is outside the table's 0..<\(v) rows")
                 }
                 unsafe (y + i * d).update(from: table + Int(id) * d, count: d)
             }
@@ -56,11 +79,12 @@ extension Interpreter {
             }
             let inv = 1 / max(total, 1e-9)
             for j in 0..<d { unsafe y[j] *= inv }
-        case .concat(let parts, let outer, let y, let rowBytes):
+        case .concat(let sources, let partBytes, let parts, let outer, let y, let rowBytes):
             for o in 0..<outer {
                 var at = o * rowBytes
-                for unsafe (p, bytes) in unsafe parts {
-                    unsafe (y + at).copyMemory(from: p + o * bytes, byteCount: bytes)
+                for p in 0..<parts {
+                    let bytes = unsafe partBytes[p]
+                    unsafe (y + at).copyMemory(from: sources[p] + o * bytes, byteCount: bytes)
                     at += bytes
                 }
             }
@@ -75,16 +99,25 @@ extension Interpreter {
         }
     }
 
-    /// Runs `body(row)` for every row, in tasks of about ``elementsPerTask`` elements.
-    func rowsParallel(_ rows: Int, _ width: Int, _ body: (Int) -> Void) {
-        if pool.threadCount == 1 || rows * width < 2 * Interpreter.elementsPerTask {
-            for r in 0..<rows { body(r) }
-            return
-        }
-        let per = max(1, Interpreter.elementsPerTask / max(width, 1))
-        let tasks = (rows + per - 1) / per
-        pool.parallelFor(tasks) { t, _ in
-            for r in (t * per)..<min(rows, t * per + per) { body(r) }
+    /// Row-wise ops in tasks of about ``elementsPerTask`` elements.
+    private func rowLoop(_ context: RowLoop) {
+        var c = unsafe context
+        let small = unsafe pool.threadCount == 1 || c.rows * c.d < 2 * Interpreter.elementsPerTask
+        unsafe c.per = unsafe small ? c.rows : max(1, Interpreter.elementsPerTask / max(c.d, 1))
+        let tasks = unsafe (c.rows + c.per - 1) / c.per
+        unsafe loop(tasks, c) { raw, t, _ in
+            let c = unsafe raw.assumingMemoryBound(to: RowLoop.self).pointee
+            let d = unsafe c.d
+            for r in unsafe (t * c.per)..<min(c.rows, t * c.per + c.per) {
+                switch unsafe c.kind {
+                case .norm:
+                    unsafe Kernels.normRow(c.x + r * d, c.gamma!, c.beta, c.y + r * d, d: d, eps: c.eps, center: c.center)
+                case .softmax:
+                    unsafe Kernels.softmaxRow(c.x + r * d, c.y + r * d, n: d)
+                case .l2:
+                    unsafe Kernels.l2Row(c.x + r * d, c.y + r * d, d: d, eps: c.eps)
+                }
+            }
         }
     }
 
@@ -93,12 +126,17 @@ extension Interpreter {
         if let c = unsafe s.conversion {
             let per = Interpreter.elementsPerTask
             let tasks = unsafe (c.count + per - 1) / per
-            pool.parallelFor(tasks) { t, _ in unsafe Kernels.convert(c, into: shared, from: t * per, to: min(c.count, t * per + per)) }
+            unsafe loop(tasks, (c, shared)) { raw, t, _ in
+                let (c, shared) = unsafe raw.assumingMemoryBound(to: (Conversion, FloatPointer).self).pointee
+                let per = Interpreter.elementsPerTask
+                unsafe Kernels.convert(c, into: shared, from: t * per, to: min(c.count, t * per + per))
+            }
         }
         if let g = unsafe s.im2col {
-            let rowLength = unsafe g.patch * g.channels
-            let k = unsafe g.patch * rowLength
-            unsafe pool.parallelFor(g.gridH) { gi, _ in
+            unsafe loop(g.gridH, (g, shared)) { raw, gi, _ in
+                let (g, shared) = unsafe raw.assumingMemoryBound(to: (Im2Col, FloatPointer).self).pointee
+                let rowLength = unsafe g.patch * g.channels
+                let k = unsafe g.patch * rowLength
                 for gj in unsafe 0..<g.gridW {
                     let dst = unsafe shared + (gi * g.gridW + gj) * k
                     for py in unsafe 0..<g.patch {
@@ -108,20 +146,20 @@ extension Interpreter {
                 }
             }
         }
-        let x = unsafe s.x ?? ConstFloatPointer(shared)
-        let w = unsafe s.w ?? ConstFloatPointer(shared)
-        let m = unsafe s.m, n = unsafe s.n, k = unsafe s.k
+        let context = unsafe LinearLoop(step: s, x: s.x ?? ConstFloatPointer(shared), w: s.w ?? ConstFloatPointer(shared), shared: shared)
         if unsafe s.byRows {
-            let tasks = unsafe (m + s.chunk - 1) / s.chunk
-            pool.parallelFor(tasks) { t, _ in
-                let r0 = unsafe t * s.chunk, rows = unsafe min(s.chunk, m - r0)
-                unsafe Interpreter.linearBlock(s, x: x + r0 * k, w: w, y: s.y + r0 * n, rows: rows, col: 0, cols: n)
+            unsafe loop((s.m + s.chunk - 1) / s.chunk, context) { raw, t, _ in
+                let c = unsafe raw.assumingMemoryBound(to: LinearLoop.self).pointee
+                let s = unsafe c.step
+                let r0 = unsafe t * s.chunk, rows = unsafe min(s.chunk, s.m - r0)
+                unsafe Interpreter.linearBlock(s, x: c.x + r0 * s.k, w: c.w, y: s.y + r0 * s.n, rows: rows, col: 0, cols: s.n)
             }
         } else {
-            let tasks = unsafe (n + s.chunk - 1) / s.chunk
-            pool.parallelFor(tasks) { t, _ in
-                let c0 = unsafe t * s.chunk, cols = unsafe min(s.chunk, n - c0)
-                unsafe Interpreter.linearBlock(s, x: x, w: w + c0, y: s.y + c0, rows: m, col: c0, cols: cols)
+            unsafe loop((s.n + s.chunk - 1) / s.chunk, context) { raw, t, _ in
+                let c = unsafe raw.assumingMemoryBound(to: LinearLoop.self).pointee
+                let s = unsafe c.step
+                let c0 = unsafe t * s.chunk, cols = unsafe min(s.chunk, s.n - c0)
+                unsafe Interpreter.linearBlock(s, x: c.x, w: c.w + c0, y: s.y + c0, rows: s.m, col: c0, cols: cols)
             }
         }
     }
@@ -143,11 +181,12 @@ extension Interpreter {
     }
 
     func attention(_ s: AttentionStep) {
-        let scratch = unsafe threadScratch, per = threadScratchCount
-        let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
-        unsafe pool.parallelFor(s.batch * h) { task, thread in
+        unsafe loop(s.batch * s.heads, AttentionLoop(step: s, scratch: threadScratch, perThread: threadScratchCount)) { raw, task, thread in
+            let c = unsafe raw.assumingMemoryBound(to: AttentionLoop.self).pointee
+            let s = unsafe c.step
+            let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
             let b = task / h, head = task % h
-            let scores = unsafe scratch + thread * per
+            let scores = unsafe c.scratch + thread * c.perThread
             let q = unsafe s.q + (b * tq * h + head) * d
             let k = unsafe s.k + (b * tk * h + head) * d
             let v = unsafe s.v + (b * tk * h + head) * dv

@@ -40,51 +40,59 @@ enum Gemm {
         unsafe UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
-    /// The own kernel for `B` in `[k, n]` layout: for each row of A, 64 columns of C at a time are kept in
-    /// four 16-lane accumulators while k runs; k is summed in increasing order.
+    /// The own kernel for `B` in `[k, n]` layout: C's rows are accumulated in place, `C[i, :] += (alpha·A[i, p])·B[p, :]`
+    /// for p increasing, so B streams row by row (contiguous, prefetch-friendly) and each C row stays in L1.
+    /// Four rows of A share each pass over a row of B.
     static func own(
         m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        for i in 0..<m {
-            let arow = unsafe a + i * lda
-            let crow = unsafe c + i * ldc
-            var j = 0
-            while j + 64 <= n {
-                var s0 = V(), s1 = V(), s2 = V(), s3 = V()
-                for p in 0..<k {
-                    let x = V(repeating: unsafe arow[p])
-                    let brow = unsafe b + p * ldb + j
-                    s0 = unsafe s0 + x * load(brow)
-                    s1 = unsafe s1 + x * load(brow + 16)
-                    s2 = unsafe s2 + x * load(brow + 32)
-                    s3 = unsafe s3 + x * load(brow + 48)
-                }
-                if beta == 0 {
-                    unsafe store(s0 * alpha, crow + j)
-                    unsafe store(s1 * alpha, crow + j + 16)
-                    unsafe store(s2 * alpha, crow + j + 32)
-                    unsafe store(s3 * alpha, crow + j + 48)
+        if beta == 0 { for i in 0..<m { unsafe (c + i * ldc).update(repeating: 0, count: n) } }
+        var i = 0
+        while i < m {
+            let rows = min(4, m - i)
+            let c0 = unsafe c + i * ldc
+            let a0 = unsafe a + i * lda
+            for p in 0..<k {
+                let brow = unsafe b + p * ldb
+                if rows == 4 {
+                    let x0 = V(repeating: unsafe alpha * a0[p]), x1 = V(repeating: unsafe alpha * a0[lda + p])
+                    let x2 = V(repeating: unsafe alpha * a0[2 * lda + p]), x3 = V(repeating: unsafe alpha * a0[3 * lda + p])
+                    var j = 0
+                    while j + 16 <= n {
+                        let w = unsafe load(brow + j)
+                        unsafe store(load(c0 + j) + x0 * w, c0 + j)
+                        unsafe store(load(c0 + ldc + j) + x1 * w, c0 + ldc + j)
+                        unsafe store(load(c0 + 2 * ldc + j) + x2 * w, c0 + 2 * ldc + j)
+                        unsafe store(load(c0 + 3 * ldc + j) + x3 * w, c0 + 3 * ldc + j)
+                        j += 16
+                    }
+                    while j < n {
+                        let w = unsafe brow[j]
+                        unsafe c0[j] += x0[0] * w
+                        unsafe c0[ldc + j] += x1[0] * w
+                        unsafe c0[2 * ldc + j] += x2[0] * w
+                        unsafe c0[3 * ldc + j] += x3[0] * w
+                        j += 1
+                    }
                 } else {
-                    unsafe store(s0 * alpha + load(crow + j), crow + j)
-                    unsafe store(s1 * alpha + load(crow + j + 16), crow + j + 16)
-                    unsafe store(s2 * alpha + load(crow + j + 32), crow + j + 32)
-                    unsafe store(s3 * alpha + load(crow + j + 48), crow + j + 48)
+                    for r in 0..<rows {
+                        let xs = unsafe alpha * a0[r * lda + p]
+                        let x = V(repeating: xs)
+                        let crow = unsafe c0 + r * ldc
+                        var j = 0
+                        while j + 16 <= n {
+                            unsafe store(load(crow + j) + x * load(brow + j), crow + j)
+                            j += 16
+                        }
+                        while j < n {
+                            unsafe crow[j] += xs * brow[j]
+                            j += 1
+                        }
+                    }
                 }
-                j += 64
             }
-            while j + 16 <= n {
-                var s0 = V()
-                for p in 0..<k { s0 = unsafe s0 + V(repeating: arow[p]) * load(b + p * ldb + j) }
-                if beta == 0 { unsafe store(s0 * alpha, crow + j) } else { unsafe store(s0 * alpha + load(crow + j), crow + j) }
-                j += 16
-            }
-            while j < n {
-                var s: Float = 0
-                for p in 0..<k { s += unsafe arow[p] * b[p * ldb + j] }
-                unsafe crow[j] = beta == 0 ? s * alpha : s * alpha + crow[j]
-                j += 1
-            }
+            i += rows
         }
     }
 

@@ -1,5 +1,11 @@
 import VLAFormat
 
+// Kernels read f32, i32 and u8 tensor data in place (constants after prepare has checked their alignment), so
+// the host must be little-endian like the format. No untested byte-swapping arm: refuse to build instead.
+#if _endian(big)
+#error("VLARuntime reads little-endian tensor data in place and supports little-endian hosts only")
+#endif
+
 /// Where a prepared tensor's bytes are: constant bytes that outlive the interpreter, or an arena offset.
 @unsafe public enum TensorStorage {
     /// Read-only bytes owned by someone else (an mmap'd verified file, or the interpreter's own copy).
@@ -211,6 +217,24 @@ import VLAFormat
         for index in unsafe steps[program].indices {
             unsafe try execute(steps[program][index], program: program)
         }
+    }
+
+    /// Runs one program and returns the wall-clock seconds each op took (op order; 0 for ops fused into the op
+    /// before them). For profiling: unlike ``run(_:)`` it allocates the result.
+    /// - Throws: As ``run(_:)``.
+    public func runProfiled(_ program: Int) throws(RuntimeError) -> [Double] {
+        guard program >= 0, program < programs.count else {
+            throw RuntimeError(.invalidInput, "program index \(program) is outside 0..<\(programs.count)")
+        }
+        var times = [Double](repeating: 0, count: programs[program].operations.count)
+        let clock = ContinuousClock()
+        for index in unsafe steps[program].indices {
+            let start = clock.now
+            try unsafe execute(unsafe steps[program][index], program: program)
+            let c = (clock.now - start).components
+            unsafe times[steps[program][index].op] += Double(c.seconds) + Double(c.attoseconds) * 1e-18
+        }
+        return times
     }
 
     /// The arena address of an arena tensor of the given dtype with exactly `count` elements.

@@ -118,9 +118,11 @@ enum Kernels {
     static func softmaxRow(_ x: ConstFloatPointer, _ y: FloatPointer, n: Int) {
         var mx = V(repeating: -.infinity)
         var i = 0
-        while i + 16 <= n { mx = pointwiseMax(mx, unsafe load(x + i)); i += 16 }
-        if i < n { mx = pointwiseMax(mx, unsafe loadPartial(x + i, n - i, fill: -.infinity)) }
-        let m = V(repeating: mx.max())
+        while i + 16 <= n { let v = unsafe load(x + i); mx.replace(with: v, where: v .> mx); i += 16 }
+        if i < n { let v = unsafe loadPartial(x + i, n - i, fill: -.infinity); mx.replace(with: v, where: v .> mx) }
+        var top = mx[0]
+        for l in 1..<16 where mx[l] > top { top = mx[l] }
+        let m = V(repeating: top)
         var acc = V()
         i = 0
         while i + 16 <= n { let e = VectorMath.exp(unsafe load(x + i) - m); unsafe store(e, y + i); acc += e; i += 16 }
@@ -167,11 +169,11 @@ enum Kernels {
         case .i8:
             let scale = unsafe c.scale
             for i in from..<to {
-                let q = Int8(bitPattern: unsafe s.load(fromByteOffset: i, as: UInt8.self))
+                let q = Int8(bitPattern: unsafe s.loadUnaligned(fromByteOffset: i, as: UInt8.self))
                 unsafe y[i] = Float(q) * (scale?[i % c.lastAxis] ?? 1)
             }
         case .u8:
-            for i in from..<to { unsafe y[i] = Float(s.load(fromByteOffset: i, as: UInt8.self)) }
+            for i in from..<to { unsafe y[i] = Float(s.loadUnaligned(fromByteOffset: i, as: UInt8.self)) }
         case .i32:
             for i in from..<to { unsafe y[i] = Float(Int32(littleEndian: s.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
         }

@@ -28,6 +28,8 @@ import VLAFormat
         }
     }
 
+    /// The tensor's data as f32. Rebinding is sound here: `Interpreter.checkTensors` has verified the alignment
+    /// of every constant and arena offset, and the host is little-endian (see Interpreter+Unsafe.swift).
     func floats(_ id: Int) -> ConstFloatPointer {
         unsafe address(id).assumingMemoryBound(to: Float.self)
     }
@@ -103,7 +105,7 @@ import VLAFormat
             try checkBLASSize(m, n, k, at)
             var step = unsafe LinearStep(
                 x: floats(ins[0]), w: nil, bias: ins.count == 3 ? floats(ins[2]) : nil, y: y, m: m, k: k, n: n,
-                conversion: nil, im2col: nil, epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+                conversion: nil, im2col: nil, epilogue: nil, blas: useBLAS(m: m, n: n, k: k), chunk: 0, byRows: false)
             unsafe step.w = try weights(ins[1], &step, at)
             unsafe setChunks(&step)
             return unsafe .linear(step)
@@ -119,7 +121,7 @@ import VLAFormat
                 x: nil, w: floats(ins[1]), bias: floats(ins[2]), y: y, m: m, k: k, n: d,
                 conversion: nil,
                 im2col: Im2Col(image: floats(ins[0]), height: it.shape[0], width: it.shape[1], channels: c, patch: p, gridH: gh, gridW: gw),
-                epilogue: nil, blas: m >= interpreter.options.smallProductRows, chunk: 0, byRows: false)
+                epilogue: nil, blas: useBLAS(m: m, n: d, k: k), chunk: 0, byRows: false)
             unsafe setChunks(&step)
             return unsafe .linear(step)
         case .layerNorm, .rmsNorm:
@@ -174,11 +176,16 @@ import VLAFormat
             let axis = Int(op.attributes[0])
             let outer = outType.shape[..<axis].reduce(1, *)
             let inner = outType.shape[(axis + 1)...].reduce(1, *)
-            var parts: [(UnsafeRawPointer, Int)] = unsafe []
-            for id in ins {
-                unsafe parts.append((address(id), tensors[id].type.shape[axis] * inner * 4))
+            // Part addresses and sizes live in memory owned by the interpreter, so run iterates no array.
+            let sources = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: UnsafeRawPointer.self, capacity: ins.count)
+            let sizes = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: Int.self, capacity: ins.count)
+            for (i, id) in ins.enumerated() {
+                unsafe (sources + i).initialize(to: address(id))
+                unsafe (sizes + i).initialize(to: tensors[id].type.shape[axis] * inner * 4)
             }
-            return unsafe .concat(parts: parts, outer: outer, y: UnsafeMutableRawPointer(y), rowBytes: outType.shape[axis] * inner * 4)
+            return unsafe .concat(
+                sources: sources, partBytes: sizes, parts: ins.count, outer: outer, y: UnsafeMutableRawPointer(y),
+                rowBytes: outType.shape[axis] * inner * 4)
         case .slice:
             let xt = unsafe tensors[ins[0]].type
             let axis = Int(op.attributes[0]), start = Int(op.attributes[1]), length = Int(op.attributes[2])
@@ -199,6 +206,17 @@ import VLAFormat
         default:
             throw RuntimeError(.invalidProgram, "\(at): unknown op code \(op.opcode.rawValue)")
         }
+    }
+
+    /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
+    /// 10⁶ multiply-adds. OpenBLAS ≥ 0.3.16 sends products of at most 100³ multiply-adds to its "small matrix"
+    /// kernels, which on AVX-512 machines `malloc` a buffer on every call for some shapes; `run` must not
+    /// allocate, so those stay with the own kernel.
+    func useBLAS(m: Int, n: Int, k: Int) -> Bool {
+        let small = interpreter.options.smallProductRows
+        if m < small { return false }
+        if small == 0 { return true }  // forced (tests compare both paths)
+        return Double(m) * Double(n) * Double(k) > 1e6
     }
 
     func checkBLASSize(_ m: Int, _ n: Int, _ k: Int, _ at: String) throws(RuntimeError) {
@@ -289,7 +307,7 @@ import VLAFormat
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),
             mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias,
-            blas: tq >= interpreter.options.smallProductRows)
+            blas: useBLAS(m: tq, n: tk, k: max(d, dv)))
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate

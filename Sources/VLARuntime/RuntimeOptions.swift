@@ -8,7 +8,14 @@ public struct RuntimeOptions: Sendable, Hashable {
     /// already split between these threads.
     public var threads: Int
     /// Matrix products with fewer rows than this (the product of x's leading axes) use vlac's own kernel;
-    /// larger ones use OpenBLAS `cblas_sgemm`. See `Docs/Runtime.md` for the measurement behind the default.
+    /// the others use OpenBLAS `cblas_sgemm` if they have more than 10⁶ multiply-adds (smaller ones stay with
+    /// the own kernel because OpenBLAS's small-matrix path allocates on every call). 0 sends every product to
+    /// OpenBLAS (tests use it to compare both paths; `run` may then allocate inside OpenBLAS).
+    ///
+    /// The default is 4, measured on this project's 2-core Zen 4 machine (`vlac-kernel-bench crossover`,
+    /// `Docs/Runtime.md`): with 1 to 3 rows and more than 10⁶ multiply-adds (768×3072, 3072×768, 768×2304
+    /// weights) OpenBLAS 0.3.21 drops to 1–17 GFLOP/s and the own kernel is 1.3–10× faster; from 4 rows on
+    /// OpenBLAS wins.
     public var smallProductRows: Int
     /// Fuse a `linear` with the element-wise op that consumes its output when nothing else reads the
     /// intermediate tensor (bias, activation and the store happen while the tile is in cache).
@@ -23,7 +30,7 @@ public struct RuntimeOptions: Sendable, Hashable {
     ///   - smallProductRows: Row count below which the own matrix kernel is used instead of OpenBLAS.
     ///   - fuse: Whether to fuse `linear` with a following element-wise op.
     ///   - limits: Size limits.
-    public init(threads: Int = 1, smallProductRows: Int = 8, fuse: Bool = true, limits: RuntimeLimits = RuntimeLimits()) {
+    public init(threads: Int = 1, smallProductRows: Int = 4, fuse: Bool = true, limits: RuntimeLimits = RuntimeLimits()) {
         self.threads = max(1, min(threads, limits.maxThreads))
         self.smallProductRows = max(0, smallProductRows)
         self.fuse = fuse

@@ -66,7 +66,7 @@ enum Unary: Equatable {
     case gather(table: ConstFloatPointer, ids: UnsafePointer<Int32>, y: FloatPointer, t: Int, v: Int, d: Int, checked: Bool, tensor: Int)
     case meanPool(x: ConstFloatPointer, mask: UnsafePointer<UInt8>, y: FloatPointer, t: Int, d: Int)
     case l2Normalize(x: ConstFloatPointer, y: FloatPointer, rows: Int, d: Int, eps: Float)
-    case concat(parts: [(UnsafeRawPointer, Int)], outer: Int, y: UnsafeMutableRawPointer, rowBytes: Int)
+    case concat(sources: UnsafePointer<UnsafeRawPointer>, partBytes: UnsafePointer<Int>, parts: Int, outer: Int, y: UnsafeMutableRawPointer, rowBytes: Int)
     case slice(x: UnsafeRawPointer, y: UnsafeMutableRawPointer, outer: Int, inRowBytes: Int, startBytes: Int, lengthBytes: Int)
     case copy(from: UnsafeRawPointer, to: UnsafeMutableRawPointer, bytes: Int)
     case convert(Conversion, y: FloatPointer)

@@ -11,10 +11,10 @@ import Synchronization
 ///
 /// Workers are started once (at prepare time) and sleep on a condition variable between loops; a loop
 /// hands out indices through an atomic counter, so a slowed core simply takes fewer of them. A loop does not
-/// allocate: the body is a non-escaping closure whose address the workers read while the caller waits.
+/// allocate: the body is a C function pointer and the address of a context the caller keeps alive.
 ///
-/// `@unchecked Sendable`: every mutable field is read and written under `mutex`, except `body`, `count`
-/// and `next`, which the caller writes under `mutex` before bumping `generation` and which workers read
+/// `@unchecked Sendable`: every mutable field is read and written under `mutex`, except `task`, `context`,
+/// `count` and `next`, which the caller writes under `mutex` before bumping `generation` and which workers read
 /// only after observing the new generation under the same mutex (and the caller waits under it for all
 /// workers to finish before it clears them).
 @safe final class WorkerPool: @unchecked Sendable {
@@ -26,7 +26,9 @@ import Synchronization
     private var generation = 0
     private var running = 0
     private var stopping = false
-    private var body: ((Int, Int) -> Void)?
+    /// The current loop's body and its context, nil between loops.
+    private var task: Task?
+    private var context: UnsafeRawPointer?
     private var count = 0
     private let next = Atomic<Int>(0)
     private let barrier = Atomic<Int>(0)
@@ -67,38 +69,55 @@ import Synchronization
     /// Workers actually running (thread creation can fail; the caller then does more of the work).
     var liveWorkers: Int { threads.count }
 
-    /// Runs `body(i, thread)` for every `i` in `0..<n` on the caller and the workers; returns when all are done.
-    ///
-    /// `thread` is in `0..<threadCount` (0 = the caller) and identifies per-thread scratch memory.
+    /// A loop body: `task(context, index, thread)`. A C function pointer and a context address, so that
+    /// starting a loop allocates nothing, even in unoptimized builds.
+    typealias Task = @convention(c) (UnsafeRawPointer, Int, Int) -> Void
+
+    /// Runs `task(context, i, thread)` for every `i` in `0..<n` on the caller and the workers; returns when all
+    /// are done. `thread` is in `0..<threadCount` (0 = the caller) and identifies per-thread scratch memory.
+    /// - Warning: `context` must stay valid until this returns (pass the address of a local).
     /// - Complexity: one wake-up of the workers; indices are claimed one at a time.
-    func parallelFor(_ n: Int, _ body: (Int, Int) -> Void) {
+    func parallelFor(_ n: Int, _ context: UnsafeRawPointer, _ task: Task) {
         if n <= 0 { return }
         if n == 1 || threads.isEmpty {
-            for i in 0..<n { body(i, 0) }
+            for i in 0..<n { unsafe task(context, i, 0) }
             return
         }
+        unsafe pthread_mutex_lock(&mutex)
+        unsafe self.task = task
+        unsafe self.context = context
+        self.count = n
+        next.store(0, ordering: .relaxed)
+        running = threads.count
+        generation &+= 1
+        unsafe pthread_cond_broadcast(&wake)
+        unsafe pthread_mutex_unlock(&mutex)
+        unsafe drain(task, context, n: n, thread: 0)
+        unsafe pthread_mutex_lock(&mutex)
+        while running > 0 { unsafe pthread_cond_wait(&done, &mutex) }
+        unsafe self.task = nil
+        unsafe self.context = nil
+        unsafe pthread_mutex_unlock(&mutex)
+    }
+
+    /// Runs `body(i, thread)` for every `i` in `0..<n` (a convenience for code off the hot path: the closure
+    /// conversion may allocate in unoptimized builds).
+    func parallelFor(_ n: Int, _ body: (Int, Int) -> Void) {
         withoutActuallyEscaping(body) { escaping in
-            unsafe pthread_mutex_lock(&mutex)
-            self.body = escaping
-            self.count = n
-            next.store(0, ordering: .relaxed)
-            running = threads.count
-            generation &+= 1
-            unsafe pthread_cond_broadcast(&wake)
-            unsafe pthread_mutex_unlock(&mutex)
-            drain(escaping, n: n, thread: 0)
-            unsafe pthread_mutex_lock(&mutex)
-            while running > 0 { unsafe pthread_cond_wait(&done, &mutex) }
-            self.body = nil
-            unsafe pthread_mutex_unlock(&mutex)
+            var local = escaping
+            unsafe withUnsafePointer(to: &local) { address in
+                unsafe parallelFor(n, UnsafeRawPointer(address)) { raw, i, thread in
+                    unsafe raw.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(i, thread)
+                }
+            }
         }
     }
 
-    private func drain(_ body: (Int, Int) -> Void, n: Int, thread: Int) {
+    private func drain(_ task: Task, _ context: UnsafeRawPointer, n: Int, thread: Int) {
         while true {
             let i = next.add(1, ordering: .relaxed).oldValue
             if i >= n { return }
-            body(i, thread)
+            unsafe task(context, i, thread)
         }
     }
 
@@ -109,10 +128,11 @@ import Synchronization
             while generation == seen && !stopping { unsafe pthread_cond_wait(&wake, &mutex) }
             if stopping { break }
             seen = generation
-            let body = self.body
+            let task = unsafe self.task
+            let context = unsafe self.context
             let n = count
             unsafe pthread_mutex_unlock(&mutex)
-            if let body { drain(body, n: n, thread: index) }
+            if let task = unsafe task, let context = unsafe context { unsafe drain(task, context, n: n, thread: index) }
             unsafe pthread_mutex_lock(&mutex)
             running -= 1
             if running == 0 { unsafe pthread_cond_signal(&done) }
