@@ -13,6 +13,7 @@ help:
 	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
 	@echo "make reference-full  generate the full-size t5-base / dinov2-base parity references (not committed)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
+	@echo "make fuzz       run the libFuzzer target over the .vla verifier (FUZZ_SECONDS=60)"
 
 setup:
 	@scripts/setup.sh
@@ -49,6 +50,10 @@ reference: setup-reference
 # `VLAC_FULL_REFERENCE=1 swift test --filter FullSize` then checks them.
 reference-full: setup-reference
 	.venv/bin/python Tests/Reference/gen_models_reference.py --full
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	Fuzz/run.sh FuzzFormatReader $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build $(DEMO_OUT)

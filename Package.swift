@@ -36,8 +36,11 @@ let package = Package(
         // Op set, kernels, interpreter, arena, image and action processing. No Foundation.
         .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS"], swiftSettings: strictSettings),
 
+        // Generated protobuf-c code for the ONNX subset in Schemas/onnx.proto (scripts/gen-proto.sh).
+        .target(name: "CONNX", dependencies: ["CProtobufC"]),
+
         // Checkpoint readers behind one tensor-store API.
-        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC"], swiftSettings: commonSettings),
+        .target(name: "VLACheckpoint", dependencies: ["CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
         // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
         .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
@@ -71,8 +74,13 @@ let package = Package(
             path: "Benchmarks/KernelBench", swiftSettings: commonSettings
         ),
 
-        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat"], swiftSettings: commonSettings),
-        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
+        // Examples: small programs that show an API and that `make demo` runs.
+        .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
+
+        // Shared test helpers: sample documents and raw-byte patching.
+        .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
+        .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
+        .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLAModelsTests",
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
@@ -88,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat",
+                "VLACommands", "VLAFormat", "VLATestSupport", "VLACheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

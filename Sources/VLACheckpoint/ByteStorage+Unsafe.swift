@@ -15,12 +15,15 @@ import Darwin
 /// heap buffers are filled before the storage is made), so sharing across threads is safe.
 public final class ByteStorage: @unchecked Sendable {
     let base: UnsafeRawPointer?
+    /// Whether the bytes are a file mapping (see ``ByteView/releasePages()``).
+    let isMapped: Bool
     /// The number of bytes.
     public let count: Int
     private let release: @Sendable (UnsafeMutableRawPointer?, Int) -> Void
 
-    init(base: UnsafeRawPointer?, count: Int, release: @escaping @Sendable (UnsafeMutableRawPointer?, Int) -> Void) {
+    init(base: UnsafeRawPointer?, count: Int, isMapped: Bool = false, release: @escaping @Sendable (UnsafeMutableRawPointer?, Int) -> Void) {
         self.base = base
+        self.isMapped = isMapped
         self.count = count
         self.release = release
     }
@@ -48,15 +51,20 @@ public final class ByteStorage: @unchecked Sendable {
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw CheckpointError(.io, "cannot map \(size) bytes: \(String(cString: strerror(errno)))", file: path)
         }
-        return ByteStorage(base: UnsafeRawPointer(p), count: size, release: { p, n in _ = munmap(p, n) })
+        return ByteStorage(base: UnsafeRawPointer(p), count: size, isMapped: true, release: { p, n in _ = munmap(p, n) })
     }
 
     /// Copies `bytes` into a new heap storage.
     public convenience init(copying bytes: some Collection<UInt8>) {
         let n = bytes.count
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 64)
-        var i = 0
-        for b in bytes { p.storeBytes(of: b, toByteOffset: i, as: UInt8.self); i += 1 }
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { b in
+            if let src = b.baseAddress { p.copyMemory(from: src, byteCount: b.count) }
+        }
+        if copied == nil {
+            var i = 0
+            for b in bytes { p.storeBytes(of: b, toByteOffset: i, as: UInt8.self); i += 1 }
+        }
         self.init(base: UnsafeRawPointer(p), count: n, release: { p, _ in p?.deallocate() })
     }
 
@@ -104,6 +112,24 @@ public struct ByteView: Sendable {
         return try body(UnsafeRawBufferPointer(start: base + start, count: count))
     }
 
+    /// Tells the kernel the mapped pages of this view may be dropped from memory (they are re-read
+    /// from the file if touched again). Used after hashing or decoding a whole file so the process's
+    /// resident size does not keep the file. No effect on heap storage.
+    func releasePages() {
+        guard storage.isMapped, let base = storage.base, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let startAddress = Int(bitPattern: base + start)
+        let alignedStart = (startAddress + page - 1) / page * page
+        let end = startAddress + count
+        guard end > alignedStart, let p = UnsafeMutableRawPointer(bitPattern: alignedStart) else { return }
+        _ = madvise(p, (end - alignedStart) / page * page, MADV_DONTNEED)
+    }
+
+    /// The first `n` bytes (all of them if `n` is larger), sharing the storage.
+    public func prefix(_ n: Int) -> ByteView {
+        ByteView(storage: storage, start: start, count: min(max(n, 0), count))
+    }
+
     /// The bytes as an array (a copy).
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
@@ -129,29 +155,32 @@ public struct ByteView: Sendable {
         return ByteView(storage: storage, start: start + r.lowerBound, count: r.count)
     }
 
+    /// The whole storage (callers index it at `start + offset` after a range check).
+    private var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage.base, count: storage.count) }
+
     /// The byte at `offset`, checked.
     func u8(_ offset: Int, _ what: @autoclosure () -> String = "byte") throws -> UInt8 {
         _ = try checkedRange(offset, 1, what())
-        return storage.base.unsafelyUnwrapped.load(fromByteOffset: start + offset, as: UInt8.self)
+        return raw.loadUnaligned(fromByteOffset: start + offset, as: UInt8.self)
     }
 
     /// A little-endian integer of type `T` at `offset`, checked.
     func le<T: FixedWidthInteger>(_ offset: Int, as: T.Type, _ what: @autoclosure () -> String = "integer") throws -> T {
         _ = try checkedRange(offset, MemoryLayout<T>.size, what())
-        return T(littleEndian: storage.base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: start + offset, as: T.self))
+        return T(littleEndian: raw.loadUnaligned(fromByteOffset: start + offset, as: T.self))
     }
 
     /// A big-endian integer of type `T` at `offset`, checked (msgpack).
     func be<T: FixedWidthInteger>(_ offset: Int, as: T.Type, _ what: @autoclosure () -> String = "integer") throws -> T {
         _ = try checkedRange(offset, MemoryLayout<T>.size, what())
-        return T(bigEndian: storage.base.unsafelyUnwrapped.loadUnaligned(fromByteOffset: start + offset, as: T.self))
+        return T(bigEndian: raw.loadUnaligned(fromByteOffset: start + offset, as: T.self))
     }
 
     /// The bytes at `offset ..< offset + length` as an array, checked.
     func copyBytes(_ offset: Int, _ length: Int, _ what: @autoclosure () -> String) throws -> [UInt8] {
         let r = try checkedRange(offset, length, what())
         guard !r.isEmpty else { return [] }
-        return Array(UnsafeRawBufferPointer(start: storage.base.unsafelyUnwrapped + start + r.lowerBound, count: r.count))
+        return Array(raw[(start + r.lowerBound) ..< (start + r.upperBound)])
     }
 
     /// Whether the bytes at `offset` equal `prefix`.
@@ -160,6 +189,23 @@ public struct ByteView: Sendable {
         return withUnsafeBytes { raw in
             for (i, b) in prefix.enumerated() where raw[offset + i] != b { return false }
             return true
+        }
+    }
+}
+
+extension ByteView {
+    /// The largest offset `o` in `range` where the 4 bytes at `o` equal `signature` (little-endian) and
+    /// `accept(o)` holds, scanning downwards; nil if none.
+    func lastOffset(of signature: UInt32, in range: ClosedRange<Int>, where accept: (Int) -> Bool) -> Int? {
+        guard range.lowerBound >= 0, range.upperBound + 4 <= count else { return nil }
+        let b0 = UInt8(truncatingIfNeeded: signature)
+        return withUnsafeBytes { raw -> Int? in
+            var o = range.upperBound
+            while o >= range.lowerBound {
+                if raw[o] == b0, UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)) == signature, accept(o) { return o }
+                o -= 1
+            }
+            return nil
         }
     }
 }

@@ -17,8 +17,10 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
-    /// Guesses the format of a file from its first bytes, falling back to its extension.
-    /// - Returns: nil if neither the bytes nor the extension say.
+    /// Guesses the format of a file: from its magic bytes (npy, zip: PyTorch if it has a `data.pkl`
+    /// else npz, legacy PyTorch, safetensors), then its extension, then weaker signs (a msgpack map,
+    /// a protobuf field 1 varint for ONNX), then a PyTorch extension.
+    /// - Returns: nil if nothing says.
     public static func detect(_ file: ByteView, path: String) -> CheckpointFormat? {
         let ext = path.split(separator: "/").last.flatMap { $0.contains(".") ? $0.split(separator: ".").last.map(String.init) : nil }?.lowercased()
         if file.hasPrefix([0x93] + Array("NUMPY".utf8)) { return .npy }
@@ -26,19 +28,22 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
             return ZipArchive.looksLikePyTorch(file) ? .pytorch : .npz
         }
         if file.hasPrefix([0x80, 0x02, 0x8A]) { return .pytorch }  // legacy torch.save: pickle protocol 2 + magic
+        // safetensors: a u64 header length that fits the file, then '{'.
+        if file.count >= 10, let n = try? file.le(0, as: UInt64.self), n >= 2, n <= UInt64(file.count - 8), file.hasPrefix(Array("{".utf8), at: 8) {
+            return .safetensors
+        }
         switch ext {
         case "safetensors": return .safetensors
         case "npy": return .npy
         case "npz": return .npz
         case "msgpack", "flax": return .msgpack
         case "onnx": return .onnx
-        case "bin", "pt", "pth", "ckpt": return .pytorch
         default: break
         }
-        if file.count >= 10, let n = try? file.le(0, as: UInt64.self), n < UInt64(file.count), file.hasPrefix(Array("{".utf8), at: 8) {
-            return .safetensors
-        }
         if let b = try? file.u8(0), (0x80 ... 0x8F).contains(b) || b == 0xDE || b == 0xDF { return .msgpack }
+        if file.hasPrefix([0x08]) { return .onnx }  // ModelProto starts with ir_version (field 1, varint)
+        // PyTorch files are zips (found above by magic); a .pt that is not one gets the zip reader's error.
+        if ["bin", "pt", "pth", "ckpt"].contains(ext) { return .pytorch }
         return nil
     }
 }
@@ -48,6 +53,8 @@ struct CheckpointContents {
     var tensors: [Tensor]
     var metadata: [(key: String, value: String)] = []
     var graph: GraphSummary? = nil
+    /// Other files the tensors were read from (ONNX external data), for provenance.
+    var otherFiles: [CheckpointFile] = []
 }
 
 /// The operators and opsets of an ONNX model, for `vlac inspect`.
@@ -69,8 +76,21 @@ public struct CheckpointFile: Sendable {
     public let path: String
     /// The file's bytes (a read-only mapping).
     public let bytes: ByteView
-    /// The file's SHA-256, for provenance. Reads every byte of the file.
-    public func sha256() -> SHA256Digest { SHA256.hash(bytes) }
+    /// The file's SHA-256, for provenance. Reads every byte of the file, in 8 MiB pieces whose mapped
+    /// pages are released after hashing, so hashing a large file does not grow the resident size.
+    public func sha256() -> SHA256Digest {
+        var h = SHA256()
+        let piece = 8 << 20
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(piece, bytes.count - offset)
+            guard let part = try? bytes.slice(offset, n, "file") else { break }
+            h.update(part)
+            part.releasePages()
+            offset += n
+        }
+        return h.finalize()
+    }
 }
 
 /// A checkpoint opened read-only: its tensors (zero-copy views of the mapped file where the format
@@ -93,7 +113,8 @@ public struct Checkpoint: Sendable {
     public let metadata: [(key: String, value: String)]
     /// The ONNX graph summary, for ONNX files.
     public let graph: GraphSummary?
-    /// The files read (one, or the shards of a directory), with their SHA-256 on request.
+    /// The files read (the file; the shards of a directory; an ONNX model's external data files after
+    /// the model), with their SHA-256 on request.
     public let files: [CheckpointFile]
     private let index: [String: Int]
 
@@ -127,7 +148,7 @@ public struct Checkpoint: Sendable {
         } catch let e as CheckpointError {
             throw e.inFile(path)
         }
-        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)], limits: limits)
+        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)] + contents.otherFiles, limits: limits)
     }
 
     init(path: String, format: CheckpointFormat, contents: CheckpointContents, files: [CheckpointFile], limits: ReaderLimits) throws {
@@ -152,6 +173,14 @@ public struct Checkpoint: Sendable {
     static func read(_ bytes: ByteView, path: String, format: CheckpointFormat, limits: ReaderLimits) throws -> CheckpointContents {
         switch format {
         case .safetensors: return try SafetensorsReader.read(bytes, path: path, limits: limits)
+        case .npy:
+            let base = path.split(separator: "/").last.map(String.init) ?? path
+            let name = base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
+            return CheckpointContents(tensors: [try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits)])
+        case .npz: return try NpzReader.read(bytes, path: path, limits: limits)
+        case .msgpack: return try MsgpackReader.read(bytes, path: path, limits: limits)
+        case .pytorch: return try PyTorchReader.read(bytes, path: path, limits: limits)
+        case .onnx: return try ONNXReader.read(bytes, path: path, limits: limits)
         default:
             throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")
         }
@@ -159,6 +188,16 @@ public struct Checkpoint: Sendable {
 
     /// The tensor named `name`, or nil.
     public subscript(name: String) -> Tensor? { index[name].map { tensors[$0] } }
+
+    /// The tensor named `name`.
+    /// - Throws: ``CheckpointError`` with code `.malformed` naming the tensor and the checkpoint if it
+    ///   is missing (model loaders use this so a wrong name reads as a clear error).
+    public func tensor(named name: String) throws -> Tensor {
+        guard let t = self[name] else {
+            throw CheckpointError(.malformed, "no tensor named \"\(name)\" (\(tensors.count) tensors; see `vlac inspect`)", file: path)
+        }
+        return t
+    }
 
     /// The tensor names, in file order.
     public var names: [String] { tensors.map(\.name) }

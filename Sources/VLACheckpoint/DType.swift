@@ -18,6 +18,14 @@ public struct DType: Hashable, Sendable, CustomStringConvertible {
     public static let f8e4m3 = DType("F8_E4M3", 1)
     /// 8-bit float, 5 exponent bits, 2 mantissa bits (`float8_e5m2`).
     public static let f8e5m2 = DType("F8_E5M2", 1)
+    /// 8-bit float, 4 exponent bits (bias 8), 3 mantissa bits, no infinities, NaN only at 0x80 (`float8_e4m3fnuz`).
+    public static let f8e4m3fnuz = DType("F8_E4M3FNUZ", 1)
+    /// 8-bit float, 5 exponent bits (bias 16), 2 mantissa bits, no infinities, NaN only at 0x80 (`float8_e5m2fnuz`).
+    public static let f8e5m2fnuz = DType("F8_E5M2FNUZ", 1)
+    /// 8-bit power of two, 2^(byte − 127), 0xFF is NaN (`float8_e8m0fnu`, MX scales).
+    public static let f8e8m0 = DType("F8_E8M0", 1)
+    /// Complex of two F32 (real, imaginary); converts to two floats per element.
+    public static let c64 = DType("C64", 8)
     public static let i64 = DType("I64", 8)
     public static let i32 = DType("I32", 4)
     public static let i16 = DType("I16", 2)
@@ -29,7 +37,11 @@ public struct DType: Hashable, Sendable, CustomStringConvertible {
     public static let bool = DType("BOOL", 1)
 
     /// Every type vlac reads.
-    public static let all: [DType] = [.f64, .f32, .f16, .bf16, .f8e4m3, .f8e5m2, .i64, .i32, .i16, .i8, .u64, .u32, .u16, .u8, .bool]
+    public static let all: [DType] = [.f64, .f32, .f16, .bf16, .f8e4m3, .f8e5m2, .f8e4m3fnuz, .f8e5m2fnuz, .f8e8m0, .c64,
+                                      .i64, .i32, .i16, .i8, .u64, .u32, .u16, .u8, .bool]
+
+    /// How many floats ``Tensor/floats()`` gives per element: 2 for ``c64``, else 1.
+    public var floatsPerElement: Int { self == .c64 ? 2 : 1 }
 
     /// The type with safetensors name `name`, or nil.
     public init?(safetensorsName name: String) {

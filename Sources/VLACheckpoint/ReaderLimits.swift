@@ -21,6 +21,8 @@ public struct ReaderLimits: Sendable {
     public var maxDepth: Int = 64
     /// Most pickle opcodes executed for one `data.pkl`.
     public var maxPickleOps: Int = 50_000_000
+    /// Most values on a pickle's stack, entries in its memo, and containers it builds.
+    public var maxPickleStack: Int = 1 << 22
     /// Most ONNX graph nodes listed or scanned.
     public var maxNodes: Int = 1 << 22
 

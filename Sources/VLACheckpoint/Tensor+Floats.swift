@@ -2,12 +2,12 @@ extension Tensor {
     /// The elements converted to `Float`, in C order.
     ///
     /// Every ``DType`` converts: floats exactly or rounded to nearest (`F64`), integers rounded to the
-    /// nearest `Float`, `BOOL` as 0 or 1.
+    /// nearest `Float`, `BOOL` as 0 or 1, `C64` as (real, imaginary) pairs (`2 × elementCount` floats).
     /// - Complexity: O(elementCount); allocates the result.
     public func floats() -> [Float] {
-        let n = elementCount
+        let n = elementCount * dtype.floatsPerElement
         return [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            data.withUnsafeBytes { raw in FloatConversion.convert(raw, dtype: dtype, count: n, into: out) }
+            data.withUnsafeBytes { raw in FloatConversion.convert(raw, dtype: dtype, count: elementCount, into: out) }
             initialized = n
         }
     }
@@ -45,16 +45,36 @@ enum FloatConversion {
 
     /// float8 e5m2 to float (IEEE-like: infinities and NaNs).
     static func e5m2(_ b: UInt8) -> Float { half(UInt16(b) << 8) }
+
+    /// float8 e4m3fnuz (bias 8) and e5m2fnuz (bias 16): no infinities, no negative zero, 0x80 is NaN.
+    static func fnuz(_ b: UInt8, mantissaBits: Int, bias: Int) -> Float {
+        if b == 0x80 { return .nan }
+        let neg = b & 0x80 != 0
+        let exp = Int(b & 0x7F) >> mantissaBits
+        let mant = Float(Int(b) & ((1 << mantissaBits) - 1))
+        let scale = Float(1 << mantissaBits)
+        let v = exp == 0 ? mant / scale * Float(sign: .plus, exponent: 1 - bias, significand: 1)
+                         : (1 + mant / scale) * Float(sign: .plus, exponent: exp - bias, significand: 1)
+        return neg ? -v : v
+    }
+
+    /// float8 e8m0fnu: 2^(b − 127); 0xFF is NaN.
+    static func e8m0(_ b: UInt8) -> Float {
+        b == 0xFF ? .nan : Float(sign: .plus, exponent: Int(b) - 127, significand: 1)
+    }
 }
 
 extension Tensor {
-    /// Element `index` (C order) converted to `Float`, or nil if `index` is out of range.
+    /// Float `index` of ``floats()`` (the element in C order; for `C64`, the real or imaginary part),
+    /// or nil if `index` is out of range.
     public func float(at index: Int) -> Float? {
-        guard index >= 0, index < elementCount, let one = try? data.slice(index * dtype.byteWidth, dtype.byteWidth, "element") else { return nil }
-        var out: Float = .nan
-        one.withUnsafeBytes { raw in
-            withUnsafeMutablePointer(to: &out) { FloatConversion.convert(raw, dtype: dtype, count: 1, into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        let per = dtype.floatsPerElement
+        guard index >= 0, index < elementCount * per else { return nil }
+        if per == 2 {
+            guard let part = try? data.slice(index * 4, 4, "element") else { return nil }
+            return part.withUnsafeBytes { raw in FloatConversion.single(raw, dtype: .f32) }
         }
-        return out
+        guard let one = try? data.slice(index * dtype.byteWidth, dtype.byteWidth, "element") else { return nil }
+        return one.withUnsafeBytes { raw in FloatConversion.single(raw, dtype: dtype) }
     }
 }

@@ -17,6 +17,15 @@ extension FloatConversion {
             for i in 0 ..< count { out[i] = e4m3(raw[i]) }
         case .f8e5m2:
             for i in 0 ..< count { out[i] = e5m2(raw[i]) }
+        case .f8e4m3fnuz:
+            for i in 0 ..< count { out[i] = fnuz(raw[i], mantissaBits: 3, bias: 8) }
+        case .f8e5m2fnuz:
+            for i in 0 ..< count { out[i] = fnuz(raw[i], mantissaBits: 2, bias: 16) }
+        case .f8e8m0:
+            for i in 0 ..< count { out[i] = e8m0(raw[i]) }
+        case .c64:
+            guard out.count >= 2 * count else { return }
+            for i in 0 ..< 2 * count { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
         case .i64:
             for i in 0 ..< count { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: i * w, as: Int64.self))) }
         case .i32:
@@ -38,6 +47,13 @@ extension FloatConversion {
         default:
             for i in 0 ..< count { out[i] = .nan }
         }
+    }
+
+    /// One element of `dtype` (or, for ``DType/c64``, pass `.f32` for one part) from the start of `raw`.
+    static func single(_ raw: UnsafeRawBufferPointer, dtype: DType) -> Float {
+        var out: Float = .nan
+        withUnsafeMutablePointer(to: &out) { convert(raw, dtype: dtype, count: 1, into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return out
     }
 
     /// Reverses the byte order of each `width`-byte element of `buffer` in place (big-endian npy).

@@ -1,9 +1,9 @@
 /// One tensor of a checkpoint: its name, element type, shape and bytes.
 ///
 /// `data` is a zero-copy view of the mapped file wherever the format stores the tensor contiguously
-/// and little-endian in C order (safetensors, stored npz/npy, msgpack, PyTorch zip). Compressed npz
-/// entries, big-endian or Fortran-order npy arrays and ONNX initializers (decoded by protobuf-c) are
-/// held in memory owned by the checkpoint instead.
+/// and little-endian in C order (safetensors, stored npz/npy, msgpack, PyTorch zip, ONNX `raw_data`
+/// and external data). Compressed npz entries, big-endian or Fortran-order npy arrays, strided PyTorch
+/// views and ONNX typed-field tensors are converted into memory the checkpoint owns instead.
 public struct Tensor: Sendable {
     /// The tensor's name (`/`-joined for nested Flax trees, `.`-joined as PyTorch and ONNX write them).
     public let name: String

@@ -246,8 +246,9 @@ private struct SignatureCheck {
             let mask = inputs[next]
             next += 1
             dtype(mask, [.u8], "mask")
-            let ok = [batch + [tk], batch + [tq, tk], [tk], [tq, tk]].contains(mask.shape)
-            if !ok { fail("mask shape \(mask.shape) is none of [Tk] or [Tq, Tk] (Tq \(tq), Tk \(tk))") }
+            // A rank-2 mask on a batched q is [B, Tk], never [Tq, Tk]: per-query masks carry the batch axis.
+            let allowed = batch.isEmpty ? [[tk], [tq, tk]] : [[tk], batch + [tk], batch + [tq, tk]]
+            if !allowed.contains(mask.shape) { fail("mask shape \(mask.shape) is none of \(allowed)") }
         }
         if hasBias {
             let bias = inputs[next]

@@ -3,8 +3,8 @@
 layout), safetensors, torch (CPU) and onnx, and reference JSON listing what the reference libraries read
 from them and from the real third-party files installed in .venv (Tests/Reference/requirements-test-data.txt).
 
-Each reference entry: name, dtype (safetensors spelling), shape, sha256 of the tensor's bytes as
-little-endian C-order, and the first and last elements as floats.
+Each reference entry: name, dtype (safetensors spelling), shape, sha256 and zlib crc32 of the tensor's
+bytes as little-endian C-order, and the first three and last elements as floats.
 
 Run: .venv/bin/python Tests/Reference/gen_checkpoint_reference.py   (make reference runs it)
 """
@@ -17,6 +17,7 @@ import os
 import struct
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -35,11 +36,11 @@ def entry(name, dtype, shape, raw, values):
     values = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
     samples = values[:3] + values[-1:] if values else []
     return {"name": name, "dtype": dtype, "shape": list(int(d) for d in shape),
-            "sha256": hashlib.sha256(raw).hexdigest(), "samples": samples}
+            "sha256": hashlib.sha256(raw).hexdigest(), "crc32": zlib.crc32(raw), "samples": samples}
 
 
 def np_entry(name, a):
-    a = np.ascontiguousarray(a)
+    a = np.array(a, order="C", copy=True)  # (ascontiguousarray would make 0-d arrays 1-d)
     le = a.astype(a.dtype.newbyteorder("<")) if a.dtype.byteorder == ">" else a
     return entry(name, NP_TO_ST[a.dtype.name], a.shape, le.tobytes(order="C"), a.astype(np.float64))
 
@@ -49,10 +50,13 @@ def torch_entry(name, t):
     st = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
           torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
           torch.bool: "BOOL", torch.uint16: "U16", torch.uint32: "U32", torch.uint64: "U64",
-          torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2"}[t.dtype]
+          torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2", torch.float8_e4m3fnuz: "F8_E4M3FNUZ",
+          torch.float8_e5m2fnuz: "F8_E5M2FNUZ", torch.float8_e8m0fnu: "F8_E8M0", torch.complex64: "C64"}[t.dtype]
     c = t.contiguous()
     raw = c.reshape(-1).view(torch.uint8).numpy().tobytes() if c.numel() else b""
-    if t.dtype in (torch.uint16, torch.uint32, torch.uint64):
+    if t.dtype == torch.complex64:  # (real, imaginary) pairs, as vlac's floats() gives them
+        vals = torch.view_as_real(c).reshape(-1).double().numpy()
+    elif t.dtype in (torch.uint16, torch.uint32, torch.uint64):
         vals = c.to(torch.int64).double().numpy() if t.dtype != torch.uint64 else np.frombuffer(raw, "<u8").astype(np.float64)
     else:
         vals = c.double().numpy()
@@ -92,6 +96,10 @@ def gen_safetensors():
     ts["u32"] = torch.tensor([0, 4000000000], dtype=torch.uint32)
     ts["u64"] = torch.tensor([0, 2**40], dtype=torch.uint64)
     ts["bool"] = torch.tensor([True, False, True])
+    ts["f8_e4m3fnuz"] = (torch.randn(6, generator=g) * 4).to(torch.float8_e4m3fnuz)
+    ts["f8_e5m2fnuz"] = (torch.randn(6, generator=g) * 4).to(torch.float8_e5m2fnuz)
+    ts["f8_e8m0"] = torch.tensor([0.25, 1.0, 1024.0, 2.0 ** -100], dtype=torch.float32).to(torch.float8_e8m0fnu)
+    ts["c64"] = torch.complex(torch.randn(3, generator=g), torch.randn(3, generator=g))
     ts["scalar"] = torch.tensor(2.5)
     ts["empty"] = torch.zeros(0, 3)
     path = os.path.join(OUT, "dtypes.safetensors")
@@ -157,7 +165,7 @@ def gen_numpy():
             name = f"{k}.v{ver[0]}.npy"
             with open(os.path.join(OUT, name), "wb") as f:
                 np.lib.format.write_array(f, arrays[k], version=ver)
-            npys[name] = {"sha256": file_sha(os.path.join(OUT, name)), "tensors": [np_entry("", np.load(os.path.join(OUT, name)))]}
+            npys[name] = {"sha256": file_sha(os.path.join(OUT, name)), "tensors": [np_entry(name[:-4], np.load(os.path.join(OUT, name)))]}
     out.update(npys)
     np.savez(os.path.join(OUT, "stored.npz"), **arrays)
     np.savez_compressed(os.path.join(OUT, "compressed.npz"), **arrays)
@@ -169,7 +177,21 @@ def gen_numpy():
                 np.lib.format.write_array(f, v)
     with open(os.path.join(OUT, "descriptors-zip64.npz"), "wb") as f:
         f.write(buf.getvalue())
-    for name in ["stored.npz", "compressed.npz", "descriptors-zip64.npz"]:
+    # ZIP64 everywhere: central-directory ZIP64 extra fields and the ZIP64 end record + locator, by
+    # lowering zipfile's thresholds while writing (real files need this only past 4 GiB or 65535 entries).
+    saved = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        with zipfile.ZipFile(os.path.join(OUT, "zip64-records.npz"), "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for k, v in arrays.items():
+                with z.open(k + ".npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, v)
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+    with open(os.path.join(OUT, "zip64-records.npz"), "rb") as f:
+        data = f.read()
+    assert b"PK\x06\x06" in data and b"PK\x06\x07" in data, "no ZIP64 end record"
+    for name in ["stored.npz", "compressed.npz", "descriptors-zip64.npz", "zip64-records.npz"]:
         with np.load(os.path.join(OUT, name)) as z:
             got = [np_entry(k, z[k]) for k in z.files]
         assert [e["sha256"] for e in got] == [e["sha256"] for e in ref], name
@@ -252,6 +274,17 @@ def gen_torch():
     with zipfile.ZipFile(os.path.join(OUT, "evil.pt"), "w") as z:
         z.writestr("evil/data.pkl", b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echoq\x00\x85q\x01Rq\x02.")
         z.writestr("evil/version", b"3\n")
+    # Hostile pickles that are only data: containers nested a million deep (freeing them must not
+    # recurse) and a list that contains itself through the memo. Deflated, so the files stay small.
+    n = 1_000_000
+    hostile = {
+        "deep-tuples.pt": b"\x80\x02)" + b"\x85" * n + b".",
+        "deep-lists.pt": b"\x80\x02" + b"]" * n + b"a" * (n - 1) + b".",
+        "cycle.pt": b"\x80\x02]q\x00h\x00a.",
+    }
+    for name, pkl in hostile.items():
+        with zipfile.ZipFile(os.path.join(OUT, name), "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("archive/data.pkl", pkl)
     return out
 
 
@@ -272,9 +305,11 @@ def gen_onnx():
                              value=numpy_helper.from_array(rng.standard_normal((2, 3)).astype(np.float32), "c"))
     const_typed = helper.make_node("Constant", [], ["const_typed_out"], name="c1",
                                    value=helper.make_tensor("ct", TensorProto.INT32, [2], [7, -7]))
+    c_floats = helper.make_node("Constant", [], ["const_floats_out"], name="c2", value_floats=[0.5, -1.25, 3.0])
+    c_int = helper.make_node("Constant", [], ["const_int_out"], name="c3", value_int=-42)
     mm = helper.make_node("MatMul", ["x", "w_raw"], ["y0"], name="mm")
     add = helper.make_node("Add", ["y0", "b_typed"], ["y"], name="add")
-    graph = helper.make_graph([const, const_typed, mm, add], "toy",
+    graph = helper.make_graph([const, const_typed, c_floats, c_int, mm, add], "toy",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
                               initializer=[w_raw, b_typed, i64_typed, i8_typed, f16_typed, d_typed, u8_raw])
@@ -296,12 +331,17 @@ def gen_onnx():
             if kv.key == "location":
                 kv.value = "../toy.onnx"
     onnx.save(m3, os.path.join(d, "escape.onnx"))
+    # An initializer whose raw_data is shorter than its dims say: must be refused naming it.
+    bad = TensorProto(name="short", data_type=TensorProto.FLOAT, dims=[4, 4], raw_data=w.tobytes())
+    g4 = helper.make_graph([add], "bad", [helper.make_tensor_value_info("y0", TensorProto.FLOAT, [1, 3])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], initializer=[u8_raw, bad, b_typed])
+    onnx.save(helper.make_model(g4, opset_imports=[helper.make_opsetid("", 17)]), os.path.join(OUT, "short-raw.onnx"))
     return out
 
 
 def onnx_ref(path):
     import onnx
-    from onnx import numpy_helper
+    from onnx import helper, numpy_helper
     m = onnx.load(path)
     tensors = []
     ONNX_TO_ST = {1: "F32", 2: "U8", 3: "I8", 4: "U16", 5: "I16", 6: "I32", 7: "I64", 9: "BOOL", 10: "F16",
@@ -322,6 +362,9 @@ def onnx_ref(path):
             for a in n.attribute:
                 if a.name == "value":
                     add(n.output[0], a.t)
+                elif a.name in ("value_float", "value_floats", "value_int", "value_ints"):
+                    v = helper.get_attribute_value(a)
+                    tensors.append(np_entry(n.output[0], np.array(v, dtype=np.float32 if "float" in a.name else np.int64)))
     return tensors
 
 

@@ -10,6 +10,8 @@
      spm-bf.ids, spm-nobf.ids          sentencepiece.SentencePieceProcessor.encode (no bos/eos)
      hf-t5-bf.ids, hf-t5-nobf.ids      tokenizers.Tokenizer.encode (the json's post-processor: </s>)
      hf-spm-bf.ids                     tokenizers.Tokenizer.encode, generic converter json
+     tiny.ids                          sentencepiece on tiny.model (60 pieces of t5-nobf.model, no
+                                       character map), the first 500 records
      t5-config.ids                     transformers tokenizer on hf-t5-nobf.tokenizer.json called as
                                        HyperVLA does: max_length=32, padding="max_length", truncation=True
      minilm-json.ids                   tokenizers.Tokenizer.from_file(all-MiniLM-L6-v2 tokenizer.json).encode
@@ -109,6 +111,23 @@ def generic_json(model_path: str, out_name: str) -> str:
     return path
 
 
+def tiny_model(source_model: str) -> str:
+    """A ~1 KB model for the every-prefix and mutation tests: the first 60 pieces of a trained model,
+    no character map (identity normalization)."""
+    proto = model_pb2.ModelProto()
+    with open(source_model, "rb") as f:
+        proto.ParseFromString(f.read())
+    del proto.pieces[60:]
+    proto.normalizer_spec.name = "identity"
+    proto.normalizer_spec.precompiled_charsmap = b""
+    proto.trainer_spec.vocab_size = 60
+    proto.trainer_spec.ClearField("input")
+    path = os.path.join(OUT, "tiny.model")
+    with open(path, "wb") as f:
+        f.write(proto.SerializeToString())
+    return path
+
+
 def write_ids(name: str, header: str, rows) -> None:
     with open(os.path.join(OUT, name), "w", encoding="utf-8", newline="\n") as f:
         f.write("# " + header + "\n")
@@ -143,6 +162,10 @@ def main() -> None:
         "hf-t5-nobf": t5_json(nobf_model, "t5-nobf.tokenizer.json"),
         "hf-spm-bf": generic_json(bf_model, "spm-bf.tokenizer.json"),
     }
+    tiny = tiny_model(nobf_model)
+    sp = spm.SentencePieceProcessor(model_file=tiny)
+    write_ids("tiny.ids", f"sentencepiece {spm.__version__} encode tiny.model, first 500 records",
+              [sp.encode(line) for line in lines[:500]])
     for name, model in [("spm-bf", bf_model), ("spm-nobf", nobf_model)]:
         sp = spm.SentencePieceProcessor(model_file=model)
         write_ids(name + ".ids", f"sentencepiece {spm.__version__} encode {os.path.basename(model)}",

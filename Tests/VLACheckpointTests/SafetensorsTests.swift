@@ -21,8 +21,16 @@ func safetensorsBytes(_ header: String, data: [UInt8], lengthOverride: UInt64? =
         // floats() of whole tensors agrees with float(at:).
         for t in ckpt.tensors {
             let all = t.floats()
-            #expect(all.count == t.elementCount)
+            #expect(all.count == t.elementCount * t.dtype.floatsPerElement)
             for i in all.indices { #expect(all[i] == t.float(at: i) || all[i].isNaN) }
+        }
+    }
+
+    @Test func missingTensorNamesItselfAndTheCheckpoint() throws {
+        let ckpt = try Checkpoint(path: Support.fixture("dtypes.safetensors"))
+        #expect(try ckpt.tensor(named: "f32").shape == [3, 4])
+        #expect { try ckpt.tensor(named: "nope") } throws: { e in
+            "\(e)".contains(#"no tensor named "nope""#) && "\(e)".contains("dtypes.safetensors: ")
         }
     }
 
@@ -105,4 +113,29 @@ struct NSStringPath: ExpressibleByStringLiteral {
     init(stringLiteral value: String) { path = value }
     init(_ s: String) { path = s }
     var dirname: String { String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
+}
+
+@Suite struct FormatDetectionTests {
+    static let cases: [(String, CheckpointFormat)] = [
+        ("dtypes.safetensors", .safetensors), ("f32.v2.npy", .npy), ("stored.npz", .npz), ("compressed.npz", .npz),
+        ("flax.msgpack", .msgpack), ("state_dict.pt", .pytorch), ("legacy.pt", .pytorch), ("toy.onnx", .onnx),
+    ]
+
+    /// Content decides, whatever the file is called.
+    @Test(arguments: cases.indices)
+    func contentDecidesOverAMisleadingName(_ i: Int) throws {
+        let (name, format) = Self.cases[i]
+        let view = try ByteStorage.map(path: Support.fixture(name)).view
+        #expect(CheckpointFormat.detect(view, path: name) == format)
+        #expect(CheckpointFormat.detect(view, path: "weights.bin") == format)
+        #expect(CheckpointFormat.detect(view, path: "noextension") == format)
+    }
+
+    @Test func unknownBytesAreRefusedWithTheListOfFormats() {
+        #expect {
+            try Checkpoint(parsing: ByteStorage(copying: Array("hello".utf8)).view, path: "x.txt")
+        } throws: { e in
+            (e as? CheckpointError)?.code == .unsupportedFormat && "\(e)".contains("safetensors, npy, npz, msgpack, onnx")
+        }
+    }
 }

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#else
+#error("VLAFormat is built and tested on Linux (Glibc) only; other C libraries need their own tested arm")
+#endif
+
+/// Read-only bytes that stay valid and unchanged for the owner's lifetime: a private mapping of a file or
+/// a 64-byte aligned heap copy.
+///
+/// `@unchecked Sendable`: the bytes are never written after `init` (the mapping is `PROT_READ`, the copy is
+/// private), so sharing them across threads is safe.
+@safe final class FileBytes: @unchecked Sendable {
+    let buffer: UnsafeRawBufferPointer
+    private let isMapped: Bool
+
+    /// Maps `path` read-only.
+    init(mapping path: String) throws(FormatError) {
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FormatError(.io, "cannot open \(path): \(FileBytes.errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard unsafe fstat(fd, &st) == 0 else { throw FormatError(.io, "cannot stat \(path): \(FileBytes.errnoText())") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError(.io, "\(path) is not a regular file") }
+        let size = Int(st.st_size)
+        if size == 0 {
+            unsafe buffer = UnsafeRawBufferPointer(start: nil, count: 0)
+            isMapped = false
+            return
+        }
+        let p = unsafe mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p = unsafe p, unsafe p != MAP_FAILED else {
+            throw FormatError(.io, "cannot map \(path) (\(size) bytes): \(FileBytes.errnoText())")
+        }
+        unsafe buffer = UnsafeRawBufferPointer(start: p, count: size)
+        isMapped = true
+    }
+
+    /// Copies `bytes` into a 64-byte aligned allocation.
+    init(copying bytes: [UInt8]) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: Layout.payloadAlignment)
+        unsafe bytes.withUnsafeBytes { src in
+            if let s = src.baseAddress { unsafe p.copyMemory(from: s, byteCount: src.count) }
+        }
+        unsafe buffer = UnsafeRawBufferPointer(start: p, count: bytes.count)
+        isMapped = false
+    }
+
+    deinit {
+        guard let p = unsafe buffer.baseAddress else { return }
+        if isMapped {
+            unsafe munmap(UnsafeMutableRawPointer(mutating: p), buffer.count)
+        } else {
+            unsafe UnsafeMutableRawPointer(mutating: p).deallocate()
+        }
+    }
+
+    static func errnoText() -> String {
+        guard let s = unsafe strerror(errno) else { return "errno \(errno)" }
+        return unsafe String(cString: s)
+    }
+}

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#else
+#error("VLAFormat is built and tested on Linux (Glibc) only; other C libraries need their own tested arm")
+#endif
+
+/// Finds and checks the shared blobs a policy references, by SHA-256.
+///
+/// A blob is looked up in each search folder as `<anything>-<sha256 hex>.vla` or `<sha256 hex>.vla` (the
+/// names `vlac compile` writes). A candidate is accepted only when its whole-file SHA-256 equals the
+/// reference, it verifies, it is flagged as a shared blob, its size matches, and every external tensor of
+/// the policy finds a tensor of the same name, dtype and shape at its index. Names alone never bind.
+public struct SharedBlobResolver: Sendable {
+    /// Folders searched in order.
+    public var searchPaths: [String]
+    /// Limits applied when verifying blobs.
+    public var limits: FormatLimits
+
+    /// Creates a resolver over `searchPaths`.
+    public init(searchPaths: [String], limits: FormatLimits = .default) {
+        self.searchPaths = searchPaths
+        self.limits = limits
+    }
+
+    /// The default search path for a policy at `policyPath`: its folder, then `../shared` beside it.
+    public static func defaultSearchPaths(forPolicyAt policyPath: String) -> [String] {
+        var folder = "."
+        if let slash = policyPath.lastIndex(of: "/") { folder = slash == policyPath.startIndex ? "/" : String(policyPath[..<slash]) }
+        return [folder, folder + "/../shared"]
+    }
+
+    /// Resolves every shared reference of `file`.
+    ///
+    /// - Returns: The verified blobs, in the order of `file.sharedRefs`.
+    /// - Throws: `FormatError` with code `.sharedBlob` naming the role and hash of a blob that is missing,
+    ///   altered, or does not hold the tensor a policy expects.
+    public func resolve(for file: VLAFile) throws(FormatError) -> [VLAFile] {
+        var blobs: [VLAFile] = []
+        for (r, ref) in file.sharedRefs.enumerated() {
+            let blob = try find(ref)
+            for (id, tensor) in file.tensors.enumerated() {
+                guard case .external(let tr, let index) = tensor.storage, tr == r else { continue }
+                guard index < blob.tensors.count else {
+                    throw FormatError(
+                        .sharedBlob,
+                        "tensor \(id) \"\(escaped(tensor.name))\" wants tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which has \(blob.tensors.count)")
+                }
+                let found = blob.tensors[index]
+                guard found.name == tensor.name, found.type == tensor.type else {
+                    throw FormatError(
+                        .sharedBlob,
+                        "tensor \(id) \"\(escaped(tensor.name))\" \(tensor.type) does not match tensor \(index) \"\(escaped(found.name))\" \(found.type) of blob \(ref.role) sha256:\(hexString(ref.sha256))")
+                }
+            }
+            blobs.append(blob)
+        }
+        return blobs
+    }
+
+    private func find(_ ref: SharedReference) throws(FormatError) -> VLAFile {
+        let hex = hexString(ref.sha256)
+        var rejected: [String] = []
+        for folder in searchPaths {
+            for name in SharedBlobResolver.entries(of: folder) where name == "\(hex).vla" || name.hasSuffix("-\(hex).vla") {
+                let path = folder + "/" + name
+                do {
+                    let blob = try VLAFile(path: path, limits: limits)
+                    guard blob.header.isSharedBlob else { rejected.append("\(path): not a shared blob"); continue }
+                    guard UInt64(blob.byteCount) == ref.size else {
+                        rejected.append("\(path): \(blob.byteCount) bytes, the reference says \(ref.size)")
+                        continue
+                    }
+                    guard blob.contentHash() == ref.sha256 else {
+                        rejected.append("\(path): its SHA-256 is \(hexString(blob.contentHash())), the file was altered")
+                        continue
+                    }
+                    return blob
+                } catch {
+                    rejected.append("\(path): \(error)")
+                }
+            }
+        }
+        let looked = searchPaths.isEmpty ? "no search folders" : searchPaths.joined(separator: ", ")
+        let detail = rejected.isEmpty ? "" : "; rejected: " + rejected.joined(separator: "; ")
+        throw FormatError(
+            .sharedBlob,
+            "shared blob \(ref.role) sha256:\(hex) not found in \(looked) (looked for *-\(hex).vla)\(detail); pass its folder with --shared")
+    }
+
+    /// File names in `folder` (empty when it cannot be read).
+    static func entries(of folder: String) -> [String] {
+        guard let dir = unsafe opendir(folder) else { return [] }
+        defer { unsafe closedir(dir) }
+        var names: [String] = []
+        while let entry = unsafe readdir(dir) {
+            let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                unsafe String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+@testable import VLACommands
+import VLAFormat
+import VLATestSupport
+
+/// `dump --json` output checked against Schemas/vla-dump.schema.json, so the schema stays true to the code.
+///
+/// The validator covers the keywords the schema uses: type, required, properties, additionalProperties,
+/// items, enum, const, pattern, minimum, minItems, maxItems and local $ref.
+@Suite struct DumpSchemaTests {
+    let schema: [String: Any]
+
+    init() {
+        schema = Self.loadSchema()
+    }
+
+    static func loadSchema() -> [String: Any] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Schemas/vla-dump.schema.json").standardized
+        guard let data = try? Data(contentsOf: url), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return [:]
+        }
+        return object
+    }
+
+    func problems(_ value: Any, _ schema: [String: Any], at path: String) -> [String] {
+        var out: [String] = []
+        if let ref = schema["$ref"] as? String, ref.hasPrefix("#/$defs/") {
+            let defs = self.schema["$defs"] as? [String: Any] ?? [:]
+            guard let target = defs[String(ref.dropFirst(8))] as? [String: Any] else { return ["\(path): bad $ref \(ref)"] }
+            return problems(value, target, at: path)
+        }
+        if let expected = schema["type"] as? String {
+            let ok: Bool
+            let boxed = "\(type(of: value))"
+            switch expected {
+            case "object": ok = value is [String: Any]
+            case "array": ok = value is [Any]
+            case "string": ok = value is String
+            // Foundation on Linux boxes JSON true/false as __NSCFBoolean and numbers as NSNumber.
+            case "boolean": ok = boxed == "__NSCFBoolean"
+            case "integer": ok = boxed != "__NSCFBoolean" && (value as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() } ?? false
+            case "number": ok = boxed != "__NSCFBoolean" && value is NSNumber
+            default: ok = false
+            }
+            if !ok { return ["\(path): expected \(expected), got \(value)"] }
+        }
+        if let choices = schema["enum"] as? [String], let s = value as? String, !choices.contains(s) { out.append("\(path): \(s) not in \(choices)") }
+        if let c = schema["const"] as? Int, (value as? Int) != c { out.append("\(path): expected \(c)") }
+        if let min = schema["minimum"] as? Double, let n = value as? NSNumber, n.doubleValue < min { out.append("\(path): \(n) < \(min)") }
+        if let pattern = schema["pattern"] as? String, let s = value as? String,
+           (try? Regex(pattern).wholeMatch(in: s)) == nil { out.append("\(path): \(s) does not match \(pattern)") }
+        if let object = value as? [String: Any] {
+            let properties = schema["properties"] as? [String: Any] ?? [:]
+            for key in schema["required"] as? [String] ?? [] where object[key] == nil { out.append("\(path): missing \(key)") }
+            for (key, v) in object {
+                if let sub = properties[key] as? [String: Any] {
+                    out += problems(v, sub, at: "\(path).\(key)")
+                } else if schema["additionalProperties"] as? Bool == false {
+                    out.append("\(path): unexpected key \(key)")
+                }
+            }
+        }
+        if let array = value as? [Any] {
+            if let n = schema["minItems"] as? Int, array.count < n { out.append("\(path): fewer than \(n) items") }
+            if let n = schema["maxItems"] as? Int, array.count > n { out.append("\(path): more than \(n) items") }
+            if let items = schema["items"] as? [String: Any] {
+                for (i, v) in array.enumerated() { out += problems(v, items, at: "\(path)[\(i)]") }
+            }
+        }
+        return out
+    }
+
+    func check(_ file: VLAFile) throws {
+        #expect(!schema.isEmpty, "Schemas/vla-dump.schema.json must load")
+        let json = FileReport(path: "x.vla", file: file).json().serialized()
+        let value = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        let found = problems(value, schema, at: "$")
+        #expect(found.isEmpty, "\(found.prefix(10))")
+    }
+
+    @Test func policyDumpFitsTheSchema() throws {
+        try check(VLAFile(bytes: SampleDocuments.policyAndBlob().policy))
+    }
+
+    @Test func blobDumpFitsTheSchema() throws {
+        try check(VLAFile(bytes: SampleDocuments.policyAndBlob().blob))
+    }
+
+    /// The validator is not vacuous: a dump with a renamed key or a bad hash is caught.
+    @Test func validatorCatchesDrift() throws {
+        let json = FileReport(path: "x.vla", file: try VLAFile(bytes: SampleDocuments.policyAndBlob().blob)).json().serialized()
+        let drifted = json.replacingOccurrences(of: "\"arenaSize\"", with: "\"arenaBytes\"").replacingOccurrences(of: "sha256:", with: "sha1:")
+        let value = try JSONSerialization.jsonObject(with: Data(drifted.utf8))
+        let found = problems(value, schema, at: "$")
+        #expect(found.contains("$: missing arenaSize"))
+        #expect(found.contains { $0.contains("does not match") })
+    }
+}

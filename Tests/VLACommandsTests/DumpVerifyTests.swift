@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Testing
+@testable import VLACommands
+import VLAFormat
+import VLATestSupport
+
+@Suite struct DumpVerifyTests {
+    static func samplePolicy() throws -> VLAFile {
+        try VLAFile(bytes: SampleDocuments.policyAndBlob().policy)
+    }
+
+    @Test func dumpTextMatchesGolden() throws {
+        assertSnapshot(FileReport(path: "sample-policy.vla", file: try Self.samplePolicy()).text(), named: "dump-policy.txt")
+    }
+
+    @Test func dumpJSONMatchesGolden() throws {
+        let json = FileReport(path: "sample-policy.vla", file: try Self.samplePolicy()).json().serialized() + "\n"
+        assertSnapshot(json, named: "dump-policy.json")
+        // It is JSON that a standard parser reads, with the documented version field.
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(parsed["formatVersion"] as? Int == FileReport.jsonFormatVersion)
+        #expect((parsed["tensors"] as? [Any])?.count == 26)
+    }
+
+    @Test func dumpBlobMatchesGolden() throws {
+        let blob = try VLAFile(bytes: SampleDocuments.policyAndBlob().blob)
+        assertSnapshot(FileReport(path: "sample-blob.vla", file: blob).text(), named: "dump-blob.txt")
+    }
+
+    @Test func hostileNamesAreEscaped() throws {
+        var doc = SampleDocuments.blob()
+        doc.tensors[0].name = "evil\u{1b}[2J\u{202e}name\n"
+        doc.metadata.instruction = "tab\there \"quoted\" \\ and \u{7}bell"
+        let file = try VLAFile(bytes: VLAWriter.serialize(doc))
+        let text = FileReport(path: "x.vla", file: file).text()
+        #expect(!text.contains("\u{1b}"))
+        #expect(!text.contains("\u{202e}"))
+        #expect(!text.contains("\u{7}"))
+        #expect(text.contains(#""evil\u{1b}[2J\u{202e}name\n""#))
+        #expect(text.contains(#""tab\there \"quoted\" \\ and \u{7}bell""#))
+        let json = FileReport(path: "x.vla", file: file).json().serialized()
+        #expect(!json.contains("\u{1b}"))
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let tensors = try #require(parsed["tensors"] as? [[String: Any]])
+        #expect(tensors[0]["name"] as? String == "evil\u{1b}[2J\u{202e}name\n")
+    }
+
+    @Test func helpTextsMatchGolden() {
+        assertSnapshot(VLAC.helpMessage(columns: 100), named: "help-vlac.txt")
+        assertSnapshot(VLAC.helpMessage(for: Dump.self, columns: 100), named: "help-dump.txt")
+        assertSnapshot(VLAC.helpMessage(for: Verify.self, columns: 100), named: "help-verify.txt")
+    }
+
+    @Test func parsesArguments() throws {
+        let dump = try #require(try VLAC.parseAsRoot(["dump", "--json", "a.vla"]) as? Dump)
+        #expect(dump.json && dump.file == "a.vla")
+        let verify = try #require(try VLAC.parseAsRoot(["verify", "a.vla", "--shared", "s1", "--shared", "s2"]) as? Verify)
+        #expect(verify.sharedFolders == ["s1", "s2"])
+        #expect(throws: (any Error).self) { try VLAC.parseAsRoot(["dump"]) }
+    }
+}
+
+/// Runs the built `vlac` executable, as a user would.
+@Suite struct VLACExecutableTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func vlac(_ arguments: [String]) throws -> Run {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("vlac")
+        let process = Process()
+        process.executableURL = exe
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func folder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vlac-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("policies"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("shared"), withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func verifyResolvesTheSharedBlobByHash() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (policy, blob) = try SampleDocuments.policyAndBlob()
+        let policyPath = dir.appendingPathComponent("policies/sample.vla").path
+        try Data(policy).write(to: URL(fileURLWithPath: policyPath))
+        // Missing blob: non-zero, the message names the hash and says what to do.
+        var run = try Self.vlac(["verify", policyPath])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(hexString(SHA256.hash(blob))))
+        #expect(run.stderr.contains("--shared"))
+        // Present under ../shared with the compile naming: ok.
+        let blobPath = dir.appendingPathComponent("shared/backbone-\(hexString(SHA256.hash(blob))).vla").path
+        try Data(blob).write(to: URL(fileURLWithPath: blobPath))
+        run = try Self.vlac(["verify", policyPath])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("shared blob   ok"))
+        // Altered blob under the right name: refused.
+        var altered = blob
+        altered[altered.count - 40] ^= 1
+        try Data(altered).write(to: URL(fileURLWithPath: blobPath))
+        run = try Self.vlac(["verify", policyPath])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("shared_blob"))
+    }
+
+    @Test func dumpRefusesACorruptFile() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var (policy, _) = try SampleDocuments.policyAndBlob()
+        policy[500] ^= 0xFF
+        let path = dir.appendingPathComponent("corrupt.vla").path
+        try Data(policy).write(to: URL(fileURLWithPath: path))
+        let run = try Self.vlac(["dump", path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("corrupt.vla: digest_mismatch"))
+        #expect(run.stdout.isEmpty)
+        let missing = try Self.vlac(["dump", dir.appendingPathComponent("nope.vla").path])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot open"))
+    }
+}
+
+/// `verify` runs the embedded test vectors with this build's interpreter.
+@Suite struct TestVectorVerifyTests {
+    @Test func sampleVectorsHold() throws {
+        let (policy, blob) = try SampleDocuments.policyAndBlob()
+        let policyFile = try VLAFile(bytes: policy), blobFile = try VLAFile(bytes: blob)
+        let summary = try TestVectorCheck.run(policyFile, blobs: [blobFile])
+        #expect(summary.hasPrefix("ok  1 run"), "\(summary)")
+    }
+
+    @Test func aWrongExpectedValueIsCaught() throws {
+        let (_, blob) = try SampleDocuments.policyAndBlob()
+        var doc = SampleDocuments.policy(blobHash: SHA256.hash(blob), blobSize: UInt64(blob.count))
+        let id = try #require(doc.tensors.firstIndex { $0.name == "test/0/generated" })
+        guard case .inline(var bytes) = doc.tensors[id].location else { Issue.record("not inline"); return }
+        bytes[5] ^= 0x40  // perturb the first expected float well beyond 1e-4
+        doc.tensors[id].location = .inline(bytes)
+        let file = try VLAFile(bytes: VLAWriter.serialize(doc))
+        let error = try #require(throws: CommandFailure.self) { try TestVectorCheck.run(file, blobs: [VLAFile(bytes: blob)]) }
+        #expect(error.description.contains("does not hold"))
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import VLAFormat
-@Test func placeholder() { #expect(Bool(true)) }
