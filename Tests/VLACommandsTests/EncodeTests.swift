@@ -151,26 +151,12 @@ struct FixtureTensors {
     func int32s(_ name: String) throws -> [Int32] { try words(name).map { Int32(bitPattern: $0) } }
 }
 
-/// `--help` goldens in Snapshots/. `VLAC_RECORD_GOLDENS=1` re-records them, and a re-record fails the run.
+/// `--help` goldens in Snapshots/ (`assertSnapshot`: `VLAC_RECORD_GOLDENS=1` re-records and fails).
 @Suite struct EncodeHelpSnapshotTests {
-    static let dir = EncodeTests.root + "/Tests/VLACommandsTests/Snapshots/"
-
-    @Test(arguments: ["encode", "encode-text", "encode-image"]) func help(_ name: String) throws {
-        let text: String
-        switch name {
-        case "encode": text = VLAC.helpMessage(for: Encode.self, columns: 100)
-        case "encode-text": text = VLAC.helpMessage(for: EncodeText.self, columns: 100)
-        default: text = VLAC.helpMessage(for: EncodeImage.self, columns: 100)
-        }
-        let path = Self.dir + name + "-help.txt"
-        if ProcessInfo.processInfo.environment["VLAC_RECORD_GOLDENS"] == "1" {
-            try FileManager.default.createDirectory(atPath: Self.dir, withIntermediateDirectories: true)
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-            Issue.record("re-recorded \(path); run again without VLAC_RECORD_GOLDENS")
-            return
-        }
-        let golden = try #require(try? String(contentsOfFile: path, encoding: .utf8), "no golden \(path): run with VLAC_RECORD_GOLDENS=1")
-        #expect(text == golden)
+    @Test func helpTextsMatchGolden() {
+        assertSnapshot(VLAC.helpMessage(for: Encode.self, columns: 100), named: "help-encode.txt")
+        assertSnapshot(VLAC.helpMessage(for: EncodeText.self, columns: 100), named: "help-encode-text.txt")
+        assertSnapshot(VLAC.helpMessage(for: EncodeImage.self, columns: 100), named: "help-encode-image.txt")
     }
 }
 
