@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLATestSupport", "VLACheckpoint",
+                "VLACommands", "VLAFormat", "VLATestSupport", "VLACheckpoint", "VLATokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

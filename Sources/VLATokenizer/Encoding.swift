@@ -78,6 +78,7 @@ public struct PostProcessing: Sendable, Equatable {
 
     /// Applies the special tokens, truncation and padding to a segmented sequence.
     public func apply(_ e: Encoding) -> Encoding {
+        if prefix.isEmpty && suffix.isEmpty && maxLength == nil && padToLength == nil { return e }
         var ids = e.ids
         var tokens = e.tokens
         let specials = prefix.count + suffix.count

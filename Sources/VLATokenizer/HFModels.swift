@@ -8,7 +8,8 @@ struct HFUnigram: Sendable {
     let unknownID: Int32?
     let byteFallback: Bool
     let minScore: Double
-    let byteIDs: [Int32]?
+    /// The id of each `<0xNN>` piece, where the vocabulary has it.
+    let byteIDs: [Int32?]
 
     init(vocab: [(bytes: [UInt8], score: Double)], unknownID: Int?, byteFallback: Bool) {
         trie = PieceTrie(vocab.enumerated().map { ($0.element.bytes, Int32($0.offset)) })
@@ -17,11 +18,9 @@ struct HFUnigram: Sendable {
         self.unknownID = unknownID.map { Int32($0) }
         self.byteFallback = byteFallback
         minScore = vocab.map(\.score).min() ?? 0
-        var ids: [Int32] = []
-        for b in 0..<256 {
-            if let id = trie.lookup(Array("<0x\(SentencePieceModel.hex(UInt8(b)))>".utf8)) { ids.append(id) } else { break }
-        }
-        byteIDs = ids.count == 256 ? ids : nil
+        var ids: [Int32?] = []
+        for b in 0..<256 { ids.append(trie.lookup(Array("<0x\(SentencePieceModel.hex(UInt8(b)))>".utf8))) }
+        byteIDs = ids
     }
 
     func encode(_ text: [UInt8], into ids: inout [Int32], _ out: inout [String]) throws(TokenizerError) {
@@ -82,10 +81,12 @@ struct HFUnigram: Sendable {
             if let known = trie.lookup(piece) {
                 ids.append(known)
                 out.append(tokens[Int(known)])
-            } else if byteFallback, let byteIDs {
+            } else if byteFallback, piece.allSatisfy({ byteIDs[Int($0)] != nil }) {
                 for b in piece {
-                    ids.append(byteIDs[Int(b)])
-                    out.append(tokens[Int(byteIDs[Int(b)])])
+                    if let id = byteIDs[Int(b)] {
+                        ids.append(id)
+                        out.append(tokens[Int(id)])
+                    }
                 }
             } else if let unk = unknownID {
                 ids.append(unk)

@@ -327,10 +327,14 @@ private struct Reader {
             let content = try string(try member(t, "content", path), "\(path).content")
             guard !content.isEmpty else { throw fail(.malformed, "\(path).content", "is empty", t) }
             guard seen.insert(content).inserted else { throw fail(.duplicate, "\(path).content", "\"\(content)\" occurs twice", t) }
-            for flag in ["lstrip", "rstrip", "single_word", "normalized"] where try optionalBool(t, flag, path, default: false) {
+            for flag in ["lstrip", "rstrip", "single_word"] where try optionalBool(t, flag, path, default: false) {
                 throw fail(.unsupported, "\(path).\(flag)", "true is not supported", t)
             }
-            out.append(HFTokenizer.AddedToken(id: id, content: content, special: try optionalBool(t, "special", path, default: false)))
+            let special = try optionalBool(t, "special", path, default: false)
+            out.append(
+                HFTokenizer.AddedToken(
+                    id: id, content: content, special: special,
+                    normalized: try optionalBool(t, "normalized", path, default: !special)))
         }
         return out
     }

@@ -68,13 +68,23 @@ public struct HFTokenizer: Sendable {
         var id: Int32
         var content: String
         var special: Bool
+        /// Matched in the normalized text (with its content normalized) instead of the raw text.
+        var normalized = false
     }
 
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let model: Model
     let added: [AddedToken]
+    /// Tokens matched in the raw text (`normalized: false`), value: index in `added`.
     let addedTrie: PieceTrie
+    let hasRawAdded: Bool
+    /// Tokens matched in the normalized text, by their normalized content; value: index in `added`.
+    let normalizedAddedTrie: PieceTrie
+    let hasNormalizedAdded: Bool
+    /// True when a pre-tokenizer needs to know whether a split starts the original text
+    /// (`Metaspace` with `prepend_scheme: first`).
+    let tracksOrigin: Bool
     /// The post-processing the file configures (special tokens, truncation, padding).
     public let postProcessing: PostProcessing
 
@@ -86,7 +96,25 @@ public struct HFTokenizer: Sendable {
         self.preTokenizer = preTokenizer
         self.model = model
         self.added = added
-        self.addedTrie = PieceTrie(added.enumerated().map { (Array($0.element.content.utf8), Int32($0.offset)) })
+        let raw = added.enumerated().filter { !$0.element.normalized }
+        self.addedTrie = PieceTrie(raw.map { (Array($0.element.content.utf8), Int32($0.offset)) })
+        self.hasRawAdded = !raw.isEmpty
+        var normalizedEntries: [(bytes: [UInt8], value: Int32)] = []
+        for (i, a) in added.enumerated() where a.normalized {
+            var content = Array(a.content.utf8)
+            if let normalizer, let n = try? Self.normalize(content, normalizer) { content = n }
+            if !content.isEmpty { normalizedEntries.append((content, Int32(i))) }
+        }
+        self.normalizedAddedTrie = PieceTrie(normalizedEntries)
+        self.hasNormalizedAdded = !normalizedEntries.isEmpty
+        func needsOrigin(_ p: PreTokenizer?) -> Bool {
+            switch p {
+            case .sequence(let list)?: list.contains { needsOrigin($0) }
+            case .metaspace(_, .first, _)?: true
+            default: false
+            }
+        }
+        self.tracksOrigin = needsOrigin(preTokenizer)
         self.postProcessing = postProcessing
     }
 
@@ -117,7 +145,7 @@ public struct HFTokenizer: Sendable {
         var segStart = 0
         var p = 0
         let n = text.count
-        if added.isEmpty {
+        if !hasRawAdded {
             try encodeSegment(text[...], atStart: true, &ids, &tokens)
             return Encoding(ids: ids, tokens: tokens)
         }
@@ -145,8 +173,46 @@ public struct HFTokenizer: Sendable {
         throws(TokenizerError)
     {
         var text = Array(seg)
-        if let normalizer { text = try Self.normalize(text, normalizer) }
+        var atStart = atStart
+        if let normalizer {
+            if atStart && tracksOrigin {
+                let (t, keeps) = try Self.normalizeTracking(text, normalizer)
+                text = t
+                atStart = keeps
+            } else {
+                text = try Self.normalize(text, normalizer)
+            }
+        }
         if text.isEmpty { return }
+        if !hasNormalizedAdded {
+            try encodeNormalized(text, atStart: atStart, &ids, &tokens)
+            return
+        }
+        // Tokens declared `normalized: true` are matched in the normalized text (leftmost, longest).
+        var p = 0
+        var pieceStart = 0
+        while p < text.count {
+            if let m = normalizedAddedTrie.longestPrefix(text, from: p, limit: text.count) {
+                if p > pieceStart {
+                    try encodeNormalized(Array(text[pieceStart..<p]), atStart: atStart && pieceStart == 0, &ids, &tokens)
+                }
+                let a = added[Int(m.value)]
+                ids.append(a.id)
+                tokens.append(a.content)
+                p = m.end
+                pieceStart = p
+            } else {
+                p += 1
+            }
+        }
+        if pieceStart < text.count {
+            try encodeNormalized(Array(text[pieceStart...]), atStart: atStart && pieceStart == 0, &ids, &tokens)
+        }
+    }
+
+    private func encodeNormalized(_ text: [UInt8], atStart: Bool, _ ids: inout [Int32], _ tokens: inout [String])
+        throws(TokenizerError)
+    {
         var splits: [(bytes: [UInt8], atStart: Bool)] = [(text, atStart)]
         if let preTokenizer { splits = Self.preTokenize(splits, preTokenizer) }
         for s in splits where !s.bytes.isEmpty {
@@ -158,6 +224,51 @@ public struct HFTokenizer: Sendable {
     }
 
     // MARK: Normalizers
+
+    /// Normalizes and tells whether the first character of the result still comes from the first character
+    /// of the input (what `offsets_original().0 == 0` tests in `tokenizers`' Metaspace `prepend_scheme: first`).
+    static func normalizeTracking(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> ([UInt8], Bool) {
+        if case .sequence(let list) = n {
+            var t = text
+            var keeps = true
+            for step in list {
+                let (u, k) = try normalizeTracking(t, step)
+                t = u
+                keeps = keeps && k
+            }
+            return (t, keeps)
+        }
+        let keeps = try firstSurvives(text, n)
+        return (try normalize(text, n), keeps)
+    }
+
+    /// Whether a single (non-sequence) normalizer keeps the first character of `text` as the origin of its
+    /// output's first character.
+    private static func firstSurvives(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> Bool {
+        guard !text.isEmpty else { return true }
+        let firstLen = min(UTF8Check.sequenceLength(text[0]), text.count)
+        let first = UTF8Check.scalars(text[0..<firstLen]).first ?? " "
+        switch n {
+        case .sequence, .lowercase:
+            return true
+        case .strip(let left, _):
+            return !(left && UnicodeRules.isWhitespace(first))
+        case .replace(let pattern, let content):
+            guard content.isEmpty, let m = pattern.matches(in: text).first else { return true }
+            return !(m.lowerBound == 0 && !m.isEmpty)
+        case .bert(let cleanText, _, let stripAccents, _):
+            if cleanText && (first.value == 0 || first.value == 0xFFFD || UnicodeRules.isBertControl(first)) { return false }
+            if stripAccents && UnicodeRules.isBertNonspacingMark(first) { return false }
+            return true
+        case .precompiled(let map, _):
+            let string = UTF8Check.string(text)
+            guard let g = string.first else { return true }
+            let gb = Array(g.utf8)
+            if gb.count < 6, let r = try transform(gb, map) { return !r.isEmpty }
+            if let r = try transform(Array(text[0..<firstLen]), map) { return !r.isEmpty }
+            return true
+        }
+    }
 
     static func normalize(_ text: [UInt8], _ n: Normalizer) throws(TokenizerError) -> [UInt8] {
         switch n {
@@ -284,7 +395,7 @@ public struct HFTokenizer: Sendable {
             scalars = spaced
         }
         if stripAccents {
-            scalars = UnicodeRules.nfd(scalars).filter { $0.value < 0x300 || UnicodeRules.bertCategory($0) != .nonspacingMark }
+            scalars = UnicodeRules.nfd(scalars).filter { !UnicodeRules.isBertNonspacingMark($0) }
         }
         if lowercase {
             var lowered: [Unicode.Scalar] = []
@@ -324,20 +435,16 @@ public struct HFTokenizer: Sendable {
                 // Split on the replacement, each delimiter merged with what follows it.
                 var pieceStart = 0
                 var i = 0
-                var first = true
                 while i < t.count {
                     if t.count - i >= replacement.count, t[i..<(i + replacement.count)].elementsEqual(replacement) {
-                        if i > pieceStart {
-                            out.append((Array(t[pieceStart..<i]), atStart && first))
-                            first = false
-                        }
+                        if i > pieceStart { out.append((Array(t[pieceStart..<i]), atStart && pieceStart == 0)) }
                         pieceStart = i
                         i += replacement.count
                     } else {
                         i += 1
                     }
                 }
-                if pieceStart < t.count { out.append((Array(t[pieceStart...]), atStart && first)) }
+                if pieceStart < t.count { out.append((Array(t[pieceStart...]), atStart && pieceStart == 0)) }
             }
             return out
         case .whitespaceSplit:
@@ -349,11 +456,9 @@ public struct HFTokenizer: Sendable {
             var out: [(bytes: [UInt8], atStart: Bool)] = []
             for (bytes, atStart) in splits {
                 var last = 0
-                var first = true
                 func emit(_ r: Range<Int>) {
                     if r.isEmpty { return }
-                    out.append((Array(bytes[r]), atStart && first))
-                    first = false
+                    out.append((Array(bytes[r]), atStart && r.lowerBound == 0))
                 }
                 for m in pattern.matches(in: bytes) where !m.isEmpty {
                     emit(last..<m.lowerBound)
@@ -373,11 +478,10 @@ public struct HFTokenizer: Sendable {
         var out: [(bytes: [UInt8], atStart: Bool)] = []
         for (bytes, atStart) in splits {
             var cur: [UInt8] = []
-            var first = true
+            var curStart = 0
             func flush() {
                 if !cur.isEmpty {
-                    out.append((cur, atStart && first))
-                    first = false
+                    out.append((cur, atStart && curStart == 0))
                     cur = []
                 }
             }
@@ -397,9 +501,9 @@ public struct HFTokenizer: Sendable {
                     flush()
                 case .isolated?:
                     flush()
-                    out.append((Array(bytes[i..<(i + len)]), atStart && first))
-                    first = false
+                    out.append((Array(bytes[i..<(i + len)]), atStart && i == 0))
                 case nil:
+                    if cur.isEmpty { curStart = i }
                     cur.append(contentsOf: bytes[i..<(i + len)])
                 }
                 i += len

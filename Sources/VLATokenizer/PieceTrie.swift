@@ -1,20 +1,35 @@
 /// A byte trie over vocabulary pieces, flattened into arrays, for the common-prefix searches of the
 /// unigram Viterbi pass and of the user-defined-symbol matcher.
 ///
+/// Each node is one 16-byte record (its value, and where its children are); a node with many children
+/// has a 256-entry table, others a sorted edge list searched by bisection.
+///
 /// - Complexity: a search from one position costs O(length of the longest matching piece × log fan-out).
 struct PieceTrie: Sendable {
-    private var rootChild = [Int32](repeating: -1, count: 256)
-    private var childStart: [Int32] = []
-    private var childCount: [Int32] = []
-    private var edgeByte: [UInt8] = []
-    private var edgeTarget: [Int32] = []
-    private var value: [Int32] = []
+    private struct Node {
+        /// The piece id ending here, or -1.
+        var value: Int32 = -1
+        /// Offset of the 256-entry child table in `dense`, or -1.
+        var dense: Int32 = -1
+        /// First edge in `edges`, and how many.
+        var edgeStart: Int32 = 0
+        var edgeCount: Int32 = 0
+    }
+
+    private struct Edge {
+        var byte: UInt8
+        var target: Int32
+    }
+
+    private var nodes: [Node] = []
+    private var edges: [Edge] = []
+    private var dense: [Int32] = []
     /// The longest piece, in bytes.
     private(set) var maxLength = 0
 
     /// Builds the trie. Each piece maps to one value; a later piece with the same bytes replaces the earlier.
     init(_ pieces: [(bytes: [UInt8], value: Int32)]) {
-        // Build with per-node dictionaries, then flatten with sorted edges.
+        // Build with per-node dictionaries, then flatten.
         var children: [[UInt8: Int32]] = [[:]]
         var values: [Int32] = [-1]
         for (bytes, v) in pieces where !bytes.isEmpty {
@@ -33,33 +48,41 @@ struct PieceTrie: Sendable {
             values[node] = v
             maxLength = max(maxLength, bytes.count)
         }
-        childStart = [Int32](repeating: 0, count: children.count)
-        childCount = [Int32](repeating: 0, count: children.count)
+        nodes = [Node](repeating: Node(), count: children.count)
         for (n, map) in children.enumerated() {
-            childStart[n] = Int32(edgeByte.count)
-            childCount[n] = Int32(map.count)
-            for (b, t) in map.sorted(by: { $0.key < $1.key }) {
-                edgeByte.append(b)
-                edgeTarget.append(t)
+            nodes[n].value = values[n]
+            if n == 0 || map.count >= 8 {
+                nodes[n].dense = Int32(dense.count)
+                var table = [Int32](repeating: -1, count: 256)
+                for (b, t) in map { table[Int(b)] = t }
+                dense += table
+            } else {
+                nodes[n].edgeStart = Int32(edges.count)
+                nodes[n].edgeCount = Int32(map.count)
+                for (b, t) in map.sorted(by: { $0.key < $1.key }) { edges.append(Edge(byte: b, target: t)) }
             }
         }
-        for (b, t) in children[0] { rootChild[Int(b)] = t }
-        value = values
     }
 
+    /// The node reached from `node` on byte `b`, or -1 (node 0 is the root).
     @inline(__always)
-    private func child(_ node: Int, _ b: UInt8) -> Int {
-        if node == 0 { return Int(rootChild[Int(b)]) }
-        var lo = Int(childStart[node])
-        var hi = lo + Int(childCount[node])
+    func child(_ node: Int, _ b: UInt8) -> Int {
+        let n = nodes[node]
+        if n.dense >= 0 { return Int(dense[Int(n.dense) + Int(b)]) }
+        var lo = Int(n.edgeStart)
+        var hi = lo + Int(n.edgeCount)
         while lo < hi {
             let mid = (lo + hi) >> 1
-            let e = edgeByte[mid]
-            if e == b { return Int(edgeTarget[mid]) }
-            if e < b { lo = mid + 1 } else { hi = mid }
+            let e = edges[mid]
+            if e.byte == b { return Int(e.target) }
+            if e.byte < b { lo = mid + 1 } else { hi = mid }
         }
         return -1
     }
+
+    /// The value stored at a node (-1: none).
+    @inline(__always)
+    func value(at node: Int) -> Int32 { nodes[node].value }
 
     /// Calls `body(end, value)` for every piece equal to `text[start..<end]` with `end <= limit`, shortest first.
     @inline(__always)
@@ -70,7 +93,7 @@ struct PieceTrie: Sendable {
             node = child(node, text[i])
             if node < 0 { return }
             i += 1
-            let v = value[node]
+            let v = nodes[node].value
             if v >= 0 { body(i, v) }
         }
     }
@@ -89,7 +112,7 @@ struct PieceTrie: Sendable {
             node = child(node, b)
             if node < 0 { return nil }
         }
-        let v = value[node]
+        let v = nodes[node].value
         return v >= 0 ? v : nil
     }
 }

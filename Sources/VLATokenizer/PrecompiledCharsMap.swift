@@ -46,7 +46,6 @@ struct PrecompiledCharsMap: Sendable {
             throw TokenizerError(.malformed, "\(field): the trie has no root unit", offset: 0)
         }
         var u: [UInt32] = []
-        u.reserveCapacity(trieSize / 4)  // bounded by the checked byte count above
         var o = 4
         while o < 4 + trieSize {
             u.append(UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
@@ -78,6 +77,22 @@ struct PrecompiledCharsMap: Sendable {
                 body(i + 1 - start, Int(units[nodePos] & 0x7FFF_FFFF))
             }
             i += 1
+        }
+        return true
+    }
+
+    /// True when some key starts with `prefix` (the trie has a path for it).
+    func hasKeys(startingWith prefix: [UInt8]) -> Bool {
+        guard !units.isEmpty else { return false }
+        var nodePos = Int(Self.offset(units[0]))
+        for c in prefix {
+            if c == 0 { return false }
+            nodePos ^= Int(c)
+            guard nodePos < units.count else { return false }
+            let unit = units[nodePos]
+            if Self.label(unit) != UInt32(c) { return false }
+            nodePos ^= Int(Self.offset(unit))
+            guard nodePos < units.count else { return false }
         }
         return true
     }

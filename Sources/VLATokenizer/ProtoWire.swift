@@ -72,7 +72,8 @@ enum ProtoWire {
             let tagOffset = pos
             guard let tag = varint(bytes, &pos, end) else {
                 throw TokenizerError(
-                    pos >= end ? .truncated : .malformed, "\(source): \(path.isEmpty ? "ModelProto" : path): bad field tag",
+                    pos >= end ? .truncated : .malformed,
+                    "\(source): \(path.isEmpty ? "ModelProto" : path): \(pos >= end ? "the data ends inside a field tag" : "bad field tag")",
                     offset: tagOffset)
             }
             let number = tag >> 3
@@ -106,7 +107,9 @@ enum ProtoWire {
             case 0:
                 let at = pos
                 guard varint(bytes, &pos, end) != nil else {
-                    throw TokenizerError(pos >= end ? .truncated : .malformed, "\(source): \(name): bad varint", offset: at)
+                    throw TokenizerError(
+                        pos >= end ? .truncated : .malformed,
+                        "\(source): \(name): \(pos >= end ? "the data ends inside its value" : "bad varint")", offset: at)
                 }
             case 1, 5:
                 let size = wireType == 1 ? 8 : 4
@@ -117,7 +120,9 @@ enum ProtoWire {
             case 2:
                 let at = pos
                 guard let length = varint(bytes, &pos, end) else {
-                    throw TokenizerError(pos >= end ? .truncated : .malformed, "\(source): \(name): bad length", offset: at)
+                    throw TokenizerError(
+                        pos >= end ? .truncated : .malformed,
+                        "\(source): \(name): \(pos >= end ? "the data ends inside its length" : "bad length")", offset: at)
                 }
                 guard length <= UInt64(end - pos) else {
                     throw TokenizerError(

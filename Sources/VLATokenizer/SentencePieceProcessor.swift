@@ -20,6 +20,13 @@ public struct SentencePieceProcessor: Sendable {
     let minScore: Float
     let maxScore: Float
     let byteIDs: [Int32]
+    /// ASCII bytes that no user-defined symbol and no character-map key starts with: they normalize to
+    /// themselves, so the prefix search can be skipped.
+    let asciiPassThrough: [Bool]
+    /// ASCII bytes that normalize to themselves when the next byte is ASCII too (or the text ends): no
+    /// user-defined symbol starts with them, they have no mapping of their own, and no key continues them
+    /// with an ASCII byte.
+    let asciiPassThroughBeforeASCII: [Bool]
 
     /// Builds a processor from a decoded model.
     /// - Throws: ``TokenizerError`` when the precompiled character map is malformed.
@@ -59,6 +66,25 @@ public struct SentencePieceProcessor: Sendable {
         minScore = minS
         maxScore = maxS
         self.byteIDs = byteIDs
+        let map = charsMap
+        var pass = [Bool](repeating: true, count: 128)
+        var passBeforeASCII = [Bool](repeating: true, count: 128)
+        for b in 0..<128 {
+            let byte = UInt8(b)
+            if user.contains(where: { $0.bytes.first == byte }) {
+                pass[b] = false
+                passBeforeASCII[b] = false
+                continue
+            }
+            if map.hasKeys(startingWith: [byte]) { pass[b] = false }
+            var single = false
+            _ = map.forEachPrefix([byte], from: 0, to: 1) { _, _ in single = true }
+            if single || (0..<128).contains(where: { map.hasKeys(startingWith: [byte, UInt8($0)]) }) {
+                passBeforeASCII[b] = false
+            }
+        }
+        asciiPassThrough = pass
+        asciiPassThroughBeforeASCII = passBeforeASCII
     }
 
     /// Loads a `.model` file's bytes.
@@ -90,6 +116,25 @@ public struct SentencePieceProcessor: Sendable {
         if !model.treatWhitespaceAsSuffix && spec.addDummyPrefix { Self.appendSpace(&out, escape) }
         var isPrevSpace = spec.removeExtraWhitespaces
         while pos < n {
+            let b = input[pos]
+            if b < 0x80
+                && (asciiPassThrough[Int(b)]
+                    || (asciiPassThroughBeforeASCII[Int(b)] && (pos + 1 == n || input[pos + 1] < 0x80)))
+            {
+                // Fast path, same result as the general one: the byte normalizes to itself.
+                if b == 0x20 {
+                    if !isPrevSpace {
+                        if escape { out.append(0xE2); out.append(0x96); out.append(0x81) } else { out.append(0x20) }
+                        isPrevSpace = true
+                    }
+                } else {
+                    out.append(b)
+                    isPrevSpace = false
+                }
+                pos += 1
+                if !spec.removeExtraWhitespaces { isPrevSpace = false }
+                continue
+            }
             let p = try prefix(input, pos)
             var sp = p.replacement
             while isPrevSpace, sp.first == 0x20 { sp = sp.dropFirst() }
@@ -132,6 +177,8 @@ public struct SentencePieceProcessor: Sendable {
     @inline(__always)
     private func prefix(_ input: [UInt8], _ pos: Int) throws(TokenizerError) -> (replacement: ArraySlice<UInt8>, consumed: Int) {
         let n = input.count
+        let b = input[pos]
+        if b < 0x80 && asciiPassThrough[Int(b)] { return (input[pos..<(pos + 1)], 1) }
         if hasUserDefined, let m = userDefined.longestPrefix(input, from: pos, limit: n) {
             return (input[pos..<m.end], m.end - pos)
         }
@@ -205,52 +252,67 @@ public struct SentencePieceProcessor: Sendable {
     func viterbi(_ text: [UInt8]) -> [(Int, Int, Int32)] {
         let size = text.count
         if size == 0 { return [] }
-        var bestScore = [Float](repeating: 0, count: size + 1)
-        var bestStart = [Int32](repeating: -1, count: size + 1)
-        var bestID = [Int32](repeating: -1, count: size + 1)
+        /// The best path ending at a position: its score, where its last piece starts (-1: none yet), the piece.
+        struct Best {
+            var score: Float = 0
+            var start: Int32 = -1
+            var id: Int32 = -1
+        }
+        var best = [Best](repeating: Best(), count: size + 1)
         let unkScore = minScore - 10.0
         let unk = Int32(model.unknownID)
         var startsAt = 0
         while startsAt < size {
-            let here = bestScore[startsAt]
+            let here = best[startsAt].score
             let mblen = min(UTF8Check.sequenceLength(text[startsAt]), size - startsAt)
             var hasSingle = false
-            trie.forEachPrefix(text, from: startsAt, limit: size) { end, id in
+            var node = 0
+            var end = startsAt
+            while end < size {
+                node = trie.child(node, text[end])
+                if node < 0 { break }
+                end += 1
+                let id = trie.value(at: node)
+                if id < 0 { continue }
                 let type = types[Int(id)]
-                if type == .unused { return }
+                if type == .unused { continue }
                 let length = end - startsAt
-                let candidate: Double
                 if type == .userDefined {
-                    candidate = Double(Float(length) * maxScore) - 0.1 + Double(here)
+                    let candidate = Double(Float(length) * maxScore) - 0.1 + Double(here)
+                    if best[end].start == -1 || candidate > Double(best[end].score) {
+                        best[end] = Best(score: Float(candidate), start: Int32(startsAt), id: id)
+                    }
                 } else {
-                    candidate = Double(scores[Int(id)] + here)
-                }
-                if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
-                    bestScore[end] = Float(candidate)
-                    bestStart[end] = Int32(startsAt)
-                    bestID[end] = id
+                    let candidate = scores[Int(id)] + here
+                    if best[end].start == -1 || candidate > best[end].score {
+                        best[end] = Best(score: candidate, start: Int32(startsAt), id: id)
+                    }
                 }
                 if length == mblen { hasSingle = true }
             }
             if !hasSingle {
                 let end = startsAt + mblen
                 let candidate = unkScore + here
-                if bestStart[end] == -1 || candidate > bestScore[end] {
-                    bestScore[end] = candidate
-                    bestStart[end] = Int32(startsAt)
-                    bestID[end] = unk
+                if best[end].start == -1 || candidate > best[end].score {
+                    best[end] = Best(score: candidate, start: Int32(startsAt), id: unk)
                 }
             }
             startsAt += mblen
         }
-        var path: [(Int, Int, Int32)] = []
+        var count = 0
         var end = size
         while end > 0 {
-            let s = Int(bestStart[end])
-            path.append((s, end, bestID[end]))
+            count += 1
+            end = Int(best[end].start)
+        }
+        var path = [(Int, Int, Int32)](repeating: (0, 0, 0), count: count)
+        end = size
+        while end > 0 {
+            count -= 1
+            let s = Int(best[end].start)
+            path[count] = (s, end, best[end].id)
             end = s
         }
-        path.reverse()
         return path
     }
 }

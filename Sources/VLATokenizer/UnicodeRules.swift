@@ -9,34 +9,36 @@ enum UnicodeRules {
         return s.properties.isWhitespace
     }
 
-    /// The Unicode version of the general-category tables that `tokenizers` uses for its BERT components
-    /// (the `unicode_categories` crate, 0.1.1). Scalars assigned later have no category there.
-    static let bertCategoryVersion = (major: 8, minor: 0)
-
-    /// The general category as the `unicode_categories` crate sees it: nil for scalars it does not know.
+    /// Whether `v` lies in one of the inclusive ranges of `table` (lower, upper, lower, upper, ...).
     @inline(__always)
-    static func bertCategory(_ s: Unicode.Scalar) -> Unicode.GeneralCategory? {
-        let p = s.properties
-        guard let age = p.age else { return nil }
-        if age.major > bertCategoryVersion.major
-            || (age.major == bertCategoryVersion.major && age.minor > bertCategoryVersion.minor)
-        {
-            return nil
+    static func inRanges(_ table: [UInt32], _ v: UInt32) -> Bool {
+        var lo = 0
+        var hi = table.count / 2
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if v < table[2 * mid] {
+                hi = mid
+            } else if v > table[2 * mid + 1] {
+                lo = mid + 1
+            } else {
+                return true
+            }
         }
-        return p.generalCategory
+        return false
     }
 
-    /// BertNormalizer's `is_control`: categories Cc, Cf, Co, Cs, except tab, newline and carriage return.
-    /// `tokenizers` also names Cn, but its table (the `unicode_categories` crate, built from UnicodeData.txt,
-    /// which does not list unassigned code points) matches none, so unassigned scalars are kept.
+    /// BertNormalizer's `is_control` (categories Cc, Cf, Co, Cs in `tokenizers`' own, older tables; not tab,
+    /// newline or carriage return). The table was measured from `tokenizers` (``BertUnicodeTables``).
     @inline(__always)
     static func isBertControl(_ s: Unicode.Scalar) -> Bool {
-        if s.value == 0x09 || s.value == 0x0A || s.value == 0x0D { return false }
         if s.value >= 0x20 && s.value < 0x7F { return false }
-        switch bertCategory(s) {
-        case .control?, .format?, .privateUse?, .surrogate?: return true
-        default: return false
-        }
+        return inRanges(BertUnicodeTables.control, s.value)
+    }
+
+    /// A nonspacing mark as BertNormalizer's `strip_accents` sees it (``BertUnicodeTables``).
+    @inline(__always)
+    static func isBertNonspacingMark(_ s: Unicode.Scalar) -> Bool {
+        s.value >= 0x300 && inRanges(BertUnicodeTables.nonspacingMark, s.value)
     }
 
     /// BertNormalizer's CJK ideograph ranges.
@@ -51,7 +53,8 @@ enum UnicodeRules {
         }
     }
 
-    /// BertPreTokenizer's punctuation: ASCII punctuation or any Unicode P* category.
+    /// BertPreTokenizer's punctuation: ASCII punctuation or Unicode P* in `tokenizers`' own tables
+    /// (``BertUnicodeTables``).
     @inline(__always)
     static func isBertPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
@@ -59,13 +62,7 @@ enum UnicodeRules {
             return (0x21...0x2F).contains(v) || (0x3A...0x40).contains(v) || (0x5B...0x60).contains(v)
                 || (0x7B...0x7E).contains(v)
         }
-        switch bertCategory(s) {
-        case .connectorPunctuation?, .dashPunctuation?, .openPunctuation?, .closePunctuation?, .initialPunctuation?,
-            .finalPunctuation?, .otherPunctuation?:
-            return true
-        default:
-            return false
-        }
+        return inRanges(BertUnicodeTables.punctuation, v)
     }
 
     /// Canonical decomposition (NFD) of a scalar sequence.

@@ -4,9 +4,15 @@ import Testing
 
 /// Locates and reads the committed fixtures and the third-party files installed by `make setup`.
 enum Fixtures {
-    /// Tests/Fixtures/VLATokenizer, found from this file's path.
-    static let directory: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").appendingPathComponent("VLATokenizer")
+    /// Tests/Fixtures/VLATokenizer, found from this file's path; `VLAC_TOKENIZER_FIXTURES` points the tests
+    /// at another folder with the same files (for example a larger corpus made with the same generator).
+    static let directory: URL = {
+        if let env = ProcessInfo.processInfo.environment["VLAC_TOKENIZER_FIXTURES"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").appendingPathComponent("VLATokenizer")
+    }()
 
     static func bytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
