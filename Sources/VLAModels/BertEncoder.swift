@@ -146,6 +146,8 @@ public struct BertEncoder {
             L.b.output("pooled", pooled)
             L.b.output("embedding", e)
         }
-        return L.b.finish()
+        var built = L.b.finish()
+        built.attentionMask = mask
+        return built
     }
 }

@@ -8,6 +8,9 @@ public struct BuiltModel: Sendable {
     public var inputs: [(name: String, id: Int)]
     /// The program's output tensors, by role (`"last_hidden_state"`, `"embedding"`), in program order.
     public var outputs: [(name: String, id: Int)]
+    /// For text encoders, the attention mask the program was built with (1 real token, 0 padding): it
+    /// travels with the last hidden state (HyperVLA's hypernetwork masks padded keys with it).
+    public var attentionMask: [UInt8]?
 
     /// The id of the output called `name`.
     public func output(_ name: String) -> Int? { outputs.first { $0.name == name }?.id }
@@ -127,7 +130,7 @@ struct ProgramBuilder {
         let program = Program(
             name: programName, inputs: inputs.map(\.1), outputs: outputs.map(\.1), operations: operations)
         let doc = VLADocument(tensors: tensors, programs: [program], arenaSize: UInt64(arena))
-        return BuiltModel(document: doc, inputs: inputs, outputs: outputs)
+        return BuiltModel(document: doc, inputs: inputs, outputs: outputs, attentionMask: nil)
     }
 
     // MARK: private

@@ -181,6 +181,8 @@ public struct T5Encoder {
         }
         x = try L.rmsNorm(x, "encoder.final_layer_norm", eps: eps, name: "final_norm")
         L.b.output("last_hidden_state", x)
-        return L.b.finish()
+        var built = L.b.finish()
+        built.attentionMask = mask
+        return built
     }
 }
