@@ -67,6 +67,13 @@ let package = Package(
             swiftSettings: commonSettings
         ),
 
+        // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
+        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
+        .executableTarget(
+            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops"],
+            path: "Benchmarks/KernelBench", swiftSettings: commonSettings
+        ),
+
         // Examples: small programs that show an API and that `make demo` runs.
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
 

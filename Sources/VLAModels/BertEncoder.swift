@@ -5,6 +5,8 @@ import VLAFormat
 /// Post-norm layers as in transformers' `BertModel`: embeddings (word + token type 0 + absolute position,
 /// then LayerNorm), then per layer `LN(x + Wo·attn(x))` and `LN(h + W2·act(W1·h))`. Optional
 /// sentence-transformers mean pooling over the attention mask and L2 normalization.
+///
+/// > Note: <Docs/Models.md>
 public struct BertEncoder {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {
@@ -24,6 +26,8 @@ public struct BertEncoder {
     /// The weight-name prefix found in the checkpoint (`""` or `"bert."`).
     public let prefix: String
     let weights: any WeightSource
+    /// Converted weights, shared by every program built from this model.
+    let cache = ConstantCache()
 
     /// Reads the config and checks every weight against it, reporting all problems at once.
     ///
@@ -106,9 +110,9 @@ public struct BertEncoder {
         let d = c.hiddenSize, hd = d / c.heads
         let eps = Float(c.layerNormEps)
         let act = Activation.op(c.hiddenAct) ?? .geluErf
-        var L = Layers(weights: weights)
+        var L = Layers(weights: weights, cache: cache)
         let p = prefix
-        let table = L.b.constant(p + "embeddings.word_embeddings.weight", [c.vocabSize, d], try load(weights, p + "embeddings.word_embeddings.weight"))
+        let table = try L.weight(p + "embeddings.word_embeddings.weight", [c.vocabSize, d])
         let idsT = L.b.constant("input_ids", [t], int32: ids)
         let maskT = L.b.constant("attention_mask", [t], uint8: mask)
         var x = L.b.op(.gather, [table, idsT], "embeddings.words", TensorType(.f32, [t, d]))
@@ -142,6 +146,8 @@ public struct BertEncoder {
             L.b.output("pooled", pooled)
             L.b.output("embedding", e)
         }
-        return L.b.finish()
+        var built = L.b.finish()
+        built.attentionMask = mask
+        return built
     }
 }

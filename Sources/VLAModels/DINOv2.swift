@@ -5,6 +5,8 @@ import VLAFormat
 /// Patch embedding (a convolution with stride = kernel), a CLS token, the position table resampled to the
 /// image's patch grid (``PositionInterpolation``), then per layer `x += λ1 ⊙ Wo·attn(LN1(x))` and
 /// `x += λ2 ⊙ fc2(act(fc1(LN2(x))))`, and a final LayerNorm on all tokens.
+///
+/// > Note: <Docs/Models.md>
 public struct DINOv2 {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {
@@ -28,6 +30,8 @@ public struct DINOv2 {
     /// The weight-name prefix found in the checkpoint (`""` or `"dinov2."`).
     public let prefix: String
     let weights: any WeightSource
+    /// Converted weights, shared by every program built from this model.
+    let cache = ConstantCache()
     /// Weight prefixes of q, k, v and the output projection inside a layer.
     let attentionNames: [String]
 
@@ -52,6 +56,9 @@ public struct DINOv2 {
         }
         if c.hiddenSize % c.heads != 0 {
             r.problems.add("hidden_size \(c.hiddenSize) is not a multiple of num_attention_heads \(c.heads)")
+        }
+        if c.imageSize < c.patchSize {
+            r.problems.add("image_size \(c.imageSize) is smaller than patch_size \(c.patchSize): no position table")
         }
         if c.layers > ModelLimits.maxLayers { r.problems.add("num_hidden_layers \(c.layers) over the limit \(ModelLimits.maxLayers)") }
         let prefix = weights.shape(of: "dinov2.embeddings.cls_token") != nil ? "dinov2." : ""
@@ -119,23 +126,26 @@ public struct DINOv2 {
         let d = c.hiddenSize, hd = d / c.heads
         let eps = Float(c.layerNormEps)
         let act = Activation.op(c.hiddenAct) ?? .geluErf
-        var L = Layers(weights: weights)
+        var L = Layers(weights: weights, cache: cache)
         let pre = prefix
         let image = L.b.input("pixel_values", TensorType(.f32, [height, width, c.channels]))
         // torch conv weight [D, C, P, P] → patch_embed kernel [P, P, C, D].
-        let w = try load(weights, pre + "embeddings.patch_embeddings.projection.weight")
-        var k = [Float](repeating: 0, count: w.count)
-        for o in 0..<d {
-            for ch in 0..<c.channels {
-                for y in 0..<p {
-                    for x in 0..<p { k[((y * p + x) * c.channels + ch) * d + o] = w[((o * c.channels + ch) * p + y) * p + x] }
+        let source = weights, channels = c.channels
+        let kernel = try L.weight(pre + "embeddings.patch_embeddings.projection.kernel", [p, p, channels, d]) { () throws(ModelError) in
+            let w = try load(source, pre + "embeddings.patch_embeddings.projection.weight")
+            var k = [Float](repeating: 0, count: w.count)
+            for o in 0..<d {
+                for ch in 0..<channels {
+                    for y in 0..<p {
+                        for x in 0..<p { k[((y * p + x) * channels + ch) * d + o] = w[((o * channels + ch) * p + y) * p + x] }
+                    }
                 }
             }
+            return k
         }
-        let kernel = L.b.constant(pre + "embeddings.patch_embeddings.projection.kernel", [p, p, c.channels, d], k)
-        let bias = L.b.constant(pre + "embeddings.patch_embeddings.projection.bias", [d], try load(weights, pre + "embeddings.patch_embeddings.projection.bias"))
+        let bias = try L.weight(pre + "embeddings.patch_embeddings.projection.bias", [d])
         let patches = L.b.op(.patchEmbed, [image, kernel, bias], "patch_embeddings", TensorType(.f32, [n, d]), attributes: [UInt32(p)])
-        let cls = L.b.constant(pre + "embeddings.cls_token", [1, d], try load(weights, pre + "embeddings.cls_token"))
+        let cls = try L.weight(pre + "embeddings.cls_token", [1, d])
         var x = L.b.op(.concat, [cls, patches], "tokens", TensorType(.f32, [n + 1, d]), attributes: [0])
         let pos = L.b.constant("position_table.\(interpolation)", [n + 1, d], try positionTable(gridH: gh, gridW: gw, interpolation: interpolation))
         x = L.binary(.add, x, pos, name: "embeddings")
@@ -148,14 +158,14 @@ public struct DINOv2 {
             let v = try L.linear(h, lp + attentionNames[2], name: "layer\(l).v")
             let a = L.attention(q: q, k: kk, v: v, heads: c.heads, headDim: hd, scale: scale, mask: nil, bias: nil, name: "layer\(l).attention")
             var o = try L.linear(a, lp + attentionNames[3], name: "layer\(l).attention_out")
-            let l1 = L.b.constant(lp + "layer_scale1.lambda1", [d], try load(weights, lp + "layer_scale1.lambda1"))
+            let l1 = try L.weight(lp + "layer_scale1.lambda1", [d])
             o = L.binary(.mul, o, l1, name: "layer\(l).layer_scale1")
             x = L.binary(.add, o, x, name: "layer\(l).attention_residual")
             let g = try L.layerNorm(x, lp + "norm2", eps: eps, name: "layer\(l).norm2")
             var f = try L.linear(g, lp + "mlp.fc1", name: "layer\(l).fc1")
             f = L.unary(act, f, name: "layer\(l).act")
             f = try L.linear(f, lp + "mlp.fc2", name: "layer\(l).fc2")
-            let l2 = L.b.constant(lp + "layer_scale2.lambda1", [d], try load(weights, lp + "layer_scale2.lambda1"))
+            let l2 = try L.weight(lp + "layer_scale2.lambda1", [d])
             f = L.binary(.mul, f, l2, name: "layer\(l).layer_scale2")
             x = L.binary(.add, f, x, name: "layer\(l).mlp_residual")
         }

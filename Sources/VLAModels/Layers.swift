@@ -5,17 +5,37 @@ import VLAFormat
 struct Layers {
     var b = ProgramBuilder()
     let weights: any WeightSource
+    let cache: ConstantCache
 
-    init(weights: any WeightSource) { self.weights = weights }
+    init(weights: any WeightSource, cache: ConstantCache) {
+        self.weights = weights
+        self.cache = cache
+    }
+
+    /// An inline f32 constant made from weights, converted once per model and reused by later builds.
+    mutating func weight(_ name: String, _ shape: [Int], _ make: () throws(ModelError) -> [Float]) throws(ModelError) -> Int {
+        if let bytes = cache.bytes[name] { return b.constant(name, shape, bytes: bytes) }
+        let bytes = LittleEndianBytes.of(try make())
+        cache.bytes[name] = bytes
+        return b.constant(name, shape, bytes: bytes)
+    }
+
+    /// A weight tensor as stored.
+    mutating func weight(_ name: String, _ shape: [Int]) throws(ModelError) -> Int {
+        let w = weights
+        return try weight(name, shape) { () throws(ModelError) in try load(w, name) }
+    }
 
     /// A torch `Linear`: `y = x · Wᵀ + b` with `weight` stored `[N, K]`; stored here as `[K, N]`.
     mutating func linear(_ x: Int, _ prefix: String, bias: Bool = true, name: String) throws(ModelError) -> Int {
-        let w = try load(weights, prefix + ".weight")
         let shape = weights.shape(of: prefix + ".weight") ?? [0, 0]
         let n = shape[0], k = shape[1]
-        let wt = b.constant(prefix + ".weight", [k, n], transposed(w, rows: n, cols: k))
+        let w = weights
+        let wt = try weight(prefix + ".weight", [k, n]) { () throws(ModelError) in
+            transposed(try load(w, prefix + ".weight"), rows: n, cols: k)
+        }
         var ins = [x, wt]
-        if bias { ins.append(b.constant(prefix + ".bias", [n], try load(weights, prefix + ".bias"))) }
+        if bias { ins.append(try weight(prefix + ".bias", [n])) }
         let xs = b.type(x).shape
         return b.op(.linear, ins, name, TensorType(.f32, Array(xs.dropLast()) + [n]))
     }
@@ -23,15 +43,15 @@ struct Layers {
     /// Layer norm over the last axis with `weight` and `bias` (gamma, beta).
     mutating func layerNorm(_ x: Int, _ prefix: String, eps: Float, name: String) throws(ModelError) -> Int {
         let d = b.type(x).shape.last ?? 0
-        let g = b.constant(prefix + ".weight", [d], try load(weights, prefix + ".weight"))
-        let beta = b.constant(prefix + ".bias", [d], try load(weights, prefix + ".bias"))
+        let g = try weight(prefix + ".weight", [d])
+        let beta = try weight(prefix + ".bias", [d])
         return b.op(.layerNorm, [x, g, beta], name, b.type(x), attributes: [bits(eps)])
     }
 
     /// T5's RMS norm over the last axis with `weight`.
     mutating func rmsNorm(_ x: Int, _ prefix: String, eps: Float, name: String) throws(ModelError) -> Int {
         let d = b.type(x).shape.last ?? 0
-        let g = b.constant(prefix + ".weight", [d], try load(weights, prefix + ".weight"))
+        let g = try weight(prefix + ".weight", [d])
         return b.op(.rmsNorm, [x, g], name, b.type(x), attributes: [bits(eps)])
     }
 
@@ -78,4 +98,10 @@ enum Activation {
 
     /// The names accepted, for error messages.
     static let known = "gelu, gelu_python, gelu_new, gelu_pytorch_tanh, gelu_tanh, relu, tanh"
+}
+
+/// Weight payloads already converted (transposed, little-endian bytes), by tensor name, shared by every
+/// program a model builds. Not Sendable: a model and its cache are used from one thread at a time.
+final class ConstantCache {
+    var bytes: [String: [UInt8]] = [:]
 }

@@ -3,6 +3,8 @@ import Glibc
 #endif
 
 /// Resampling of a ViT position-embedding grid to another patch grid, in the two ways reference code does it.
+///
+/// > Note: <Docs/Models.md>
 public enum PositionInterpolation: Sendable, Hashable, CustomStringConvertible {
     /// `jax.image.scale_and_translate(method: "bicubic", antialias: false)` at scale `(grid + 0.1) / table`,
     /// translation 0: what transformers' Flax DINOv2 (and so HyperVLA) does, always, even when the grid

@@ -8,6 +8,9 @@ public struct BuiltModel: Sendable {
     public var inputs: [(name: String, id: Int)]
     /// The program's output tensors, by role (`"last_hidden_state"`, `"embedding"`), in program order.
     public var outputs: [(name: String, id: Int)]
+    /// For text encoders, the attention mask the program was built with (1 real token, 0 padding): it
+    /// travels with the last hidden state (HyperVLA's hypernetwork masks padded keys with it).
+    public var attentionMask: [UInt8]?
 
     /// The id of the output called `name`.
     public func output(_ name: String) -> Int? { outputs.first { $0.name == name }?.id }
@@ -36,6 +39,11 @@ struct ProgramBuilder {
     /// An inline f32 constant.
     mutating func constant(_ name: String, _ shape: [Int], _ values: [Float]) -> Int {
         add(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(LittleEndianBytes.of(values))))
+    }
+
+    /// An inline f32 constant from its little-endian bytes.
+    mutating func constant(_ name: String, _ shape: [Int], bytes: [UInt8]) -> Int {
+        add(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(bytes)))
     }
 
     /// An inline i32 constant (token ids).
@@ -122,7 +130,7 @@ struct ProgramBuilder {
         let program = Program(
             name: programName, inputs: inputs.map(\.1), outputs: outputs.map(\.1), operations: operations)
         let doc = VLADocument(tensors: tensors, programs: [program], arenaSize: UInt64(arena))
-        return BuiltModel(document: doc, inputs: inputs, outputs: outputs)
+        return BuiltModel(document: doc, inputs: inputs, outputs: outputs, attentionMask: nil)
     }
 
     // MARK: private

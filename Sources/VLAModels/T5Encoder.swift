@@ -9,6 +9,8 @@ import Glibc
 /// Pre-norm layers with RMS norm and no biases: `x += Wo·attn(RMS(x))` with T5's bucketed relative position
 /// bias (computed once from the first layer's table, shared by all layers, attention scale 1), then
 /// `x += FF(RMS(x))` where FF is `wo·relu(wi·h)` or the gated `wo·(act(wi_0·h) ⊙ wi_1·h)`; a final RMS norm.
+///
+/// > Note: <Docs/Models.md>
 public struct T5Encoder {
     /// The sizes and options read from `config.json`.
     public struct Config: Sendable, Equatable {
@@ -30,6 +32,8 @@ public struct T5Encoder {
     /// The config.
     public let config: Config
     let weights: any WeightSource
+    /// Converted weights, shared by every program built from this model.
+    let cache = ConstantCache()
     let embeddingName: String
 
     /// Reads the config and checks every weight against it, reporting all problems at once.
@@ -104,8 +108,12 @@ public struct T5Encoder {
         if n < maxExact { return result + n }
         let ratio = Float(n) / Float(maxExact)
         let denominator = Float(log(Double(maxDistance) / Double(maxExact)))
-        let scaled = logf(ratio) / denominator * Float(half - maxExact)
-        let large = min(maxExact + Int(scaled), half - 1)
+        var scaled = logf(ratio) / denominator * Float(half - maxExact)
+        // Degenerate configs (fewer than 4 buckets, max distance ≤ max exact) give inf or NaN here, where
+        // torch's cast is undefined; vlac clamps instead of trapping.
+        if scaled.isNaN { scaled = Float(half) }
+        scaled = Swift.min(Swift.max(scaled, -Float(half)), Float(half))
+        let large = Swift.max(Swift.min(maxExact + Int(scaled), half - 1), 0)
         result += large
         return result
     }
@@ -141,8 +149,8 @@ public struct T5Encoder {
         let d = c.dModel, inner = c.heads * c.dKV
         let eps = Float(c.eps)
         let act = Activation.op(c.activation) ?? .relu
-        var L = Layers(weights: weights)
-        let table = L.b.constant(embeddingName, [c.vocabSize, d], try load(weights, embeddingName))
+        var L = Layers(weights: weights, cache: cache)
+        let table = try L.weight(embeddingName, [c.vocabSize, d])
         let idsT = L.b.constant("input_ids", [t], int32: ids)
         let maskT = L.b.constant("attention_mask", [t], uint8: mask)
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))
@@ -173,6 +181,8 @@ public struct T5Encoder {
         }
         x = try L.rmsNorm(x, "encoder.final_layer_norm", eps: eps, name: "final_norm")
         L.b.output("last_hidden_state", x)
-        return L.b.finish()
+        var built = L.b.finish()
+        built.attentionMask = mask
+        return built
     }
 }

@@ -128,6 +128,32 @@ def dinov2_models(full):
             y = model(pixel_values=torch.tensor(x)).last_hidden_state.numpy()[0]
         out[f"case{i}.pixel_values_hwc"] = np.ascontiguousarray(x[0].transpose(1, 2, 0))
         out[f"case{i}.last_hidden_state"] = y.astype(np.float32)
+    if full:
+        # HyperVLA's (Flax) table: jax.image.scale_and_translate bicubic at (16 + 0.1) / 37, CLS row kept.
+        import jax
+        import jax.numpy as jnp
+
+        table = model.embeddings.position_embeddings.detach().numpy()[0]
+        side = int(round((table.shape[0] - 1) ** 0.5))
+        grid = 224 // cfg.patch_size
+        patches = table[1:].reshape(side, side, -1).transpose(2, 0, 1)
+        scale = jnp.array([np.float32((grid + 0.1) / side)] * 2, dtype=jnp.float32)
+        y = jax.image.scale_and_translate(jnp.asarray(patches)[None], (1, patches.shape[0], grid, grid), (2, 3),
+                                          scale, jnp.zeros(2, jnp.float32), method="bicubic", antialias=False)
+        y = np.asarray(y)[0].transpose(1, 2, 0).reshape(grid * grid, -1)
+        out["jax_position_table"] = np.ascontiguousarray(np.concatenate([table[:1], y], 0), dtype=np.float32)
+    if not full:
+        # An 8-bit RGB PNG for `vlac encode image`: /255, ImageNet mean/std, no resize.
+        from PIL import Image
+
+        img = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+        Image.fromarray(img, "RGB").save(os.path.join(d, "image-24x20.png"))
+        mean = np.array([0.485, 0.456, 0.406], np.float32)
+        std = np.array([0.229, 0.224, 0.225], np.float32)
+        x = (img.astype(np.float32) / np.float32(255) - mean) / std
+        with torch.no_grad():
+            y = model(pixel_values=torch.tensor(x.transpose(2, 0, 1)[None].copy())).last_hidden_state.numpy()[0]
+        out["png.last_hidden_state"] = y.astype(np.float32)
     save_file(out, os.path.join(d, "reference.safetensors"))
 
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VLACheckpoint
 import VLAFormat
@@ -60,10 +61,12 @@ import VLAFormat
         o["hidden_size"] = nil
         o["image_size"] = .number(40)
         o["model_type"] = .string("vit")
+        o["patch_size"] = .number(64)
         let error = try #require(throws: ModelError.self) { try DINOv2(config: .object(o), weights: w) }
         #expect(error.problems.contains("config key \"hidden_size\" is missing"))
         #expect(error.problems.contains("model_type \"vit\" is not supported by the DINOv2 builder (expected dinov2)"))
-        #expect(error.problems.contains { $0.hasPrefix("tensor \"embeddings.position_embeddings\": expected shape [1, 101, 1], got [1, 65, 32]") })
+        #expect(error.problems.contains("image_size 40 is smaller than patch_size 64: no position table"))
+        #expect(error.problems.contains("tensor \"embeddings.position_embeddings\": expected shape [1, 1, 1], got [1, 65, 32]"))
     }
 
     @Test func badJSONNamesTheOffset() throws {
@@ -98,5 +101,41 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Hostile config.json bytes never trap: every prefix and seeded byte mutations give an error or a model
+/// whose program still passes the structural checks.
+@Suite struct ConfigMutationTests {
+    @Test(arguments: ["t5-tiny-gated", "bert-tiny", "dinov2-tiny"]) func mutatedConfigs(_ name: String) throws {
+        let dir = Fixtures.path(name)
+        let weights = try Checkpoint(path: dir)
+        let bytes = [UInt8](try #require(FileManager.default.contents(atPath: dir + "/config.json")))
+        func attempt(_ b: [UInt8]) -> Bool {
+            guard let json = try? JSONValue(parsing: b) else { return false }
+            do {
+                switch name {
+                case "t5-tiny-gated": _ = try T5Encoder(config: json, weights: weights).build(ids: [3, 4, 1])
+                case "bert-tiny": _ = try BertEncoder(config: json, weights: weights).build(ids: [3, 4, 1], pooling: true)
+                default: _ = try DINOv2(config: json, weights: weights).build(height: 8, width: 12, interpolation: .jaxBicubic)
+                }
+                return true
+            } catch {
+                return false
+            }
+        }
+        #expect(attempt(bytes))
+        for n in stride(from: 0, to: bytes.count, by: 7) { #expect(!attempt(Array(bytes[0..<n]))) }
+        var rng = SplitMix(seed: 42)
+        for _ in 0..<300 {
+            var m = bytes
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                // Digits and quotes are where configs break; mutate toward them half the time.
+                let pool: [UInt8] = Array("0123456789\"-.e".utf8)
+                let v = rng.next() % 2 == 0 ? pool[Int(rng.next() % UInt64(pool.count))] : UInt8(truncatingIfNeeded: rng.next())
+                m[Int(rng.next() % UInt64(m.count))] = v
+            }
+            _ = attempt(m)
+        }
     }
 }
