@@ -98,12 +98,6 @@ let package = Package(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
-        // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
-        .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
-        .executableTarget(
-            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops"],
-            path: "Benchmarks/KernelBench", swiftSettings: commonSettings
-        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
