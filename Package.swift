@@ -84,6 +84,11 @@ let package = Package(
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
             swiftSettings: commonSettings
         ),
+        .testTarget(
+            name: "VLACompilerTests",
+            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
