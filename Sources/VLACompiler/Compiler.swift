@@ -80,7 +80,10 @@ public struct CompileSummary: Sendable {
 /// let c = try Compiler(model: "Examples/hypervla-tiny", options: CompileOptions())
 /// let summary = try c.compile(tasks: TaskList(bytes: bytes, name: "tasks.txt"), to: "out") { print($0) }
 /// ```
-public final class Compiler {
+///
+/// `@unchecked Sendable`: every stored property is immutable after `init` (built documents are values, the
+/// model's checkpoint bytes are read-only); each `compile` call makes its own interpreters.
+public final class Compiler: @unchecked Sendable {
     /// The model.
     public let model: HyperVLAModel
     /// Options.

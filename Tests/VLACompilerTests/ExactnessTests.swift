@@ -21,7 +21,7 @@ import VLARuntime
     func generatedParameters(setting: String) throws {
         let golden = try Golden(setting)
         let tasks = try Self.goldenTasks()
-        let c = try Compiler(model: Self.modelDir(setting))
+        let c = try SharedCompilers.get(Self.modelDir(setting))
         var cls: [Float] = []
         if let fm = c.frozenModel {
             let fi = try Interpreter(document: fm.document)
@@ -72,7 +72,7 @@ import VLARuntime
         let pick = [0, 2, 17, 19]  // includes the non-ASCII line and the truncated one
         let list = pick.map { tasks[$0] }.joined(separator: "\n") + "\n"
         let out = Paths.temporary("episode-\(setting)")
-        let c = try Compiler(model: Self.modelDir(setting))
+        let c = try SharedCompilers.get(Self.modelDir(setting))
         var warnings: [String] = []
         let summary = try c.compile(tasks: TaskList(bytes: Array(list.utf8), name: "tasks.txt"), listName: "tasks.txt", to: out) {
             if case .warning(let w) = $0 { warnings.append(w) }

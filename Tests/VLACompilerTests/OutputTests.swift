@@ -26,7 +26,7 @@ import VLAModels
         #expect(tasks.tasks.map(\.text) == ["pick coke can", "open the top drawer", "put carrot on plate"])
         #expect(tasks.warnings == ["tasks.txt:5: duplicate of line 3; compiled once"])
         let a = Paths.temporary("repro-a"), b = Paths.temporary("repro-b")
-        let s1 = try Compiler(model: Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
+        let s1 = try SharedCompilers.get(Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         _ = try Compiler(model: Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: b)
         let fa = try Self.files(a), fb = try Self.files(b)
         #expect(fa.keys.sorted() == fb.keys.sorted())
@@ -36,7 +36,7 @@ import VLAModels
         // No absolute paths anywhere.
         for (k, v) in fa { #expect(!String(decoding: v, as: UTF8.self).contains(Paths.root), "\(k) holds an absolute path") }
         // Again into the same folder: everything up to date, bytes unchanged.
-        let s2 = try Compiler(model: Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
+        let s2 = try SharedCompilers.get(Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         #expect(s2.upToDate == 3)
         #expect(try Self.files(a) == fa)
         // A changed model (statistics) rewrites every policy.

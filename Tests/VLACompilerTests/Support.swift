@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VLACheckpoint
+import VLACompiler
 
 /// Paths of the committed demo model and goldens (from the hypervla-ref generator).
 enum Paths {
@@ -64,4 +65,23 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     var m: Float = 0
     for i in a.indices { m = max(m, abs(a[i] - b[i])) }
     return m
+}
+
+/// One compiler per model directory and options, shared by the tests (building one costs seconds in debug
+/// builds). `Compiler` is immutable after init; the lock guards only the dictionary.
+enum SharedCompilers {
+    nonisolated(unsafe) private static var cache: [String: Compiler] = [:]
+    private static let lock = NSLock()
+
+    static func get(_ dir: String, embedShared: Bool = false) throws -> Compiler {
+        let key = dir + (embedShared ? "#embed" : "")
+        lock.lock()
+        defer { lock.unlock() }
+        if let c = cache[key] { return c }
+        var o = CompileOptions()
+        o.embedShared = embedShared
+        let c = try Compiler(model: dir, options: o)
+        cache[key] = c
+        return c
+    }
 }
