@@ -107,6 +107,12 @@ struct Assembler {
         return tensors.count - 1
     }
 
+    /// Adds an inline f32 tensor from its little-endian bytes.
+    mutating func inlineBytes(_ name: String, _ shape: [Int], _ bytes: [UInt8]) -> Int {
+        tensors.append(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(bytes)))
+        return tensors.count - 1
+    }
+
     /// The arena size: the largest end, rounded up to 64.
     var arenaSize: UInt64 { (max(arenaEnd, persistent) + 63) / 64 * 64 }
 }

@@ -31,8 +31,14 @@ extension Compiler {
             var mask = [UInt8](repeating: 0, count: b * t)
             for r in 0..<b {
                 let p = items[r < items.count ? r : 0]
-                let e = try t5.embed(Array(p.ids[0..<t]))
-                emb.replaceSubrange((r * t * dT)..<((r + 1) * t * dT), with: e)
+                for j in 0..<t {
+                    let id = Int(p.ids[j])
+                    guard id >= 0, (id + 1) * dT <= t5Table.count else {
+                        throw CompileError(.evaluation, "line \(p.task.line): token id \(id) outside the T5 vocabulary")
+                    }
+                    let dst = (r * t + j) * dT
+                    for k in 0..<dT { emb[dst + k] = t5Table[id * dT + k] }
+                }
                 for j in 0..<t { mask[r * t + j] = p.mask[j] }
             }
             try ti.setFloats(tm.input("embeddings") ?? -1, emb)
@@ -220,7 +226,7 @@ extension Compiler {
             throw CompileError(.evaluation, "line \(p.task.line) \"\(p.task.text)\"", cause: error)
         }
         // Test vectors: reset (if any) then step on the fixed frame.
-        let frameID = A.inline("test.frame", [224, 224, 3], frame)
+        let frameID = A.inlineBytes("test.frame", [224, 224, 3], frameBytes)
         let c = model.config
         let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
         var vectors: [TestVector] = []

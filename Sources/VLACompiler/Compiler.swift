@@ -89,6 +89,8 @@ public final class Compiler: @unchecked Sendable {
     /// Options.
     public let options: CompileOptions
     let t5: T5Encoder
+    /// T5's token-embedding table `[vocab, d_model]`, converted once.
+    let t5Table: [Float]
     let text: TextProcessor
     let frozen: DINOv2?
     let backbone: BuiltModel
@@ -99,6 +101,8 @@ public final class Compiler: @unchecked Sendable {
     let runtime: RuntimeOptions
     /// The fixed test frame (normalized, `[224, 224, 3]`) and what the shared parts compute on it.
     let frame: [Float]
+    /// The frame's little-endian bytes (every policy embeds them).
+    let frameBytes: [UInt8]
     let framePatches: [Float]
     let frameCLS: [Float]
     let loadSeconds: Double
@@ -162,6 +166,7 @@ public final class Compiler: @unchecked Sendable {
         } catch {
             throw CompileError(.model, "\(error)")
         }
+        do { t5Table = try t5.embeddingTable() } catch { throw CompileError(.model, "\(textDir): \(error)") }
         if t5.config.dModel != model.textDim {
             throw CompileError(.model, "\(textDir): T5 d_model \(t5.config.dModel) does not match task_token_projection/kernel's input width \(model.textDim)")
         }
@@ -207,6 +212,7 @@ public final class Compiler: @unchecked Sendable {
             throw CompileError(.model, "backbone: \(error)")
         }
         frame = Self.testFrame()
+        frameBytes = Bytes.of(frame)
         do {
             let ib = try Interpreter(document: backbone.document, options: runtime)
             try ib.setFloats(backbone.input("pixel_values") ?? -1, frame)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VLAModels
+import VLARuntime
 @testable import VLACompiler
 
 /// Model directories that disagree with their config, and hostile task lists, configs and manifests.
@@ -93,5 +94,26 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// The HN parameters read from safetensors, npz and Flax msgpack give the same numbers.
+@Suite struct ParameterFormatTests {
+    @Test func safetensorsNpzAndMsgpackAgree() throws {
+        var results: [[Float]] = []
+        for format in ["safetensors", "npz", "msgpack"] {
+            let copy = try Paths.copyOfTiny("format-\(format)")
+            for other in ["safetensors", "npz", "msgpack"] where other != format {
+                try? FileManager.default.removeItem(atPath: copy + "/model/params.\(other)")
+            }
+            let c = try Compiler(model: copy + "/model")
+            let p = try c.prepare(TaskLine(line: 1, text: "pick coke can"), listName: "t", warn: { _ in })
+            var cache: [Int: (VLARuntime.Interpreter, BuiltModel, VLARuntime.Interpreter, BuiltModel)] = [:]
+            let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: 32), cache: &cache).first)
+            results.append(try #require(ev.projected))
+            #expect(c.model.files.map(\.name).contains("params.\(format)"))
+            try? FileManager.default.removeItem(atPath: copy)
+        }
+        #expect(results[0] == results[1] && results[1] == results[2])
     }
 }

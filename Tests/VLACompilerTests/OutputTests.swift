@@ -35,6 +35,14 @@ import VLAModels
         #expect(fa.keys.filter { $0.hasPrefix("shared/") }.count == (model == "model" ? 3 : 1))
         // No absolute paths anywhere.
         for (k, v) in fa { #expect(!String(decoding: v, as: UTF8.self).contains(Paths.root), "\(k) holds an absolute path") }
+        // A policy's bytes do not depend on the other instructions of the list (batches are padded).
+        let alone = Paths.temporary("repro-alone")
+        _ = try SharedCompilers.get(Paths.tiny + "/" + model).compile(
+            tasks: TaskList(bytes: Array("put carrot on plate\n".utf8), name: "t"), listName: "t", to: alone)
+        let fc = try Self.files(alone)
+        let carrot = try #require(fc.keys.first { $0.hasPrefix("policies/put-carrot-on-plate-") })
+        #expect(fa[carrot] == fc[carrot])
+        try? FileManager.default.removeItem(atPath: alone)
         // Again into the same folder: everything up to date, bytes unchanged.
         let s2 = try SharedCompilers.get(Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         #expect(s2.upToDate == 3)
