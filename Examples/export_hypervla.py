@@ -56,6 +56,8 @@ def flatten(tree, prefix=()):
 
 def load_ema(save_dir: str, step: int, decay: str) -> dict:
     path = os.path.join(save_dir, str(step), "EMA_params.pkl")
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path}: not found (is --step right? without an EMA pickle, use --orbax)")
     import jax  # noqa: F401  (unpickling jax.Array needs jax imported)
 
     with open(path, "rb") as f:
@@ -70,6 +72,8 @@ def load_orbax(save_dir: str, step: int) -> dict:
     import orbax.checkpoint as ocp
 
     base = os.path.abspath(os.path.join(save_dir, str(step)))
+    if not os.path.isdir(base):
+        raise SystemExit(f"{base}: no such checkpoint directory (is --step right?)")
     path = os.path.join(base, "default") if os.path.isdir(os.path.join(base, "default")) else base
     return _to_numpy_tree(ocp.PyTreeCheckpointer().restore(path))
 
