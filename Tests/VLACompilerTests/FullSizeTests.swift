@@ -13,7 +13,7 @@ import VLARuntime
     static let dir = ProcessInfo.processInfo.environment["VLAC_HYPERVLA_FULL"]
 
     @Test(.enabled(if: dir != nil), arguments: ["no-image", "image"])
-    func generatedParametersAndActions(setting: String) throws {
+    func generatedParameters(setting: String) throws {
         let dir = try #require(Self.dir)
         let golden = try Checkpoint(path: dir + "/golden-\(setting).safetensors")
         let infoData = try #require(FileManager.default.contents(atPath: dir + "/golden.json"))
