@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo test reference reference-full reference-hypervla-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test reference reference-full reference-hypervla-full fuzz clean help
 
 all: build
 
@@ -28,12 +28,21 @@ build: setup
 release: setup
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
+# Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy.
+# The writer-API example (write-example) stays buildable as an API example: `make write-example`.
 demo: setup
-	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product vlac $(SWIFT_BUILD_FLAGS)
+	.build/release/vlac compile --instructions Examples/hypervla-tiny/tasks.txt --model Examples/hypervla-tiny/model -o $(DEMO_OUT)
+	@set -e; policy=$$(ls $(DEMO_OUT)/policies/pick-up-the-red-block-and-place-it-in-the-bowl-*.vla | head -1); \
+	echo "== vlac verify $$policy"; .build/release/vlac verify "$$policy"; \
+	echo "== vlac dump $$policy"; .build/release/vlac dump "$$policy"
+
+write-example: setup
+	$(SWIFT) build -c release --product write-example $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --product vlac $(SWIFT_BUILD_FLAGS)
 	@mkdir -p $(DEMO_OUT)
 	.build/release/write-example $(DEMO_OUT)/example.vla
 	.build/release/vlac verify $(DEMO_OUT)/example.vla
-	.build/release/vlac dump $(DEMO_OUT)/example.vla
 
 test: setup
 	scripts/gen-proto.sh --check
