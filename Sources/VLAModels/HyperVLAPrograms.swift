@@ -13,7 +13,7 @@ extension HyperVLAModel {
     /// The instruction's projected token block, for a batch of `batch` instructions of `length` real tokens:
     /// `tokens [B, T, text_dim] → tokens·W + b + P_task[0..<T]` `[B, T, d]`. Output `projected`.
     public func buildProjection(batch: Int, length: Int) throws(ModelError) -> BuiltModel {
-        var L = Layers(weights: hn)
+        var L = Layers(weights: hn, cache: ConstantCache())
         let x = L.b.input("tokens", TensorType(.f32, [batch, length, textDim]))
         let y = try hnProjectTokens(&L, x, batch: batch, length: length)
         L.b.output("projected", y)
@@ -24,7 +24,7 @@ extension HyperVLAModel {
     /// [B, T+1, T+1]` → every generated leaf, heads concatenated in ``leaves`` order: `generated [B, total]`.
     public func buildFullHN(batch: Int, length: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 1
-        var L = Layers(weights: hn)
+        var L = Layers(weights: hn, cache: ConstantCache())
         let x0 = L.b.input("tokens", TensorType(.f32, [batch, length, textDim]))
         let mask = L.b.input("mask", TensorType(.u8, [batch, t, t]))
         let lastMask = L.b.input("last_mask", TensorType(.u8, [batch, t]))
@@ -47,7 +47,7 @@ extension HyperVLAModel {
     /// evaluation uses one program for every instruction of that length).
     public func buildResetHN(projected: [Float]?, length: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 2
-        var L = Layers(weights: hn)
+        var L = Layers(weights: hn, cache: ConstantCache())
         let cls = L.b.input("cls", TensorType(.f32, [1, imageDim]))
         let block = projected.map { L.b.constant("instruction.tokens", [length, d], $0) }
             ?? L.b.input("instruction.tokens", TensorType(.f32, [length, d]))
@@ -85,7 +85,7 @@ extension HyperVLAModel {
     /// head output (continuous dims pre-squash, the gripper logit in the last dim).
     public func buildStepTail(leaves source: LeafSource) throws(ModelError) -> BuiltModel {
         let c = config, d = c.hidden, n = patches, hd = d / c.heads
-        var L = Layers(weights: hn)
+        var L = Layers(weights: hn, cache: ConstantCache())
         let px = L.b.input("patch_tokens", TensorType(.f32, [n, imageDim]))
         var offsets: [String: Int] = [:]
         var o = 0
@@ -306,7 +306,7 @@ extension T5Encoder {
         let c = config, d = c.dModel
         let eps = Float(c.eps)
         let act = Activation.op(c.activation) ?? .relu
-        var L = Layers(weights: weights)
+        var L = Layers(weights: weights, cache: ConstantCache())
         var x = L.b.input("embeddings", TensorType(.f32, [batch, t, d]))
         let maskT = L.b.input("mask", TensorType(.u8, [batch, t]))
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))
