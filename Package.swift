@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
 
         // Shared test helpers: sample documents and raw-byte patching.
-        .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
+        .target(name: "VLATestSupport", dependencies: ["VLAFormat", "VLARuntime"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint"], swiftSettings: commonSettings),
         .testTarget(
@@ -83,7 +83,7 @@ let package = Package(
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
-            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
         .testTarget(
