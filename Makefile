@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo test reference reference-full clean help
+.PHONY: all setup setup-reference build release demo test reference reference-full clean help c-example
 
 all: build
 
@@ -37,6 +37,16 @@ test: setup
 	scripts/gen-proto.sh --check
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) c-example
+
+# The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
+C_EXAMPLE_OUT ?= .build/c-example
+c-example:
+	$(SWIFT) build --product vlart $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build --product write-demo-policy $(SWIFT_BUILD_FLAGS)
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/write-demo-policy $(C_EXAMPLE_OUT)
+	$(MAKE) -C Examples/c-robot-loop LIBDIR=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))
+	Examples/c-robot-loop/robot_loop $(C_EXAMPLE_OUT)/policies/demo.vla $(C_EXAMPLE_OUT)/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \
