@@ -63,6 +63,8 @@ let package = Package(
             name: "VLACommands",
             dependencies: [
                 "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "CZlib",
+                // `vlac bench` counts heap allocations per step with the interposed counter.
+                "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: commonSettings
