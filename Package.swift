@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLATestSupport",
+                "VLACommands", "VLAFormat", "VLARuntime", "VLATestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

@@ -63,7 +63,7 @@ struct Bench: ParsableCommand {
         var frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 480 * 640 * 3))
         if let image {
             frame = try about(image) { () throws -> RGBImage in
-                guard let data = FileManager.default.contents(atPath: image) else { throw CommandFailure("cannot read the file") }
+                guard let data = FileManager.default.contents(atPath: image) else { throw CommandFailure("\(image): cannot read the file") }
                 return try RGBImage(decoding: [UInt8](data))
             }
         } else {

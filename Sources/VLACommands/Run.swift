@@ -55,7 +55,7 @@ struct Run: ParsableCommand {
         }
         for (t, path) in images.enumerated() {
             let image = try about(path) { () throws -> RGBImage in
-                guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("cannot read the file") }
+                guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read the file") }
                 return try RGBImage(decoding: [UInt8](data))
             }
             let action = try about(path) { () throws -> [Float] in
