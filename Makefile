@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo test reference reference-full clean help c-example
+.PHONY: all setup setup-reference build release demo test reference reference-full reference-hypervla-full clean help c-example
 
 all: build
 
@@ -12,6 +12,7 @@ help:
 	@echo "make test       install what is missing and run the whole test suite"
 	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
 	@echo "make reference-full  generate the full-size t5-base / dinov2-base parity references (not committed)"
+	@echo "make reference-hypervla-full  generate the released-size HyperVLA reference (random weights, not committed)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
 
 setup:
@@ -59,6 +60,11 @@ reference: setup-reference
 # `VLAC_FULL_REFERENCE=1 swift test --filter FullSize` then checks them.
 reference-full: setup-reference
 	.venv/bin/python Tests/Reference/gen_models_reference.py --full
+
+# Released-size HyperVLA (T5-base, DINOv2-base, 128-d 6-layer HN, 64-d 4-layer policy; random weights) with its
+# goldens into .reference/hypervla-full (several GB, not committed).
+reference-hypervla-full: setup-reference
+	.venv/bin/python Tests/Reference/gen_hypervla_reference.py --full
 
 clean:
 	rm -rf .build $(DEMO_OUT)

@@ -90,6 +90,11 @@ let package = Package(
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
+        // The hypervla-tiny demo model and its Flax goldens, read with vlac's checkpoint readers.
+        .testTarget(
+            name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer"],
+            swiftSettings: commonSettings
+        ),
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
