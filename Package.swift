@@ -58,11 +58,16 @@ let package = Package(
         // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
         .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
 
+        // HyperVLA compilation: partial evaluation, memory planning, emission of policies, shared blobs, manifest.
+        .target(
+            name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat"],
+            swiftSettings: commonSettings),
+
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "CZlib",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "CZlib",
                 // `vlac bench` counts heap allocations per step with the interposed counter.
                 "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -87,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "VLAModelsTests",
             dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            swiftSettings: commonSettings
+        ),
+        .testTarget(
+            name: "VLACompilerTests",
+            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint"],
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),

@@ -11,7 +11,7 @@ public struct VLAC: ParsableCommand {
             verified (SHA-256 digest first, then every offset, length and op) before anything is trusted.
             """,
         version: vlacVersion,
-        subcommands: [Dump.self, Verify.self, Tokenize.self, Run.self, Bench.self]
+        subcommands: [Compile.self, Dump.self, Verify.self, Tokenize.self, Run.self, Bench.self]
     )
 
     public init() {}

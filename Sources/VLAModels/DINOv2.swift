@@ -34,7 +34,8 @@ public struct DINOv2 {
     /// Reads the config and checks every weight against it, reporting all problems at once.
     ///
     /// - Throws: `ModelError` listing every config problem, missing tensor and shape mismatch.
-    public init(config json: JSONValue, weights: any WeightSource) throws(ModelError) {
+    /// With `checkWeights` false only the config is read (to learn an architecture).
+    public init(config json: JSONValue, weights: any WeightSource, checkWeights: Bool = true) throws(ModelError) {
         var r = ConfigReader(json)
         let modelType = r.string("model_type", default: "dinov2") ?? "dinov2"
         if modelType != "dinov2" { r.problems.add("model_type \"\(modelType)\" is not supported by the DINOv2 builder (expected dinov2)") }
@@ -86,7 +87,7 @@ public struct DINOv2 {
         }
         plan.need(prefix + "layernorm.weight", [d])
         plan.need(prefix + "layernorm.bias", [d])
-        plan.check(weights, into: &r.problems)
+        if checkWeights { plan.check(weights, into: &r.problems) }
         try r.problems.throwIfAny(.weightsMismatch, "dinov2: config.json and weights disagree")
         self.config = c
         self.prefix = prefix

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import VLACompiler
+import VLAFormat
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vlac compile`: one verified policy file per instruction, shared blobs by hash, and a manifest.
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a HyperVLA model and a list of instructions into policy files.",
+        discussion: """
+            Everything that depends only on the instruction is computed now: the instruction is tokenized \
+            (T5, at most 32 tokens, </s>, padding 0), encoded by the T5 encoder and fed to the hypernetwork. \
+            With use_initial_image = false the generated policy weights are baked into the policy, which has \
+            one program, step. With use_initial_image = true (the released configuration) the policy holds \
+            the instruction's projected token block and a reset program that runs the frozen DINOv2 on the \
+            episode's first frame and the hypernetwork's tail, writing the weights that step reads.
+
+            Writes OUT/policies/<slug>-<hash8>.vla (one per distinct instruction), OUT/shared/<role>-<sha256>.vla \
+            (the fine-tuned backbone; for use_initial_image also the frozen encoder and the HN tail) and \
+            OUT/manifest.json (last). Files are written atomically; unchanged files are not rewritten, and \
+            instructions whose manifest entry is still valid are skipped.
+
+            tasks.txt: one instruction per line; blank lines and # comments are skipped; duplicates are \
+            compiled once; a line over 32 tokens is truncated with a warning naming the line. A line that \
+            fails is reported as FILE:LINE and the others are still written (--strict stops instead).
+
+            Example:
+              vlac compile --instructions Examples/hypervla-tiny/tasks.txt \\
+                --model Examples/hypervla-tiny/model -o out
+              vlac verify out/policies/pick-up-the-red-block-1a2b3c4d.vla
+            """)
+
+    @Option(name: .customLong("instructions"), help: ArgumentHelp("The task list: one instruction per line.", valueName: "tasks.txt"))
+    var instructions: String
+
+    @Option(help: ArgumentHelp("The HyperVLA model directory (config.json, dataset_statistics.json, params.*).", valueName: "dir"))
+    var model: String
+
+    @Option(help: ArgumentHelp("The T5 text-encoder directory (default: named in config.json, else MODEL/text_encoder).", valueName: "dir"))
+    var textEncoder: String?
+
+    @Option(help: ArgumentHelp("The frozen DINOv2 directory (default: named in config.json, else MODEL/vision_encoder).", valueName: "dir"))
+    var visionEncoder: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The output directory.", valueName: "out"))
+    var output: String
+
+    @Flag(help: "Write self-contained policies (shared parts embedded) instead of shared blobs.")
+    var embedShared = false
+
+    @Option(help: ArgumentHelp("Which dataset's action statistics, when dataset_statistics.json has several.", valueName: "name"))
+    var dataset: String?
+
+    @Option(help: ArgumentHelp("Robot gripper mapping: none, google_robot, widowx_bridge or libero.", valueName: "robot"))
+    var robot: String = "none"
+
+    @Flag(help: "Record HyperVLA's --crop in the image contract (central crop of area 0.9).")
+    var crop = false
+
+    @Option(help: ArgumentHelp("Instructions per T5/HN pass.", valueName: "n"))
+    var batch: Int = 8
+
+    @Option(help: ArgumentHelp("Kernel threads.", valueName: "n"))
+    var jobs: Int = 1
+
+    @Flag(help: "Stop at the first failing instruction.")
+    var strict = false
+
+    @Flag(name: .shortAndLong, help: "No progress output (warnings and errors are still printed).")
+    var quiet = false
+
+    func validate() throws {
+        if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
+        if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be in 1...64") }
+        if !["none", "google_robot", "widowx_bridge", "libero"].contains(robot) {
+            throw ValidationError("--robot must be none, google_robot, widowx_bridge or libero")
+        }
+    }
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: instructions) else {
+            throw CommandFailure("\(instructions): cannot read the task list")
+        }
+        let listName = (instructions as NSString).lastPathComponent
+        let tasks = TaskList(bytes: [UInt8](data), name: listName)
+        let stderr = StandardError()
+        for w in tasks.warnings { stderr.write("warning: \(w)\n") }
+        for e in tasks.errors { stderr.write("error: \(e)\n") }
+        if strict, let first = tasks.errors.first { throw CommandFailure(first) }
+        var options = CompileOptions()
+        options.textEncoder = textEncoder
+        options.visionEncoder = visionEncoder
+        options.dataset = dataset
+        options.embedShared = embedShared
+        options.batchSize = batch
+        options.threads = jobs
+        options.crop = crop
+        options.robot = ["none": .none, "google_robot": .googleRobot, "widowx_bridge": .widowxBridge, "libero": .libero][robot] ?? .none
+        let tty = isatty(2) == 1
+        let compiler = try Compiler(model: model, options: options)
+        let start = Date()
+        var failed = tasks.errors.count
+        let summary = try compiler.compile(tasks: tasks, listName: listName, to: output, strict: strict) { event in
+            switch event {
+            case .warning(let w):
+                if tty && !quiet { stderr.write("\r\u{1B}[K") }
+                stderr.write("warning: \(w)\n")
+            case .failed(let line, let message):
+                if tty && !quiet { stderr.write("\r\u{1B}[K") }
+                stderr.write("error: \(listName):\(line): \(message)\n")
+            case .policy(let done, let total, let instruction, let file, _, let upToDate):
+                guard !quiet else { return }
+                let elapsed = Date().timeIntervalSince(start)
+                let rate = elapsed > 0 ? Double(done) / elapsed : 0
+                let eta = rate > 0 ? Double(total - done) / rate : 0
+                if tty {
+                    let width = 24
+                    let filled = total > 0 ? width * done / total : width
+                    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                    stderr.write("\r\u{1B}[K[\(bar)] \(done)/\(total) \(String(format: "%.1f", rate))/s ETA \(String(format: "%.0f", eta))s  \(instruction.prefix(40))")
+                } else {
+                    stderr.write("\(done)/\(total) \(upToDate ? "up to date" : "compiled") \(file)\n")
+                }
+            }
+        }
+        failed += summary.failed
+        if tty && !quiet { stderr.write("\r\u{1B}[K") }
+        if !quiet {
+            let t = Date().timeIntervalSince(start)
+            stderr.write(
+                "\(summary.policies) policies (\(summary.upToDate) up to date, \(summary.policyBytes) bytes), \(summary.sharedBlobs) shared blobs (\(summary.sharedBytes) bytes), \(failed) failed; load \(String(format: "%.2f", summary.loadSeconds)) s, compile \(String(format: "%.2f", t)) s\n")
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// Writes to standard error.
+struct StandardError {
+    func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}

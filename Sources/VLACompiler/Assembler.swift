@@ -1,0 +1,150 @@
+import VLAFormat
+import VLAModels
+
+/// Assembles a policy document from built model programs, and plans its one arena.
+///
+/// The memory plan works on regions. Arena bytes `[0, persistent)` hold what `reset` writes and `step` reads
+/// (the generated weights, one 64-byte-aligned slot per leaf); no program writes them except `reset`'s head
+/// ops. After that, each program's parts (backbone, then policy tail; or frozen encoder, then HN tail) get
+/// consecutive regions sized by their own first-fit plans (``VLAModels`` builders), and the programs overlay
+/// each other since they never run at the same time. The arena is `persistent + max(program regions)`.
+struct Assembler {
+    var tensors: [TensorEntry] = []
+    var sharedRefs: [SharedReference] = []
+    /// Bytes at the start of the arena reserved for reset → step tensors.
+    var persistent: UInt64 = 0
+    /// Largest end offset of any arena tensor.
+    var arenaEnd: UInt64 = 0
+
+    /// How an imported program's input is provided.
+    enum InputBinding {
+        /// An existing tensor of this document (another part's output); a view is made if the shape differs.
+        case tensor(Int)
+        /// An inline constant with these values.
+        case inline([Float])
+        /// An arena tensor at this (persistent) offset.
+        case arena(UInt64)
+    }
+
+    /// Where an imported part's constants go.
+    enum ConstantPlacement {
+        /// Inline in this file.
+        case inline
+        /// External tensors of shared blob `ref`, found by name in `index`; names not found stay inline.
+        case external(ref: Int, index: [String: Int])
+    }
+
+    /// The result of importing one part.
+    struct Imported {
+        var ops: [Operation]
+        /// Old id → new id.
+        var map: [Int: Int]
+        /// Input and output names → new ids.
+        var inputs: [String: Int]
+        var outputs: [String: Int]
+    }
+
+    /// Imports `model`'s single program: its tensors prefixed with `prefix`, its arena shifted to `base`.
+    mutating func importPart(
+        _ model: BuiltModel, prefix: String, base: UInt64, constants: ConstantPlacement,
+        inputs bindings: [String: InputBinding] = [:], outputs placed: [String: UInt64] = [:]
+    ) -> Imported {
+        let doc = model.document
+        var map: [Int: Int] = [:]
+        let inputNames = Dictionary(model.inputs.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let outputNames = Dictionary(model.outputs.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        for (id, t) in doc.tensors.enumerated() {
+            var entry = t
+            entry.name = prefix + t.name
+            if let name = inputNames[id], let binding = bindings[name] {
+                switch binding {
+                case .tensor(let existing):
+                    if tensors[existing].type == t.type {
+                        map[id] = existing
+                        continue
+                    }
+                    entry.name = prefix + name + ".view"
+                    entry.location = tensors[existing].location
+                case .inline(let values):
+                    entry.location = .inline(Bytes.of(values))
+                case .arena(let offset):
+                    entry.location = .arena(offset: offset)
+                    arenaEnd = max(arenaEnd, offset + UInt64(t.byteCount))
+                }
+            } else if let name = outputNames[id], let offset = placed[name] {
+                entry.location = .arena(offset: offset)
+                arenaEnd = max(arenaEnd, offset + UInt64(t.byteCount))
+            } else {
+                switch t.location {
+                case .arena(let offset):
+                    entry.location = .arena(offset: base + offset)
+                    arenaEnd = max(arenaEnd, base + offset + UInt64(t.byteCount))
+                case .inline:
+                    if case .external(let ref, let index) = constants, let k = index[entry.name] {
+                        entry.location = .external(ref: ref, index: k)
+                    }
+                case .external:
+                    break
+                }
+            }
+            tensors.append(entry)
+            map[id] = tensors.count - 1
+        }
+        let program = doc.programs[0]
+        let ops = program.operations.map { op in
+            Operation(op.opcode, inputs: op.inputs.map { map[$0] ?? $0 }, outputs: op.outputs.map { map[$0] ?? $0 }, attributes: op.attributes)
+        }
+        var ins: [String: Int] = [:]
+        for (name, id) in model.inputs { ins[name] = map[id] }
+        var outs: [String: Int] = [:]
+        for (name, id) in model.outputs { outs[name] = map[id] }
+        return Imported(ops: ops, map: map, inputs: ins, outputs: outs)
+    }
+
+    /// Adds an inline f32 tensor.
+    mutating func inline(_ name: String, _ shape: [Int], _ values: [Float]) -> Int {
+        tensors.append(TensorEntry(name: name, type: TensorType(.f32, shape), location: .inline(Bytes.of(values))))
+        return tensors.count - 1
+    }
+
+    /// The arena size: the largest end, rounded up to 64.
+    var arenaSize: UInt64 { (max(arenaEnd, persistent) + 63) / 64 * 64 }
+}
+
+/// A shared blob made from the constants of a built model: inline tensors only, names prefixed.
+///
+/// - Returns: the blob document and the name → index map policies use for their external tensors.
+func sharedBlob(from model: BuiltModel, prefix: String, role: String, metadata: Metadata, provenance: Provenance,
+                excluding: (String) -> Bool = { _ in false }) -> (VLADocument, [String: Int]) {
+    var tensors: [TensorEntry] = []
+    var index: [String: Int] = [:]
+    for t in model.document.tensors {
+        guard case .inline = t.location, !excluding(t.name) else { continue }
+        var e = t
+        e.name = prefix + t.name
+        guard index[e.name] == nil else { continue }
+        index[e.name] = tensors.count
+        tensors.append(e)
+    }
+    var m = metadata
+    m.role = role
+    m.instruction = ""
+    m.action = ActionContract()
+    let doc = VLADocument(isSharedBlob: true, tensors: tensors, metadata: m, provenance: provenance)
+    return (doc, index)
+}
+
+/// Little-endian bytes of f32 values.
+enum Bytes {
+    static func of(_ values: [Float]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: values.count * 4)
+        for (i, v) in values.enumerated() {
+            let b = v.bitPattern.littleEndian
+            out[4 * i] = UInt8(truncatingIfNeeded: b)
+            out[4 * i + 1] = UInt8(truncatingIfNeeded: b >> 8)
+            out[4 * i + 2] = UInt8(truncatingIfNeeded: b >> 16)
+            out[4 * i + 3] = UInt8(truncatingIfNeeded: b >> 24)
+        }
+        return out
+    }
+}

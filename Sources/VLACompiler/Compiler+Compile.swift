@@ -1,0 +1,250 @@
+import Foundation
+import VLAFormat
+import VLAModels
+import VLARuntime
+
+/// What the instruction-dependent evaluation produced for one instruction.
+struct Evaluated {
+    var prepared: Compiler.Prepared
+    /// use_initial_image = false: every generated leaf, concatenated in leaf order.
+    var generated: [Float]?
+    /// use_initial_image = true: the projected block `[n, d]`.
+    var projected: [Float]?
+}
+
+extension Compiler {
+    /// Runs T5 and the instruction-dependent HN part for a batch of instructions of one length bucket.
+    ///
+    /// The batch is always `batchSize` rows (missing rows repeat the first), so each instruction's numbers
+    /// depend only on itself, the model and the options.
+    func evaluate(_ items: [Prepared], length t: Int, cache: inout [Int: (Interpreter, BuiltModel, Interpreter, BuiltModel)]) throws(CompileError) -> [Evaluated] {
+        let b = options.batchSize
+        let dT = model.textDim
+        do {
+            if cache[t] == nil {
+                let t5m = try t5.buildBatched(batch: b, length: t)
+                let hnm = model.config.useInitialImage ? try model.buildProjection(batch: b, length: t) : try model.buildFullHN(batch: b, length: t)
+                cache[t] = (try Interpreter(document: t5m.document, options: runtime), t5m, try Interpreter(document: hnm.document, options: runtime), hnm)
+            }
+            guard let (ti, tm, hi, hm) = cache[t] else { return [] }
+            var emb = [Float](repeating: 0, count: b * t * dT)
+            var mask = [UInt8](repeating: 0, count: b * t)
+            for r in 0..<b {
+                let p = items[r < items.count ? r : 0]
+                let e = try t5.embed(Array(p.ids[0..<t]))
+                emb.replaceSubrange((r * t * dT)..<((r + 1) * t * dT), with: e)
+                for j in 0..<t { mask[r * t + j] = p.mask[j] }
+            }
+            try ti.setFloats(tm.input("embeddings") ?? -1, emb)
+            try ti.setBytes(tm.input("mask") ?? -1, mask)
+            try ti.run(0)
+            let hidden = try ti.floats(tm.output("last_hidden_state") ?? -1)
+            try hi.setFloats(hm.input("tokens") ?? -1, hidden)
+            var out: [Evaluated] = []
+            let d = model.config.contextDim
+            if model.config.useInitialImage {
+                try hi.run(0)
+                let proj = try hi.floats(hm.output("projected") ?? -1)
+                for (r, p) in items.enumerated() {
+                    let start = r * t * d
+                    out.append(Evaluated(prepared: p, generated: nil, projected: Array(proj[start..<(start + p.count * d)])))
+                }
+            } else {
+                let tt = t + 1
+                var full = [UInt8](repeating: 0, count: b * tt * tt)
+                var last = [UInt8](repeating: 0, count: b * tt)
+                for r in 0..<b {
+                    for q in 0..<tt {
+                        for k in 0..<tt {
+                            let v: UInt8 = k < t ? mask[r * t + k] : (q == tt - 1 ? 1 : 0)
+                            full[(r * tt + q) * tt + k] = v
+                        }
+                    }
+                    for k in 0..<tt { last[r * tt + k] = k < t ? mask[r * t + k] : 1 }
+                }
+                try hi.setBytes(hm.input("mask") ?? -1, full)
+                try hi.setBytes(hm.input("last_mask") ?? -1, last)
+                try hi.run(0)
+                let g = try hi.floats(hm.output("generated") ?? -1)
+                let total = model.generatedCount
+                for (r, p) in items.enumerated() {
+                    out.append(Evaluated(prepared: p, generated: Array(g[(r * total)..<((r + 1) * total)]), projected: nil))
+                }
+            }
+            return out
+        } catch let e as CompileError {
+            throw e
+        } catch {
+            throw CompileError(.evaluation, "text encoder and HN (length \(t))", cause: error)
+        }
+    }
+}
+
+/// The pieces shared by every policy of one run: blobs, their indices, and cached evaluators.
+final class EmitContext {
+    var blobs: [(role: String, doc: VLADocument, bytes: [UInt8], sha: [UInt8], index: [String: Int])] = []
+    var stepTailInputs: BuiltModel?
+    var stepTailEval: Interpreter?
+    var resetEval: [Int: (BuiltModel, Interpreter)] = [:]
+    var resetEmit: [Int: BuiltModel] = [:]
+    init() {}
+
+    func ref(_ role: String) -> Int? { blobs.firstIndex { $0.role == role } }
+}
+
+extension Compiler {
+    var metadataBase: Metadata {
+        let c = model.config, s = model.statistics
+        let action = ActionContract(
+            actionDim: UInt32(c.actionDim), horizon: UInt32(c.horizon), squashedDims: UInt32(c.continuousDims),
+            squashBound: c.maxAction, gripper: .logitThreshold, gripperDim: UInt32(c.actionDim - 1),
+            normalization: .meanStd, mean: s.mean, std: s.std, mask: s.mask, ensembling: .uniform,
+            ensembleWindow: UInt32(c.horizon), rotation: .eulerToAxisAngle, robot: options.robot)
+        let image = ImageContract(
+            height: 224, width: 224, resize: .lanczos3Antialias, crop: options.crop ? .central : .none,
+            cropArea: options.crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        return Metadata(instruction: "", model: ModelIdentity(name: model.name, digest: modelDigest), role: "policy", action: action, image: image)
+    }
+
+    var provenance: Provenance {
+        Provenance(compiler: compilerVersion, sources: sources, options: options.provenancePairs)
+    }
+
+    /// Builds the shared blobs (unless embedding) and the cached evaluators.
+    func makeContext() throws(CompileError) -> EmitContext {
+        let ctx = EmitContext()
+        do {
+            if !options.embedShared {
+                var parts: [(String, BuiltModel, String, (String) -> Bool)] = [("backbone", backbone, "backbone/", { _ in false })]
+                if let fm = frozenModel {
+                    parts.append(("frozen-encoder", fm, "frozen/", { _ in false }))
+                    let tail = try model.buildResetHN(projected: nil, length: 1)
+                    parts.append(("hn-tail", tail, "hn/", { $0.hasPrefix("instruction.") }))
+                }
+                for (role, m, prefix, exclude) in parts {
+                    let (doc, index) = sharedBlob(from: m, prefix: prefix, role: role, metadata: metadataBase, provenance: provenance, excluding: exclude)
+                    let bytes = try VLAWriter.serialize(doc)
+                    ctx.blobs.append((role, doc, bytes, VLAFormat.SHA256.hash(bytes), index))
+                }
+            }
+            if model.config.useInitialImage {
+                let tail = try model.buildStepTail(leaves: .inputs)
+                ctx.stepTailInputs = tail
+                ctx.stepTailEval = try Interpreter(document: tail.document, options: runtime)
+            }
+        } catch {
+            throw CompileError(.internalError, "building the shared parts", cause: error)
+        }
+        return ctx
+    }
+
+    /// Builds, evaluates and serializes one policy.
+    func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+        let p = ev.prepared
+        var A = Assembler()
+        var refs: [SharedReference] = []
+        var refIndex: [String: Int] = [:]
+        func placement(_ role: String) -> Assembler.ConstantPlacement {
+            guard let k = ctx.ref(role) else { return .inline }
+            if refIndex[role] == nil {
+                let blob = ctx.blobs[k]
+                refIndex[role] = refs.count
+                refs.append(SharedReference(sha256: blob.sha, role: role, size: UInt64(blob.bytes.count)))
+            }
+            return .external(ref: refIndex[role] ?? 0, index: ctx.blobs[k].index)
+        }
+        var programs: [Program] = []
+        var expected: [Float] = []
+        var resetInput: Int?
+        do {
+            if let generated = ev.generated {
+                // use_initial_image = false: baked weights, step only.
+                let tail = try model.buildStepTail(leaves: .constants(generated))
+                let ti = try Interpreter(document: tail.document, options: runtime)
+                try ti.setFloats(tail.input("patch_tokens") ?? -1, framePatches)
+                try ti.run(0)
+                expected = try ti.floats(tail.output("actions") ?? -1)
+                let bb = A.importPart(backbone, prefix: "backbone/", base: 0, constants: placement("backbone"))
+                let base = (regionEnd(backbone) + 63) / 64 * 64
+                let tp = A.importPart(tail, prefix: "policy/", base: base, constants: .inline, inputs: ["patch_tokens": .tensor(bb.outputs["patch_tokens"] ?? -1)])
+                programs.append(Program(name: "step", inputs: [bb.inputs["pixel_values"] ?? -1], outputs: [tp.outputs["actions"] ?? -1], operations: bb.ops + tp.ops))
+            } else if let projected = ev.projected, let fm = frozenModel, let stepTail = ctx.stepTailInputs, let se = ctx.stepTailEval {
+                let n = p.prepared.count
+                // Evaluate reset (HN tail on the test frame's CLS), then step.
+                if ctx.resetEval[n] == nil {
+                    let m = try model.buildResetHN(projected: nil, length: n)
+                    ctx.resetEval[n] = (m, try Interpreter(document: m.document, options: runtime))
+                }
+                guard let (rm, ri) = ctx.resetEval[n] else { throw CompileError(.internalError, "reset evaluator") }
+                try ri.setFloats(rm.input("cls") ?? -1, frameCLS)
+                try ri.setFloats(rm.input("instruction.tokens") ?? -1, projected)
+                try ri.run(0)
+                for (name, _) in model.leaves {
+                    let v = try ri.floats(rm.output("generated.\(name)") ?? -1)
+                    try se.setFloats(stepTail.input("generated.\(name)") ?? -1, v)
+                }
+                try se.setFloats(stepTail.input("patch_tokens") ?? -1, framePatches)
+                try se.run(0)
+                expected = try se.floats(stepTail.output("actions") ?? -1)
+                // Persistent slots for the generated leaves.
+                var slots: [String: UInt64] = [:]
+                var off: UInt64 = 0
+                for (name, shape) in model.leaves {
+                    slots["generated.\(name)"] = off
+                    off += (UInt64(shape.reduce(1, *) * 4) + 63) / 64 * 64
+                }
+                A.persistent = off
+                A.arenaEnd = off
+                // reset: frozen encoder, then the HN tail writing the slots.
+                let fr = A.importPart(fm, prefix: "frozen/", base: off, constants: placement("frozen-encoder"))
+                let hnBase = off + (regionEnd(fm) + 63) / 64 * 64
+                let hn = A.importPart(
+                    rm, prefix: "hn/", base: hnBase, constants: placement("hn-tail"),
+                    inputs: ["cls": .tensor(fr.outputs["cls"] ?? -1), "instruction.tokens": .inline(projected)],
+                    outputs: slots)
+                resetInput = fr.inputs["pixel_values"]
+                programs.append(Program(name: "reset", inputs: [fr.inputs["pixel_values"] ?? -1], outputs: [], operations: fr.ops + hn.ops))
+                // step: backbone from the end of the slots, then the policy tail reading the slots.
+                let bb = A.importPart(backbone, prefix: "backbone/", base: off, constants: placement("backbone"))
+                let tailBase = off + (regionEnd(backbone) + 63) / 64 * 64
+                var bind: [String: Assembler.InputBinding] = ["patch_tokens": .tensor(bb.outputs["patch_tokens"] ?? -1)]
+                for (k, v) in slots { bind[k] = .arena(v) }
+                let tp = A.importPart(stepTail, prefix: "policy/", base: tailBase, constants: .inline, inputs: bind)
+                programs.append(Program(name: "step", inputs: [bb.inputs["pixel_values"] ?? -1], outputs: [tp.outputs["actions"] ?? -1], operations: bb.ops + tp.ops))
+            } else {
+                throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
+            }
+        } catch let e as CompileError {
+            throw e
+        } catch {
+            throw CompileError(.evaluation, "line \(p.task.line) \"\(p.task.text)\"", cause: error)
+        }
+        // Test vectors: reset (if any) then step on the fixed frame.
+        let frameID = A.inline("test.frame", [224, 224, 3], frame)
+        let c = model.config
+        let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
+        var vectors: [TestVector] = []
+        if let resetInput {
+            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
+        }
+        let step = programs.count - 1
+        vectors.append(TestVector(
+            program: step, inputs: [.init(target: programs[step].inputs[0], value: frameID)],
+            expected: [.init(target: programs[step].outputs[0], value: expectedID)], tolerance: 1e-4))
+        var meta = metadataBase
+        meta.instruction = p.task.text
+        let doc = VLADocument(
+            isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
+            provenance: provenance, testVectors: vectors, sharedRefs: refs)
+        do { return try VLAWriter.serialize(doc) } catch {
+            throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
+        }
+    }
+
+    /// The end of a built model's arena (its planned size).
+    func regionEnd(_ m: BuiltModel) -> UInt64 { m.document.arenaSize }
+}
+
+extension Compiler.Prepared {
+    var prepared: Compiler.Prepared { self }
+}

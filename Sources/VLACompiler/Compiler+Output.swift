@@ -1,0 +1,203 @@
+import Foundation
+import VLAFormat
+import VLAModels
+import VLARuntime
+
+extension Compiler {
+    /// Compiles every instruction of `tasks` into `out`: `policies/<slug>-<hash8>.vla`, `shared/<role>-<sha256>.vla`
+    /// and `manifest.json` (written last).
+    ///
+    /// Every file is written atomically (temporary file, then rename), and a file whose bytes are already in
+    /// place is not rewritten. An instruction whose manifest entry (same instruction, model digest, options,
+    /// compiler) names a file that is still present with the recorded SHA-256 is skipped as up to date. A
+    /// failing instruction is reported through `progress` and the others are still written, unless `strict`.
+    ///
+    /// - Throws: `CompileError` for output failures, and for the first failing instruction with `strict`.
+    public func compile(
+        tasks: TaskList, listName: String, to out: String, strict: Bool = false,
+        progress: (CompileEvent) -> Void = { _ in }
+    ) throws(CompileError) -> CompileSummary {
+        let started = Date()
+        var summary = CompileSummary()
+        summary.loadSeconds = loadSeconds
+        let fm = FileManager.default
+        for dir in [out, out + "/policies", out + "/shared"] {
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw CompileError(.output, "\(dir): cannot create", cause: error)
+            }
+        }
+        let previous = ManifestFile.read(out + "/manifest.json")
+        let key = runKey
+        let ctx = try makeContext()
+        // Shared blobs first: policies name them by hash.
+        var shared: [ManifestFile.Shared] = []
+        for b in ctx.blobs {
+            let name = "shared/\(b.role)-\(hexString(b.sha)).vla"
+            try writeIfChanged(b.bytes, to: out + "/" + name)
+            shared.append(.init(role: b.role, file: name, sha256: hexString(b.sha), size: b.bytes.count))
+            summary.sharedBytes += b.bytes.count
+        }
+        summary.sharedBlobs = shared.count
+        // Tokenize; lines that fail are reported and left out.
+        var entries: [Int: ManifestFile.Policy] = [:]
+        var prepared: [Prepared] = []
+        let total = tasks.tasks.count
+        var done = 0
+        for task in tasks.tasks {
+            if let old = previous?.policies.first(where: { $0.instruction == task.text }), previous?.key == key,
+                let bytes = fm.contents(atPath: out + "/" + old.file), bytes.count == old.size,
+                hexString(VLAFormat.SHA256.hash([UInt8](bytes))) == old.sha256
+            {
+                var e = old
+                e.line = task.line
+                entries[task.line] = e
+                done += 1
+                summary.upToDate += 1
+                summary.policyBytes += old.size
+                progress(.policy(done: done, total: total, instruction: task.text, file: old.file, bytes: old.size, upToDate: true))
+                continue
+            }
+            do { prepared.append(try prepare(task, listName: listName, warn: { progress(.warning($0)) })) } catch {
+                if strict { throw error }
+                summary.failed += 1
+                progress(.failed(line: task.line, message: error.description))
+            }
+        }
+        // Batches of one length bucket each, in bucket order then line order (deterministic).
+        var byBucket: [Int: [Prepared]] = [:]
+        for p in prepared { byBucket[Self.bucket(p.count, max: p.ids.count), default: []].append(p) }
+        var cache: [Int: (Interpreter, BuiltModel, Interpreter, BuiltModel)] = [:]
+        for t in byBucket.keys.sorted() {
+            let items = byBucket[t] ?? []
+            var i = 0
+            while i < items.count {
+                let batch = Array(items[i..<min(i + options.batchSize, items.count)])
+                i += options.batchSize
+                let evaluated: [Evaluated]
+                do { evaluated = try evaluate(batch, length: t, cache: &cache) } catch {
+                    if strict { throw error }
+                    for p in batch {
+                        summary.failed += 1
+                        progress(.failed(line: p.task.line, message: error.description))
+                    }
+                    continue
+                }
+                for ev in evaluated {
+                    let p = ev.prepared
+                    do {
+                        let bytes = try emit(ev, ctx: ctx)
+                        let sha = hexString(VLAFormat.SHA256.hash(bytes))
+                        let name = "policies/\(p.task.text.slug)-\(sha.prefix(8)).vla"
+                        try writeIfChanged(bytes, to: out + "/" + name)
+                        entries[p.task.line] = .init(
+                            instruction: p.task.text, line: p.task.line, file: name, sha256: sha, size: bytes.count,
+                            tokens: p.count, shared: ctx.blobs.map { hexString($0.sha) })
+                        done += 1
+                        summary.policyBytes += bytes.count
+                        progress(.policy(done: done, total: total, instruction: p.task.text, file: name, bytes: bytes.count, upToDate: false))
+                    } catch {
+                        if strict { throw error }
+                        summary.failed += 1
+                        progress(.failed(line: p.task.line, message: error.description))
+                    }
+                }
+            }
+        }
+        summary.policies = entries.count
+        let manifest = ManifestFile(
+            key: key, compiler: compilerVersion, model: .init(name: model.name, digest: hexString(modelDigest)),
+            options: options.provenancePairs.map { ($0.key, $0.value) },
+            sources: sources.map { .init(name: $0.name, sha256: hexString($0.sha256), size: Int($0.size)) },
+            shared: shared, policies: entries.keys.sorted().compactMap { entries[$0] },
+            generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage)
+        try writeIfChanged(Array(manifest.json().utf8), to: out + "/manifest.json")
+        summary.compileSeconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    /// Identifies everything that decides the bytes: compiler, model digest, options.
+    var runKey: String {
+        var h = VLAFormat.SHA256()
+        h.update(Array(compilerVersion.utf8) + [0])
+        h.update(modelDigest)
+        for o in options.provenancePairs { h.update(Array("\(o.key)=\(o.value)".utf8) + [0]) }
+        return hexString(h.finalize())
+    }
+
+    func writeIfChanged(_ bytes: [UInt8], to path: String) throws(CompileError) {
+        if let existing = FileManager.default.contents(atPath: path), existing.count == bytes.count, [UInt8](existing) == bytes { return }
+        do { try AtomicFile.write(bytes, to: path) } catch { throw CompileError(.output, "\(path): cannot write", cause: error) }
+    }
+}
+
+/// `manifest.json` (Schemas/manifest.schema.json): what a compile run wrote.
+struct ManifestFile {
+    struct Model { var name: String; var digest: String }
+    struct Source { var name: String; var sha256: String; var size: Int }
+    struct Shared { var role: String; var file: String; var sha256: String; var size: Int }
+    struct Policy {
+        var instruction: String
+        var line: Int
+        var file: String
+        var sha256: String
+        var size: Int
+        var tokens: Int
+        var shared: [String]
+    }
+    var key: String
+    var compiler: String
+    var model: Model
+    var options: [(String, String)]
+    var sources: [Source]
+    var shared: [Shared]
+    var policies: [Policy]
+    var generatedParameters: Int
+    var useInitialImage: Bool
+
+    func json() -> String {
+        func q(_ s: String) -> String {
+            var o = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": o += "\\\""
+                case "\\": o += "\\\\"
+                case "\n": o += "\\n"
+                case "\t": o += "\\t"
+                case "\r": o += "\\r"
+                default:
+                    if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
+                }
+            }
+            return o + "\""
+        }
+        var s = "{\n"
+        s += "  \"formatVersion\": 1,\n"
+        s += "  \"compiler\": \(q(compiler)),\n"
+        s += "  \"key\": \(q(key)),\n"
+        s += "  \"model\": {\"name\": \(q(model.name)), \"digest\": \(q(model.digest)), \"generatedParameters\": \(generatedParameters), \"useInitialImage\": \(useInitialImage)},\n"
+        s += "  \"options\": {" + options.map { "\(q($0.0)): \(q($0.1))" }.joined(separator: ", ") + "},\n"
+        s += "  \"sources\": [\n" + sources.map { "    {\"name\": \(q($0.name)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)}" }.joined(separator: ",\n") + "\n  ],\n"
+        s += "  \"shared\": [\n" + shared.map { "    {\"role\": \(q($0.role)), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)}" }.joined(separator: ",\n") + (shared.isEmpty ? "" : "\n") + "  ],\n"
+        s += "  \"policies\": [\n" + policies.map {
+            "    {\"instruction\": \(q($0.instruction)), \"line\": \($0.line), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size), \"tokens\": \($0.tokens), \"shared\": [" + $0.shared.map(q).joined(separator: ", ") + "]}"
+        }.joined(separator: ",\n") + (policies.isEmpty ? "" : "\n") + "  ]\n"
+        s += "}\n"
+        return s
+    }
+
+    /// Reads a previous manifest (nil when absent or unreadable: everything is then recompiled).
+    static func read(_ path: String) -> (key: String, policies: [Policy])? {
+        guard let data = FileManager.default.contents(atPath: path),
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let key = obj["key"] as? String, let list = obj["policies"] as? [[String: Any]]
+        else { return nil }
+        var out: [Policy] = []
+        for p in list {
+            guard let i = p["instruction"] as? String, let f = p["file"] as? String, let s = p["sha256"] as? String,
+                let size = p["size"] as? Int, !f.contains(".."), f.hasPrefix("policies/")
+            else { continue }
+            out.append(Policy(instruction: i, line: p["line"] as? Int ?? 0, file: f, sha256: s, size: size, tokens: p["tokens"] as? Int ?? 0, shared: p["shared"] as? [String] ?? []))
+        }
+        return (key, out)
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import VLAFormat
+import VLAModels
+import VLARuntime
+import VLATokenizer
+
+/// The version string recorded in every file the compiler writes.
+public let compilerVersion = "vlac 0.1.0"
+
+/// Options of `vlac compile` that change what is written (recorded in provenance and the manifest), and
+/// the ones that do not (`threads`).
+public struct CompileOptions: Sendable, Hashable {
+    /// The T5 directory; nil: `<model>/text_encoder`.
+    public var textEncoder: String?
+    /// The frozen DINOv2 directory; nil: `<model>/vision_encoder`.
+    public var visionEncoder: String?
+    /// Which dataset's statistics (when `dataset_statistics.json` has several).
+    public var dataset: String?
+    /// Self-contained policies (no shared blobs).
+    public var embedShared = false
+    /// Instructions per T5/HN pass.
+    public var batchSize = 8
+    /// Kernel threads (does not change the bytes written).
+    public var threads = 1
+    /// The robot mapping of the action contract.
+    public var robot: RobotMapping = .none
+    /// HyperVLA's `--crop` (central crop of area 0.9).
+    public var crop = false
+
+    /// Creates options with the defaults.
+    public init() {}
+
+    /// The options that change outputs, as provenance pairs, in a fixed order.
+    var provenancePairs: [Provenance.Option] {
+        [
+            .init(key: "batch", value: String(batchSize)),
+            .init(key: "embed-shared", value: embedShared ? "true" : "false"),
+            .init(key: "dataset", value: dataset ?? ""),
+            .init(key: "robot", value: robot.description),
+            .init(key: "crop", value: crop ? "0.9" : "none"),
+            .init(key: "test-frame", value: "vlac-pattern-1"),
+        ]
+    }
+}
+
+/// What the compiler reports while it works.
+public enum CompileEvent: Sendable {
+    /// A warning about a line or an input (`tasks.txt:3: ...`).
+    case warning(String)
+    /// One instruction finished: `done` of `total`, its policy file (relative to OUT) and whether it was
+    /// already up to date.
+    case policy(done: Int, total: Int, instruction: String, file: String, bytes: Int, upToDate: Bool)
+    /// One instruction failed; the others are still written.
+    case failed(line: Int, message: String)
+}
+
+/// The end-of-run numbers.
+public struct CompileSummary: Sendable {
+    /// Policies written or found up to date.
+    public var policies = 0
+    /// Of those, the ones already up to date.
+    public var upToDate = 0
+    /// Shared blobs referenced.
+    public var sharedBlobs = 0
+    /// Bytes of policy files.
+    public var policyBytes = 0
+    /// Bytes of shared blobs.
+    public var sharedBytes = 0
+    /// Failed instructions.
+    public var failed = 0
+    /// Seconds spent loading the model (hashing, weights, shared blobs).
+    public var loadSeconds = 0.0
+    /// Seconds spent compiling instructions (tokenize → T5 → HN → emit).
+    public var compileSeconds = 0.0
+}
+
+/// Compiles instructions into HyperVLA policies (`vlac compile`).
+///
+/// ```swift
+/// let c = try Compiler(model: "Examples/hypervla-tiny", options: CompileOptions())
+/// let summary = try c.compile(tasks: TaskList(bytes: bytes, name: "tasks.txt"), to: "out") { print($0) }
+/// ```
+public final class Compiler {
+    /// The model.
+    public let model: HyperVLAModel
+    /// Options.
+    public let options: CompileOptions
+    let t5: T5Encoder
+    let text: TextProcessor
+    let frozen: DINOv2?
+    let backbone: BuiltModel
+    let frozenModel: BuiltModel?
+    let sources: [Provenance.Source]
+    /// SHA-256 identifying the model (over every source's name and hash).
+    public let modelDigest: [UInt8]
+    let runtime: RuntimeOptions
+    /// The fixed test frame (normalized, `[224, 224, 3]`) and what the shared parts compute on it.
+    let frame: [Float]
+    let framePatches: [Float]
+    let frameCLS: [Float]
+    let loadSeconds: Double
+
+    /// Opens the model and the foundation-model directories, hashes every source file, builds the shared
+    /// parts and evaluates them on the fixed test frame.
+    ///
+    /// - Throws: `CompileError` `.model` with every config/tensor problem listed.
+    public init(model directory: String, options: CompileOptions = CompileOptions()) throws(CompileError) {
+        let start = Date()
+        self.options = options
+        runtime = RuntimeOptions(threads: max(1, options.threads))
+        // Foundation-model directories: the flags, else named in config.json's "vlac" section (relative to
+        // the model directory), else text_encoder/ and vision_encoder/ inside it.
+        var named: [String: String] = [:]
+        var backboneJSON: JSONValue?
+        if let data = FileManager.default.contents(atPath: directory + "/config.json"),
+            let json = try? JSONValue(parsing: [UInt8](data)), let v = json["vlac"]
+        {
+            for key in ["text_encoder", "vision_encoder"] {
+                if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
+            }
+            backboneJSON = v["image_encoder_config"]
+        }
+        let textDir = options.textEncoder ?? named["text_encoder"] ?? directory + "/text_encoder"
+        let visionDir = options.visionEncoder ?? named["vision_encoder"] ?? directory + "/vision_encoder"
+        var visionJSON: JSONValue = .null
+        var visionConfig: DINOv2.Config?
+        var frozenEncoder: DINOv2?
+        do {
+            if let data = FileManager.default.contents(atPath: visionDir + "/config.json") {
+                visionJSON = try JSONValue(parsing: [UInt8](data))
+                switch try FoundationModel.open(directory: visionDir) {
+                case .dinov2(let m):
+                    frozenEncoder = m
+                    visionConfig = m.config
+                default:
+                    throw CompileError(.model, "\(visionDir): not a DINOv2 directory")
+                }
+            }
+            if let backboneJSON {
+                // The fine-tuned backbone's own architecture, when the model directory states it.
+                visionJSON = backboneJSON
+                visionConfig = try DINOv2(config: backboneJSON, weights: InMemoryWeights(), checkWeights: false).config
+            }
+            guard let visionConfig else {
+                throw CompileError(.model, "\(visionDir)/config.json: cannot read (the vision-encoder directory gives the DINOv2 architecture; pass --vision-encoder DIR)")
+            }
+            model = try HyperVLAModel(directory: directory, dataset: options.dataset, backbone: visionConfig)
+            if model.config.useInitialImage, frozenEncoder == nil {
+                throw CompileError(.model, "\(visionDir): the frozen DINOv2 directory is needed for use_initial_image = true (pass --vision-encoder DIR)")
+            }
+            switch try FoundationModel.open(directory: textDir) {
+            case .t5(let m): t5 = m
+            default: throw CompileError(.model, "\(textDir): not a T5 directory (pass --text-encoder DIR)")
+            }
+        } catch let e as CompileError {
+            throw e
+        } catch let e as ModelError {
+            throw CompileError(.model, e.description)
+        } catch {
+            throw CompileError(.model, "\(error)")
+        }
+        if t5.config.dModel != model.textDim {
+            throw CompileError(.model, "\(textDir): T5 d_model \(t5.config.dModel) does not match task_token_projection/kernel's input width \(model.textDim)")
+        }
+        // Tokenizer: tokenizer.json preferred (transformers' T5 tokenizer), else spiece.model.
+        var processor: TextProcessor?
+        for name in ["tokenizer.json", "spiece.model"] {
+            guard let data = FileManager.default.contents(atPath: textDir + "/" + name) else { continue }
+            do { processor = try TextProcessor.hyperVLA(fileBytes: [UInt8](data), fileName: name) } catch {
+                throw CompileError(.model, "\(textDir)/\(name): \(error)")
+            }
+            break
+        }
+        guard let processor else { throw CompileError(.model, "\(textDir): no tokenizer.json or spiece.model") }
+        text = processor
+        frozen = model.config.useInitialImage ? frozenEncoder : nil
+        // Sources: every file of the three directories, by role-relative name.
+        var src: [Provenance.Source] = []
+        for (name, path) in model.files { src.append(try Self.hashFile(path, name: "model/" + name)) }
+        for (role, dir) in [("text-encoder", textDir), ("vision-encoder", visionDir)] {
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+            for f in files {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: dir + "/" + f, isDirectory: &isDir), !isDir.boolValue, !f.hasPrefix(".") else { continue }
+                // The frozen encoder's weights matter only when it is used; its config always does.
+                if role == "vision-encoder", !model.config.useInitialImage, f != "config.json" { continue }
+                src.append(try Self.hashFile(dir + "/" + f, name: role + "/" + f))
+            }
+        }
+        sources = src
+        var h = VLAFormat.SHA256()
+        for s in src {
+            h.update(Array(s.name.utf8) + [0])
+            h.update(s.sha256)
+        }
+        modelDigest = h.finalize()
+        _ = visionJSON
+        do {
+            let bbConfig = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
+            let bb = try DINOv2(config: visionJSON, weights: model.backboneWeights(config: bbConfig))
+            backbone = try bb.build(height: 224, width: 224, interpolation: .jaxBicubic)
+            frozenModel = try frozen?.build(height: 224, width: 224, interpolation: .jaxBicubic)
+        } catch {
+            throw CompileError(.model, "backbone: \(error)")
+        }
+        frame = Self.testFrame()
+        do {
+            let ib = try Interpreter(document: backbone.document, options: runtime)
+            try ib.setFloats(backbone.input("pixel_values") ?? -1, frame)
+            try ib.run(0)
+            framePatches = try ib.floats(backbone.output("patch_tokens") ?? -1)
+            if let fm = frozenModel {
+                let fi = try Interpreter(document: fm.document, options: runtime)
+                try fi.setFloats(fm.input("pixel_values") ?? -1, frame)
+                try fi.run(0)
+                frameCLS = try fi.floats(fm.output("cls") ?? -1)
+            } else {
+                frameCLS = []
+            }
+        } catch {
+            throw CompileError(.evaluation, "evaluating the backbone on the test frame", cause: error)
+        }
+        loadSeconds = Date().timeIntervalSince(start)
+    }
+
+    /// The fixed test frame every policy's test vectors use: a deterministic uint8 pattern, then /255 and
+    /// ImageNet mean/std, `[224, 224, 3]`.
+    public static func testFrame() -> [Float] {
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+        var out = [Float](repeating: 0, count: 224 * 224 * 3)
+        var s: UInt32 = 0x1234_5678
+        for y in 0..<224 {
+            for x in 0..<224 {
+                for c in 0..<3 {
+                    s = s &* 1_664_525 &+ 1_013_904_223
+                    let smooth = (x * 3 + y * 2 + c * 60) % 256
+                    let v = UInt8((smooth + Int(s >> 28)) % 256)
+                    out[(y * 224 + x) * 3 + c] = (Float(v) / 255 - mean[c]) / std[c]
+                }
+            }
+        }
+        return out
+    }
+
+    static func hashFile(_ path: String, name: String) throws(CompileError) -> Provenance.Source {
+        guard let fh = FileHandle(forReadingAtPath: path) else { throw CompileError(.model, "\(path): cannot read") }
+        defer { try? fh.close() }
+        var h = VLAFormat.SHA256()
+        var size: UInt64 = 0
+        while true {
+            let chunk = fh.readData(ofLength: 1 << 24)
+            if chunk.isEmpty { break }
+            size += UInt64(chunk.count)
+            chunk.withUnsafeBytes { h.update($0) }
+        }
+        return Provenance.Source(name: name, sha256: h.finalize(), size: size)
+    }
+
+    // MARK: tokenization
+
+    /// One tokenized instruction.
+    struct Prepared {
+        var task: TaskLine
+        var ids: [Int32]
+        var mask: [UInt8]
+        /// Real tokens (including `</s>`), ≤ 32.
+        var count: Int
+    }
+
+    func prepare(_ task: TaskLine, listName: String, warn: (String) -> Void) throws(CompileError) -> Prepared {
+        let e: Encoding
+        do { e = try text.encode(task.text) } catch {
+            throw CompileError(.taskList, "\(listName):\(task.line): cannot tokenize", cause: error)
+        }
+        let count = e.attentionMask.reduce(0) { $0 + Int($1) }
+        if count >= e.ids.count, let full = try? text.tokenizer.encode(task.text, postProcessing: PostProcessing()), full.ids.count + 1 > e.ids.count {
+            warn("\(listName):\(task.line): \(full.ids.count + 1) tokens with </s>, over the limit of \(e.ids.count); truncated as the reference tokenizer does")
+        }
+        guard count >= 1 else { throw CompileError(.taskList, "\(listName):\(task.line): no tokens") }
+        return Prepared(task: task, ids: e.ids, mask: e.attentionMask.map { UInt8($0) }, count: count)
+    }
+
+    /// The sequence length an instruction of `count` real tokens is evaluated at: the next multiple of 8
+    /// (at most the tokenizer's 32). Padded positions are masked as keys everywhere, so the result is that
+    /// of the reference's 32-token call; the bucket depends only on the instruction, never on its batch.
+    static func bucket(_ count: Int, max: Int) -> Int { Swift.min(max, (count + 7) / 8 * 8) }
+}

@@ -1,0 +1,182 @@
+/// The settings of a HyperVLA model read from its `config.json` (`hypervla.md` §5–6).
+///
+/// The released code writes `hypernet_kwargs`, `base_net_kwargs` and `text_processor` either at the top level
+/// or under `model`; both are accepted. Only the inference-relevant keys are read, and settings vlac cannot
+/// compile (`attend_to_padding`, `task_attend_to_layer`, `use_all_image_tokens`, a goal image, per-block layer
+/// tokens) are reported, all at once.
+public struct HyperVLAConfig: Sendable, Equatable {
+    /// HN width `context_embedding_dim` (128 released).
+    public var contextDim: Int
+    /// Context-encoder blocks (6).
+    public var hnLayers: Int
+    /// Context-encoder heads (4).
+    public var hnHeads: Int
+    /// Context-encoder MLP width (512).
+    public var hnMLP: Int
+    /// Whether the first camera frame's frozen-DINOv2 CLS token is an HN input.
+    public var useInitialImage: Bool
+    /// Whether c is divided by √contextDim after the final LayerNorm.
+    public var scaleContextEmbedding: Bool
+    /// Instruction tokens (`text_processor` max_length, 32).
+    public var maxTokens: Int
+    /// Base-net width (64).
+    public var hidden: Int
+    /// Base-net blocks (4).
+    public var layers: Int
+    /// Base-net heads (4).
+    public var heads: Int
+    /// Base-net MLP width (128).
+    public var mlp: Int
+    /// Actions per chunk (4).
+    public var horizon: Int
+    /// Action dims (7; the last is the gripper).
+    public var actionDim: Int
+    /// The squash bound of the continuous dims (`max_action`, 5).
+    public var maxAction: Float
+
+    /// Continuous dims: all but the gripper.
+    public var continuousDims: Int { actionDim - 1 }
+
+    /// Reads the config, collecting every problem.
+    ///
+    /// - Throws: `ModelError` `.badConfig` listing every missing, mistyped or unsupported key.
+    public init(json: JSONValue) throws(ModelError) {
+        var problems = ProblemList()
+        func section(_ key: String) -> JSONValue? {
+            if let v = json[key] { return v }
+            if let m = json["model"], let v = m[key] { return v }
+            return nil
+        }
+        let hnJSON = section("hypernet_kwargs")
+        let baseJSON = section("base_net_kwargs")
+        if hnJSON == nil { problems.add("config key \"hypernet_kwargs\" is missing (top level or under \"model\")") }
+        if baseJSON == nil { problems.add("config key \"base_net_kwargs\" is missing (top level or under \"model\")") }
+        var hn = ConfigReader(hnJSON ?? .object([:]))
+        var enc = ConfigReader(hnJSON?["context_encoder_kwargs"] ?? .object([:]))
+        if hnJSON != nil, hnJSON?["context_encoder_kwargs"] == nil {
+            problems.add("config key \"hypernet_kwargs.context_encoder_kwargs\" is missing")
+        }
+        // The released code nests the ViT and action-head settings: merge them over the top level.
+        var merged: [String: JSONValue] = [:]
+        if case .object(let o)? = baseJSON {
+            merged = o
+            for key in ["action_head_kwargs", "vit_kwargs"] {
+                if case .object(let inner)? = o[key] { merged.merge(inner) { _, new in new } }
+            }
+        }
+        var base = ConfigReader(.object(merged))
+        contextDim = hn.int("context_embedding_dim")
+        useInitialImage = hn.bool("use_initial_image", default: false)
+        scaleContextEmbedding = hn.bool("scale_context_embedding", default: false)
+        if hn.bool("attend_to_padding", default: false) { hn.problems.add("attend_to_padding true is not supported") }
+        if hn.bool("task_attend_to_layer", default: false) { hn.problems.add("task_attend_to_layer true is not supported") }
+        if hn.bool("use_all_image_tokens", default: false) { hn.problems.add("use_all_image_tokens true is not supported") }
+        if hn.bool("include_goal_image", default: false) { hn.problems.add("include_goal_image true is not supported") }
+        if hn.bool("share_TF_output_head", default: false) { hn.problems.add("share_TF_output_head true is not supported") }
+        if !hn.bool("output_head_bias", default: true) { hn.problems.add("output_head_bias false is not supported") }
+        let strategy = hn.string("generation_strategy", default: "full") ?? "full"
+        if strategy == "block" {
+            if !hn.bool("share_layer_index", default: false) {
+                hn.problems.add("generation_strategy \"block\" without share_layer_index is not supported (one layer token is)")
+            }
+        } else if strategy != "full" {
+            hn.problems.add("generation_strategy \"\(strategy)\" is not supported (full, or block with share_layer_index)")
+        }
+        hnLayers = enc.int("num_layers")
+        hnMLP = enc.int("mlp_dim")
+        hnHeads = enc.int("num_attention_heads")
+        if enc.bool("add_position_embedding", default: false) {
+            enc.problems.add("context_encoder_kwargs.add_position_embedding true is not supported")
+        }
+        hidden = base.int("hidden_dim")
+        layers = base.int("num_layers")
+        heads = base.int("num_heads")
+        mlp = base.int("mlp_dim")
+        horizon = base.int("action_horizon")
+        actionDim = base.int("action_dim", min: 2)
+        maxAction = Float(base.double("max_action", default: 5))
+        if let t = base.string("model_type", default: "vit"), t != "vit" { base.problems.add("base_net_kwargs.model_type \"\(t)\" is not supported (vit)") }
+        if let t = base.string("encoder_type", default: "DINOv2"), t != "DINOv2" {
+            base.problems.add("base_net_kwargs.encoder_type \"\(t)\" is not supported (DINOv2)")
+        }
+        if let t = base.string("action_head_type", default: "mix"), t != "mix" {
+            base.problems.add("base_net_kwargs.action_head_type \"\(t)\" is not supported (mix)")
+        }
+        if base.bool("use_language_token", default: false) { base.problems.add("base_net_kwargs.use_language_token true is not supported") }
+        if base.bool("include_class_token", default: false) { base.problems.add("base_net_kwargs.include_class_token true is not supported") }
+        if base.bool("token_per_horizon", default: false) { base.problems.add("base_net_kwargs.token_per_horizon true is not supported") }
+        if !(maxAction > 0) { base.problems.add("base_net_kwargs.max_action must be positive, is \(maxAction)") }
+        // text_processor.kwargs.tokenizer_kwargs.max_length, default 32.
+        var maxLen = 32
+        if let tp = section("text_processor") {
+            let kw = tp["kwargs"]?["tokenizer_kwargs"] ?? tp["tokenizer_kwargs"]
+            if let kw {
+                var r = ConfigReader(kw)
+                maxLen = r.int("max_length", default: 32)
+                problems.items += r.problems.items.map { "text_processor: " + $0 }
+            }
+        }
+        maxTokens = maxLen
+        if hnHeads > 0, contextDim % hnHeads != 0 { problems.add("context_embedding_dim \(contextDim) is not a multiple of num_attention_heads \(hnHeads)") }
+        if heads > 0, hidden % heads != 0 { problems.add("base_net_kwargs.hidden_dim \(hidden) is not a multiple of num_heads \(heads)") }
+        problems.items += hn.problems.items.map { "hypernet_kwargs: " + $0 }
+        problems.items += enc.problems.items.map { "hypernet_kwargs.context_encoder_kwargs: " + $0 }
+        problems.items += base.problems.items.map { "base_net_kwargs: " + $0 }
+        try problems.throwIfAny(.badConfig, "hypervla config.json")
+    }
+
+    /// Creates a config from values (tests).
+    public init(
+        contextDim: Int, hnLayers: Int, hnHeads: Int, hnMLP: Int, useInitialImage: Bool, scaleContextEmbedding: Bool,
+        maxTokens: Int, hidden: Int, layers: Int, heads: Int, mlp: Int, horizon: Int, actionDim: Int, maxAction: Float
+    ) {
+        self.contextDim = contextDim
+        self.hnLayers = hnLayers
+        self.hnHeads = hnHeads
+        self.hnMLP = hnMLP
+        self.useInitialImage = useInitialImage
+        self.scaleContextEmbedding = scaleContextEmbedding
+        self.maxTokens = maxTokens
+        self.hidden = hidden
+        self.layers = layers
+        self.heads = heads
+        self.mlp = mlp
+        self.horizon = horizon
+        self.actionDim = actionDim
+        self.maxAction = maxAction
+    }
+
+    /// The generated base-net leaves (`hypervla.md` §6.2) in the released flattening order, with their
+    /// shapes, for `patches` image tokens of width `backboneDim`.
+    public func generatedLeaves(patches: Int, backboneDim: Int) -> [(name: String, shape: [Int])] {
+        let d = hidden, h = heads, hd = hidden / max(heads, 1)
+        var out: [(String, [Int])] = []
+        out.append(("encoder_image_embedding_projection_kernel", [backboneDim, d]))
+        out.append(("encoder_image_embedding_projection_bias", [d]))
+        out.append(("encoder_pos_embedding", [1, patches + 1, d]))
+        for l in 0..<layers {
+            let p = "encoder_Transformer_0_encoderblock_\(l)_"
+            out.append((p + "LayerNorm_0_scale", [d]))
+            out.append((p + "LayerNorm_0_bias", [d]))
+            for m in ["query", "key", "value"] {
+                out.append((p + "MultiHeadDotProductAttention_0_\(m)_kernel", [d, h, hd]))
+                out.append((p + "MultiHeadDotProductAttention_0_\(m)_bias", [h, hd]))
+            }
+            out.append((p + "MultiHeadDotProductAttention_0_out_kernel", [h, hd, d]))
+            out.append((p + "MultiHeadDotProductAttention_0_out_bias", [d]))
+            out.append((p + "LayerNorm_1_scale", [d]))
+            out.append((p + "LayerNorm_1_bias", [d]))
+            out.append((p + "MlpBlock_0_Dense_0_kernel", [d, mlp]))
+            out.append((p + "MlpBlock_0_Dense_0_bias", [mlp]))
+            out.append((p + "MlpBlock_0_Dense_1_kernel", [mlp, d]))
+            out.append((p + "MlpBlock_0_Dense_1_bias", [d]))
+        }
+        out.append(("encoder_Transformer_0_encoder_norm_scale", [d]))
+        out.append(("encoder_Transformer_0_encoder_norm_bias", [d]))
+        out.append(("action_head_continuous_head_kernel", [d, horizon * continuousDims]))
+        out.append(("action_head_continuous_head_bias", [horizon * continuousDims]))
+        out.append(("action_head_discrete_head_kernel", [d, horizon]))
+        out.append(("action_head_discrete_head_bias", [horizon]))
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import VLAModels
+@testable import VLACompiler
+
+/// Model directories that disagree with their config, and hostile task lists, configs and manifests.
+@Suite struct InputTests {
+    /// A config whose sizes disagree with the parameters: one error, every tensor named with expected vs actual.
+    @Test func everyMismatchAtOnce() throws {
+        let copy = try Paths.copyOfTiny("mismatch")
+        let path = copy + "/model/config.json"
+        var text = String(decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
+        text = text.replacingOccurrences(of: "\"mlp_dim\": 64", with: "\"mlp_dim\": 48")
+        text = text.replacingOccurrences(of: "\"action_horizon\": 4", with: "\"action_horizon\": 5")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        let error = try #require(throws: CompileError.self) { try Compiler(model: copy + "/model") }
+        #expect(error.code == .model)
+        let d = error.description
+        #expect(d.contains("tensor \"context_encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel\": expected shape [32, 48], got [32, 64]"), "\(d)")
+        #expect(d.contains("tensor \"context_encoder/encoderblock_1/MlpBlock_0/Dense_1/kernel\": expected shape [48, 32], got [64, 32]"))
+        #expect(d.contains("tensor \"output_head_action_head_discrete_head_kernel/kernel\": expected shape [32, 5], got [32, 4]"))
+        #expect(d.contains("problems"))
+        try? FileManager.default.removeItem(atPath: copy)
+    }
+
+    @Test func unsupportedSettingsAreListed() throws {
+        let json = try JSONValue(parsing: Array("""
+            {"hypernet_kwargs": {"context_embedding_dim": 8, "attend_to_padding": true, "generation_strategy": "block",
+             "context_encoder_kwargs": {"num_layers": 1, "mlp_dim": 8, "num_attention_heads": 3}},
+             "base_net_kwargs": {"action_horizon": 4, "action_dim": 7, "action_head_type": "diffusion",
+             "vit_kwargs": {"hidden_dim": 8, "num_layers": 1, "num_heads": 2, "mlp_dim": 8}}}
+            """.utf8))
+        let error = try #require(throws: ModelError.self) { try HyperVLAConfig(json: json) }
+        #expect(error.problems.count == 4, "\(error)")
+        #expect(error.problems.contains("hypernet_kwargs: attend_to_padding true is not supported"))
+        #expect(error.problems.contains("context_embedding_dim 8 is not a multiple of num_attention_heads 3"))
+        #expect(error.problems.contains("base_net_kwargs: base_net_kwargs.action_head_type \"diffusion\" is not supported (mix)"))
+    }
+
+    @Test func slugs() {
+        #expect("Pick up the red block!".slug == "pick-up-the-red-block")
+        #expect("put the crème brûlée cup".slug == "put-the-cr-me-br-l-e-cup")
+        #expect("???".slug == "instruction")
+    }
+
+    static let sample = Array("# tasks\npick coke can\n\nopen the top drawer\r\npick coke can\nput carrot on plate".utf8)
+
+    /// Every prefix and seeded byte mutations of a task list, a config and a manifest: an error or a clean
+    /// read, never a crash or a hang.
+    @Test func truncationAndMutation() throws {
+        for n in 0...Self.sample.count { _ = TaskList(bytes: Array(Self.sample[0..<n]), name: "t") }
+        let config = [UInt8](try #require(FileManager.default.contents(atPath: Paths.tiny + "/model/config.json")))
+        let manifestText = ManifestFile(
+            key: "k", compiler: "c", model: .init(name: "m", digest: "d"), options: [("a", "b")],
+            sources: [.init(name: "s", sha256: "x", size: 1)], shared: [],
+            policies: [.init(instruction: "i", line: 1, file: "policies/i-1.vla", sha256: "y", size: 2, tokens: 3, shared: [])],
+            generatedParameters: 1, useInitialImage: true).json()
+        let manifest = Array(manifestText.utf8)
+        #expect(ManifestFile.read(write(manifest))?.policies.count == 1)
+        for n in stride(from: 0, through: config.count, by: 7) {
+            if let j = try? JSONValue(parsing: Array(config[0..<n])) { _ = try? HyperVLAConfig(json: j) }
+        }
+        for n in 0...manifest.count { _ = ManifestFile.read(write(Array(manifest[0..<n]))) }
+        var rng = SplitMix(seed: 6)
+        for _ in 0..<300 {
+            var t = Self.sample, c = config, m = manifest
+            for _ in 0..<4 {
+                t[Int(rng.next() % UInt64(t.count))] = UInt8(truncatingIfNeeded: rng.next())
+                c[Int(rng.next() % UInt64(c.count))] = UInt8(truncatingIfNeeded: rng.next())
+                m[Int(rng.next() % UInt64(m.count))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            _ = TaskList(bytes: t, name: "t")
+            if let j = try? JSONValue(parsing: c) { _ = try? HyperVLAConfig(json: j) }
+            _ = ManifestFile.read(write(m))
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) -> String {
+        let p = NSTemporaryDirectory() + "vlac-manifest-\(getpid()).json"
+        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        return p
+    }
+}
+
+/// A small deterministic generator for mutation tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
