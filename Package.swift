@@ -111,6 +111,11 @@ let package = Package(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
+        // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.
+        .testTarget(
+            name: "VLARuntimeParityTests", dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler"],
+            swiftSettings: commonSettings
+        ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
