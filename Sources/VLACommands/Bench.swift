@@ -110,6 +110,19 @@ struct Bench: ParsableCommand {
         let total = max(1, opTimes.reduce(0, +))
         let ranked = opTimes.enumerated().sorted { $0.element > $1.element }.prefix(top)
         let allocPerStep = Double(allocations) / Double(steps)
+        // Per part: ops grouped by the prefix of their output tensor's name (`backbone/`, `policy/`, ...).
+        var groups: [(name: String, ns: UInt64, flops: Double)] = []
+        for (index, op) in program.operations.enumerated() {
+            let name = op.outputs.first.map { opened.file.tensors[$0].name } ?? ""
+            let group = name.firstIndex(of: "/").map { String(name[..<$0]) } ?? "(other)"
+            let f = Bench.flops(Program(name: "", inputs: [], outputs: [], operations: [op]), opened.file)
+            if let g = groups.firstIndex(where: { $0.name == group }) {
+                groups[g].ns += opTimes[index]
+                groups[g].flops += f
+            } else {
+                groups.append((group, opTimes[index], f))
+            }
+        }
 
         if json {
             let ops: [JSON] = ranked.map { index, ns in
@@ -131,6 +144,12 @@ struct Bench: ParsableCommand {
                 ("arenaBytes", .uint(opened.file.arenaSize)), ("mappedBytes", .int(Int64(opened.mappedBytes))),
                 ("stepGFLOP", .float(Float(flops / 1e9))), ("programGFLOPPerSecond", .float(Float(flops / prog50))),
                 ("profile", .array(ops)),
+                ("parts", .array(groups.map { g in
+                    .object([
+                        ("name", .string(g.name)), ("milliseconds", .float(Float(Double(g.ns) / Double(runs) / 1e6))),
+                        ("GFLOP", .float(Float(g.flops / 1e9))),
+                    ])
+                })),
             ])
             print(out.serialized(), terminator: "")
             return
@@ -144,6 +163,11 @@ struct Bench: ParsableCommand {
         print(String(format: "  allocations       %9.2f per step (calling thread)", allocPerStep))
         print("  arena             \(opened.file.arenaSize) bytes")
         print("  mapped            \(opened.mappedBytes) bytes (policy \(opened.file.byteCount) + shared \(opened.mappedBytes - opened.file.byteCount))")
+        print("  parts (step program, by tensor-name prefix, \(runs) profiled runs):")
+        for g in groups {
+            let ms = Double(g.ns) / Double(runs) / 1e6
+            print("    " + g.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %9.3f ms  %8.4f GFLOP  %7.1f GFLOP/s", ms, g.flops / 1e9, ms > 0 ? g.flops / (ms * 1e6) : 0))
+        }
         print("  profile (step program, \(runs) profiled runs, top \(ranked.count) of \(program.operations.count) ops):")
         for (index, ns) in ranked {
             let op = program.operations[index]
