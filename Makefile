@@ -48,6 +48,13 @@ c-example:
 	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/write-demo-policy $(C_EXAMPLE_OUT)
 	$(MAKE) -C Examples/c-robot-loop LIBDIR=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))
 	Examples/c-robot-loop/robot_loop $(C_EXAMPLE_OUT)/policies/demo.vla $(C_EXAMPLE_OUT)/shared
+	@# The compiled hypervla-tiny policy (use_initial_image = true: reset + step, three shared blobs).
+	$(SWIFT) build --product vlac $(SWIFT_BUILD_FLAGS)
+	@rm -rf $(C_EXAMPLE_OUT)/tiny && mkdir -p $(C_EXAMPLE_OUT)/tiny
+	@printf 'pick up the coke can\n' > $(C_EXAMPLE_OUT)/tiny/tasks.txt
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(C_EXAMPLE_OUT)/tiny/tasks.txt \
+		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(C_EXAMPLE_OUT)/tiny/out
+	Examples/c-robot-loop/robot_loop $$(ls $(C_EXAMPLE_OUT)/tiny/out/policies/*.vla) $(C_EXAMPLE_OUT)/tiny/out/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \

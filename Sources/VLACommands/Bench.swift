@@ -39,6 +39,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("A PNG or PPM frame to use instead of the synthetic one.", valueName: "path"))
     var image: String?
 
+    @Option(help: ArgumentHelp("Products with fewer rows use vlac's own kernel instead of OpenBLAS (RuntimeOptions.smallProductRows).", valueName: "n"))
+    var smallProductRows: Int = RuntimeOptions().smallProductRows
+
     @Option(help: ArgumentHelp("Ops listed in the profile.", valueName: "n"))
     var top: Int = 12
 
@@ -57,7 +60,7 @@ struct Bench: ParsableCommand {
         let opened = try about(policy) { try Policy(path: policy, sharedSearchPaths: search) }
         let loadNs = OpProfile.now() - t0
         let t1 = OpProfile.now()
-        let session = try about(policy) { try PolicySession(policy: opened, options: RuntimeOptions(threads: threads)) }
+        let session = try about(policy) { try PolicySession(policy: opened, options: RuntimeOptions(threads: threads, smallProductRows: smallProductRows)) }
         let prepareNs = OpProfile.now() - t1
 
         var frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 480 * 640 * 3))
