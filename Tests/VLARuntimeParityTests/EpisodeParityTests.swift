@@ -15,6 +15,11 @@ import VLARuntime
         return parts.joined(separator: "/")
     }()
     static let fixtures = root + "/Tests/Fixtures/HyperVLA"
+    /// `VLAC_FULL_REFERENCE=1`: the released-size model and goldens of `make reference-hypervla-full`
+    /// (`.reference/hypervla-full/`, not committed) instead of hypervla-tiny; the episode frames are the same.
+    static let full = ProcessInfo.processInfo.environment["VLAC_FULL_REFERENCE"] == "1"
+    static let goldens = full ? root + "/.reference/hypervla-full" : fixtures
+    static let models = full ? root + "/.reference/hypervla-full" : root + "/Examples/hypervla-tiny"
 
     static func frames() throws -> Checkpoint { try Checkpoint(path: fixtures + "/frames.npz") }
 
@@ -59,15 +64,15 @@ import VLARuntime
     /// of all three robot mappings within 1e-4 of the reference over the 12-frame episode.
     @Test(arguments: ["image", "no-image"])
     func episodeMatchesReference(setting: String) throws {
-        let goldenJSON = try #require(FileManager.default.contents(atPath: Self.fixtures + "/golden.json"))
+        let goldenJSON = try #require(FileManager.default.contents(atPath: Self.goldens + "/golden.json"))
         let tasks = try #require((try JSONSerialization.jsonObject(with: goldenJSON) as? [String: Any])?["tasks"] as? [String])
-        let golden = try Checkpoint(path: Self.fixtures + "/golden-\(setting).safetensors")
-        let pick = [5]  // one instruction per setting keeps the debug-build test near a minute
+        let golden = try Checkpoint(path: Self.goldens + "/golden-\(setting).safetensors")
+        let pick = Self.full ? [0] : [5]  // one instruction per setting keeps the debug-build test near a minute
         let out = NSTemporaryDirectory() + "vlart-parity-\(setting)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var options = CompileOptions()
         options.crop = true
         options.robot = .googleRobot
-        let c = try Compiler(model: Self.root + "/Examples/hypervla-tiny/" + (setting == "image" ? "model" : "model-no-image"), options: options)
+        let c = try Compiler(model: Self.models + "/" + (setting == "image" ? "model" : "model-no-image"), options: options)
         let list = pick.map { tasks[$0] }.joined(separator: "\n") + "\n"
         let summary = try c.compile(tasks: TaskList(bytes: Array(list.utf8), name: "tasks.txt"), listName: "tasks.txt", to: out)
         #expect(summary.policies == pick.count)
