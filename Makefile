@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test reference reference-full reference-hypervla-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test c-example reference reference-full reference-hypervla-full fuzz clean help
 
 all: build
 
@@ -48,6 +48,23 @@ test: setup
 	scripts/gen-proto.sh --check
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+	$(MAKE) c-example
+
+# The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
+C_EXAMPLE_OUT ?= .build/c-example
+c-example:
+	$(SWIFT) build --product vlart $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build --product write-demo-policy $(SWIFT_BUILD_FLAGS)
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/write-demo-policy $(C_EXAMPLE_OUT)
+	$(MAKE) -C Examples/c-robot-loop LIBDIR=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))
+	Examples/c-robot-loop/robot_loop $(C_EXAMPLE_OUT)/policies/demo.vla $(C_EXAMPLE_OUT)/shared
+	@# The compiled hypervla-tiny policy (use_initial_image = true: reset + step, three shared blobs).
+	$(SWIFT) build --product vlac $(SWIFT_BUILD_FLAGS)
+	@rm -rf $(C_EXAMPLE_OUT)/tiny && mkdir -p $(C_EXAMPLE_OUT)/tiny
+	@printf 'pick up the coke can\n' > $(C_EXAMPLE_OUT)/tiny/tasks.txt
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(C_EXAMPLE_OUT)/tiny/tasks.txt \
+		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(C_EXAMPLE_OUT)/tiny/out
+	Examples/c-robot-loop/robot_loop $$(ls $(C_EXAMPLE_OUT)/tiny/out/policies/*.vla) $(C_EXAMPLE_OUT)/tiny/out/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \

@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "vlac", targets: ["vlac"]),
         .library(name: "VLAFormat", targets: ["VLAFormat"]),
         .library(name: "VLARuntime", targets: ["VLARuntime"]),
+        // The robot-side runtime as a C shared library (libvlart.so) with Sources/VLARuntimeC/include/vlart.h.
+        .library(name: "vlart", type: .dynamic, targets: ["VLARuntimeC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +37,10 @@ let package = Package(
 
         // Op set, kernels, interpreter, arena, image and action processing. No Foundation.
         .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS"], swiftSettings: strictSettings),
+
+        // The C ABI over VLARuntime (include/vlart.h). No Foundation. All of it is unsafe by nature (C pointers),
+        // so it lives in *+Unsafe.swift files without the strict-memory-safety annotations.
+        .target(name: "VLARuntimeC", dependencies: ["VLARuntime", "VLAFormat"], exclude: ["include"], swiftSettings: commonSettings),
 
         // Generated protobuf-c code for the ONNX subset in Schemas/onnx.proto (scripts/gen-proto.sh).
         .target(name: "CONNX", dependencies: ["CProtobufC"]),
@@ -62,6 +68,8 @@ let package = Package(
             name: "VLACommands",
             dependencies: [
                 "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "CZlib",
+                // `vlac bench` counts heap allocations per step with the interposed counter.
+                "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: commonSettings
@@ -81,9 +89,11 @@ let package = Package(
 
         // Examples: small programs that show an API and that `make demo` runs.
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
+        // A tiny §8.0 policy for the C robot loop and `vlac run` (until `vlac compile` lands).
+        .executableTarget(name: "write-demo-policy", dependencies: ["VLAFormat", "VLATestSupport"], path: "Examples/DemoPolicy"),
 
         // Shared test helpers: sample documents and raw-byte patching.
-        .target(name: "VLATestSupport", dependencies: ["VLAFormat"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
+        .target(name: "VLATestSupport", dependencies: ["VLAFormat", "VLARuntime"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
@@ -105,13 +115,18 @@ let package = Package(
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
-            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "CAllocationCounter"],
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter"],
+            swiftSettings: commonSettings
+        ),
+        // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.
+        .testTarget(
+            name: "VLARuntimeParityTests", dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler"],
             swiftSettings: commonSettings
         ),
         .testTarget(
             name: "VLACommandsTests",
             dependencies: [
-                "VLACommands", "VLAFormat", "VLATestSupport", "VLATokenizer", "VLACheckpoint",
+                "VLACommands", "VLAFormat", "VLARuntime", "VLATestSupport", "VLATokenizer", "VLACheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["Snapshots"],

@@ -11,7 +11,9 @@ public struct VLAC: ParsableCommand {
             verified (SHA-256 digest first, then every offset, length and op) before anything is trusted.
             """,
         version: vlacVersion,
-        subcommands: [Compile.self, Dump.self, Verify.self, Inspect.self, Tokenize.self, Encode.self]
+        subcommands: [
+            Compile.self, Dump.self, Verify.self, Run.self, Bench.self, Inspect.self, Tokenize.self, Encode.self,
+        ]
     )
 
     public init() {}

@@ -7,6 +7,7 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
             case invalidProgram, unsupported, outOfBounds, invalidInput, limitExceeded
+            case invalidFile, sharedBlob
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -22,6 +23,10 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         public static let invalidInput = Code(.invalidInput)
         /// A size over ``RuntimeLimits``.
         public static let limitExceeded = Code(.limitExceeded)
+        /// A policy file that cannot be opened or fails verification (the message holds the format error).
+        public static let invalidFile = Code(.invalidFile)
+        /// A shared blob that is missing, altered or does not hold what the policy references (named by hash).
+        public static let sharedBlob = Code(.sharedBlob)
 
         /// The code's name.
         public var description: String {
@@ -31,6 +36,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
             case .outOfBounds: "out of bounds"
             case .invalidInput: "invalid input"
             case .limitExceeded: "limit exceeded"
+            case .invalidFile: "invalid file"
+            case .sharedBlob: "shared blob"
             }
         }
     }

@@ -13,7 +13,7 @@ public struct RuntimeOptions: Sendable, Hashable {
     /// OpenBLAS (tests use it to compare both paths; `run` may then allocate inside OpenBLAS).
     ///
     /// The default is 4, measured on this project's 2-core Zen 4 machine (`vlac-kernel-bench crossover`,
-    /// `Docs/Runtime.md`): with 1 to 3 rows and more than 10⁶ multiply-adds (768×3072, 3072×768, 768×2304
+    /// `Docs/Interpreter.md`): with 1 to 3 rows and more than 10⁶ multiply-adds (768×3072, 3072×768, 768×2304
     /// weights) OpenBLAS 0.3.21 drops to 1–17 GFLOP/s and the own kernel is 1.3–10× faster; from 4 rows on
     /// OpenBLAS wins.
     public var smallProductRows: Int

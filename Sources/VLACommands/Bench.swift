@@ -1,0 +1,215 @@
+import ArgumentParser
+import CAllocationCounter
+import Foundation
+import VLAFormat
+import VLARuntime
+
+/// `vlac bench POLICY`: load, reset and step latency, allocations, memory, per-op profile.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a policy: load time, reset and step latency, allocations, memory, per-op profile.",
+        discussion: """
+            Opens the policy (map + verify + shared-blob resolution, timed), creates a session, resets \
+            on a synthetic 480×640 frame (or --image), runs --warmup steps, then --steps timed steps and \
+            prints p50/p99 latency of the whole step (image contract, step program, action contract) \
+            and of the step program alone, the heap allocations per step on the calling thread, the \
+            arena and mapped bytes, the achieved GFLOP/s of the step program (linear, patch_embed and \
+            attention FLOPs), and the ops that took the most time (a separate profiled pass).
+
+            Examples:
+              vlac bench out/policies/open-the-drawer-1c9e.vla --steps 50 --threads 2
+              vlac bench policy.vla --shared shared --image frame.png --top 15
+            """)
+
+    @Argument(help: ArgumentHelp("The policy .vla file.", valueName: "policy"))
+    var policy: String
+
+    @Option(help: ArgumentHelp("Timed steps.", valueName: "n"))
+    var steps: Int = 20
+
+    @Option(help: ArgumentHelp("Untimed steps before timing.", valueName: "n"))
+    var warmup: Int = 2
+
+    @Option(help: ArgumentHelp("Kernel threads, including the calling one.", valueName: "n"))
+    var threads: Int = 1
+
+    @Option(name: .customLong("shared"), help: ArgumentHelp("A folder holding shared blobs (repeatable).", valueName: "dir"))
+    var sharedFolders: [String] = []
+
+    @Option(help: ArgumentHelp("A PNG or PPM frame to use instead of the synthetic one.", valueName: "path"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("Products with fewer rows use vlac's own kernel instead of OpenBLAS (RuntimeOptions.smallProductRows).", valueName: "n"))
+    var smallProductRows: Int = RuntimeOptions().smallProductRows
+
+    @Option(help: ArgumentHelp("Ops listed in the profile.", valueName: "n"))
+    var top: Int = 12
+
+    @Flag(help: "Print JSON (formatVersion 1) instead of text.")
+    var json = false
+
+    func validate() throws {
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must not be negative") }
+        if !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
+    }
+
+    func run() throws {
+        let search = sharedFolders + SharedBlobResolver.defaultSearchPaths(forPolicyAt: policy)
+        let t0 = OpProfile.now()
+        let opened = try about(policy) { try Policy(path: policy, sharedSearchPaths: search) }
+        let loadNs = OpProfile.now() - t0
+        let t1 = OpProfile.now()
+        let session = try about(policy) { try PolicySession(policy: opened, options: RuntimeOptions(threads: threads, smallProductRows: smallProductRows)) }
+        let prepareNs = OpProfile.now() - t1
+
+        var frame = RGBImage(width: 640, height: 480, pixels: [UInt8](repeating: 0, count: 480 * 640 * 3))
+        if let image {
+            frame = try about(image) { () throws -> RGBImage in
+                guard let data = FileManager.default.contents(atPath: image) else { throw CommandFailure("\(image): cannot read the file") }
+                return try RGBImage(decoding: [UInt8](data))
+            }
+        } else {
+            for i in 0..<frame.pixels.count { frame.pixels[i] = UInt8(truncatingIfNeeded: (i / 3) % 640 + (i % 3) * 80 + (i / 1920) / 2) }
+        }
+        let pixels = frame.pixels
+        var resetNs: [UInt64] = []
+        for _ in 0..<max(1, min(steps, 5)) {
+            let s = OpProfile.now()
+            try about(policy) { try session.reset(frame: pixels.span, height: frame.height, width: frame.width) }
+            resetNs.append(OpProfile.now() - s)
+        }
+        for _ in 0..<warmup { _ = try about(policy) { try session.step(frame: pixels.span, height: frame.height, width: frame.width) } }
+        var stepNs: [UInt64] = []
+        var allocations: Int = 0
+        for _ in 0..<steps {
+            let a = vla_test_allocations_on_this_thread()
+            let s = OpProfile.now()
+            _ = try about(policy) { try session.step(frame: pixels.span, height: frame.height, width: frame.width) }
+            let e = OpProfile.now()
+            allocations += vla_test_allocations_on_this_thread() - a
+            stepNs.append(e - s)
+        }
+        // The step program alone (no image or action contract).
+        var programNs: [UInt64] = []
+        for _ in 0..<steps {
+            let s = OpProfile.now()
+            try about(policy) { try session.interpreter.run(opened.stepProgram) }
+            programNs.append(OpProfile.now() - s)
+        }
+        // Per-op profile: a separate pass (two clock reads per op).
+        let profile = OpProfile(programs: opened.file.programs)
+        session.profile = profile
+        for _ in 0..<max(1, min(steps, 10)) { _ = try about(policy) { try session.step(frame: pixels.span, height: frame.height, width: frame.width) } }
+        session.profile = nil
+
+        let program = opened.file.programs[opened.stepProgram]
+        let flops = Bench.flops(program, opened.file)
+        let p50 = Bench.percentile(stepNs, 0.5), p99 = Bench.percentile(stepNs, 0.99)
+        let prog50 = Bench.percentile(programNs, 0.5), prog99 = Bench.percentile(programNs, 0.99)
+        let reset50 = Bench.percentile(resetNs, 0.5)
+        let runs = max(1, profile.runs[opened.stepProgram])
+        let opTimes = profile.nanoseconds[opened.stepProgram]
+        let total = max(1, opTimes.reduce(0, +))
+        let ranked = opTimes.enumerated().sorted { $0.element > $1.element }.prefix(top)
+        let allocPerStep = Double(allocations) / Double(steps)
+        // Per part: ops grouped by the prefix of their output tensor's name (`backbone/`, `policy/`, ...).
+        var groups: [(name: String, ns: UInt64, flops: Double)] = []
+        for (index, op) in program.operations.enumerated() {
+            let name = op.outputs.first.map { opened.file.tensors[$0].name } ?? ""
+            let group = name.firstIndex(of: "/").map { String(name[..<$0]) } ?? "(other)"
+            let f = Bench.flops(Program(name: "", inputs: [], outputs: [], operations: [op]), opened.file)
+            if let g = groups.firstIndex(where: { $0.name == group }) {
+                groups[g].ns += opTimes[index]
+                groups[g].flops += f
+            } else {
+                groups.append((group, opTimes[index], f))
+            }
+        }
+
+        if json {
+            let ops: [JSON] = ranked.map { index, ns in
+                let op = program.operations[index]
+                return .object([
+                    ("index", .int(Int64(index))), ("op", .string(op.opcode.name)),
+                    ("output", .string(op.outputs.first.map { "\(opened.file.tensors[$0].type)" } ?? "")),
+                    ("microseconds", .float(Float(Double(ns) / Double(runs) / 1000))),
+                    ("share", .float(Float(Double(ns) / Double(total)))),
+                ])
+            }
+            let out = JSON.object([
+                ("formatVersion", .int(1)), ("policy", .string(policy)), ("threads", .int(Int64(threads))), ("steps", .int(Int64(steps))),
+                ("loadVerifyMs", .float(Float(Double(loadNs) / 1e6))), ("prepareMs", .float(Float(Double(prepareNs) / 1e6))),
+                ("resetMsP50", .float(Float(reset50 / 1e6))),
+                ("stepMsP50", .float(Float(p50 / 1e6))), ("stepMsP99", .float(Float(p99 / 1e6))),
+                ("programMsP50", .float(Float(prog50 / 1e6))), ("programMsP99", .float(Float(prog99 / 1e6))),
+                ("allocationsPerStep", .float(Float(allocPerStep))),
+                ("arenaBytes", .uint(opened.file.arenaSize)), ("mappedBytes", .int(Int64(opened.mappedBytes))),
+                ("stepGFLOP", .float(Float(flops / 1e9))), ("programGFLOPPerSecond", .float(Float(flops / prog50))),
+                ("profile", .array(ops)),
+                ("parts", .array(groups.map { g in
+                    .object([
+                        ("name", .string(g.name)), ("milliseconds", .float(Float(Double(g.ns) / Double(runs) / 1e6))),
+                        ("GFLOP", .float(Float(g.flops / 1e9))),
+                    ])
+                })),
+            ])
+            print(out.serialized(), terminator: "")
+            return
+        }
+        print("\(escaped(policy)): \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, frame \(frame.width)×\(frame.height)")
+        print(String(format: "  load + verify     %9.3f ms  (map, digest, verifier, %d shared blob%@)", Double(loadNs) / 1e6, opened.blobs.count, opened.blobs.count == 1 ? "" : "s"))
+        print(String(format: "  prepare session   %9.3f ms  (arena, scratch, threads)", Double(prepareNs) / 1e6))
+        print(String(format: "  reset             %9.3f ms  p50%@", reset50 / 1e6, opened.resetProgram == nil ? " (no reset program: image contract only)" : ""))
+        print(String(format: "  step              %9.3f ms  p50   %9.3f ms  p99   (image contract + program + action contract)", p50 / 1e6, p99 / 1e6))
+        print(String(format: "  step program      %9.3f ms  p50   %9.3f ms  p99   %.4f GFLOP, %.1f GFLOP/s", prog50 / 1e6, prog99 / 1e6, flops / 1e9, flops / prog50))
+        print(String(format: "  allocations       %9.2f per step (calling thread)", allocPerStep))
+        print("  arena             \(opened.file.arenaSize) bytes")
+        print("  mapped            \(opened.mappedBytes) bytes (policy \(opened.file.byteCount) + shared \(opened.mappedBytes - opened.file.byteCount))")
+        print("  parts (step program, by tensor-name prefix, \(runs) profiled runs):")
+        for g in groups {
+            let ms = Double(g.ns) / Double(runs) / 1e6
+            print("    " + g.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %9.3f ms  %8.4f GFLOP  %7.1f GFLOP/s", ms, g.flops / 1e9, ms > 0 ? g.flops / (ms * 1e6) : 0))
+        }
+        print("  profile (step program, \(runs) profiled runs, top \(ranked.count) of \(program.operations.count) ops):")
+        for (index, ns) in ranked {
+            let op = program.operations[index]
+            let out = op.outputs.first.map { "\(opened.file.tensors[$0].type)" } ?? ""
+            let name = op.opcode.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+            print(String(format: "    %5d  ", index) + name + String(format: " %10.1f µs  %5.1f %%  ", Double(ns) / Double(runs) / 1000, 100 * Double(ns) / Double(total)) + out)
+        }
+    }
+
+    static func percentile(_ values: [UInt64], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let i = min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))
+        return Double(sorted[i])
+    }
+
+    /// Multiply-add FLOPs (2 per MAC) of the program's linear, patch_embed and attention ops.
+    static func flops(_ program: Program, _ file: VLAFile) -> Double {
+        var total = 0.0
+        for op in program.operations {
+            let shape = { (id: Int) -> [Int] in file.tensors[id].type.shape }
+            switch op.opcode {
+            case .linear:
+                let x = shape(op.inputs[0]), w = shape(op.inputs[1])
+                let rows = x.dropLast().reduce(1, *)
+                total += 2 * Double(rows) * Double(w[0]) * Double(w.count > 1 ? w[1] : 1)
+            case .patchEmbed:
+                let y = shape(op.outputs[0]), k = shape(op.inputs[1])
+                total += 2 * Double(y[0]) * Double(k.reduce(1, *))
+            case .attention:
+                let q = shape(op.inputs[0]), k = shape(op.inputs[1]), v = shape(op.inputs[2])
+                let batch = q.count == 4 ? q[0] : 1
+                let tq = q[q.count - 3], heads = q[q.count - 2], d = q[q.count - 1]
+                let tk = k[k.count - 3], dv = v[v.count - 1]
+                total += 2 * Double(batch * heads * tq * tk) * Double(d + dv)
+            default:
+                break
+            }
+        }
+        return total
+    }
+}

@@ -1,0 +1,129 @@
+import VLAFormat
+
+/// A compiled policy, opened once: the mapped and verified `.vla` file, its resolved shared blobs, and the
+/// contracts the runtime applies around the `step` program (Schemas/vla-format.md §8.0).
+///
+/// Opening maps the file and runs the whole verifier once (`VLAFile`), then finds every shared blob the
+/// policy references by SHA-256 in the search folders (`SharedBlobResolver`); after that nothing in the
+/// file is checked again. Sessions (``PolicySession``) created from one policy share its mapped file and
+/// blobs (the backbone's weights are mapped once per process, however many sessions run), and each owns
+/// one arena of the size the file's memory plan says.
+///
+/// ```swift
+/// let policy = try Policy(path: "policies/pick-coke-can-1a2b.vla", sharedSearchPaths: ["shared"])
+/// let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: 2))
+/// try session.reset(frame: first.span, height: 480, width: 640)
+/// let action = try session.step(frame: frame.span, height: 480, width: 640)
+/// ```
+///
+/// `Sendable`: every stored property is immutable after `init` (the files are read-only mappings).
+///
+/// > Note: `Docs/Runtime.md` describes the contracts, limits and errors.
+public final class Policy: Sendable {
+    /// The verified policy file.
+    public let file: VLAFile
+    /// Its shared blobs, in the order of `file.sharedRefs`.
+    public let blobs: [VLAFile]
+    /// The index of the `step` program.
+    public let stepProgram: Int
+    /// The index of the `reset` program, when the policy has one.
+    public let resetProgram: Int?
+    /// The `step` program's input tensor (f32 `[height, width, 3]`).
+    public let inputTensor: Int
+    /// The `reset` program's input tensor.
+    public let resetInputTensor: Int?
+    /// The `step` program's output tensor (f32 `[horizon, actionDim]`).
+    public let outputTensor: Int
+
+    /// Maps, verifies and resolves a policy file.
+    ///
+    /// - Parameters:
+    ///   - path: The policy file.
+    ///   - sharedSearchPaths: Folders searched for shared blobs (`<role>-<sha256>.vla`); `nil` means the
+    ///     policy's folder and `../shared` beside it.
+    ///   - limits: Verifier limits.
+    /// - Throws: ``RuntimeError`` with `.invalidFile` (unreadable or failing verification; the message holds
+    ///   the verifier's byte offset), `.sharedBlob` (missing or altered blob, named by role and SHA-256) or
+    ///   `.invalidProgram` (the file breaks the policy conventions of §8.0).
+    public convenience init(path: String, sharedSearchPaths: [String]? = nil, limits: FormatLimits = .default) throws(RuntimeError) {
+        let file: VLAFile
+        do {
+            file = try VLAFile(path: path, limits: limits)
+        } catch {
+            throw RuntimeError(.invalidFile, "\(path): \(error)")
+        }
+        let search = sharedSearchPaths ?? SharedBlobResolver.defaultSearchPaths(forPolicyAt: path)
+        let blobs: [VLAFile]
+        do {
+            blobs = try SharedBlobResolver(searchPaths: search, limits: limits).resolve(for: file)
+        } catch {
+            throw RuntimeError(.sharedBlob, "\(path): \(error.message)")
+        }
+        try self.init(file: file, blobs: blobs)
+    }
+
+    /// Wraps an already verified file and its resolved blobs.
+    /// - Throws: `.invalidProgram` when the file is not a policy that follows §8.0.
+    public init(file: VLAFile, blobs: [VLAFile]) throws(RuntimeError) {
+        guard !file.header.isSharedBlob else {
+            throw RuntimeError(.invalidProgram, "the file is a shared blob (role \"\(file.metadata.role)\"), not a policy")
+        }
+        guard blobs.count == file.sharedRefs.count else {
+            throw RuntimeError(.sharedBlob, "the policy references \(file.sharedRefs.count) shared blobs, \(blobs.count) were given")
+        }
+        let action = file.metadata.action
+        let image = file.metadata.image
+        guard action.actionDim > 0 else {
+            throw RuntimeError(.invalidProgram, "action_dim is 0: the file produces no action")
+        }
+        guard image.height > 0, image.width > 0 else {
+            throw RuntimeError(.invalidProgram, "the image contract takes no image (height or width 0)")
+        }
+        guard let step = file.programs.firstIndex(where: { $0.name == "step" }) else {
+            throw RuntimeError(.invalidProgram, "the policy has no \"step\" program")
+        }
+        let frameType = TensorType(.f32, [Int(image.height), Int(image.width), 3])
+        let chunkType = TensorType(.f32, [Int(action.horizon), Int(action.actionDim)])
+        let p = file.programs[step]
+        guard p.inputs.count == 1, p.outputs.count == 1 else {
+            throw RuntimeError(.invalidProgram, "program \"step\" has \(p.inputs.count) inputs and \(p.outputs.count) outputs; a policy's has one of each")
+        }
+        guard file.tensors[p.inputs[0]].type == frameType else {
+            throw RuntimeError(.invalidProgram, "program \"step\" input \"\(file.tensors[p.inputs[0]].name)\" is \(file.tensors[p.inputs[0]].type), the image contract says \(frameType)")
+        }
+        guard file.tensors[p.outputs[0]].type == chunkType else {
+            throw RuntimeError(.invalidProgram, "program \"step\" output \"\(file.tensors[p.outputs[0]].name)\" is \(file.tensors[p.outputs[0]].type), the action contract says \(chunkType)")
+        }
+        var resetProgram: Int? = nil
+        var resetInput: Int? = nil
+        if let r = file.programs.firstIndex(where: { $0.name == "reset" }) {
+            let rp = file.programs[r]
+            guard rp.inputs.count == 1, rp.outputs.isEmpty, file.tensors[rp.inputs[0]].type == frameType else {
+                throw RuntimeError(.invalidProgram, "program \"reset\" must take one \(frameType) input and have no outputs (it has \(rp.inputs.count) inputs, \(rp.outputs.count) outputs)")
+            }
+            resetProgram = r
+            resetInput = rp.inputs[0]
+        }
+        self.file = file
+        self.blobs = blobs
+        self.stepProgram = step
+        self.resetProgram = resetProgram
+        self.inputTensor = p.inputs[0]
+        self.resetInputTensor = resetInput
+        self.outputTensor = p.outputs[0]
+        _ = try ActionProcessor(contract: action)
+    }
+
+    /// The metadata (instruction, model, contracts).
+    public var metadata: Metadata { file.metadata }
+
+    /// Bytes mapped for this policy: the file and its shared blobs.
+    public var mappedBytes: Int { blobs.reduce(file.byteCount) { $0 + $1.byteCount } }
+
+    /// Runs the file's embedded test vectors on a fresh interpreter (the runtime's self-test).
+    /// - Returns: One result per vector; an empty array when the file has none.
+    /// - Throws: ``RuntimeError`` when the programs cannot be prepared or run.
+    public func selfTest(options: RuntimeOptions = RuntimeOptions()) throws(RuntimeError) -> [TestVectorResult] {
+        try TestVectors.run(file: file, blobs: blobs, options: options)
+    }
+}

@@ -1,0 +1,124 @@
+import VLAFormat
+
+/// One episode stream of a ``Policy``: its own arena, image and action state.
+///
+/// `reset(frame:)` starts an episode: it runs the policy's `reset` program on the first frame when the
+/// policy has one (HyperVLA with `use_initial_image` writes the generated policy weights into the arena) and
+/// clears the ensembling history and the gripper state. `step(frame:)` preprocesses a frame as the image
+/// contract says, runs `step`, and applies the action contract.
+///
+/// After a `reset` with frames of the size later steps use, `step` allocates nothing on the heap: the
+/// resize weight tables, scratch images, the arena and the action buffers are all allocated before. The
+/// returned action array is the session's own buffer; holding on to it across the next `step` makes that
+/// step copy it once (copy-on-write).
+///
+/// Not `Sendable`, on purpose: a session owns one arena and mutable episode state that every call writes,
+/// so it must be used by one thread at a time. Run sessions in parallel by creating one per thread from a
+/// shared ``Policy`` (which is `Sendable`, and whose mapped weights all sessions read).
+public final class PolicySession {
+    /// The policy this session runs.
+    public let policy: Policy
+    /// The interpreter that owns the arena.
+    public let interpreter: Interpreter
+    /// Frame → network input.
+    public let image: ImagePreprocessor
+    /// Raw chunk → action.
+    public let actions: ActionProcessor
+    /// When set, every program run adds its per-op times here (see ``OpProfile``).
+    public var profile: OpProfile?
+    /// Whether `reset` ran since the session was created.
+    public private(set) var didReset = false
+    let addresses: SessionAddresses
+
+    /// Prepares a session: allocates the arena and all scratch, starts the worker threads.
+    /// - Throws: ``RuntimeError`` when preparing the programs fails.
+    public init(policy: Policy, options: RuntimeOptions = RuntimeOptions()) throws(RuntimeError) {
+        self.policy = policy
+        interpreter = try Interpreter(file: policy.file, blobs: policy.blobs, options: options)
+        image = ImagePreprocessor(contract: policy.metadata.image)
+        actions = try ActionProcessor(contract: policy.metadata.action)
+        unsafe addresses = try SessionAddresses(interpreter: interpreter, policy: policy)
+    }
+
+    /// The last raw chunk `[horizon × actionDim]` the `step` program wrote (pre-squash, gripper logit).
+    public var rawChunk: [Float] { actions.raw }
+    /// The last chunk after squash, gripper rule and unnormalization (before ensembling).
+    public var processedChunk: [Float] { actions.processed }
+    /// The last action (after ensembling, rotation and robot mapping).
+    public var action: [Float] { actions.action }
+    /// The last preprocessed uint8 frame (height × width × 3), what the network saw.
+    public var pixels: [UInt8] { image.pixels }
+
+    /// Starts an episode on its first camera frame.
+    ///
+    /// - Parameters:
+    ///   - frame: `height × width × 3` uint8 RGB bytes, row-major, any size in 1...16384 per side.
+    /// - Throws: `.invalidInput` for a frame of the wrong byte count or size; errors of the `reset` program.
+    public func reset(frame: Span<UInt8>, height: Int, width: Int) throws(RuntimeError) {
+        try image.prepare(frame: frame, frameHeight: height, frameWidth: width)
+        try runReset()
+    }
+
+    /// Starts an episode on a frame that is already preprocessed to uint8 height × width × 3 (after resize,
+    /// crop and rounding).
+    public func reset(pixels: Span<UInt8>) throws(RuntimeError) {
+        try image.use(pixels: pixels)
+        try runReset()
+    }
+
+    /// Runs one control step on a camera frame and returns the action (`actionDim` values).
+    ///
+    /// - Throws: `.invalidInput` for a frame of the wrong byte count or size, or when the policy has a
+    ///   `reset` program and ``reset(frame:height:width:)`` has not run yet.
+    public func step(frame: Span<UInt8>, height: Int, width: Int) throws(RuntimeError) -> [Float] {
+        try checkReset()
+        try image.prepare(frame: frame, frameHeight: height, frameWidth: width)
+        return try runStep()
+    }
+
+    /// Runs one control step on a frame already preprocessed to uint8 height × width × 3.
+    public func step(pixels: Span<UInt8>) throws(RuntimeError) -> [Float] {
+        try checkReset()
+        try image.use(pixels: pixels)
+        return try runStep()
+    }
+
+    /// Runs one control step on the network input itself: f32 height × width × 3, already normalized.
+    public func step(networkInput: Span<Float>) throws(RuntimeError) -> [Float] {
+        try checkReset()
+        try writeInput(networkInput)
+        try run(policy.stepProgram)
+        try readChunk()
+        return actions.action
+    }
+
+    func checkReset() throws(RuntimeError) {
+        if policy.resetProgram != nil && !didReset {
+            throw RuntimeError(.invalidInput, "the policy has a reset program: call reset with the episode's first frame before step")
+        }
+    }
+
+    func runReset() throws(RuntimeError) {
+        actions.reset()
+        if let r = policy.resetProgram {
+            writeNormalized(reset: true)
+            try run(r)
+        }
+        didReset = true
+    }
+
+    func runStep() throws(RuntimeError) -> [Float] {
+        writeNormalized(reset: false)
+        try run(policy.stepProgram)
+        try readChunk()
+        return actions.action
+    }
+
+    func run(_ program: Int) throws(RuntimeError) {
+        if let profile {
+            try interpreter.run(program, profile: profile)
+        } else {
+            try interpreter.run(program)
+        }
+    }
+}

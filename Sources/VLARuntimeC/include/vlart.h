@@ -1,0 +1,136 @@
+/*
+ * vlart.h: the C ABI of the vlac runtime (libvlart).
+ *
+ * Opens compiled HyperVLA policies (.vla files), runs them on uint8 RGB camera frames and returns robot
+ * actions. See Docs/C-API.md for a walkthrough and Examples/c-robot-loop/ for a complete program.
+ *
+ * Conventions, for every function:
+ *  - Functions return a vla_status_t; VLA_OK (0) is success. On failure, out-parameters are left
+ *    unchanged (or set to NULL for handles) and a message naming the problem is stored for the calling
+ *    thread: read it with vla_last_error_message. A successful call does not clear it.
+ *  - No function aborts, exits or traps on any input: NULL pointers, wrong sizes, bad or altered files
+ *    and calls in the wrong order all return a status.
+ *  - Sizes are in elements unless a name says bytes. Frames are height x width x 3 uint8 RGB bytes,
+ *    row-major, no padding between rows.
+ *
+ * Threading: a vla_policy_t is immutable after vla_policy_open and may be used from any number of
+ * threads at once. A vla_session_t holds one episode's mutable state and its own arena: call its
+ * functions from one thread at a time (different sessions may run on different threads in parallel).
+ * The last-error message is per thread.
+ */
+#ifndef VLART_H
+#define VLART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. New codes may be added in later versions; treat unknown non-zero values as errors. */
+typedef int32_t vla_status_t;
+#define VLA_OK                    0 /* success */
+#define VLA_ERR_INVALID_ARGUMENT  1 /* a NULL pointer, a size that does not match, a bad option value */
+#define VLA_ERR_INVALID_FILE      2 /* a policy file that cannot be read or fails verification */
+#define VLA_ERR_SHARED_BLOB       3 /* a shared blob that is missing, altered or does not match (the message names its SHA-256) */
+#define VLA_ERR_INVALID_PROGRAM   4 /* a verified file that is not a runnable policy (conventions of the format spec, section 8.0) */
+#define VLA_ERR_STATE             5 /* a call in the wrong order (step before reset on a policy with a reset program) */
+#define VLA_ERR_BUFFER_TOO_SMALL  6 /* an output buffer smaller than the result; nothing was written */
+#define VLA_ERR_RUNTIME           7 /* a failure while running a program (out-of-range ids, limits) */
+
+/* An opened, verified policy with its shared blobs mapped. Opaque. */
+typedef struct vla_policy vla_policy_t;
+/* One episode stream of a policy: arena, image and ensembling state. Opaque. */
+typedef struct vla_session vla_session_t;
+
+/* What a policy takes and produces. */
+typedef struct vla_policy_info {
+    uint32_t action_dim;    /* values per action (7 for HyperVLA) */
+    uint32_t horizon;       /* actions per raw chunk (4 for HyperVLA) */
+    uint32_t image_height;  /* network input height (224); frames of any size are resized to it */
+    uint32_t image_width;   /* network input width (224) */
+    int32_t has_reset;      /* 1 when the policy has a reset program (call vla_session_reset before stepping) */
+    uint64_t mapped_bytes;  /* bytes of the policy file plus its shared blobs, mapped read-only */
+    uint64_t arena_bytes;   /* bytes of the arena each session allocates */
+} vla_policy_info_t;
+
+/*
+ * Copies the calling thread's last error message into buf (at most len - 1 bytes, then a NUL byte;
+ * nothing is written when buf is NULL or len is 0). Returns the message length in bytes (without the
+ * NUL), so a return value >= len means the copy was truncated. Returns 0 when no call on this thread
+ * has failed yet. Thread-safe.
+ */
+size_t vla_last_error_message(char *buf, size_t len);
+
+/*
+ * Opens a policy: maps the file, verifies it once (digest, structure, every offset, shape and op),
+ * and finds its shared blobs by SHA-256 in shared_dirs (shared_dir_count folders, searched in order;
+ * when shared_dir_count is 0, the policy's folder and ../shared beside it). On success *out receives a
+ * handle the caller owns and must release with vla_policy_close. path and shared_dirs are only read
+ * during the call. Thread-safe.
+ */
+vla_status_t vla_policy_open(const char *path, const char *const *shared_dirs, size_t shared_dir_count,
+                             vla_policy_t **out);
+
+/*
+ * Releases the caller's reference to a policy. Sessions created from it keep it alive until they are
+ * destroyed, so a policy may be closed before its sessions. NULL is ignored. Do not use the handle
+ * afterwards.
+ */
+void vla_policy_close(vla_policy_t *policy);
+
+/* Fills *info. Thread-safe. */
+vla_status_t vla_policy_info(const vla_policy_t *policy, vla_policy_info_t *info);
+
+/*
+ * Runs the policy's embedded test vectors on a fresh arena (the runtime self-test). *passed is set to 1
+ * when every vector holds within its tolerance (or there are none), else 0 (with a message). Thread-safe.
+ */
+vla_status_t vla_policy_self_test(const vla_policy_t *policy, int32_t *passed);
+
+/*
+ * Creates a session: allocates its arena and scratch memory and starts threads - 1 worker threads
+ * (threads in 1..64; 0 means 1). On success *out receives a handle the caller owns and must release
+ * with vla_session_destroy. Thread-safe with respect to the policy.
+ */
+vla_status_t vla_session_create(vla_policy_t *policy, int32_t threads, vla_session_t **out);
+
+/* Destroys a session and stops its worker threads. NULL is ignored. Not concurrently with other calls on it. */
+void vla_session_destroy(vla_session_t *session);
+
+/*
+ * Starts an episode on its first frame (rgb: height * width * 3 bytes, byte_count must equal that):
+ * applies the image contract, runs the policy's reset program when it has one, and clears the
+ * ensembling history and gripper state. rgb is only read during the call. One thread at a time per session.
+ */
+vla_status_t vla_session_reset(vla_session_t *session, const uint8_t *rgb, size_t height, size_t width,
+                               size_t byte_count);
+
+/*
+ * One control step on a frame of any size (height, width in 1..16384): image contract, step program,
+ * action contract. Writes action_dim floats to action (action_capacity must be >= action_dim).
+ * After a reset with frames of the same size, allocates no memory. One thread at a time per session.
+ */
+vla_status_t vla_session_step(vla_session_t *session, const uint8_t *rgb, size_t height, size_t width,
+                              size_t byte_count, float *action, size_t action_capacity);
+
+/*
+ * Like vla_session_step, for a frame already preprocessed to image_height x image_width x 3 uint8
+ * (after resize, crop and rounding): only the normalization is applied.
+ */
+vla_status_t vla_session_step_preprocessed(vla_session_t *session, const uint8_t *pixels, size_t byte_count,
+                                           float *action, size_t action_capacity);
+
+/*
+ * Copies the last raw chunk (horizon * action_dim floats, row-major: pre-squash values and the gripper
+ * logit, as the step program wrote them) when processed is 0, or the chunk after squash, gripper rule
+ * and unnormalization when processed is 1. capacity must be >= horizon * action_dim.
+ */
+vla_status_t vla_session_chunk(const vla_session_t *session, int32_t processed, float *out, size_t capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLART_H */

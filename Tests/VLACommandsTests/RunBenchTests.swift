@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Testing
+@testable import VLACommands
+import VLAFormat
+import VLARuntime
+import VLATestSupport
+
+/// `vlac run` and `vlac bench`: argument parsing in-process, end to end as a subprocess on a demo policy.
+@Suite struct RunBenchTests {
+    static let demo = Result { try DemoPolicy.make(withReset: true) }
+
+    static func demoFolder() throws -> String {
+        let files = try demo.get()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vlac-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("policies"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("shared"), withIntermediateDirectories: true)
+        try Data(files.policy).write(to: folder.appendingPathComponent("policies/demo.vla"))
+        try Data(files.blob).write(to: folder.appendingPathComponent("shared/\(files.blobName)"))
+        return folder.path
+    }
+
+    static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// The built `vlac` next to the test bundle.
+    static func vlac() throws -> URL {
+        let candidates = [".build/debug/vlac", ".build/release/vlac"].map { root.appendingPathComponent($0) }
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build vlac first (swift build)")
+    }
+
+    static func execute(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = try vlac()
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func parses() throws {
+        let run = try #require(try VLAC.parseAsRoot(["run", "p.vla", "--image", "a.png", "--image", "b.ppm", "--shared", "s", "--json"]) as? Run)
+        #expect(run.images == ["a.png", "b.ppm"] && run.sharedFolders == ["s"] && run.json)
+        #expect(throws: (any Error).self) { try VLAC.parseAsRoot(["run", "p.vla"]) }
+        let bench = try #require(try VLAC.parseAsRoot(["bench", "p.vla", "--steps", "7", "--threads", "2"]) as? Bench)
+        #expect(bench.steps == 7 && bench.threads == 2)
+        #expect(throws: (any Error).self) { try VLAC.parseAsRoot(["bench", "p.vla", "--steps", "0"]) }
+    }
+
+    @Test func helpTextsMatchGolden() {
+        assertSnapshot(VLAC.helpMessage(for: Run.self, columns: 100), named: "help-run.txt")
+        assertSnapshot(VLAC.helpMessage(for: Bench.self, columns: 100), named: "help-bench.txt")
+    }
+
+    /// `vlac run --json` prints the actions a PolicySession computes in-process on the same decoded images.
+    @Test func runMatchesSession() throws {
+        let folder = try Self.demoFolder()
+        let images = ["rgb.png", "rgb.ppm", "rgba.png"].map { Self.root.appendingPathComponent("Tests/Fixtures/VLACommands/images/\($0)").path }
+        let policyPath = folder + "/policies/demo.vla"
+        let result = try Self.execute(["run", policyPath] + images.flatMap { ["--image", $0] } + ["--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let steps = try #require(parsed["steps"] as? [[String: Any]])
+        #expect(steps.count == 3)
+        let session = try PolicySession(policy: Policy(path: policyPath))
+        for (t, path) in images.enumerated() {
+            let image = try RGBImage(decoding: [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+            if t == 0 { try session.reset(frame: image.pixels.span, height: image.height, width: image.width) }
+            let want = try session.step(frame: image.pixels.span, height: image.height, width: image.width)
+            let got = try #require(steps[t]["action"] as? [Double])
+            #expect(got.count == want.count)
+            for (a, b) in zip(got, want) { #expect(abs(a - Double(b)) <= 1e-6 * max(1, abs(Double(b)))) }
+        }
+    }
+
+    @Test func runErrors() throws {
+        let folder = try Self.demoFolder()
+        let missing = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/nope.png"])
+        #expect(missing.status != 0 && missing.err.contains("nope.png"))
+        let notImage = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/policies/demo.vla"])
+        #expect(notImage.status != 0 && notImage.err.contains("not a PNG"))
+        try FileManager.default.removeItem(atPath: folder + "/shared")
+        let noBlob = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/x.png"])
+        #expect(noBlob.status != 0 && noBlob.err.contains("sha256:"), "\(noBlob.err)")
+    }
+
+    @Test func benchReports() throws {
+        let folder = try Self.demoFolder()
+        let result = try Self.execute(["bench", folder + "/policies/demo.vla", "--steps", "2", "--warmup", "1", "--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(parsed["allocationsPerStep"] as? Double == 0)
+        #expect((parsed["profile"] as? [Any])?.count == 4)
+        #expect((parsed["stepMsP50"] as? Double ?? 0) > 0)
+        #expect(parsed["mappedBytes"] as? Int == (try Self.demo.get().policy.count + Self.demo.get().blob.count))
+    }
+}
