@@ -66,7 +66,7 @@ import VLAFormat
 /// Not `Sendable`: it owns one arena that `run` writes, so use one interpreter from one thread at a time
 /// (prepare one per thread to run in parallel).
 ///
-/// > Note: Formulas of every op: `Docs/Ops.md`; threads, crossover and limits: `Docs/Interpreter.md`.
+/// > Note: Formulas of every op: `Schemas/vla-format.md` §8.1–8.2; threads, crossover and limits: `Docs/Interpreter.md`.
 @safe public final class Interpreter {
     /// The options it was prepared with.
     public let options: RuntimeOptions

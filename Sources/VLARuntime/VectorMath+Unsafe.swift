@@ -1,6 +1,6 @@
 /// Vectorized elementary functions the kernels use, on 16 f32 lanes.
 ///
-/// Each is written for the accuracy documented in `Docs/Ops.md` and measured against numpy's float64
+/// Each is written for the accuracy documented in `Schemas/vla-format.md` §8.1–8.2 and measured against numpy's float64
 /// functions by the op tests; none depends on the platform's libm, so results are the same on every machine
 /// that runs the same build.
 enum VectorMath {
@@ -72,7 +72,7 @@ enum VectorMath {
     }
 
     /// `erf(x)`: |x| < 0.6 a Maclaurin series, otherwise Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7 plus
-    /// f32 rounding; the bound the tests check is in Docs/Ops.md).
+    /// f32 rounding; the bound the tests check is in Schemas/vla-format.md §8.2).
     ///
     /// `erf(|x|) = 1 − (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵)·e^(−x²)`, `t = 1/(1 + p|x|)`, odd extension.
     @inline(__always)
