@@ -13,8 +13,8 @@ import VLAFormat
 
     init(interpreter: Interpreter, policy: Policy) throws(RuntimeError) {
         let n = policy.metadata.image.height * policy.metadata.image.width * 3
-        inputCount = Int(n)
-        outputCount = Int(policy.metadata.action.horizon * policy.metadata.action.actionDim)
+        unsafe inputCount = Int(n)
+        unsafe outputCount = Int(policy.metadata.action.horizon * policy.metadata.action.actionDim)
         unsafe stepInput = try interpreter.arenaAddress(policy.inputTensor, dtype: .f32, count: inputCount, "step input")
             .bindMemory(to: Float.self, capacity: inputCount)
         if let r = policy.resetInputTensor {

@@ -15,7 +15,7 @@ import VLAFormat
 /// Not `Sendable`, on purpose: a session owns one arena and mutable episode state that every call writes,
 /// so it must be used by one thread at a time. Run sessions in parallel by creating one per thread from a
 /// shared ``Policy`` (which is `Sendable`, and whose mapped weights all sessions read).
-public final class PolicySession {
+@safe public final class PolicySession {
     /// The policy this session runs.
     public let policy: Policy
     /// The interpreter that owns the arena.
