@@ -9,6 +9,12 @@ public struct VLAC: ParsableCommand {
             A .vla file is a flat, verified, self-describing policy: tensors, programs with a static \
             memory plan, the action and image contracts, provenance and test vectors. Every file is \
             verified (SHA-256 digest first, then every offset, length and op) before anything is trusted.
+
+            A typical run, with the demo model in this repository:
+              vlac compile --instructions Examples/hypervla-tiny/tasks.txt \\
+                  --model Examples/hypervla-tiny/model -o out
+              vlac verify out/policies/open-the-top-drawer-*.vla
+              vlac run out/policies/open-the-top-drawer-*.vla --image frame0.png --image frame1.png
             """,
         version: vlacVersion,
         subcommands: [
