@@ -304,42 +304,11 @@ extension T5Encoder {
     /// `embeddings [B, T, d_model]`, `mask u8 [B, T]` → `last_hidden_state [B, T, d_model]`.
     public func buildBatched(batch: Int, length t: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.dModel
-        let eps = Float(c.eps)
-        let act = Activation.op(c.activation) ?? .relu
         var L = Layers(weights: weights, cache: ConstantCache())
         var x = L.b.input("embeddings", TensorType(.f32, [batch, t, d]))
         let maskT = L.b.input("mask", TensorType(.u8, [batch, t]))
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))
-        for l in 0..<c.layers {
-            let p = "encoder.block.\(l).layer."
-            let h = try L.rmsNorm(x, p + "0.layer_norm", eps: eps, name: "block\(l).attention_norm")
-            let q = try L.linear(h, p + "0.SelfAttention.q", bias: false, name: "block\(l).q")
-            let k = try L.linear(h, p + "0.SelfAttention.k", bias: false, name: "block\(l).k")
-            let v = try L.linear(h, p + "0.SelfAttention.v", bias: false, name: "block\(l).v")
-            let qh = L.b.view(q, [batch, t, c.heads, c.dKV], "block\(l).q_heads")
-            let kh = L.b.view(k, [batch, t, c.heads, c.dKV], "block\(l).k_heads")
-            let vh = L.b.view(v, [batch, t, c.heads, c.dKV], "block\(l).v_heads")
-            let a = L.b.op(
-                .attention, [qh, kh, vh, maskT, bias], "block\(l).attention", TensorType(.f32, [batch, t, c.heads, c.dKV]),
-                attributes: [bits(1), AttentionFlags.hasMask | AttentionFlags.hasBias])
-            let am = L.b.view(a, [batch, t, c.heads * c.dKV], "block\(l).attention.merged")
-            let o = try L.linear(am, p + "0.SelfAttention.o", bias: false, name: "block\(l).attention_out")
-            x = L.binary(.add, x, o, name: "block\(l).attention_residual")
-            let g = try L.rmsNorm(x, p + "1.layer_norm", eps: eps, name: "block\(l).ff_norm")
-            var f: Int
-            if c.gated {
-                let a0 = try L.linear(g, p + "1.DenseReluDense.wi_0", bias: false, name: "block\(l).wi_0")
-                let a1 = L.unary(act, a0, name: "block\(l).act")
-                let b1 = try L.linear(g, p + "1.DenseReluDense.wi_1", bias: false, name: "block\(l).wi_1")
-                f = L.binary(.mul, a1, b1, name: "block\(l).gate")
-            } else {
-                f = try L.linear(g, p + "1.DenseReluDense.wi", bias: false, name: "block\(l).wi")
-                f = L.unary(act, f, name: "block\(l).act")
-            }
-            f = try L.linear(f, p + "1.DenseReluDense.wo", bias: false, name: "block\(l).wo")
-            x = L.binary(.add, x, f, name: "block\(l).ff_residual")
-        }
-        x = try L.rmsNorm(x, "encoder.final_layer_norm", eps: eps, name: "final_norm")
+        x = try encoderStack(&L, x, mask: maskT, bias: bias)
         L.b.output("last_hidden_state", x)
         return L.b.finish()
     }

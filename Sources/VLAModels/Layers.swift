@@ -70,16 +70,17 @@ struct Layers {
     mutating func attention(
         q: Int, k: Int, v: Int, heads: Int, headDim: Int, scale: Float, mask: Int?, bias: Int?, name: String
     ) -> Int {
-        let t = b.type(q).shape[0], tk = b.type(k).shape[0]
-        let qh = b.view(q, [t, heads, headDim], name + ".q_heads")
-        let kh = b.view(k, [tk, heads, headDim], name + ".k_heads")
-        let vh = b.view(v, [tk, heads, headDim], name + ".v_heads")
+        // q is [T, H·d] or [B, T, H·d]: every axis but the last is kept, the last is split into heads.
+        let qRows = Array(b.type(q).shape.dropLast()), kRows = Array(b.type(k).shape.dropLast())
+        let qh = b.view(q, qRows + [heads, headDim], name + ".q_heads")
+        let kh = b.view(k, kRows + [heads, headDim], name + ".k_heads")
+        let vh = b.view(v, kRows + [heads, headDim], name + ".v_heads")
         var ins = [qh, kh, vh]
         var flags: UInt32 = 0
         if let mask { ins.append(mask); flags |= AttentionFlags.hasMask }
         if let bias { ins.append(bias); flags |= AttentionFlags.hasBias }
-        let y = b.op(.attention, ins, name, TensorType(.f32, [t, heads, headDim]), attributes: [bits(scale), flags])
-        return b.view(y, [t, heads * headDim], name + ".merged")
+        let y = b.op(.attention, ins, name, TensorType(.f32, qRows + [heads, headDim]), attributes: [bits(scale), flags])
+        return b.view(y, qRows + [heads * headDim], name + ".merged")
     }
 }
 

@@ -146,23 +146,36 @@ public struct T5Encoder {
         if let bad = ids.firstIndex(where: { $0 < 0 || Int($0) >= c.vocabSize }) {
             throw ModelError(.badInput, "t5 encoder: token \(bad) has id \(ids[bad]), outside the vocabulary of \(c.vocabSize)")
         }
-        let d = c.dModel, inner = c.heads * c.dKV
-        let eps = Float(c.eps)
-        let act = Activation.op(c.activation) ?? .relu
+        let d = c.dModel
         var L = Layers(weights: weights, cache: cache)
         let table = try L.weight(embeddingName, [c.vocabSize, d])
         let idsT = L.b.constant("input_ids", [t], int32: ids)
         let maskT = L.b.constant("attention_mask", [t], uint8: mask)
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))
         var x = L.b.op(.gather, [table, idsT], "embeddings", TensorType(.f32, [t, d]))
+        x = try encoderStack(&L, x, mask: maskT, bias: bias)
+        L.b.output("last_hidden_state", x)
+        var built = L.b.finish()
+        built.attentionMask = mask
+        return built
+    }
+}
+
+extension T5Encoder {
+    /// The encoder blocks and the final RMS norm over `x` (`[T, d_model]` or `[B, T, d_model]`), with the key
+    /// `mask` and T5's relative position `bias`; shared by the single-sequence and the batched builders.
+    func encoderStack(_ L: inout Layers, _ input: Int, mask: Int, bias: Int) throws(ModelError) -> Int {
+        let c = config
+        let eps = Float(c.eps)
+        let act = Activation.op(c.activation) ?? .relu
+        var x = input
         for l in 0..<c.layers {
             let p = "encoder.block.\(l).layer."
             let h = try L.rmsNorm(x, p + "0.layer_norm", eps: eps, name: "block\(l).attention_norm")
             let q = try L.linear(h, p + "0.SelfAttention.q", bias: false, name: "block\(l).q")
             let k = try L.linear(h, p + "0.SelfAttention.k", bias: false, name: "block\(l).k")
             let v = try L.linear(h, p + "0.SelfAttention.v", bias: false, name: "block\(l).v")
-            let a = L.attention(q: q, k: k, v: v, heads: c.heads, headDim: c.dKV, scale: 1, mask: maskT, bias: bias, name: "block\(l).attention")
-            _ = inner
+            let a = L.attention(q: q, k: k, v: v, heads: c.heads, headDim: c.dKV, scale: 1, mask: mask, bias: bias, name: "block\(l).attention")
             let o = try L.linear(a, p + "0.SelfAttention.o", bias: false, name: "block\(l).attention_out")
             x = L.binary(.add, x, o, name: "block\(l).attention_residual")
             let g = try L.rmsNorm(x, p + "1.layer_norm", eps: eps, name: "block\(l).ff_norm")
@@ -179,10 +192,6 @@ public struct T5Encoder {
             f = try L.linear(f, p + "1.DenseReluDense.wo", bias: false, name: "block\(l).wo")
             x = L.binary(.add, x, f, name: "block\(l).ff_residual")
         }
-        x = try L.rmsNorm(x, "encoder.final_layer_norm", eps: eps, name: "final_norm")
-        L.b.output("last_hidden_state", x)
-        var built = L.b.finish()
-        built.attentionMask = mask
-        return built
+        return try L.rmsNorm(x, "encoder.final_layer_norm", eps: eps, name: "final_norm")
     }
 }
