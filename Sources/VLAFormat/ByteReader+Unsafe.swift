@@ -54,10 +54,12 @@
         return unsafe UnsafeRawBufferPointer(rebasing: base[o..<(o + Int(size))])
     }
 
-    /// SHA-256 of bytes `0..<end`.
-    func sha256(upTo end: Int) -> [UInt8] {
+    /// SHA-256 of bytes `0..<end` and of the whole buffer, from one pass over the bytes.
+    func sha256(upTo end: Int) -> (prefix: [UInt8], whole: [UInt8]) {
         var h = SHA256()
         unsafe h.update(UnsafeRawBufferPointer(rebasing: base[0..<end]))
-        return h.finalize()
+        var rest = h
+        unsafe rest.update(UnsafeRawBufferPointer(rebasing: base[end..<base.count]))
+        return (h.finalize(), rest.finalize())
     }
 }

@@ -88,6 +88,8 @@
     public let sharedRefs: [SharedReference]
     /// The trailing SHA-256 digest (of everything before it).
     public let digest: [UInt8]
+    /// SHA-256 of the whole file, from the verifier's digest pass.
+    private let wholeFileHash: [UInt8]
 
     private let storage: FileBytes
 
@@ -120,6 +122,7 @@
         testVectors = v.testVectors
         sharedRefs = v.sharedRefs
         digest = v.digest
+        wholeFileHash = v.contentHash
     }
 
     /// The file's total size in bytes.
@@ -163,11 +166,9 @@
     }
 
     /// The SHA-256 of the whole file, trailing digest included: the identity policies use for a shared blob.
-    public func contentHash() -> [UInt8] {
-        var h = SHA256()
-        unsafe h.update(storage.buffer)
-        return h.finalize()
-    }
+    ///
+    /// Computed by the verifier in the same pass as the trailing digest, so asking for it reads nothing.
+    public func contentHash() -> [UInt8] { wholeFileHash }
 
     /// Index of the tensor with `name`, if any.
     public func tensorID(named name: String) -> Int? {

@@ -18,6 +18,7 @@ struct Verifier {
     var testVectors: [TestVector] = []
     var sharedRefs: [SharedReference] = []
     var digest: [UInt8] = []
+    var contentHash: [UInt8] = []
 
     /// Byte range of each known section, by kind.
     private var known: [SectionKind: (offset: UInt64, length: UInt64)] = [:]
@@ -71,7 +72,9 @@ struct Verifier {
         }
         let end = n - Layout.digestSize
         digest = try reader.bytes(UInt64(end), UInt64(Layout.digestSize), "digest")
-        guard reader.sha256(upTo: end) == digest else {
+        let hashes = reader.sha256(upTo: end)
+        contentHash = hashes.whole
+        guard hashes.prefix == digest else {
             throw FormatError(
                 .digestMismatch,
                 "the SHA-256 of bytes 0..<\(end) does not match the trailing digest: the file is corrupt or was modified",
