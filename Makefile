@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test c-example reference reference-full reference-hypervla-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test c-example reference reference-full reference-hypervla-full test-full fuzz clean help
 
 all: build
 
@@ -13,6 +13,7 @@ help:
 	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
 	@echo "make reference-full  generate the full-size t5-base / dinov2-base parity references (not committed)"
 	@echo "make reference-hypervla-full  generate the released-size HyperVLA reference (random weights, not committed)"
+	@echo "make test-full  the full-size parity tests (release build; generates both full-size references if missing)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
 	@echo "make fuzz       run the libFuzzer target over the .vla verifier (FUZZ_SECONDS=60)"
 
@@ -85,6 +86,16 @@ fuzz: setup
 # goldens into .reference/hypervla-full (several GB, not committed).
 reference-hypervla-full: setup-reference
 	.venv/bin/python Tests/Reference/gen_hypervla_reference.py --full
+
+# The full-size parity checks, opt-in because they need the two generated references above (about 3 GB) and take
+# about 15 minutes on the shared 2-core machine: t5-base/dinov2-base against transformers (FullSizeParityTests),
+# the released-size HyperVLA's generated parameters (FullSizeTests), heads (HyperVLAExampleTests) and a 12-frame
+# episode through compiled policies (EpisodeParityTests), all in a release build.
+test-full: setup-reference
+	@[ -d .build/reference-full ] || $(MAKE) reference-full
+	@[ -f .reference/hypervla-full/golden.json ] || $(MAKE) reference-hypervla-full
+	VLAC_FULL_REFERENCE=1 $(SWIFT) test -c release -Xswiftc -enable-testing $(SWIFT_BUILD_FLAGS) \
+		--filter "FullSize|HyperVLAExampleTests|EpisodeParityTests"
 
 clean:
 	rm -rf .build $(DEMO_OUT)

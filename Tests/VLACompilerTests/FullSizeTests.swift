@@ -6,11 +6,16 @@ import VLARuntime
 @testable import VLACompiler
 
 /// The released-size configuration (T5-base, DINOv2-base, 128-d HN with 6 layers, 201,500 generated
-/// parameters), from `make reference-hypervla-full` (random weights, not committed). Opt-in:
-/// `VLAC_HYPERVLA_FULL=<dir> swift test --filter FullSize`, where `<dir>` holds model/, model-no-image/,
-/// text-encoder/, vision-encoder/ and the golden-*.safetensors files.
+/// parameters), from `make reference-hypervla-full` (random weights, not committed) in `.reference/hypervla-full/`
+/// (model/, model-no-image/, text-encoder/, vision-encoder/ and the golden-*.safetensors files). Opt-in:
+/// `VLAC_FULL_REFERENCE=1 swift test --filter FullSize`, or `make test-full`.
 @Suite struct FullSizeTests {
-    static let dir = ProcessInfo.processInfo.environment["VLAC_HYPERVLA_FULL"]
+    static let dir: String? = {
+        guard ProcessInfo.processInfo.environment["VLAC_FULL_REFERENCE"] == "1" else { return nil }
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/") + "/.reference/hypervla-full"
+    }()
 
     @Test(.enabled(if: dir != nil), arguments: ["no-image", "image"])
     func generatedParameters(setting: String) throws {
