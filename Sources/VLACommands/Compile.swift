@@ -67,7 +67,7 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp("Instructions per T5/HN pass.", valueName: "n"))
     var batch: Int = 8
 
-    @Option(help: ArgumentHelp("Instructions worked on at once: one thread evaluates a batch while the others emit and write policies (the bytes written do not depend on it).", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads working on instructions: each evaluates batches (T5 and the HN) and emits and writes policies; the weights are shared (the bytes written do not depend on it).", valueName: "n"))
     var jobs: Int = 1
 
     @Flag(help: "Keep the files of the previous run that the new manifest no longer names (they are listed as stale in it and removed by a later run without this flag).")

@@ -14,11 +14,11 @@ extension Compiler {
     /// Evaluates and emits `batches` on `options.jobs` threads and reports each result through `finish`, which
     /// is called under a lock (one call at a time, from any of the threads).
     ///
-    /// One thread at a time evaluates a batch (T5 and the instruction part of the HN share one interpreter per
-    /// length); every thread emits, serializes, hashes and writes policies of batches already evaluated, so
-    /// with two jobs the next batch's evaluation overlaps the current batch's emission. Each thread has its
-    /// own emission context (own evaluators, constants shared through `constants`). A policy's bytes depend
-    /// only on its instruction, so the order in which threads finish changes nothing written.
+    /// Each thread emits, serializes, hashes and writes policies of batches already evaluated and, when none
+    /// is pending, evaluates the next batch (T5 and the instruction part of the HN). Each thread has its own
+    /// evaluators and emission context; the weights are shared through `constants`. A policy's bytes depend
+    /// only on its instruction (batches are padded, kernels run on one thread each), so which thread handles
+    /// it and the order in which threads finish change nothing written.
     ///
     /// - Parameters:
     ///   - shouldStop: Checked before each task (under the lock): true stops taking new work (`--strict`).
@@ -49,15 +49,17 @@ extension Compiler {
         finish finishBox: UncheckedBox<(Prepared, Result<EmittedPolicy, CompileError>) -> Void>,
         stop stopBox: UncheckedBox<() -> Bool>
     ) {
-        nonisolated(unsafe) var cache: [Int: (Interpreter, BuiltModel, Interpreter, BuiltModel)] = [:]
+        // Per thread: its T5 and HN evaluators by length (the weights are shared through `constants`).
+        let caches = UncheckedBox((0..<workers).map { _ in EvaluatorCache() })
         let work: @Sendable (Int) -> Void = { w in
             let ctx = sendableContexts.value[w]
+            let cache = caches.value[w]
             while let task = queue.next(stop: stopBox.value) {
                 switch task {
                 case .evaluate(let batch):
                     let start = threadCPUSeconds()
                     let result: Result<[Evaluated], CompileError>
-                    do throws(CompileError) { result = .success(try self.evaluate(batch.items, length: batch.length, cache: &cache)) } catch {
+                    do throws(CompileError) { result = .success(try self.evaluate(batch.items, length: batch.length, cache: &cache.byLength)) } catch {
                         result = .failure(error)
                     }
                     queue.evaluated(result, batch: batch.items, seconds: threadCPUSeconds() - start) { p, error in
@@ -124,6 +126,11 @@ public struct PhaseTimes: Sendable {
     public var stale = 0.0
 }
 
+/// One thread's evaluators, by sequence length.
+final class EvaluatorCache {
+    var byLength: [Int: (Interpreter, BuiltModel, Interpreter, BuiltModel)] = [:]
+}
+
 /// A value handed to the worker threads: the compiler's run is structured so that each value is either
 /// read-only while the threads run or used by one thread only (see ``Compiler/run(batches:out:ctx:stats:shouldStop:finish:)``).
 final class UncheckedBox<T>: @unchecked Sendable {
@@ -141,16 +148,16 @@ final class WorkQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var batches: [(length: Int, items: [Compiler.Prepared])]
     private var nextBatch = 0
-    private var evaluating = false
+    private var evaluating = 0
     private var pending: [Evaluated] = []
     private var pendingHead = 0
     private(set) var times = PhaseTimes()
 
     init(batches: [(length: Int, items: [Compiler.Prepared])]) { self.batches = batches }
 
-    /// The next task, waiting while another thread evaluates and nothing is ready; nil when all is done.
+    /// The next task, waiting while other threads evaluate and nothing is ready; nil when all is done.
     ///
-    /// Emission goes first (it frees memory and reports progress), evaluation when nothing is pending.
+    /// Emission goes first (it frees memory and reports progress), then the next batch's evaluation.
     func next(stop: () -> Bool) -> Task? {
         condition.lock()
         defer { condition.unlock() }
@@ -165,14 +172,14 @@ final class WorkQueue: @unchecked Sendable {
                 }
                 return .emit(ev)
             }
-            if !evaluating, nextBatch < batches.count {
-                evaluating = true
+            if nextBatch < batches.count {
+                evaluating += 1
                 let b = batches[nextBatch]
                 batches[nextBatch].items = []
                 nextBatch += 1
                 return .evaluate(b)
             }
-            if !evaluating { return nil }
+            if evaluating == 0 { return nil }
             condition.wait()
         }
     }
@@ -187,7 +194,7 @@ final class WorkQueue: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        evaluating = false
+        evaluating -= 1
         times.evaluate += seconds
         switch result {
         case .success(let list): pending += list
