@@ -113,7 +113,11 @@ extension Compiler {
         var stale: [ManifestFile.FileRecord] = []
         var seen: Set<String> = []
         for f in previous?.files ?? [] where !newFiles.contains(f.file) && seen.insert(f.file).inserted { stale.append(f) }
-        let keep = stale.filter { f in keepStale || (f.instruction.map { failedLines.contains($0) } ?? false) }
+        var keep = stale.filter { f in keepStale || (f.instruction.map { failedLines.contains($0) } ?? false) }
+        // A kept policy may reference the previous blobs: keep those too.
+        if keep.contains(where: { $0.file.hasPrefix("policies/") }) {
+            keep += stale.filter { $0.file.hasPrefix("shared/") && !keep.map(\.file).contains($0.file) }
+        }
         let remove = stale.filter { f in !keep.contains { $0.file == f.file } }
         let manifest = ManifestFile(
             key: key, compiler: compilerVersion, model: .init(name: model.name, digest: hexString(modelDigest)),
