@@ -22,7 +22,10 @@ struct Compile: ParsableCommand {
             Writes OUT/policies/<slug>-<hash8>.vla (one per distinct instruction), OUT/shared/<role>-<sha256>.vla \
             (the fine-tuned backbone; for use_initial_image also the frozen encoder and the HN tail) and \
             OUT/manifest.json (last). Files are written atomically; unchanged files are not rewritten, and \
-            instructions whose manifest entry is still valid are skipped.
+            instructions whose manifest entry is still valid are skipped. After the new manifest is written, \
+            the files the previous manifest named and the new one does not (an instruction dropped from the \
+            list, blobs of a changed model) are removed, if they still hold the bytes vlac wrote; \
+            --keep-stale keeps them. Nothing else in OUT is touched.
 
             tasks.txt: one instruction per line; blank lines and # comments are skipped; duplicates are \
             compiled once; a line over 32 tokens is truncated with a warning naming the line. A line that \
@@ -64,8 +67,11 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp("Instructions per T5/HN pass.", valueName: "n"))
     var batch: Int = 8
 
-    @Option(help: ArgumentHelp("Kernel threads.", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads working on instructions: each evaluates batches (T5 and the HN) and emits and writes policies; the weights are shared (the bytes written do not depend on it).", valueName: "n"))
     var jobs: Int = 1
+
+    @Flag(help: "Keep the files of the previous run that the new manifest no longer names (they are listed as stale in it and removed by a later run without this flag).")
+    var keepStale = false
 
     @Flag(help: "Stop at the first failing instruction.")
     var strict = false
@@ -97,14 +103,14 @@ struct Compile: ParsableCommand {
         options.dataset = dataset
         options.embedShared = embedShared
         options.batchSize = batch
-        options.threads = jobs
+        options.jobs = jobs
         options.crop = crop
         options.robot = ["none": .none, "google_robot": .googleRobot, "widowx_bridge": .widowxBridge, "libero": .libero][robot] ?? .none
         let tty = isatty(2) == 1
         let compiler = try Compiler(model: model, options: options)
         let start = Date()
         var failed = tasks.errors.count
-        let summary = try compiler.compile(tasks: tasks, listName: listName, to: output, strict: strict) { event in
+        let summary = try compiler.compile(tasks: tasks, listName: listName, to: output, strict: strict, keepStale: keepStale) { event in
             switch event {
             case .warning(let w):
                 if tty && !quiet { stderr.write("\r\u{1B}[K") }
@@ -133,6 +139,13 @@ struct Compile: ParsableCommand {
             let t = Date().timeIntervalSince(start)
             stderr.write(
                 "\(summary.policies) policies (\(summary.upToDate) up to date, \(summary.policyBytes) bytes), \(summary.sharedBlobs) shared blobs (\(summary.sharedBytes) bytes), \(failed) failed; load \(String(format: "%.2f", summary.loadSeconds)) s, compile \(String(format: "%.2f", t)) s\n")
+            let p = summary.phases
+            let f = { (x: Double) in String(format: "%.2f", x) }
+            stderr.write("CPU time (summed over jobs): shared parts \(f(p.context)) s, T5+HN \(f(p.evaluate)) s, emit \(f(p.emit)) s, hash+write \(f(p.write)) s\n")
+        }
+        for file in summary.removed where !quiet { stderr.write("removed stale \(file)\n") }
+        if !summary.removed.isEmpty || !summary.kept.isEmpty {
+            stderr.write("\(summary.removed.count) stale files removed, \(summary.kept.count) kept\(summary.kept.isEmpty ? "" : " (listed as stale in manifest.json)")\n")
         }
         if failed > 0 { throw ExitCode(1) }
     }

@@ -24,7 +24,9 @@ extension Compiler {
             if cache[t] == nil {
                 let t5m = try t5.buildBatched(batch: b, length: t)
                 let hnm = model.config.useInitialImage ? try model.buildProjection(batch: b, length: t) : try model.buildFullHN(batch: b, length: t)
-                cache[t] = (try Interpreter(document: t5m.document, options: runtime), t5m, try Interpreter(document: hnm.document, options: runtime), hnm)
+                cache[t] = (
+                    try Interpreter(document: t5m.document, options: runtime, constants: constants), t5m,
+                    try Interpreter(document: hnm.document, options: runtime, constants: constants), hnm)
             }
             guard let (ti, tm, hi, hm) = cache[t] else { return [] }
             var emb = [Float](repeating: 0, count: b * t * dT)
@@ -179,7 +181,7 @@ extension Compiler {
                 // Evaluate reset (HN tail on the test frame's CLS), then step.
                 if ctx.resetEval[n] == nil {
                     let m = try model.buildResetHN(projected: nil, length: n)
-                    ctx.resetEval[n] = (m, try Interpreter(document: m.document, options: runtime))
+                    ctx.resetEval[n] = (m, try Interpreter(document: m.document, options: runtime, constants: constants))
                 }
                 guard let (rm, ri) = ctx.resetEval[n] else { throw CompileError(.internalError, "reset evaluator") }
                 try ri.setFloats(rm.input("cls") ?? -1, frameCLS)

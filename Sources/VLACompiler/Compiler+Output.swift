@@ -12,9 +12,14 @@ extension Compiler {
     /// compiler) names a file that is still present with the recorded SHA-256 is skipped as up to date. A
     /// failing instruction is reported through `progress` and the others are still written, unless `strict`.
     ///
+    /// After the manifest is written, the files the previous manifest named and the new one does not are
+    /// removed (only if they still hold the bytes recorded there; nothing else in `out` is touched), unless
+    /// `keepStale` or their instruction failed this time: those stay, listed as `stale` in the manifest. A run
+    /// that throws before the manifest is written leaves the previous manifest and all its files in place.
+    ///
     /// - Throws: `CompileError` for output failures, and for the first failing instruction with `strict`.
     public func compile(
-        tasks: TaskList, listName: String, to out: String, strict: Bool = false,
+        tasks: TaskList, listName: String, to out: String, strict: Bool = false, keepStale: Bool = false,
         progress: (CompileEvent) -> Void = { _ in }
     ) throws(CompileError) -> CompileSummary {
         let started = Date()
@@ -28,7 +33,10 @@ extension Compiler {
         }
         let previous = ManifestFile.read(out + "/manifest.json")
         let key = runKey
+        var clock = threadCPUSeconds()
         let ctx = try makeContext()
+        summary.phases.context = threadCPUSeconds() - clock
+        clock = threadCPUSeconds()
         // Shared blobs first: policies name them by hash.
         var shared: [ManifestFile.Shared] = []
         for b in ctx.blobs {
@@ -37,12 +45,14 @@ extension Compiler {
             shared.append(.init(role: b.role, file: name, sha256: hexString(b.sha), size: b.bytes.count))
             summary.sharedBytes += b.bytes.count
         }
+        summary.phases.write += threadCPUSeconds() - clock
         summary.sharedBlobs = shared.count
         // Tokenize; lines that fail are reported and left out.
         var entries: [Int: ManifestFile.Policy] = [:]
         var prepared: [Prepared] = []
         let total = tasks.tasks.count
         var done = 0
+        var failedLines: Set<String> = []
         for task in tasks.tasks {
             if let old = previous?.policies.first(where: { $0.instruction == task.text }), previous?.key == key,
                 let bytes = fm.contents(atPath: out + "/" + old.file), bytes.count == old.size,
@@ -60,57 +70,69 @@ extension Compiler {
             do { prepared.append(try prepare(task, listName: listName, warn: { progress(.warning($0)) })) } catch {
                 if strict { throw error }
                 summary.failed += 1
+                failedLines.insert(task.text)
                 progress(.failed(line: task.line, message: error.description))
             }
         }
-        // Batches of one length bucket each, in bucket order then line order (deterministic).
+        // Batches of one length bucket each, in bucket order then line order (deterministic); evaluated one at
+        // a time and emitted on `options.jobs` threads.
         var byBucket: [Int: [Prepared]] = [:]
         for p in prepared { byBucket[Self.bucket(p.count, max: p.ids.count), default: []].append(p) }
-        var cache: [Int: (Interpreter, BuiltModel, Interpreter, BuiltModel)] = [:]
+        var batches: [(length: Int, items: [Prepared])] = []
         for t in byBucket.keys.sorted() {
             let items = byBucket[t] ?? []
-            var i = 0
-            while i < items.count {
-                let batch = Array(items[i..<min(i + options.batchSize, items.count)])
-                i += options.batchSize
-                let evaluated: [Evaluated]
-                do { evaluated = try evaluate(batch, length: t, cache: &cache) } catch {
-                    if strict { throw error }
-                    for p in batch {
-                        summary.failed += 1
-                        progress(.failed(line: p.task.line, message: error.description))
-                    }
-                    continue
-                }
-                for ev in evaluated {
-                    let p = ev.prepared
-                    do {
-                        let bytes = try emit(ev, ctx: ctx)
-                        let sha = hexString(VLAFormat.SHA256.hash(bytes))
-                        let name = "policies/\(p.task.text.slug)-\(sha.prefix(8)).vla"
-                        try writeIfChanged(bytes, to: out + "/" + name)
-                        entries[p.task.line] = .init(
-                            instruction: p.task.text, line: p.task.line, file: name, sha256: sha, size: bytes.count,
-                            tokens: p.count, shared: ctx.blobs.map { hexString($0.sha) })
-                        done += 1
-                        summary.policyBytes += bytes.count
-                        progress(.policy(done: done, total: total, instruction: p.task.text, file: name, bytes: bytes.count, upToDate: false))
-                    } catch {
-                        if strict { throw error }
-                        summary.failed += 1
-                        progress(.failed(line: p.task.line, message: error.description))
-                    }
-                }
+            for i in stride(from: 0, to: items.count, by: options.batchSize) {
+                batches.append((t, Array(items[i..<min(i + options.batchSize, items.count)])))
             }
         }
+        var firstError: CompileError?
+        var phases = summary.phases
+        try run(batches: batches, out: out, ctx: ctx, stats: &phases, shouldStop: { strict && firstError != nil }) { p, result in
+            switch result {
+            case .success(let w):
+                entries[p.task.line] = .init(
+                    instruction: p.task.text, line: p.task.line, file: w.file, sha256: w.sha256, size: w.size,
+                    tokens: p.count, shared: ctx.blobs.map { hexString($0.sha) })
+                done += 1
+                summary.policyBytes += w.size
+                progress(.policy(done: done, total: total, instruction: p.task.text, file: w.file, bytes: w.size, upToDate: false))
+            case .failure(let error):
+                if firstError == nil { firstError = error }
+                summary.failed += 1
+                failedLines.insert(p.task.text)
+                if !strict { progress(.failed(line: p.task.line, message: error.description)) }
+            }
+        }
+        summary.phases = phases
+        if strict, let firstError { throw firstError }
         summary.policies = entries.count
+        // Files of the previous manifest that this one no longer names: removed after the new manifest is in
+        // place, unless kept (--keep-stale, or the instruction failed this time). Kept ones stay listed as
+        // stale so that a later run can still remove them.
+        let newFiles = Set(shared.map(\.file) + entries.values.map(\.file))
+        var stale: [ManifestFile.FileRecord] = []
+        var seen: Set<String> = []
+        for f in previous?.files ?? [] where !newFiles.contains(f.file) && seen.insert(f.file).inserted { stale.append(f) }
+        var keep = stale.filter { f in keepStale || (f.instruction.map { failedLines.contains($0) } ?? false) }
+        // A kept policy may reference the previous blobs: keep those too.
+        if keep.contains(where: { $0.file.hasPrefix("policies/") }) {
+            keep += stale.filter { $0.file.hasPrefix("shared/") && !keep.map(\.file).contains($0.file) }
+        }
+        let remove = stale.filter { f in !keep.contains { $0.file == f.file } }
         let manifest = ManifestFile(
             key: key, compiler: compilerVersion, model: .init(name: model.name, digest: hexString(modelDigest)),
             options: options.provenancePairs.map { ($0.key, $0.value) },
             sources: sources.map { .init(name: $0.name, sha256: hexString($0.sha256), size: Int($0.size)) },
             shared: shared, policies: entries.keys.sorted().compactMap { entries[$0] },
-            generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage)
+            generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage,
+            stale: keep.filter { fm.fileExists(atPath: out + "/" + $0.file) }.sorted { $0.file < $1.file })
         try writeIfChanged(Array(manifest.json().utf8), to: out + "/manifest.json")
+        clock = threadCPUSeconds()
+        let (removed, left) = Self.removeStale(remove, in: out)
+        summary.removed = removed
+        summary.kept = manifest.stale.map(\.file)
+        for note in left { progress(.warning(note)) }
+        summary.phases.stale = threadCPUSeconds() - clock
         summary.compileSeconds = Date().timeIntervalSince(started)
         return summary
     }
@@ -153,6 +175,17 @@ struct ManifestFile {
     var policies: [Policy]
     var generatedParameters: Int
     var useInitialImage: Bool
+    /// Files an earlier run wrote that no current entry names, kept on purpose (`--keep-stale`, or their
+    /// instruction failed this time): a later run removes them once they are no longer needed.
+    var stale: [FileRecord] = []
+
+    /// A file vlac wrote, as a manifest records it (policies: with their instruction).
+    struct FileRecord {
+        var file: String
+        var sha256: String
+        var size: Int
+        var instruction: String?
+    }
 
     func json() -> String {
         func q(_ s: String) -> String {
@@ -180,13 +213,18 @@ struct ManifestFile {
         s += "  \"shared\": [\n" + shared.map { "    {\"role\": \(q($0.role)), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)}" }.joined(separator: ",\n") + (shared.isEmpty ? "" : "\n") + "  ],\n"
         s += "  \"policies\": [\n" + policies.map {
             "    {\"instruction\": \(q($0.instruction)), \"line\": \($0.line), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size), \"tokens\": \($0.tokens), \"shared\": [" + $0.shared.map(q).joined(separator: ", ") + "]}"
-        }.joined(separator: ",\n") + (policies.isEmpty ? "" : "\n") + "  ]\n"
+        }.joined(separator: ",\n") + (policies.isEmpty ? "" : "\n") + "  ]" + (stale.isEmpty ? "\n" : ",\n")
+        if !stale.isEmpty {
+            s += "  \"stale\": [\n" + stale.map {
+                "    {\"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)" + ($0.instruction.map { ", \"instruction\": \(q($0))" } ?? "") + "}"
+            }.joined(separator: ",\n") + "\n  ]\n"
+        }
         s += "}\n"
         return s
     }
 
     /// Reads a previous manifest (nil when absent or unreadable: everything is then recompiled).
-    static func read(_ path: String) -> (key: String, policies: [Policy])? {
+    static func read(_ path: String) -> (key: String, policies: [Policy], files: [FileRecord])? {
         guard let data = FileManager.default.contents(atPath: path),
             let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let key = obj["key"] as? String, let list = obj["policies"] as? [[String: Any]]
@@ -198,6 +236,18 @@ struct ManifestFile {
             else { continue }
             out.append(Policy(instruction: i, line: p["line"] as? Int ?? 0, file: f, sha256: s, size: size, tokens: p["tokens"] as? Int ?? 0, shared: p["shared"] as? [String] ?? []))
         }
-        return (key, out)
+        // Every file it names (policies, shared blobs, stale files kept earlier): a later run may remove the
+        // ones it no longer needs. Only plain names under policies/ or shared/ ending in .vla are accepted.
+        var files = out.map { FileRecord(file: $0.file, sha256: $0.sha256, size: $0.size, instruction: $0.instruction) }
+        for entry in (obj["shared"] as? [[String: Any]] ?? []) + (obj["stale"] as? [[String: Any]] ?? []) {
+            guard let f = entry["file"] as? String, let s = entry["sha256"] as? String, let size = entry["size"] as? Int else { continue }
+            files.append(FileRecord(file: f, sha256: s, size: size, instruction: entry["instruction"] as? String))
+        }
+        files = files.filter { f in
+            let parts = f.file.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 2 && (parts[0] == "policies" || parts[0] == "shared") && parts[1].hasSuffix(".vla")
+                && !parts[1].hasPrefix(".") && f.sha256.count == 64
+        }
+        return (key, out, files)
     }
 }

@@ -20,8 +20,11 @@ public struct CompileOptions: Sendable, Hashable {
     public var embedShared = false
     /// Instructions per T5/HN pass.
     public var batchSize = 8
-    /// Kernel threads (does not change the bytes written).
+    /// Kernel threads of each evaluator (does not change the bytes written).
     public var threads = 1
+    /// Threads working on instructions at once: one evaluates a batch while the others emit (does not change
+    /// the bytes written).
+    public var jobs = 1
     /// The robot mapping of the action contract.
     public var robot: RobotMapping = .none
     /// HyperVLA's `--crop` (central crop of area 0.9).
@@ -72,6 +75,12 @@ public struct CompileSummary: Sendable {
     public var loadSeconds = 0.0
     /// Seconds spent compiling instructions (tokenize → T5 → HN → emit).
     public var compileSeconds = 0.0
+    /// Seconds per phase (summed over threads).
+    public var phases = PhaseTimes()
+    /// Files of the previous run removed because the new manifest no longer names them.
+    public var removed: [String] = []
+    /// Files of the previous run kept although no entry names them (`--keep-stale`, or a failed instruction).
+    public var kept: [String] = []
 }
 
 /// Compiles instructions into HyperVLA policies (`vlac compile`).
@@ -99,6 +108,8 @@ public final class Compiler: @unchecked Sendable {
     /// SHA-256 identifying the model (over every source's name and hash).
     public let modelDigest: [UInt8]
     let runtime: RuntimeOptions
+    /// Constant copies shared by the evaluators of every token length (built from the same cached weights).
+    let constants = ConstantPool()
     /// The fixed test frame (normalized, `[224, 224, 3]`) and what the shared parts compute on it.
     let frame: [Float]
     /// The frame's little-endian bytes (every policy embeds them).
@@ -183,8 +194,8 @@ public final class Compiler: @unchecked Sendable {
         text = processor
         frozen = model.config.useInitialImage ? frozenEncoder : nil
         // Sources: every file of the three directories, by role-relative name.
-        var src: [Provenance.Source] = []
-        for (name, path) in model.files { src.append(try Self.hashFile(path, name: "model/" + name)) }
+        var toHash: [(path: String, name: String)] = []
+        for (name, path) in model.files { toHash.append((path, "model/" + name)) }
         for (role, dir) in [("text-encoder", textDir), ("vision-encoder", visionDir)] {
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
             for f in files {
@@ -192,9 +203,10 @@ public final class Compiler: @unchecked Sendable {
                 guard FileManager.default.fileExists(atPath: dir + "/" + f, isDirectory: &isDir), !isDir.boolValue, !f.hasPrefix(".") else { continue }
                 // The frozen encoder's weights matter only when it is used; its config always does.
                 if role == "vision-encoder", !model.config.useInitialImage, f != "config.json" { continue }
-                src.append(try Self.hashFile(dir + "/" + f, name: role + "/" + f))
+                toHash.append((dir + "/" + f, role + "/" + f))
             }
         }
+        let src = try Self.hashFiles(toHash, jobs: options.jobs)
         sources = src
         var h = VLAFormat.SHA256()
         for s in src {
@@ -248,6 +260,30 @@ public final class Compiler: @unchecked Sendable {
                 }
             }
         }
+        return out
+    }
+
+    /// Hashes `files` in order, on up to `jobs` threads (largest files first).
+    static func hashFiles(_ files: [(path: String, name: String)], jobs: Int) throws(CompileError) -> [Provenance.Source] {
+        if jobs <= 1 || files.count < 2 {
+            var out: [Provenance.Source] = []
+            for f in files { out.append(try hashFile(f.path, name: f.name)) }
+            return out
+        }
+        let sizes = files.map { (try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int) ?? 0 }
+        let order = UncheckedBox(files.indices.sorted { sizes[$0] > sizes[$1] })
+        let results = ResultSlots<Result<Provenance.Source, CompileError>>(count: files.count)
+        let input = UncheckedBox(files)
+        DispatchQueue.concurrentPerform(iterations: min(jobs, files.count)) { _ in
+            while let k = results.claim() {
+                let i = order.value[k], f = input.value[i]
+                do throws(CompileError) { results.set(i, .success(try hashFile(f.path, name: f.name))) } catch {
+                    results.set(i, .failure(error))
+                }
+            }
+        }
+        var out: [Provenance.Source] = []
+        for r in results.values { if let r { out.append(try r.get()) } }
         return out
     }
 

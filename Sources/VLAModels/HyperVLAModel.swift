@@ -115,6 +115,8 @@ public struct HyperVLAModel: @unchecked Sendable {
     public let leaves: [(name: String, shape: [Int])]
     /// The files that define the model (relative name, absolute path), for digests and provenance.
     public let files: [(name: String, path: String)]
+    /// Converted HN weights, shared by every program this model builds (see ``ConstantCache``).
+    let cache = ConstantCache()
     /// The model's name (the directory's last component).
     public var name: String { (directory as NSString).lastPathComponent }
 

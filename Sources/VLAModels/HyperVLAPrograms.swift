@@ -13,7 +13,7 @@ extension HyperVLAModel {
     /// The instruction's projected token block, for a batch of `batch` instructions of `length` real tokens:
     /// `tokens [B, T, text_dim] → tokens·W + b + P_task[0..<T]` `[B, T, d]`. Output `projected`.
     public func buildProjection(batch: Int, length: Int) throws(ModelError) -> BuiltModel {
-        var L = Layers(weights: hn, cache: ConstantCache())
+        var L = Layers(weights: hn, cache: cache)
         let x = L.b.input("tokens", TensorType(.f32, [batch, length, textDim]))
         let y = try hnProjectTokens(&L, x, batch: batch, length: length)
         L.b.output("projected", y)
@@ -24,7 +24,7 @@ extension HyperVLAModel {
     /// [B, T+1, T+1]` → every generated leaf, heads concatenated in ``leaves`` order: `generated [B, total]`.
     public func buildFullHN(batch: Int, length: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 1
-        var L = Layers(weights: hn, cache: ConstantCache())
+        var L = Layers(weights: hn, cache: cache)
         let x0 = L.b.input("tokens", TensorType(.f32, [batch, length, textDim]))
         let mask = L.b.input("mask", TensorType(.u8, [batch, t, t]))
         let lastMask = L.b.input("last_mask", TensorType(.u8, [batch, t]))
@@ -47,7 +47,7 @@ extension HyperVLAModel {
     /// evaluation uses one program for every instruction of that length).
     public func buildResetHN(projected: [Float]?, length: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 2
-        var L = Layers(weights: hn, cache: ConstantCache())
+        var L = Layers(weights: hn, cache: cache)
         let cls = L.b.input("cls", TensorType(.f32, [1, imageDim]))
         let block = projected.map { L.b.constant("instruction.tokens", [length, d], $0) }
             ?? L.b.input("instruction.tokens", TensorType(.f32, [length, d]))
@@ -63,8 +63,8 @@ extension HyperVLAModel {
         let cvec = try hnEncoder(&L, x, batch: nil, tokens: t, mask: mask, lastMask: nil)
         for (name, shape) in leaves {
             let n = shape.reduce(1, *)
-            let k = L.b.constant("output_head_\(name)/kernel", [d, n], try load(hn, "output_head_\(name)/kernel"))
-            let b = L.b.constant("output_head_\(name)/bias", [n], try load(hn, "output_head_\(name)/bias"))
+            let k = try L.weight("output_head_\(name)/kernel", [d, n])
+            let b = try L.weight("output_head_\(name)/bias", [n])
             let y = L.b.op(.linear, [cvec, k, b], "generated.\(name)", TensorType(.f32, [1, n]))
             L.b.output("generated.\(name)", y)
         }
@@ -85,7 +85,7 @@ extension HyperVLAModel {
     /// head output (continuous dims pre-squash, the gripper logit in the last dim).
     public func buildStepTail(leaves source: LeafSource) throws(ModelError) -> BuiltModel {
         let c = config, d = c.hidden, n = patches, hd = d / c.heads
-        var L = Layers(weights: hn, cache: ConstantCache())
+        var L = Layers(weights: hn, cache: cache)
         let px = L.b.input("patch_tokens", TensorType(.f32, [n, imageDim]))
         var offsets: [String: Int] = [:]
         var o = 0
@@ -173,8 +173,8 @@ extension HyperVLAModel {
     /// A Flax Dense `prefix/kernel [in, out]`, `prefix/bias [out]`.
     private func dense(_ L: inout Layers, _ x: Int, _ prefix: String, name: String) throws(ModelError) -> Int {
         let shape = hn.shape(of: prefix + "/kernel") ?? [0, 0]
-        let k = L.b.constant(prefix + "/kernel", shape, try load(hn, prefix + "/kernel"))
-        let b = L.b.constant(prefix + "/bias", [shape[1]], try load(hn, prefix + "/bias"))
+        let k = try L.weight(prefix + "/kernel", shape)
+        let b = try L.weight(prefix + "/bias", [shape[1]])
         let xs = L.b.type(x).shape
         return L.b.op(.linear, [x, k, b], name, TensorType(.f32, Array(xs.dropLast()) + [shape[1]]))
     }
@@ -195,7 +195,7 @@ extension HyperVLAModel {
         let scale = Float(1.0 / Double(hd).squareRoot())
         var x = x0
         func consts(_ name: String, _ shape: [Int]) throws(ModelError) -> Int {
-            L.b.constant(name, shape, try load(hn, name))
+            try L.weight(name, shape)
         }
         for l in 0..<c.hnLayers {
             let p = "context_encoder/encoderblock_\(l)/"
@@ -265,20 +265,25 @@ extension HyperVLAModel {
     private func hnHeadsConcatenated(_ L: inout Layers, _ cvec: Int, batch: Int) throws(ModelError) -> Int {
         let d = config.contextDim
         let total = generatedCount
-        var k = [Float](repeating: 0, count: d * total)
-        var b: [Float] = []
-        var col = 0
-        for (name, shape) in leaves {
-            let n = shape.reduce(1, *)
-            let kv = try load(hn, "output_head_\(name)/kernel")
-            for r in 0..<d {
-                for j in 0..<n { k[r * total + col + j] = kv[r * n + j] }
+        let heads = leaves, w = hn
+        let kt = try L.weight("output_heads/kernel", [d, total]) { () throws(ModelError) in
+            var k = [Float](repeating: 0, count: d * total)
+            var col = 0
+            for (name, shape) in heads {
+                let n = shape.reduce(1, *)
+                let kv = try load(w, "output_head_\(name)/kernel")
+                for r in 0..<d {
+                    for j in 0..<n { k[r * total + col + j] = kv[r * n + j] }
+                }
+                col += n
             }
-            b += try load(hn, "output_head_\(name)/bias")
-            col += n
+            return k
         }
-        let kt = L.b.constant("output_heads/kernel", [d, total], k)
-        let bt = L.b.constant("output_heads/bias", [total], b)
+        let bt = try L.weight("output_heads/bias", [total]) { () throws(ModelError) in
+            var b: [Float] = []
+            for (name, _) in heads { b += try load(w, "output_head_\(name)/bias") }
+            return b
+        }
         return L.b.op(.linear, [cvec, kt, bt], "generated", TensorType(.f32, [batch, total]))
     }
 }
@@ -304,7 +309,7 @@ extension T5Encoder {
     /// `embeddings [B, T, d_model]`, `mask u8 [B, T]` → `last_hidden_state [B, T, d_model]`.
     public func buildBatched(batch: Int, length t: Int) throws(ModelError) -> BuiltModel {
         let c = config, d = c.dModel
-        var L = Layers(weights: weights, cache: ConstantCache())
+        var L = Layers(weights: weights, cache: cache)
         var x = L.b.input("embeddings", TensorType(.f32, [batch, t, d]))
         let maskT = L.b.input("mask", TensorType(.u8, [batch, t]))
         let bias = L.b.constant("relative_position_bias", [c.heads, t, t], try positionBias(t: t))

@@ -1,3 +1,4 @@
+import Foundation
 import VLAFormat
 
 /// Building blocks shared by the model builders: each loads its weights from a ``WeightSource`` and
@@ -14,9 +15,9 @@ struct Layers {
 
     /// An inline f32 constant made from weights, converted once per model and reused by later builds.
     mutating func weight(_ name: String, _ shape: [Int], _ make: () throws(ModelError) -> [Float]) throws(ModelError) -> Int {
-        if let bytes = cache.bytes[name] { return b.constant(name, shape, bytes: bytes) }
+        if let bytes = cache[name] { return b.constant(name, shape, bytes: bytes) }
         let bytes = LittleEndianBytes.of(try make())
-        cache.bytes[name] = bytes
+        cache[name] = bytes
         return b.constant(name, shape, bytes: bytes)
     }
 
@@ -102,7 +103,16 @@ enum Activation {
 }
 
 /// Weight payloads already converted (transposed, little-endian bytes), by tensor name, shared by every
-/// program a model builds. Not Sendable: a model and its cache are used from one thread at a time.
-final class ConstantCache {
-    var bytes: [String: [UInt8]] = [:]
+/// program a model builds: programs of one model for several shapes then hold the same arrays, which
+/// `VLARuntime.ConstantPool` copies once. Thread-safe (a lock around the dictionary; two threads converting
+/// the same weight at once both get equal bytes).
+final class ConstantCache: @unchecked Sendable {
+    // @unchecked: `stored` is read and written only under `lock`.
+    private var stored: [String: [UInt8]] = [:]
+    private let lock = NSLock()
+
+    subscript(name: String) -> [UInt8]? {
+        get { lock.withLock { stored[name] } }
+        set { lock.withLock { stored[name] = newValue } }
+    }
 }

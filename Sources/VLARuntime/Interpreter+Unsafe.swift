@@ -89,12 +89,14 @@ import VLAFormat
 
     /// Prepares every program of an in-memory document.
     ///
-    /// Inline tensors are copied once into 64-byte aligned memory that the interpreter owns.
+    /// Inline tensors are copied once into 64-byte aligned memory that the interpreter owns, or, with a
+    /// ``ConstantPool``, that the pool owns and shares with every other interpreter prepared with it.
     /// - Parameters:
     ///   - document: The document; its external tensors are not supported here (prepare from a verified file).
     ///   - options: Threads, crossover and limits.
+    ///   - constants: A pool to take the constants' copies from (nil: the interpreter copies them itself).
     /// - Throws: ``RuntimeError`` naming the program, op and tensor of the first problem found.
-    public convenience init(document: VLADocument, options: RuntimeOptions = RuntimeOptions()) throws(RuntimeError) {
+    public convenience init(document: VLADocument, options: RuntimeOptions = RuntimeOptions(), constants pool: ConstantPool? = nil) throws(RuntimeError) {
         let owned = OwnedBuffers()
         var bindings: [TensorBinding] = unsafe []
         var total = 0
@@ -106,7 +108,7 @@ import VLAFormat
                 }
             }
         }
-        let base = unsafe owned.allocate(bytes: total)
+        let base = unsafe owned.allocate(bytes: pool == nil ? total : 0)
         var cursor = 0
         for (id, entry) in document.tensors.enumerated() {
             switch entry.location {
@@ -116,6 +118,11 @@ import VLAFormat
                     throw RuntimeError(
                         .invalidProgram,
                         "tensor \(id) \"\(entry.name)\": \(bytes.count) payload bytes for type \(entry.type)")
+                }
+                if let pool {
+                    let p = unsafe pool.copy(of: bytes)
+                    unsafe bindings.append(TensorBinding(name: entry.name, type: entry.type, storage: .constant(p), scale: entry.scaleTensor))
+                    continue
                 }
                 let p = unsafe base + cursor
                 unsafe bytes.withUnsafeBytes { src in
@@ -139,7 +146,7 @@ import VLAFormat
         }
         unsafe try self.init(
             tensors: bindings, programs: document.programs, arenaSize: Int(document.arenaSize),
-            keepAlive: nil, owned: owned, options: options)
+            keepAlive: pool, owned: owned, options: options)
     }
 
     /// Prepares programs over tensors that are already resolved to memory (the verified-file path).
