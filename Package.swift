@@ -124,7 +124,8 @@ let package = Package(
         ),
         // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.
         .testTarget(
-            name: "VLARuntimeParityTests", dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler"],
+            name: "VLARuntimeParityTests",
+            dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler", "VLARuntimeC", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
         .testTarget(
