@@ -131,11 +131,10 @@ __attribute__((target("avx512f"))) static void unary512(int kind, float param, c
 }
 
 // Lane sum in lane order starting from −0, as Swift's SIMD16.sum().
+// (Lanes read as vector elements, not through a store and 16 loads, which stalls on store forwarding.)
 T512 float lanes_sum(__m512 v) {
-    float l[16];
-    _mm512_storeu_ps(l, v);
     float s = -0.0f;
-    for (int i = 0; i < 16; i++) s += l[i];
+    for (int i = 0; i < 16; i++) s += v[i];
     return s;
 }
 
@@ -151,11 +150,9 @@ __attribute__((target("avx512f"))) static void softmax512(const float *x, float 
         const __m512 v = _mm512_mask_loadu_ps(splat(-__builtin_inff()), tail, x + i);
         mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
     }
-    float l[16];
-    _mm512_storeu_ps(l, mx);
-    float top = l[0];
+    float top = mx[0];
     for (int k = 1; k < 16; k++)
-        if (l[k] > top) top = l[k];
+        if (mx[k] > top) top = mx[k];
     const __m512 m = splat(top);
     __m512 acc = _mm512_setzero_ps();
     for (i = 0; i + 16 <= n; i += 16) {

@@ -241,6 +241,14 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
     }
 }
 
+void vla_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 void vla_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd) {
     // 8×8 blocks keep both the reads and the writes within a few cache lines.
     for (long i0 = 0; i0 < rows; i0 += 8) {

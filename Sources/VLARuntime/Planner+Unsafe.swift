@@ -209,14 +209,15 @@ import VLAFormat
     }
 
     /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
-    /// 10⁶ multiply-adds. OpenBLAS ≥ 0.3.16 sends products of at most 100³ multiply-adds to its "small matrix"
-    /// kernels, which on AVX-512 machines `malloc` a buffer on every call for some shapes; `run` must not
-    /// allocate, so those stay with the own kernel.
+    /// 2²⁴ (about 16.8 M) multiply-adds. Below that the own kernel (Sources/CVLAKernels) is as fast or faster
+    /// (`vlac-kernel-bench crossover`), splits by rows over the threads, and never allocates; OpenBLAS ≥ 0.3.16
+    /// sends products of at most 100³ multiply-adds to its "small matrix" kernels, which on AVX-512 machines
+    /// `malloc` a buffer on every call for some shapes, so those must stay away from it in any case.
     func useBLAS(m: Int, n: Int, k: Int) -> Bool {
         let small = interpreter.options.smallProductRows
         if m < small { return false }
         if small == 0 { return true }  // forced (tests compare both paths)
-        return Double(m) * Double(n) * Double(k) > 1e6
+        return Double(m) * Double(n) * Double(k) > Double(1 << 24)
     }
 
     func checkBLASSize(_ m: Int, _ n: Int, _ k: Int, _ at: String) throws(RuntimeError) {
@@ -315,7 +316,7 @@ import VLAFormat
         if o1 || o2 || o3 || need > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
-        threadScratchFloats = max(threadScratchFloats, AttentionStep.keysFloats(tk: tk, d: d) + scores)
+        threadScratchFloats = max(threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + scores)
         return unsafe AttentionStep(
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),

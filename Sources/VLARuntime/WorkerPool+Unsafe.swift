@@ -4,18 +4,22 @@ import Glibc
 // Only the Linux (Glibc) arm is built and tested; other platforms need a port of this file, not a guess.
 #error("VLARuntime's worker pool is written for Linux pthreads (Glibc)")
 #endif
+import CVLAKernels
 import Synchronization
 
 /// A fixed set of kernel threads that run `parallelFor` loops together with the caller.
 ///
-/// Workers are started once (at prepare time) and sleep on a condition variable between loops; a loop
+/// Workers are started once (at prepare time). Between loops a worker first spins for a short while
+/// (``spinLimit`` checks of an atomic generation number with a pause hint each, about 50 µs on Zen 4) and then
+/// sleeps on a condition variable; the caller likewise spins briefly for the workers to finish before it sleeps. A step runs tens of loops in
+/// quick succession, and a wake-up through the condition variable costs more than most of them. A loop
 /// hands out indices through an atomic counter, so a slowed core simply takes fewer of them. A loop does not
 /// allocate: the body is a C function pointer and the address of a context the caller keeps alive.
 ///
 /// `@unchecked Sendable`: every mutable field is read and written under `mutex`, except `task`, `context`,
 /// `count` and `next`, which the caller writes under `mutex` before bumping `generation` and which workers read
-/// only after observing the new generation under the same mutex (and the caller waits under it for all
-/// workers to finish before it clears them).
+/// only after observing the new generation under the same mutex (and the caller waits for all workers to
+/// finish a loop before it writes them again). `published`, `pending`, `next` and `barrier` are atomics.
 @safe final class WorkerPool: @unchecked Sendable {
     /// Threads including the caller's.
     let threadCount: Int
@@ -25,12 +29,18 @@ import Synchronization
     private var generation = 0
     private var running = 0
     private var stopping = false
-    /// The current loop's body and its context, nil between loops.
+    /// The current (after it, the last) loop's body and its context.
     private var task: Task?
     private var context: UnsafeRawPointer?
     private var count = 0
     private let next = Atomic<Int>(0)
     private let barrier = Atomic<Int>(0)
+    /// `generation` as published to spinning workers (stored under `mutex`, read without it).
+    private let published = Atomic<Int>(0)
+    /// Workers still in the current loop (decremented under `mutex` with `running`, read without it).
+    private let pending = Atomic<Int>(0)
+    /// Spin iterations (one CPU pause hint each) before sleeping on a condition variable.
+    static let spinLimit = 2_000
     private var threads: [pthread_t] = []
 
     /// Starts `threadCount − 1` workers.
@@ -90,14 +100,19 @@ import Synchronization
         self.count = n
         next.store(0, ordering: .relaxed)
         running = threads.count
+        pending.store(threads.count, ordering: .relaxed)
         generation &+= 1
+        published.store(generation, ordering: .releasing)
         unsafe pthread_cond_broadcast(&wake)
         unsafe pthread_mutex_unlock(&mutex)
         unsafe drain(task, context, n: n, thread: 0)
+        var spins = 0
+        while pending.load(ordering: .acquiring) > 0 && spins < WorkerPool.spinLimit {
+            vla_cpu_relax()
+            spins += 1
+        }
         unsafe pthread_mutex_lock(&mutex)
         while running > 0 { unsafe pthread_cond_wait(&done, &mutex) }
-        unsafe self.task = nil
-        unsafe self.context = nil
         unsafe pthread_mutex_unlock(&mutex)
     }
 
@@ -126,6 +141,16 @@ import Synchronization
         var seen = 0
         unsafe pthread_mutex_lock(&mutex)
         while true {
+            if generation == seen && !stopping {
+                // Spin a little before sleeping: the next loop of a step usually starts within microseconds.
+                unsafe pthread_mutex_unlock(&mutex)
+                var spins = 0
+                while published.load(ordering: .acquiring) == seen && spins < WorkerPool.spinLimit {
+                    vla_cpu_relax()
+                    spins += 1
+                }
+                unsafe pthread_mutex_lock(&mutex)
+            }
             while generation == seen && !stopping { unsafe pthread_cond_wait(&wake, &mutex) }
             if stopping { break }
             seen = generation
@@ -136,6 +161,7 @@ import Synchronization
             if let task = unsafe task, let context = unsafe context { unsafe drain(task, context, n: n, thread: index) }
             unsafe pthread_mutex_lock(&mutex)
             running -= 1
+            pending.subtract(1, ordering: .releasing)
             if running == 0 { unsafe pthread_cond_signal(&done) }
         }
         unsafe pthread_mutex_unlock(&mutex)

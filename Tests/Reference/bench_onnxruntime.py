@@ -153,10 +153,14 @@ def main():
         pairs = [("step program", "step"), ("policy", "policy")]
         for mine, theirs in pairs:
             if ("vlac", mine, t) in med and ("onnxruntime", theirs, t) in med:
-                ratio = med[("onnxruntime", theirs, t)] / med[("vlac", mine, t)]
-                print(f"threads {t}: onnxruntime {theirs} / vlac {mine} = {ratio:.2f}  (> 1: vlac faster)")
+                # Ratios within each round (same load), then their median.
+                ratios = [o / v for o, v in zip(results[("onnxruntime", theirs, t)], results[("vlac", mine, t)])]
+                print(f"threads {t}: onnxruntime {theirs} / vlac {mine} = {statistics.median(ratios):.2f} median of rounds "
+                      f"({', '.join(f'{x:.2f}' for x in ratios)}; > 1: vlac faster)")
         if ("vlac", "GFLOP/s", t) in med and ("peak", "GFLOP/s", t) in med:
-            print(f"threads {t}: vlac {med[('vlac', 'GFLOP/s', t)]:.1f} GFLOP/s = {100 * med[('vlac', 'GFLOP/s', t)] / med[('peak', 'GFLOP/s', t)]:.0f} % of the measured peak {med[('peak', 'GFLOP/s', t)]:.1f}")
+            shares = [100 * v / p for v, p in zip(results[("vlac", "GFLOP/s", t)], results[("peak", "GFLOP/s", t)])]
+            print(f"threads {t}: vlac step program at {statistics.median(shares):.0f} % of the peak measured in the same round "
+                  f"(rounds: {', '.join(f'{x:.0f}' for x in shares)} %)")
 
 
 def vlac_bench(a, threads):

@@ -36,6 +36,9 @@ int vla_softmax_row(const float *x, float *y, long n);
 /// The instruction set vla_gemm uses: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable C.
 int vla_kernels_isa(void);
 
+/// A spin-wait hint to the CPU (x86 `pause`, Arm `yield`), for VLARuntime's worker pool.
+void vla_cpu_relax(void);
+
 /// Tests: forces the instruction set (clamped to what the CPU supports); returns the one now in use.
 int vla_kernels_force_isa(int isa);
 
