@@ -35,8 +35,12 @@ let package = Package(
         // The .vla file: layout, verifying zero-copy reader, deterministic writer. No Foundation.
         .target(name: "VLAFormat", swiftSettings: strictSettings),
 
+        // The matrix-product kernels in C: one copy per instruction set (AVX-512, AVX2 + FMA, portable), chosen at
+        // run time, bit-identical results (Sources/CVLAKernels/include/vla_kernels.h).
+        .target(name: "CVLAKernels"),
+
         // Op set, kernels, interpreter, arena, image and action processing. No Foundation.
-        .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS"], swiftSettings: strictSettings),
+        .target(name: "VLARuntime", dependencies: ["VLAFormat", "COpenBLAS", "CVLAKernels"], swiftSettings: strictSettings),
 
         // The C ABI over VLARuntime (include/vlart.h). No Foundation. All of it is unsafe by nature (C pointers),
         // so it lives in *+Unsafe.swift files without the strict-memory-safety annotations.
@@ -115,12 +119,13 @@ let package = Package(
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
-            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter"],
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter", "CVLAKernels"],
             swiftSettings: commonSettings
         ),
         // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.
         .testTarget(
-            name: "VLARuntimeParityTests", dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler"],
+            name: "VLARuntimeParityTests",
+            dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler", "VLARuntimeC", "CAllocationCounter"],
             swiftSettings: commonSettings
         ),
         .testTarget(

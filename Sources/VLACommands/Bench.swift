@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
             Opens the policy (map + verify + shared-blob resolution, timed), creates a session, resets \
             on a synthetic 480×640 frame (or --image), runs --warmup steps, then --steps timed steps and \
             prints p50/p99 latency of the whole step (image contract, step program, action contract) \
-            and of the step program alone, the heap allocations per step on the calling thread, the \
+            and of the step program alone, the heap allocations per step (all threads of the process), the \
             arena and mapped bytes, the achieved GFLOP/s of the step program (linear, patch_embed and \
             attention FLOPs), and the ops that took the most time (a separate profiled pass).
 
@@ -83,11 +83,11 @@ struct Bench: ParsableCommand {
         var stepNs: [UInt64] = []
         var allocations: Int = 0
         for _ in 0..<steps {
-            let a = vla_test_allocations_on_this_thread()
+            let a = vla_test_allocations_in_process()
             let s = OpProfile.now()
             _ = try about(policy) { try session.step(frame: pixels.span, height: frame.height, width: frame.width) }
             let e = OpProfile.now()
-            allocations += vla_test_allocations_on_this_thread() - a
+            allocations += vla_test_allocations_in_process() - a
             stepNs.append(e - s)
         }
         // The step program alone (no image or action contract).
@@ -163,7 +163,7 @@ struct Bench: ParsableCommand {
         print(String(format: "  reset             %9.3f ms  p50%@", reset50 / 1e6, opened.resetProgram == nil ? " (no reset program: image contract only)" : ""))
         print(String(format: "  step              %9.3f ms  p50   %9.3f ms  p99   (image contract + program + action contract)", p50 / 1e6, p99 / 1e6))
         print(String(format: "  step program      %9.3f ms  p50   %9.3f ms  p99   %.4f GFLOP, %.1f GFLOP/s", prog50 / 1e6, prog99 / 1e6, flops / 1e9, flops / prog50))
-        print(String(format: "  allocations       %9.2f per step (calling thread)", allocPerStep))
+        print(String(format: "  allocations       %9.2f per step (all threads)", allocPerStep))
         print("  arena             \(opened.file.arenaSize) bytes")
         print("  mapped            \(opened.mappedBytes) bytes (policy \(opened.file.byteCount) + shared \(opened.mappedBytes - opened.file.byteCount))")
         print("  parts (step program, by tensor-name prefix, \(runs) profiled runs):")

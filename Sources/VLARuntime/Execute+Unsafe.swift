@@ -183,27 +183,32 @@ extension Interpreter {
             beta = 1
         }
         unsafe Gemm.multiply(
-            m: rows, n: cols, k: s.k, alpha: 1, a: x, lda: s.k, b: w, ldb: n, transB: false,
+            m: rows, n: cols, k: s.k, alpha: 1, a: x, lda: s.k, b: w, ldb: n,
             beta: beta, c: y, ldc: n, blas: s.blas)
         if let f = unsafe s.epilogue {
             for r in 0..<rows { unsafe Kernels.unary(f, y + r * n, y + r * n, from: 0, to: cols) }
         }
     }
 
+    /// Per batch item and head (one task each): `Kᵀ` packed into the thread's scratch, `S = scale·Q·Kᵀ` (+ bias,
+    /// mask), softmax by rows, `Y = S·V`, both products with the own kernel (no OpenBLAS: its small-matrix path
+    /// allocates, and these products are small).
     func attention(_ s: AttentionStep) {
         unsafe loop(s.batch * s.heads, AttentionLoop(step: s, scratch: threadScratch, perThread: threadScratchCount)) { raw, task, thread in
             let c = unsafe raw.assumingMemoryBound(to: AttentionLoop.self).pointee
             let s = unsafe c.step
             let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
             let b = task / h, head = task % h
-            let scores = unsafe c.scratch + thread * c.perThread
+            let keys = unsafe c.scratch + thread * c.perThread
+            let scores = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
             let q = unsafe s.q + (b * tq * h + head) * d
             let k = unsafe s.k + (b * tk * h + head) * d
             let v = unsafe s.v + (b * tk * h + head) * dv
             let y = unsafe s.y + (b * tq * h + head) * dv
+            unsafe Gemm.transpose(rows: tk, cols: d, k, lds: h * d, keys, ldd: tk)
             unsafe Gemm.multiply(
-                m: tq, n: tk, k: d, alpha: s.scale, a: q, lda: h * d, b: k, ldb: h * d, transB: true,
-                beta: 0, c: scores, ldc: tk, blas: s.blas)
+                m: tq, n: tk, k: d, alpha: s.scale, a: q, lda: h * d, b: keys, ldb: tk,
+                beta: 0, c: scores, ldc: tk, blas: false)
             if let bias = unsafe s.bias {
                 unsafe Kernels.binary(multiply: false, scores, bias + head * tq * tk, scores, bCount: tq * tk, from: 0, to: tq * tk)
             }
@@ -216,8 +221,13 @@ extension Interpreter {
                 unsafe Kernels.softmaxRow(row, row, n: tk)
             }
             unsafe Gemm.multiply(
-                m: tq, n: dv, k: tk, alpha: 1, a: scores, lda: tk, b: v, ldb: h * dv, transB: false,
-                beta: 0, c: y, ldc: h * dv, blas: s.blas)
+                m: tq, n: dv, k: tk, alpha: 1, a: scores, lda: tk, b: v, ldb: h * dv,
+                beta: 0, c: y, ldc: h * dv, blas: false)
         }
     }
+}
+
+extension AttentionStep {
+    /// Floats of the packed `Kᵀ` block at the start of a thread's attention scratch (rounded to 16).
+    static func keysFloats(tk: Int, d: Int) -> Int { (tk * d + 15) & ~15 }
 }

@@ -1,3 +1,4 @@
+import CVLAKernels
 import VLAFormat
 
 /// The kernels. Every function here trusts its sizes: the planner derived them from checked shapes.
@@ -50,6 +51,19 @@ enum Kernels {
 
     /// `y[i] = f(x[i])` for i in `from..<to` (x may equal y).
     static func unary(_ f: Unary, _ x: ConstFloatPointer, _ y: FloatPointer, from: Int, to: Int) {
+        // The transcendental ones run in C with AVX-512 where available (Sources/CVLAKernels/elementwise.c: the
+        // same operations in the same order, so the same bits); the Swift loops below are the fallback.
+        if to > from {
+            let done: Int32
+            switch f {
+            case .geluTanh: done = unsafe vla_unary(Int32(VLA_GELU_TANH), 0, x + from, y + from, to - from)
+            case .geluErf: done = unsafe vla_unary(Int32(VLA_GELU_ERF), 0, x + from, y + from, to - from)
+            case .tanh: done = unsafe vla_unary(Int32(VLA_TANH), 0, x + from, y + from, to - from)
+            case .scaledTanh(let bound): done = unsafe vla_unary(Int32(VLA_SCALED_TANH), bound, x + from, y + from, to - from)
+            default: done = 0
+            }
+            if done != 0 { return }
+        }
         var i = from
         switch f {
         case .relu:
@@ -116,6 +130,7 @@ enum Kernels {
 
     /// Softmax of one row in place or out of place: max-subtracted, `e^(x − max) · (1/Σ)`.
     static func softmaxRow(_ x: ConstFloatPointer, _ y: FloatPointer, n: Int) {
+        if unsafe vla_softmax_row(x, y, n) != 0 { return }  // AVX-512, the same bits (elementwise.c)
         var mx = V(repeating: -.infinity)
         var i = 0
         while i + 16 <= n { let v = unsafe load(x + i); mx.replace(with: v, where: v .> mx); i += 16 }

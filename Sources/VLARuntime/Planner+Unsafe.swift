@@ -209,14 +209,15 @@ import VLAFormat
     }
 
     /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
-    /// 10⁶ multiply-adds. OpenBLAS ≥ 0.3.16 sends products of at most 100³ multiply-adds to its "small matrix"
-    /// kernels, which on AVX-512 machines `malloc` a buffer on every call for some shapes; `run` must not
-    /// allocate, so those stay with the own kernel.
+    /// 2²⁴ (about 16.8 M) multiply-adds. Below that the own kernel (Sources/CVLAKernels) is as fast or faster
+    /// (`vlac-kernel-bench crossover`), splits by rows over the threads, and never allocates; OpenBLAS ≥ 0.3.16
+    /// sends products of at most 100³ multiply-adds to its "small matrix" kernels, which on AVX-512 machines
+    /// `malloc` a buffer on every call for some shapes, so those must stay away from it in any case.
     func useBLAS(m: Int, n: Int, k: Int) -> Bool {
         let small = interpreter.options.smallProductRows
         if m < small { return false }
         if small == 0 { return true }  // forced (tests compare both paths)
-        return Double(m) * Double(n) * Double(k) > 1e6
+        return Double(m) * Double(n) * Double(k) > Double(1 << 24)
     }
 
     func checkBLASSize(_ m: Int, _ n: Int, _ k: Int, _ at: String) throws(RuntimeError) {
@@ -256,19 +257,30 @@ import VLAFormat
         return nil
     }
 
+    /// Splits a linear into tasks for the worker threads, about two per thread so that a slowed core takes
+    /// fewer. The own kernel splits by rows in multiples of its 8-row tile (columns in multiples of 32 when there
+    /// are too few rows); OpenBLAS by columns in multiples of 16, each call keeping more than 10⁶ multiply-adds
+    /// so that it never takes OpenBLAS's small-matrix path (which allocates). Products under 2¹⁶ multiply-adds
+    /// are one task: waking a worker costs more than they do.
     func setChunks(_ step: inout LinearStep) {
         let threads = interpreter.threadCount
-        if threads == 1 {
-            unsafe step.chunk = unsafe max(1, step.n)
-            return
-        }
-        if unsafe step.n >= 128 || step.m < 2 * threads {
-            // Columns, in multiples of 16, about two tasks per thread so a slowed core takes fewer.
-            let per = unsafe (step.n + 2 * threads - 1) / (2 * threads)
-            unsafe step.chunk = max(16, (per + 15) & ~15)
-        } else {
+        let m = unsafe step.m, n = unsafe step.n, k = unsafe step.k
+        let macs = Double(m) * Double(n) * Double(k)
+        unsafe step.byRows = false
+        unsafe step.chunk = max(1, n)
+        if threads == 1 || macs < 65_536 { return }
+        let tasks = 2 * threads
+        if unsafe step.blas {
+            let minimum = Int(1e6 / Double(max(m * k, 1))) + 1
+            let per = max((n + tasks - 1) / tasks, minimum)
+            unsafe step.chunk = min(max(1, n), max(16, (per + 15) & ~15))
+        } else if m >= 8 * threads {
             unsafe step.byRows = true
-            unsafe step.chunk = unsafe max(1, (step.m + 2 * threads - 1) / (2 * threads))
+            let per = (m + tasks - 1) / tasks
+            unsafe step.chunk = max(8, (per + 7) & ~7)
+        } else {
+            let per = (n + tasks - 1) / tasks
+            unsafe step.chunk = min(max(1, n), max(32, (per + 31) & ~31))
         }
     }
 
@@ -297,17 +309,18 @@ import VLAFormat
             next += 1
         }
         let bias: ConstFloatPointer? = flags & AttentionFlags.hasBias != 0 ? unsafe floats(ins[next]) : nil
-        try checkBLASSize(tq, tk, max(d, dv), at)
-        let (scores, o) = tq.multipliedReportingOverflow(by: tk)
-        if o || scores > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {  // one score block per thread
+        // Per thread: the packed Kᵀ block of one head, then its tq × tk scores.
+        let (scores, o1) = tq.multipliedReportingOverflow(by: tk)
+        let (keys, o2) = tk.multipliedReportingOverflow(by: d)
+        let (need, o3) = scores.addingReportingOverflow(keys &+ 16)
+        if o1 || o2 || o3 || need > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
-        threadScratchFloats = max(threadScratchFloats, scores)
+        threadScratchFloats = max(threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + scores)
         return unsafe AttentionStep(
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),
-            mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias,
-            blas: useBLAS(m: tq, n: tk, k: max(d, dv)))
+            mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias)
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate

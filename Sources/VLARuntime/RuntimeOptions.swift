@@ -3,19 +3,18 @@ public struct RuntimeOptions: Sendable, Hashable {
     /// Threads that run kernels, including the caller's (1 = run everything on the calling thread).
     ///
     /// The interpreter starts `threads - 1` worker threads at prepare time and splits matrix products
-    /// (by output columns), attention (by batch and head) and element-wise work between them. OpenBLAS is
-    /// asked to use one thread per call (`openblas_set_num_threads(1)`, process-wide), because its calls are
-    /// already split between these threads.
+    /// (own kernel: by rows; OpenBLAS: by output columns), attention (by batch and head) and element-wise work
+    /// between them. OpenBLAS is asked to use one thread per call (`openblas_set_num_threads(1)`,
+    /// process-wide), because its calls are already split between these threads.
     public var threads: Int
     /// Matrix products with fewer rows than this (the product of x's leading axes) use vlac's own kernel;
-    /// the others use OpenBLAS `cblas_sgemm` if they have more than 10⁶ multiply-adds (smaller ones stay with
-    /// the own kernel because OpenBLAS's small-matrix path allocates on every call). 0 sends every product to
-    /// OpenBLAS (tests use it to compare both paths; `run` may then allocate inside OpenBLAS).
+    /// the others use OpenBLAS `cblas_sgemm` if they have more than 2²⁴ multiply-adds (smaller ones stay with
+    /// the own kernel, which is as fast there, and OpenBLAS's small-matrix path allocates on every call). 0
+    /// sends every product to OpenBLAS (tests use it to compare both paths; `run` may then allocate inside
+    /// OpenBLAS). Attention never uses OpenBLAS.
     ///
-    /// The default is 4, measured on this project's 2-core Zen 4 machine (`vlac-kernel-bench crossover`,
-    /// `Docs/Interpreter.md`): with 1 to 3 rows and more than 10⁶ multiply-adds (768×3072, 3072×768, 768×2304
-    /// weights) OpenBLAS 0.3.21 drops to 1–17 GFLOP/s and the own kernel is 1.3–10× faster; from 4 rows on
-    /// OpenBLAS wins.
+    /// The default is 4 (`vlac-kernel-bench crossover`, `Docs/Interpreter.md`): with 1 to 3 rows and large
+    /// weights OpenBLAS 0.3.21 drops to a few GFLOP/s while the own kernel keeps streaming the weights.
     public var smallProductRows: Int
     /// Fuse a `linear` with the element-wise op that consumes its output when nothing else reads the
     /// intermediate tensor (bias, activation and the store happen while the tile is in cache).

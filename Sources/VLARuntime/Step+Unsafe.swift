@@ -51,7 +51,6 @@ enum Unary: Equatable {
     var mask: UnsafePointer<UInt8>?
     var maskBatchStride: Int, maskRowStride: Int
     var bias: ConstFloatPointer?
-    var blas: Bool
 }
 
 /// One resolved op: every operand an address, every size an Int.

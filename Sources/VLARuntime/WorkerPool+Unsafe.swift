@@ -4,18 +4,23 @@ import Glibc
 // Only the Linux (Glibc) arm is built and tested; other platforms need a port of this file, not a guess.
 #error("VLARuntime's worker pool is written for Linux pthreads (Glibc)")
 #endif
+import CVLAKernels
 import Synchronization
 
 /// A fixed set of kernel threads that run `parallelFor` loops together with the caller.
 ///
-/// Workers are started once (at prepare time) and sleep on a condition variable between loops; a loop
+/// Workers are started once (at prepare time). Between loops a worker first spins for a short while
+/// (``spinLimit`` checks of an atomic generation number with a pause hint each, about 50 µs on Zen 4) and then
+/// sleeps on a condition variable; the caller likewise spins briefly for the workers to finish before it sleeps. A step runs tens of loops in
+/// quick succession, and a wake-up through the condition variable costs more than most of them. A loop
 /// hands out indices through an atomic counter, so a slowed core simply takes fewer of them. A loop does not
 /// allocate: the body is a C function pointer and the address of a context the caller keeps alive.
 ///
-/// `@unchecked Sendable`: every mutable field is read and written under `mutex`, except `task`, `context`,
-/// `count` and `next`, which the caller writes under `mutex` before bumping `generation` and which workers read
-/// only after observing the new generation under the same mutex (and the caller waits under it for all
-/// workers to finish before it clears them).
+/// `@unchecked Sendable`: every mutable field is read and written under `mutex` (the caller writes `task`,
+/// `context` and `count` together with `generation`, and a worker reads the four together); `state`,
+/// `finished`, `published` and `barrier` are atomics. The caller returns when all tasks of its loop have
+/// finished, without waiting for workers that claimed none (on a loaded machine a worker may not run for
+/// milliseconds); such a late worker finds its generation gone from `state` and goes back to waiting.
 @safe final class WorkerPool: @unchecked Sendable {
     /// Threads including the caller's.
     let threadCount: Int
@@ -23,15 +28,23 @@ import Synchronization
     private var wake = pthread_cond_t()
     private var done = pthread_cond_t()
     private var generation = 0
-    private var running = 0
     private var stopping = false
-    /// The current loop's body and its context, nil between loops.
+    /// The current (after it, the last) loop's body and its context.
     private var task: Task?
     private var context: UnsafeRawPointer?
     private var count = 0
-    private let next = Atomic<Int>(0)
+    /// The loop's generation (low 31 bits) in the high half and the next unclaimed index in the low half:
+    /// an index is claimed by compare-and-exchange only while the generation matches, so a worker that wakes
+    /// after its loop ended can never claim an index of a later loop (or touch its ended context).
+    private let state = Atomic<Int>(0)
+    /// Tasks of the current loop that have finished; the caller returns when all have.
+    private let finished = Atomic<Int>(0)
     private let barrier = Atomic<Int>(0)
+    /// `generation` as published to spinning workers (stored under `mutex`, read without it).
+    private let published = Atomic<Int>(0)
     private var threads: [pthread_t] = []
+    /// Spin iterations (one CPU pause hint each) before sleeping on a condition variable.
+    static let spinLimit = 2_000
 
     /// Starts `threadCount − 1` workers.
     init(threadCount: Int) {
@@ -80,7 +93,7 @@ import Synchronization
     /// - Complexity: one wake-up of the workers; indices are claimed one at a time.
     func parallelFor(_ n: Int, _ context: UnsafeRawPointer, _ task: Task) {
         if n <= 0 { return }
-        if n == 1 || threads.isEmpty {
+        if n == 1 || threads.isEmpty || n >= 1 << 31 {
             for i in 0..<n { unsafe task(context, i, 0) }
             return
         }
@@ -88,18 +101,30 @@ import Synchronization
         unsafe self.task = task
         unsafe self.context = context
         self.count = n
-        next.store(0, ordering: .relaxed)
-        running = threads.count
         generation &+= 1
+        let g = generation
+        finished.store(0, ordering: .relaxed)
+        state.store(WorkerPool.tag(g), ordering: .relaxed)
+        published.store(g, ordering: .releasing)
         unsafe pthread_cond_broadcast(&wake)
         unsafe pthread_mutex_unlock(&mutex)
-        unsafe drain(task, context, n: n, thread: 0)
-        unsafe pthread_mutex_lock(&mutex)
-        while running > 0 { unsafe pthread_cond_wait(&done, &mutex) }
-        unsafe self.task = nil
-        unsafe self.context = nil
-        unsafe pthread_mutex_unlock(&mutex)
+        unsafe drain(task, context, n: n, thread: 0, generation: g)
+        // Wait for the tasks, not for the workers: a worker that a busy core has not yet scheduled has claimed
+        // nothing, and the caller has already run what it left.
+        var spins = 0
+        while finished.load(ordering: .acquiring) < n && spins < WorkerPool.spinLimit {
+            vla_cpu_relax()
+            spins += 1
+        }
+        if finished.load(ordering: .acquiring) < n {
+            unsafe pthread_mutex_lock(&mutex)
+            while finished.load(ordering: .acquiring) < n { unsafe pthread_cond_wait(&done, &mutex) }
+            unsafe pthread_mutex_unlock(&mutex)
+        }
     }
+
+    /// The high half of `state` for generation `g`.
+    private static func tag(_ g: Int) -> Int { (g & 0x7FFF_FFFF) << 32 }
 
     /// Runs `body(i, thread)` for every `i` in `0..<n` (a convenience for code off the hot path: the closure
     /// conversion may allocate in unoptimized builds).
@@ -114,11 +139,24 @@ import Synchronization
         }
     }
 
-    private func drain(_ task: Task, _ context: UnsafeRawPointer, n: Int, thread: Int) {
+    /// Claims and runs indices of generation `g`'s loop until none is left (or a later loop has started).
+    private func drain(_ task: Task, _ context: UnsafeRawPointer, n: Int, thread: Int, generation g: Int) {
+        let tag = WorkerPool.tag(g)
         while true {
-            let i = next.add(1, ordering: .relaxed).oldValue
-            if i >= n { return }
-            unsafe task(context, i, thread)
+            var s = state.load(ordering: .relaxed)
+            var claimed = -1
+            while claimed < 0 {
+                if s & ~0xFFFF_FFFF != tag || s & 0xFFFF_FFFF >= n { return }
+                let (exchanged, original) = state.compareExchange(expected: s, desired: s + 1, ordering: .relaxed)
+                if exchanged { claimed = s & 0xFFFF_FFFF } else { s = original }
+            }
+            unsafe task(context, claimed, thread)
+            if finished.add(1, ordering: .acquiringAndReleasing).newValue == n {
+                // The caller may be asleep on `done` (it checks `finished` under the mutex before waiting).
+                unsafe pthread_mutex_lock(&mutex)
+                unsafe pthread_cond_signal(&done)
+                unsafe pthread_mutex_unlock(&mutex)
+            }
         }
     }
 
@@ -126,6 +164,16 @@ import Synchronization
         var seen = 0
         unsafe pthread_mutex_lock(&mutex)
         while true {
+            if generation == seen && !stopping {
+                // Spin a little before sleeping: the next loop of a step usually starts within microseconds.
+                unsafe pthread_mutex_unlock(&mutex)
+                var spins = 0
+                while published.load(ordering: .acquiring) == seen && spins < WorkerPool.spinLimit {
+                    vla_cpu_relax()
+                    spins += 1
+                }
+                unsafe pthread_mutex_lock(&mutex)
+            }
             while generation == seen && !stopping { unsafe pthread_cond_wait(&wake, &mutex) }
             if stopping { break }
             seen = generation
@@ -133,10 +181,8 @@ import Synchronization
             let context = unsafe self.context
             let n = count
             unsafe pthread_mutex_unlock(&mutex)
-            if let task = unsafe task, let context = unsafe context { unsafe drain(task, context, n: n, thread: index) }
+            if let task = unsafe task, let context = unsafe context { unsafe drain(task, context, n: n, thread: index, generation: seen) }
             unsafe pthread_mutex_lock(&mutex)
-            running -= 1
-            if running == 0 { unsafe pthread_cond_signal(&done) }
         }
         unsafe pthread_mutex_unlock(&mutex)
     }

@@ -1,6 +1,8 @@
-"""onnxruntime baselines for `vlac bench` on this machine (not a fixture generator; prints timings).
+"""onnxruntime baselines for `vlac bench` on this machine, and vlac itself in the same interleaved rounds
+(not a fixture generator; prints timings).
 
     .venv/bin/python Tests/Reference/bench_onnxruntime.py [--vision DIR] [--threads 1 2] [--runs 30]
+        [--vlac .build/release/vlac --policy POLICY.vla [--shared DIR]] [--peak .build/release/vlac-kernel-bench]
 
 Exports (torch.onnx, opset 17, batch 1, fp32) and times with onnxruntime:
   - backbone: transformers' Dinov2Model from --vision (a Hugging Face DINOv2 directory, e.g. the full-size
@@ -10,7 +12,14 @@ Exports (torch.onnx, opset 17, batch 1, fp32) and times with onnxruntime:
     action token, final LayerNorm, 24 + 4 head outputs), random weights;
   - step: both in sequence (backbone then policy), i.e. the per-step network.
 Medians of --runs timed runs after 3 warm-up runs, for each thread count.
+
+With --vlac and --policy, every round also runs `vlac bench --json` on the policy with each thread count
+(step program = backbone + policy network, the policy part from its per-op profile, and the whole step with
+the image and action contracts), and with --peak the fp32 FMA peak of `vlac-kernel-bench peak`, so that the
+ratios compare figures measured under the same load. Rounds interleave everything; medians over rounds.
 """
+import json
+import subprocess
 import argparse
 import os
 import statistics
@@ -105,6 +114,11 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the thread counts")
+    ap.add_argument("--vlac", help="the vlac executable (with --policy: time `vlac bench` in the same rounds)")
+    ap.add_argument("--policy", help="a full-size compiled policy .vla for --vlac")
+    ap.add_argument("--shared", help="shared-blob folder for --policy (default: next to the policy)")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per `vlac bench` run")
+    ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")
     a = ap.parse_args()
     torch.manual_seed(0)
     tmp = tempfile.mkdtemp()
@@ -122,11 +136,45 @@ def main():
         export(Step(bb, tail).eval(), px, models["step"][0])
     results = {}
     for r in range(a.rounds):
-        for name, (path, example) in models.items():
-            for t in a.threads:
-                results.setdefault((name, t), []).append(time_session(path, example, t, a.runs))
-    for (name, t), v in sorted(results.items()):
-        print(f"onnxruntime {ort.__version__} {name:8s} threads {t}: median {statistics.median(v):8.3f} ms  (rounds: {', '.join(f'{x:.3f}' for x in v)})")
+        for t in a.threads:
+            for name, (path, example) in models.items():
+                results.setdefault(("onnxruntime", name, t), []).append(time_session(path, example, t, a.runs))
+            if a.vlac and a.policy:
+                for key, value in vlac_bench(a, t).items():
+                    results.setdefault(("vlac", key, t), []).append(value)
+            if a.peak:
+                out = subprocess.run([a.peak, "peak", "--threads", str(t)], capture_output=True, text=True, check=True).stdout
+                results.setdefault(("peak", "GFLOP/s", t), []).append(float(out.split(":")[-1].split()[0]))
+    med = {k: statistics.median(v) for k, v in results.items()}
+    for (who, name, t), v in sorted(results.items()):
+        label = f"onnxruntime {ort.__version__}" if who == "onnxruntime" else who
+        print(f"{label:18s} {name:14s} threads {t}: median {med[(who, name, t)]:9.3f}  (rounds: {', '.join(f'{x:.3f}' for x in v)})")
+    for t in a.threads:
+        pairs = [("step program", "step"), ("policy", "policy")]
+        for mine, theirs in pairs:
+            if ("vlac", mine, t) in med and ("onnxruntime", theirs, t) in med:
+                # Ratios within each round (same load), then their median.
+                ratios = [o / v for o, v in zip(results[("onnxruntime", theirs, t)], results[("vlac", mine, t)])]
+                print(f"threads {t}: onnxruntime {theirs} / vlac {mine} = {statistics.median(ratios):.2f} median of rounds "
+                      f"({', '.join(f'{x:.2f}' for x in ratios)}; > 1: vlac faster)")
+        if ("vlac", "GFLOP/s", t) in med and ("peak", "GFLOP/s", t) in med:
+            shares = [100 * v / p for v, p in zip(results[("vlac", "GFLOP/s", t)], results[("peak", "GFLOP/s", t)])]
+            print(f"threads {t}: vlac step program at {statistics.median(shares):.0f} % of the peak measured in the same round "
+                  f"(rounds: {', '.join(f'{x:.0f}' for x in shares)} %)")
+
+
+def vlac_bench(a, threads):
+    """One `vlac bench --json` run: step program and whole-step p50 (ms), the policy part (ms per profiled run)."""
+    cmd = [a.vlac, "bench", a.policy, "--json", "--threads", str(threads), "--steps", str(a.steps)]
+    if a.shared:
+        cmd += ["--shared", a.shared]
+    j = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    parts = {p["name"]: p["milliseconds"] for p in j["parts"]}
+    out = {"step program": j["programMsP50"], "step": j["stepMsP50"], "GFLOP/s": j["programGFLOPPerSecond"],
+           "allocations": j["allocationsPerStep"]}
+    if "policy" in parts:
+        out["policy"] = parts["policy"]
+    return out
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
 /// thread since it started.
 long vla_test_allocations_on_this_thread(void);
 
+/// Calls of the malloc family so far on all threads of the process.
+long vla_test_allocations_in_process(void);
+
 /// 1 when the interposed allocator is the one the process uses (a malloc call on this thread was counted).
 int vla_test_allocation_counter_active(void);
 

@@ -1,0 +1,98 @@
+import CVLAKernels
+import Testing
+@testable import VLARuntime
+
+/// The C kernels (Sources/CVLAKernels) give the same bits on every instruction-set path: AVX-512, AVX2 + FMA
+/// and portable C for the matrix product (checked against a plain Swift fma loop), and AVX-512 against the
+/// Swift kernels for the element-wise functions and softmax. Forcing a path is process-wide, so this suite runs
+/// serialized and restores the best path at the end.
+@Suite(.serialized) struct KernelISATests {
+    struct Random {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 250_000
+        }
+    }
+
+    /// The contract of vla_kernels.h, written independently: acc = c or 0, then fma over p, then · scale.
+    static func reference(m: Int, n: Int, k: Int, a: [Float], lda: Int, b: [Float], ldb: Int, c: [Float], ldc: Int, accumulate: Bool, scale: Float) -> [Float] {
+        var out = c
+        for i in 0..<m {
+            for j in 0..<n {
+                var acc: Float = accumulate ? c[i * ldc + j] : 0
+                for p in 0..<k { acc = acc.addingProduct(a[i * lda + p], b[p * ldb + j]) }  // one rounding (IEEE fma)
+                out[i * ldc + j] = scale == 1 ? acc : acc * scale
+            }
+        }
+        return out
+    }
+
+    @Test func gemmPathsAgreeBitForBit() {
+        let best = vla_kernels_force_isa(2)
+        defer { _ = vla_kernels_force_isa(2) }
+        var rng = Random(state: 1)
+        let shapes = [(1, 1, 1), (3, 5, 7), (8, 32, 16), (9, 33, 17), (17, 16, 200), (257, 64, 16), (6, 40, 300), (20, 47, 129), (2, 70, 0)]
+        for (m, n, k) in shapes {
+            let lda = k + 3, ldb = n + 5, ldc = n + 2
+            let a = (0..<(m * lda)).map { _ in rng.next() }
+            let b = (0..<(max(k, 1) * ldb)).map { _ in rng.next() }
+            let c0 = (0..<(m * ldc)).map { _ in rng.next() }
+            for (accumulate, scale) in [(false, Float(1)), (true, Float(1)), (false, Float(0.125)), (true, Float(0.3))] {
+                let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c0, ldc: ldc, accumulate: accumulate, scale: scale)
+                for isa in 0...best {
+                    #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                    var c = c0
+                    vla_gemm(m, n, k, a, lda, b, ldb, &c, ldc, accumulate ? 1 : 0, scale)
+                    let same = zip(c, want).allSatisfy { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), accumulate \(accumulate), scale \(scale)")
+                }
+            }
+        }
+    }
+
+    @Test func transposeIsExact() {
+        var rng = Random(state: 2)
+        let rows = 19, cols = 13, lds = 17, ldd = 23
+        let src = (0..<(rows * lds)).map { _ in rng.next() }
+        var dst = [Float](repeating: .nan, count: cols * ldd)
+        vla_transpose(rows, cols, src, lds, &dst, ldd)
+        for i in 0..<rows { for j in 0..<cols { #expect(dst[j * ldd + i] == src[i * lds + j]) } }
+    }
+
+    /// Inputs that reach every branch: tiny, around the series/formula switches, large, ±0, ±∞, NaN, tails.
+    static func sweep() -> [Float] {
+        var xs: [Float] = [0, -0, .infinity, -.infinity, .nan, 0.4, -0.4, 0.6, -0.6, 9.1, -9.1, 88.7, -87.4, 1e-30, -1e-30, 3e38, -3e38]
+        var x: Float = -30
+        while x <= 30 { xs.append(x); x += 0.0137 }
+        var rng = Random(state: 3)
+        for _ in 0..<2000 { xs.append(rng.next() * 3) }
+        xs.append(contentsOf: [1, 2, 3])  // a tail that is not a multiple of 16
+        return xs
+    }
+
+    @Test func elementwiseMatchesSwiftKernelsBitForBit() {
+        defer { _ = vla_kernels_force_isa(2) }
+        guard vla_kernels_force_isa(2) == 2 else { return }  // no AVX-512: the Swift kernels are the only path
+        let xs = Self.sweep()
+        for f in [Unary.geluTanh, .geluErf, .tanh, .scaledTanh(bound: 1.7)] {
+            var fast = [Float](repeating: 0, count: xs.count), slow = fast
+            _ = vla_kernels_force_isa(2)
+            Kernels.unary(f, xs, &fast, from: 0, to: xs.count)
+            _ = vla_kernels_force_isa(0)
+            Kernels.unary(f, xs, &slow, from: 0, to: xs.count)
+            let bad = zip(fast, slow).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern && !($0.element.0.isNaN && $0.element.1.isNaN) }
+            #expect(bad == nil, "\(f): x = \(bad.map { xs[$0.offset] } ?? 0): \(bad.map { "\($0.element)" } ?? "")")
+        }
+        for n in [1, 5, 16, 17, 64, 257, 1000] {
+            var rng = Random(state: UInt64(n))
+            let row = (0..<n).map { _ in rng.next() * 10 }
+            var fast = [Float](repeating: 0, count: n), slow = fast
+            _ = vla_kernels_force_isa(2)
+            Kernels.softmaxRow(row, &fast, n: n)
+            _ = vla_kernels_force_isa(0)
+            Kernels.softmaxRow(row, &slow, n: n)
+            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "softmax n = \(n)")
+        }
+    }
+}
