@@ -154,3 +154,72 @@ enum Bytes {
         return out
     }
 }
+
+/// One program of a shared blob: a built model's single program under `name`.
+struct BlobProgram {
+    var name: String
+    var model: BuiltModel
+    /// The model outputs the program returns (what policies consume); nil: all of them.
+    var outputs: [String]? = nil
+}
+
+/// A format 1.1 shared blob that holds built models' programs (`call` targets) and their constants.
+///
+/// Constants are stored once: a constant of a later program with the same prefixed name, type and bytes as an
+/// earlier one is shared (the HN tail's length buckets share every weight); one whose bytes differ is renamed
+/// `<prefix><program>/<name>`. Arena tensors are `<prefix><program>/<name>` when the blob has several programs,
+/// `<prefix><name>` otherwise, at their own plan's offsets: the programs overlay one arena of the largest plan's
+/// size (they never run at the same time). `extra` tensors (inline, such as the test frame) are appended.
+///
+/// - Returns: the blob document and the name → index map of its tensors.
+func sharedBlob(programs parts: [BlobProgram], prefix: String, role: String, metadata: Metadata, provenance: Provenance,
+                extra: [TensorEntry] = []) -> (VLADocument, [String: Int]) {
+    var tensors: [TensorEntry] = []
+    var index: [String: Int] = [:]
+    var programs: [Program] = []
+    var arena: UInt64 = 0
+    for part in parts {
+        let doc = part.model.document
+        var map: [Int: Int] = [:]
+        var pendingScale: [(Int, Int)] = []
+        for (id, t) in doc.tensors.enumerated() {
+            var e = t
+            switch t.location {
+            case .arena:
+                e.name = parts.count > 1 ? prefix + part.name + "/" + t.name : prefix + t.name
+            default:
+                e.name = prefix + t.name
+                if let k = index[e.name] {
+                    if tensors[k].type == t.type, tensors[k].location == t.location {
+                        map[id] = k
+                        continue
+                    }
+                    e.name = prefix + part.name + "/" + t.name
+                }
+            }
+            if let s = t.scaleTensor { pendingScale.append((tensors.count, s)) }
+            index[e.name] = tensors.count
+            tensors.append(e)
+            map[id] = tensors.count - 1
+        }
+        for (k, s) in pendingScale { tensors[k].scaleTensor = map[s] }
+        let program = doc.programs[0]
+        programs.append(Program(
+            name: part.name, inputs: part.model.inputs.map { map[$0.id] ?? -1 },
+            outputs: part.model.outputs.filter { part.outputs?.contains($0.name) ?? true }.map { map[$0.id] ?? -1 },
+            operations: program.operations.map { op in
+                Operation(op.opcode, inputs: op.inputs.map { map[$0] ?? -1 }, outputs: op.outputs.map { map[$0] ?? -1 }, attributes: op.attributes)
+            }))
+        arena = max(arena, doc.arenaSize)
+    }
+    for e in extra {
+        index[e.name] = tensors.count
+        tensors.append(e)
+    }
+    var m = metadata
+    m.role = role
+    m.instruction = ""
+    m.action = ActionContract()
+    let doc = VLADocument(isSharedBlob: true, tensors: tensors, metadata: m, programs: programs, arenaSize: (arena + 63) / 64 * 64, provenance: provenance)
+    return (doc, index)
+}

@@ -2,6 +2,7 @@ import Foundation
 import VLAFormat
 import VLAModels
 import VLARuntime
+import VLATokenizer
 
 /// What the instruction-dependent evaluation produced for one instruction.
 struct Evaluated {
@@ -89,6 +90,9 @@ extension Compiler {
 /// The pieces shared by every policy of one run: blobs, their indices, and cached evaluators.
 final class EmitContext {
     var blobs: [(role: String, doc: VLADocument, bytes: [UInt8], sha: [UInt8], index: [String: Int])] = []
+    /// Shared-blob policies (format 1.1): the HN tail's programs by block length (a length bucket), with their
+    /// program index in the `hn-tail` blob and an evaluator for the test vectors.
+    var hnTail: [Int: (program: Int, model: BuiltModel, eval: Interpreter)] = [:]
     var stepTailInputs: BuiltModel?
     var stepTailEval: Interpreter?
     var resetEval: [Int: (BuiltModel, Interpreter)] = [:]
@@ -121,14 +125,24 @@ extension Compiler {
         let ctx = EmitContext()
         do {
             if !options.embedShared {
-                var parts: [(String, BuiltModel, String, (String) -> Bool)] = [("backbone", backbone, "backbone/", { _ in false })]
+                // Each blob holds its programs (policies `call` them) and their weights; the backbone blob also
+                // holds the fixed test frame that every policy's test vectors read.
+                let frameEntry = TensorEntry(name: "test/frame", type: TensorType(.f32, [224, 224, 3]), location: .inline(frameBytes))
+                var parts: [(String, [BlobProgram], String, [TensorEntry])] = [
+                    ("backbone", [BlobProgram(name: "backbone", model: backbone, outputs: ["patch_tokens"])], "backbone/", [frameEntry])
+                ]
                 if let fm = frozenModel {
-                    parts.append(("frozen-encoder", fm, "frozen/", { _ in false }))
-                    let tail = try model.buildResetHN(projected: nil, length: 1)
-                    parts.append(("hn-tail", tail, "hn/", { $0.hasPrefix("instruction.") }))
+                    parts.append(("frozen-encoder", [BlobProgram(name: "frozen-encoder", model: fm, outputs: ["cls"])], "frozen/", []))
+                    var tails: [BlobProgram] = []
+                    for (k, length) in hnTailLengths.enumerated() {
+                        let m = try model.buildResetHN(projected: nil, length: length, maskInput: true)
+                        ctx.hnTail[length] = (k, m, try Interpreter(document: m.document, options: runtime))
+                        tails.append(BlobProgram(name: "hn-tail-\(length)", model: m))
+                    }
+                    parts.append(("hn-tail", tails, "hn/", []))
                 }
-                for (role, m, prefix, exclude) in parts {
-                    let (doc, index) = sharedBlob(from: m, prefix: prefix, role: role, metadata: metadataBase, provenance: provenance, excluding: exclude)
+                for (role, programs, prefix, extra) in parts {
+                    let (doc, index) = sharedBlob(programs: programs, prefix: prefix, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
                     let bytes = try VLAWriter.serialize(doc)
                     ctx.blobs.append((role, doc, bytes, VLAFormat.SHA256.hash(bytes), index))
                 }
@@ -144,8 +158,16 @@ extension Compiler {
         return ctx
     }
 
+    /// The block lengths of the HN tail's programs in the `hn-tail` blob: the length buckets of instructions
+    /// (multiples of 8 up to the tokenizer's length). An instruction's block is zero-padded to its bucket.
+    var hnTailLengths: [Int] {
+        let maxTokens = (try? text.encode("a").ids.count) ?? 32
+        return Set((1...max(1, maxTokens)).map { Self.bucket($0, max: maxTokens) }).sorted()
+    }
+
     /// Builds, evaluates and serializes one policy.
     func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+        if !ctx.blobs.isEmpty { return try emitCalling(ev, ctx: ctx) }
         let p = ev.prepared
         var A = Assembler()
         var refs: [SharedReference] = []
@@ -229,6 +251,129 @@ extension Compiler {
         let frameID = A.inlineBytes("test.frame", [224, 224, 3], frameBytes)
         let c = model.config
         let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
+        var vectors: [TestVector] = []
+        if let resetInput {
+            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
+        }
+        let step = programs.count - 1
+        vectors.append(TestVector(
+            program: step, inputs: [.init(target: programs[step].inputs[0], value: frameID)],
+            expected: [.init(target: programs[step].outputs[0], value: expectedID)], tolerance: 1e-4))
+        var meta = metadataBase
+        meta.instruction = p.task.text
+        let doc = VLADocument(
+            isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
+            provenance: provenance, testVectors: vectors, sharedRefs: refs)
+        do { return try VLAWriter.serialize(doc) } catch {
+            throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
+        }
+    }
+
+    /// Builds, evaluates and serializes one policy that calls the programs of the shared blobs (format 1.1).
+    ///
+    /// `step` is `call backbone` + the policy tail. With `use_initial_image`, `reset` is `call frozen-encoder` then
+    /// `call hn-tail-<bucket>` on the instruction's projected block (zero-padded to the bucket) and its mask, which
+    /// writes the generated leaves into the persistent slots at the start of the arena. The test vectors read the
+    /// fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` slots, then the frame, then the
+    /// backbone's output (or reset's CLS), then the tail's own plan.
+    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+        let p = ev.prepared
+        var A = Assembler()
+        var refs: [SharedReference] = []
+        func ref(_ role: String) throws(CompileError) -> (ref: Int, blob: VLADocument, index: [String: Int]) {
+            guard let k = ctx.ref(role) else { throw CompileError(.internalError, "no \(role) blob") }
+            let blob = ctx.blobs[k]
+            if let r = refs.firstIndex(where: { $0.sha256 == blob.sha }) { return (r, blob.doc, blob.index) }
+            refs.append(SharedReference(sha256: blob.sha, role: role, size: UInt64(blob.bytes.count)))
+            return (refs.count - 1, blob.doc, blob.index)
+        }
+        func aligned(_ n: UInt64) -> UInt64 { (n + 63) / 64 * 64 }
+        /// An arena tensor of the callee's operand type at `offset`.
+        func arena(_ name: String, _ type: TensorType, _ offset: UInt64) -> Int {
+            A.tensors.append(TensorEntry(name: name, type: type, location: .arena(offset: offset)))
+            A.arenaEnd = max(A.arenaEnd, offset + UInt64(type.elementCount * type.dtype.byteWidth))
+            return A.tensors.count - 1
+        }
+        let c = model.config
+        var programs: [Program] = []
+        var expected: [Float] = []
+        var resetInput: Int?
+        do {
+            let bb = try ref("backbone")
+            let bbProgram = bb.blob.programs[0]
+            let frameType = bb.blob.tensors[bbProgram.inputs[0]].type
+            let patchType = bb.blob.tensors[bbProgram.outputs[0]].type
+            var persistent: UInt64 = 0
+            var bind: [String: Assembler.InputBinding] = [:]
+            let tail: BuiltModel
+            if let generated = ev.generated {
+                tail = try model.buildStepTail(leaves: .constants(generated))
+                let ti = try Interpreter(document: tail.document, options: runtime)
+                try ti.setFloats(tail.input("patch_tokens") ?? -1, framePatches)
+                try ti.run(0)
+                expected = try ti.floats(tail.output("actions") ?? -1)
+            } else if let projected = ev.projected, let stepTail = ctx.stepTailInputs, let se = ctx.stepTailEval {
+                tail = stepTail
+                let n = p.count, d = c.contextDim
+                let length = Self.bucket(n, max: p.ids.count)
+                guard let hn = ctx.hnTail[length] else { throw CompileError(.internalError, "no HN tail program for length \(length)") }
+                var block = projected
+                block += [Float](repeating: 0, count: (length - n) * d)
+                let mask = model.resetMask(tokens: n, length: length)
+                // Test-vector expectation: the same HN tail program the policy calls, then the step tail.
+                try hn.eval.setFloats(hn.model.input("cls") ?? -1, frameCLS)
+                try hn.eval.setFloats(hn.model.input("instruction.tokens") ?? -1, block)
+                try hn.eval.setBytes(hn.model.input("instruction.mask") ?? -1, mask)
+                try hn.eval.run(0)
+                for (name, _) in model.leaves {
+                    try se.setFloats(stepTail.input("generated.\(name)") ?? -1, try hn.eval.floats(hn.model.output("generated.\(name)") ?? -1))
+                }
+                try se.setFloats(stepTail.input("patch_tokens") ?? -1, framePatches)
+                try se.run(0)
+                expected = try se.floats(stepTail.output("actions") ?? -1)
+                // reset: frozen encoder, then the HN tail writing one persistent slot per leaf.
+                let fr = try ref("frozen-encoder"), ht = try ref("hn-tail")
+                let frProgram = fr.blob.programs[0], hnProgram = ht.blob.programs[hn.program]
+                var slots: [Int] = []
+                for (k, (name, _)) in model.leaves.enumerated() {
+                    let type = ht.blob.tensors[hnProgram.outputs[k]].type
+                    slots.append(arena("generated.\(name)", type, persistent))
+                    bind["generated.\(name)"] = .arena(persistent)
+                    persistent += aligned(UInt64(type.elementCount * 4))
+                }
+                A.persistent = persistent
+                let pixels = arena("pixel_values", frameType, persistent)
+                let cls = arena("reset/cls", fr.blob.tensors[frProgram.outputs[0]].type, persistent + aligned(UInt64(frameType.elementCount * 4)))
+                let tokens = A.inline("instruction.tokens", [length, d], block)
+                A.tensors.append(TensorEntry(name: "instruction.mask", type: TensorType(.u8, [length + 2, length + 2]), location: .inline(mask)))
+                let maskID = A.tensors.count - 1
+                resetInput = pixels
+                programs.append(Program(name: "reset", inputs: [pixels], outputs: [], operations: [
+                    Operation(.call, inputs: [pixels], outputs: [cls], attributes: [UInt32(fr.ref), 0]),
+                    Operation(.call, inputs: [cls, tokens, maskID], outputs: slots, attributes: [UInt32(ht.ref), UInt32(hn.program)]),
+                ]))
+            } else {
+                throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
+            }
+            // step: the backbone's program, then the policy tail.
+            let pixels = resetInput ?? arena("pixel_values", frameType, persistent)
+            let patchOffset = persistent + aligned(UInt64(frameType.elementCount * 4))
+            let patches = arena("patch_tokens", patchType, patchOffset)
+            bind["patch_tokens"] = .tensor(patches)
+            let tp = A.importPart(tail, prefix: "policy/", base: patchOffset + aligned(UInt64(patchType.elementCount * 4)), constants: .inline, inputs: bind)
+            programs.append(Program(name: "step", inputs: [pixels], outputs: [tp.outputs["actions"] ?? -1], operations: [
+                Operation(.call, inputs: [pixels], outputs: [patches], attributes: [UInt32(bb.ref), 0])
+            ] + tp.ops))
+            // Test vectors: reset (if any) then step on the fixed frame, which the backbone blob stores.
+            guard let frameIndex = bb.index["test/frame"] else { throw CompileError(.internalError, "the backbone blob has no test frame") }
+            A.tensors.append(TensorEntry(name: "test/frame", type: frameType, location: .external(ref: bb.ref, index: frameIndex)))
+        } catch let e as CompileError {
+            throw e
+        } catch {
+            throw CompileError(.evaluation, "line \(p.task.line) \"\(p.task.text)\"", cause: error)
+        }
+        let frameID = A.tensors.count - 1
+        let expectedID = A.inline("test/step/actions", [c.horizon, c.actionDim], expected)
         var vectors: [TestVector] = []
         if let resetInput {
             vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))

@@ -45,7 +45,11 @@ extension HyperVLAModel {
     /// `instruction.tokens`, its attention mask `instruction.mask`; every other constant is HN weight.
     /// With `projected` nil the block is instead a program input `instruction.tokens` (the compiler's own
     /// evaluation uses one program for every instruction of that length).
-    public func buildResetHN(projected: [Float]?, length: Int) throws(ModelError) -> BuiltModel {
+    ///
+    /// With `maskInput` the mask is a program input `instruction.mask u8 [length+2, length+2]` too: one program then
+    /// serves every instruction of at most `length` tokens, its block zero-padded to `length` rows and the padded
+    /// rows masked as keys (``resetMask(tokens:length:)``); padded keys get exactly zero weight.
+    public func buildResetHN(projected: [Float]?, length: Int, maskInput: Bool = false) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 2
         var L = Layers(weights: hn, cache: ConstantCache())
         let cls = L.b.input("cls", TensorType(.f32, [1, imageDim]))
@@ -55,11 +59,9 @@ extension HyperVLAModel {
         img = L.binary(.add, img, L.b.constant("initial_image_pos_embedding", [1, d], try load(hn, "initial_image_pos_embedding")), name: "image_token")
         let lt = L.b.constant("layer_pos_embedding", [1, d], try load(hn, "layer_pos_embedding"))
         let x = L.b.op(.concat, [block, img, lt], "context_tokens", TensorType(.f32, [t, d]), attributes: [0])
-        var m = [UInt8](repeating: 0, count: t * t)
-        for r in 0..<t {
-            for col in 0..<t { m[r * t + col] = (col < t - 1 || r == t - 1) ? 1 : 0 }
-        }
-        let mask = L.b.constant("instruction.mask", [t, t], uint8: m)
+        let mask = maskInput
+            ? L.b.input("instruction.mask", TensorType(.u8, [t, t]))
+            : L.b.constant("instruction.mask", [t, t], uint8: resetMask(tokens: length, length: length))
         let cvec = try hnEncoder(&L, x, batch: nil, tokens: t, mask: mask, lastMask: nil)
         for (name, shape) in leaves {
             let n = shape.reduce(1, *)
@@ -69,6 +71,21 @@ extension HyperVLAModel {
             L.b.output("generated.\(name)", y)
         }
         return L.b.finish()
+    }
+
+    /// The reset HN's attention mask `[length+2, length+2]` for an instruction of `tokens` real tokens in a block of
+    /// `length` rows: every row attends to the real tokens and the image token; only the layer token (last) row
+    /// attends to the layer token; padded token rows are never attended to.
+    public func resetMask(tokens: Int, length: Int) -> [UInt8] {
+        let t = length + 2
+        var m = [UInt8](repeating: 0, count: t * t)
+        for r in 0..<t {
+            for col in 0..<t {
+                let attend = col < tokens || col == t - 2 || (col == t - 1 && r == t - 1)
+                m[r * t + col] = attend ? 1 : 0
+            }
+        }
+        return m
     }
 
     // MARK: base net
