@@ -159,20 +159,22 @@ enum Bytes {
 struct BlobProgram {
     var name: String
     var model: BuiltModel
+    /// Prepended to the names of the program's tensors.
+    var prefix: String
     /// The model outputs the program returns (what policies consume); nil: all of them.
     var outputs: [String]? = nil
 }
 
 /// A format 1.1 shared blob that holds built models' programs (`call` targets) and their constants.
 ///
-/// Constants are stored once: a constant of a later program with the same prefixed name, type and bytes as an
-/// earlier one is shared (the HN tail's length buckets share every weight); one whose bytes differ is renamed
-/// `<prefix><program>/<name>`. Arena tensors are `<prefix><program>/<name>` when the blob has several programs,
-/// `<prefix><name>` otherwise, at their own plan's offsets: the programs overlay one arena of the largest plan's
-/// size (they never run at the same time). `extra` tensors (inline, such as the test frame) are appended.
+/// Tensors are named `<part prefix><name>`. Constants are stored once: a constant of a later program with the same
+/// prefixed name, type and bytes as an earlier one is shared; one whose bytes differ is renamed
+/// `<prefix><program>/<name>` (parts must have distinct prefixes). Arena tensors keep their own plan's offsets: the
+/// programs overlay one arena of the largest plan's size (they never run at the same time). `extra` tensors
+/// (inline, such as the test frame) are appended.
 ///
 /// - Returns: the blob document and the name → index map of its tensors.
-func sharedBlob(programs parts: [BlobProgram], prefix: String, role: String, metadata: Metadata, provenance: Provenance,
+func sharedBlob(programs parts: [BlobProgram], role: String, metadata: Metadata, provenance: Provenance,
                 extra: [TensorEntry] = []) -> (VLADocument, [String: Int]) {
     var tensors: [TensorEntry] = []
     var index: [String: Int] = [:]
@@ -180,13 +182,14 @@ func sharedBlob(programs parts: [BlobProgram], prefix: String, role: String, met
     var arena: UInt64 = 0
     for part in parts {
         let doc = part.model.document
+        let prefix = part.prefix
         var map: [Int: Int] = [:]
         var pendingScale: [(Int, Int)] = []
         for (id, t) in doc.tensors.enumerated() {
             var e = t
             switch t.location {
             case .arena:
-                e.name = parts.count > 1 ? prefix + part.name + "/" + t.name : prefix + t.name
+                e.name = prefix + t.name
             default:
                 e.name = prefix + t.name
                 if let k = index[e.name] {

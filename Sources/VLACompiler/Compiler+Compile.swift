@@ -90,9 +90,12 @@ extension Compiler {
 /// The pieces shared by every policy of one run: blobs, their indices, and cached evaluators.
 final class EmitContext {
     var blobs: [(role: String, doc: VLADocument, bytes: [UInt8], sha: [UInt8], index: [String: Int])] = []
-    /// Shared-blob policies (format 1.1): the HN tail's programs by block length (a length bucket), with their
-    /// program index in the `hn-tail` blob and an evaluator for the test vectors.
-    var hnTail: [Int: (program: Int, model: BuiltModel, eval: Interpreter)] = [:]
+    /// Shared-blob policies (format 1.1): the HN tail's program (block length, built model, an evaluator for the
+    /// test vectors).
+    var hnTail: (length: Int, model: BuiltModel, eval: Interpreter)?
+    /// Shared-blob policies: the base net after the backbone reading one flat `generated` input (the
+    /// `policy-tail` program of the backbone blob), with an evaluator for the test vectors.
+    var flatTail: (model: BuiltModel, eval: Interpreter)?
     var stepTailInputs: BuiltModel?
     var stepTailEval: Interpreter?
     var resetEval: [Int: (BuiltModel, Interpreter)] = [:]
@@ -128,26 +131,28 @@ extension Compiler {
                 // Each blob holds its programs (policies `call` them) and their weights; the backbone blob also
                 // holds the fixed test frame that every policy's test vectors read.
                 let frameEntry = TensorEntry(name: "test/frame", type: TensorType(.f32, [224, 224, 3]), location: .inline(frameBytes))
-                var parts: [(String, [BlobProgram], String, [TensorEntry])] = [
-                    ("backbone", [BlobProgram(name: "backbone", model: backbone, outputs: ["patch_tokens"])], "backbone/", [frameEntry])
+                let tail = try model.buildStepTail(leaves: .flat)
+                ctx.flatTail = (tail, try Interpreter(document: tail.document, options: runtime))
+                var parts: [(String, [BlobProgram], [TensorEntry])] = [
+                    ("backbone", [
+                        BlobProgram(name: "backbone", model: backbone, prefix: "backbone/", outputs: ["patch_tokens"]),
+                        BlobProgram(name: "policy-tail", model: tail, prefix: "tail/"),
+                    ], [frameEntry])
                 ]
                 if let fm = frozenModel {
-                    parts.append(("frozen-encoder", [BlobProgram(name: "frozen-encoder", model: fm, outputs: ["cls"])], "frozen/", []))
-                    var tails: [BlobProgram] = []
-                    for (k, length) in hnTailLengths.enumerated() {
-                        let m = try model.buildResetHN(projected: nil, length: length, maskInput: true)
-                        ctx.hnTail[length] = (k, m, try Interpreter(document: m.document, options: runtime))
-                        tails.append(BlobProgram(name: "hn-tail-\(length)", model: m))
-                    }
-                    parts.append(("hn-tail", tails, "hn/", []))
+                    parts.append(("frozen-encoder", [BlobProgram(name: "frozen-encoder", model: fm, prefix: "frozen/", outputs: ["cls"])], []))
+                    let length = hnTailLength
+                    let m = try model.buildResetHN(projected: nil, length: length, maskInput: true, flatOutput: true)
+                    ctx.hnTail = (length, m, try Interpreter(document: m.document, options: runtime))
+                    parts.append(("hn-tail", [BlobProgram(name: "hn-tail", model: m, prefix: "hn/")], []))
                 }
-                for (role, programs, prefix, extra) in parts {
-                    let (doc, index) = sharedBlob(programs: programs, prefix: prefix, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
+                for (role, programs, extra) in parts {
+                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
                     let bytes = try VLAWriter.serialize(doc)
                     ctx.blobs.append((role, doc, bytes, VLAFormat.SHA256.hash(bytes), index))
                 }
             }
-            if model.config.useInitialImage {
+            if model.config.useInitialImage && options.embedShared {
                 let tail = try model.buildStepTail(leaves: .inputs)
                 ctx.stepTailInputs = tail
                 ctx.stepTailEval = try Interpreter(document: tail.document, options: runtime)
@@ -158,12 +163,9 @@ extension Compiler {
         return ctx
     }
 
-    /// The block lengths of the HN tail's programs in the `hn-tail` blob: the length buckets of instructions
-    /// (multiples of 8 up to the tokenizer's length). An instruction's block is zero-padded to its bucket.
-    var hnTailLengths: [Int] {
-        let maxTokens = (try? text.encode("a").ids.count) ?? 32
-        return Set((1...max(1, maxTokens)).map { Self.bucket($0, max: maxTokens) }).sorted()
-    }
+    /// The block length of the HN tail's program in the `hn-tail` blob: the tokenizer's length. An instruction's
+    /// projected block is zero-padded to it and the padded rows are masked as keys (they get exactly zero weight).
+    var hnTailLength: Int { max(1, (try? text.encode("a").ids.count) ?? 32) }
 
     /// Builds, evaluates and serializes one policy.
     func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
@@ -271,11 +273,14 @@ extension Compiler {
 
     /// Builds, evaluates and serializes one policy that calls the programs of the shared blobs (format 1.1).
     ///
-    /// `step` is `call backbone` + the policy tail. With `use_initial_image`, `reset` is `call frozen-encoder` then
-    /// `call hn-tail-<bucket>` on the instruction's projected block (zero-padded to the bucket) and its mask, which
-    /// writes the generated leaves into the persistent slots at the start of the arena. The test vectors read the
-    /// fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` slots, then the frame, then the
-    /// backbone's output (or reset's CLS), then the tail's own plan.
+    /// The policy holds only what is instruction-specific. `step` is `call backbone` (frame → patch tokens), then
+    /// `call policy-tail` (patch tokens and the flat generated parameters `[1, total]` → actions), both programs of
+    /// the backbone blob. Without
+    /// `use_initial_image` the generated parameters are one inline tensor; with it, `reset` is `call
+    /// frozen-encoder` (frame → CLS) then `call hn-tail` (CLS, the instruction's projected block zero-padded to the
+    /// tokenizer's length, its mask and the mask's last row → generated parameters into the persistent arena tensor). The test
+    /// vectors read the fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` the generated
+    /// parameters (use_initial_image only), then the frame, then the patch tokens (reset: the CLS), then the actions.
     func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
         let p = ev.prepared
         var A = Assembler()
@@ -287,11 +292,12 @@ extension Compiler {
             refs.append(SharedReference(sha256: blob.sha, role: role, size: UInt64(blob.bytes.count)))
             return (refs.count - 1, blob.doc, blob.index)
         }
+        func bytes(_ type: TensorType) -> UInt64 { UInt64(type.elementCount * type.dtype.byteWidth) }
         func aligned(_ n: UInt64) -> UInt64 { (n + 63) / 64 * 64 }
-        /// An arena tensor of the callee's operand type at `offset`.
+        /// An arena tensor at `offset`.
         func arena(_ name: String, _ type: TensorType, _ offset: UInt64) -> Int {
             A.tensors.append(TensorEntry(name: name, type: type, location: .arena(offset: offset)))
-            A.arenaEnd = max(A.arenaEnd, offset + UInt64(type.elementCount * type.dtype.byteWidth))
+            A.arenaEnd = max(A.arenaEnd, offset + bytes(type))
             return A.tensors.count - 1
         }
         let c = model.config
@@ -299,71 +305,81 @@ extension Compiler {
         var expected: [Float] = []
         var resetInput: Int?
         do {
+            guard let (tailModel, tailEval) = ctx.flatTail else { throw CompileError(.internalError, "no policy tail") }
             let bb = try ref("backbone")
             let bbProgram = bb.blob.programs[0]
             let frameType = bb.blob.tensors[bbProgram.inputs[0]].type
             let patchType = bb.blob.tensors[bbProgram.outputs[0]].type
+            let generatedType = TensorType(.f32, [1, model.generatedCount])
             var persistent: UInt64 = 0
-            var bind: [String: Assembler.InputBinding] = [:]
-            let tail: BuiltModel
+            let generatedID: Int
+            let flat: [Float]
             if let generated = ev.generated {
-                tail = try model.buildStepTail(leaves: .constants(generated))
-                let ti = try Interpreter(document: tail.document, options: runtime)
-                try ti.setFloats(tail.input("patch_tokens") ?? -1, framePatches)
-                try ti.run(0)
-                expected = try ti.floats(tail.output("actions") ?? -1)
-            } else if let projected = ev.projected, let stepTail = ctx.stepTailInputs, let se = ctx.stepTailEval {
-                tail = stepTail
+                flat = generated
+                generatedID = A.inline("generated", [1, model.generatedCount], generated)
+            } else if let projected = ev.projected {
                 let n = p.count, d = c.contextDim
-                let length = Self.bucket(n, max: p.ids.count)
-                guard let hn = ctx.hnTail[length] else { throw CompileError(.internalError, "no HN tail program for length \(length)") }
-                var block = projected
-                block += [Float](repeating: 0, count: (length - n) * d)
+                guard let hn = ctx.hnTail, n <= hn.length else { throw CompileError(.internalError, "no HN tail program for \(n) tokens") }
+                let length = hn.length
+                let block = projected + [Float](repeating: 0, count: (length - n) * d)
                 let mask = model.resetMask(tokens: n, length: length)
-                // Test-vector expectation: the same HN tail program the policy calls, then the step tail.
+                // What reset computes on the test frame: the same HN tail program the policy calls.
                 try hn.eval.setFloats(hn.model.input("cls") ?? -1, frameCLS)
                 try hn.eval.setFloats(hn.model.input("instruction.tokens") ?? -1, block)
                 try hn.eval.setBytes(hn.model.input("instruction.mask") ?? -1, mask)
+                let t = length + 2
+                let lastRow = Array(mask[((t - 1) * t)...])
+                try hn.eval.setBytes(hn.model.input("instruction.mask.layer_row") ?? -1, lastRow)
                 try hn.eval.run(0)
-                for (name, _) in model.leaves {
-                    try se.setFloats(stepTail.input("generated.\(name)") ?? -1, try hn.eval.floats(hn.model.output("generated.\(name)") ?? -1))
-                }
-                try se.setFloats(stepTail.input("patch_tokens") ?? -1, framePatches)
-                try se.run(0)
-                expected = try se.floats(stepTail.output("actions") ?? -1)
-                // reset: frozen encoder, then the HN tail writing one persistent slot per leaf.
+                flat = try hn.eval.floats(hn.model.output("generated") ?? -1)
+                // reset: the frozen encoder, then the HN tail writing the persistent generated parameters.
                 let fr = try ref("frozen-encoder"), ht = try ref("hn-tail")
-                let frProgram = fr.blob.programs[0], hnProgram = ht.blob.programs[hn.program]
-                var slots: [Int] = []
-                for (k, (name, _)) in model.leaves.enumerated() {
-                    let type = ht.blob.tensors[hnProgram.outputs[k]].type
-                    slots.append(arena("generated.\(name)", type, persistent))
-                    bind["generated.\(name)"] = .arena(persistent)
-                    persistent += aligned(UInt64(type.elementCount * 4))
+                let frProgram = fr.blob.programs[0]
+                generatedID = arena("generated", generatedType, 0)
+                persistent = aligned(bytes(generatedType))
+                // The block is stored unpadded; reset pads it with rows of an arena tensor in the persistent region
+                // that no op writes, so it keeps the zeros the arena starts with.
+                var tokens = A.inline("instruction.tokens", [n, d], projected)
+                var zeros: Int?
+                if n < length {
+                    zeros = arena("instruction.padding", TensorType(.f32, [length - n, d]), persistent)
+                    persistent += aligned(UInt64((length - n) * d * 4))
                 }
                 A.persistent = persistent
                 let pixels = arena("pixel_values", frameType, persistent)
-                let cls = arena("reset/cls", fr.blob.tensors[frProgram.outputs[0]].type, persistent + aligned(UInt64(frameType.elementCount * 4)))
-                let tokens = A.inline("instruction.tokens", [length, d], block)
+                let cls = arena("reset/cls", fr.blob.tensors[frProgram.outputs[0]].type, persistent + aligned(bytes(frameType)))
+                var padOps: [VLAFormat.Operation] = []
+                if let zeros {
+                    let full = arena("instruction.tokens.padded", TensorType(.f32, [length, d]), aligned(A.arenaEnd))
+                    padOps.append(Operation(.concat, inputs: [tokens, zeros], outputs: [full], attributes: [0]))
+                    tokens = full
+                }
                 A.tensors.append(TensorEntry(name: "instruction.mask", type: TensorType(.u8, [length + 2, length + 2]), location: .inline(mask)))
                 let maskID = A.tensors.count - 1
+                A.tensors.append(TensorEntry(name: "instruction.mask.layer_row", type: TensorType(.u8, [t]), location: .inline(lastRow)))
+                let rowID = A.tensors.count - 1
                 resetInput = pixels
-                programs.append(Program(name: "reset", inputs: [pixels], outputs: [], operations: [
+                programs.append(Program(name: "reset", inputs: [pixels], outputs: [], operations: padOps + [
                     Operation(.call, inputs: [pixels], outputs: [cls], attributes: [UInt32(fr.ref), 0]),
-                    Operation(.call, inputs: [cls, tokens, maskID], outputs: slots, attributes: [UInt32(ht.ref), UInt32(hn.program)]),
+                    Operation(.call, inputs: [cls, tokens, maskID, rowID], outputs: [generatedID], attributes: [UInt32(ht.ref), 0]),
                 ]))
             } else {
                 throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
             }
-            // step: the backbone's program, then the policy tail.
+            try tailEval.setFloats(tailModel.input("generated") ?? -1, flat)
+            try tailEval.setFloats(tailModel.input("patch_tokens") ?? -1, framePatches)
+            try tailEval.run(0)
+            expected = try tailEval.floats(tailModel.output("actions") ?? -1)
+            // step: the backbone, then the policy tail.
+            let tailProgram = bb.blob.programs[1]
             let pixels = resetInput ?? arena("pixel_values", frameType, persistent)
-            let patchOffset = persistent + aligned(UInt64(frameType.elementCount * 4))
+            let patchOffset = persistent + aligned(bytes(frameType))
             let patches = arena("patch_tokens", patchType, patchOffset)
-            bind["patch_tokens"] = .tensor(patches)
-            let tp = A.importPart(tail, prefix: "policy/", base: patchOffset + aligned(UInt64(patchType.elementCount * 4)), constants: .inline, inputs: bind)
-            programs.append(Program(name: "step", inputs: [pixels], outputs: [tp.outputs["actions"] ?? -1], operations: [
-                Operation(.call, inputs: [pixels], outputs: [patches], attributes: [UInt32(bb.ref), 0])
-            ] + tp.ops))
+            let actions = arena("actions", bb.blob.tensors[tailProgram.outputs[0]].type, patchOffset + aligned(bytes(patchType)))
+            programs.append(Program(name: "step", inputs: [pixels], outputs: [actions], operations: [
+                Operation(.call, inputs: [pixels], outputs: [patches], attributes: [UInt32(bb.ref), 0]),
+                Operation(.call, inputs: [patches, generatedID], outputs: [actions], attributes: [UInt32(bb.ref), 1]),
+            ]))
             // Test vectors: reset (if any) then step on the fixed frame, which the backbone blob stores.
             guard let frameIndex = bb.index["test/frame"] else { throw CompileError(.internalError, "the backbone blob has no test frame") }
             A.tensors.append(TensorEntry(name: "test/frame", type: frameType, location: .external(ref: bb.ref, index: frameIndex)))
@@ -373,7 +389,7 @@ extension Compiler {
             throw CompileError(.evaluation, "line \(p.task.line) \"\(p.task.text)\"", cause: error)
         }
         let frameID = A.tensors.count - 1
-        let expectedID = A.inline("test/step/actions", [c.horizon, c.actionDim], expected)
+        let expectedID = A.inline("test/actions", [c.horizon, c.actionDim], expected)
         var vectors: [TestVector] = []
         if let resetInput {
             vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
