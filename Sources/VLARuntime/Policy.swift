@@ -120,6 +120,16 @@ public final class Policy: Sendable {
     /// Bytes mapped for this policy: the file and its shared blobs.
     public var mappedBytes: Int { blobs.reduce(file.byteCount) { $0 + $1.byteCount } }
 
+    /// Bytes of one session's arena: the file's arena rounded up to 64, then the arena of each shared blob whose
+    /// programs the file `call`s, each rounded up to 64 (`Schemas/vla-format.md` §8.3).
+    public var sessionArenaBytes: UInt64 {
+        let called = Set(file.programs.flatMap { $0.operations.filter { $0.opcode == .call }.map { Int($0.attributes[0]) } })
+        guard !called.isEmpty else { return file.arenaSize }
+        return called.reduce((file.arenaSize + 63) / 64 * 64) { total, r in
+            total + (r < blobs.count ? (blobs[r].arenaSize + 63) / 64 * 64 : 0)
+        }
+    }
+
     /// Runs the file's embedded test vectors on a fresh interpreter (the runtime's self-test).
     /// - Returns: One result per vector; an empty array when the file has none.
     /// - Throws: ``RuntimeError`` when the programs cannot be prepared or run.
