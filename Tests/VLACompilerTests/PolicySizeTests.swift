@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VLAFormat
+import VLAModels
 import VLARuntime
 @testable import VLACompiler
 
