@@ -117,29 +117,6 @@ struct Assembler {
     var arenaSize: UInt64 { (max(arenaEnd, persistent) + 63) / 64 * 64 }
 }
 
-/// A shared blob made from the constants of a built model: inline tensors only, names prefixed.
-///
-/// - Returns: the blob document and the name → index map policies use for their external tensors.
-func sharedBlob(from model: BuiltModel, prefix: String, role: String, metadata: Metadata, provenance: Provenance,
-                excluding: (String) -> Bool = { _ in false }) -> (VLADocument, [String: Int]) {
-    var tensors: [TensorEntry] = []
-    var index: [String: Int] = [:]
-    for t in model.document.tensors {
-        guard case .inline = t.location, !excluding(t.name) else { continue }
-        var e = t
-        e.name = prefix + t.name
-        guard index[e.name] == nil else { continue }
-        index[e.name] = tensors.count
-        tensors.append(e)
-    }
-    var m = metadata
-    m.role = role
-    m.instruction = ""
-    m.action = ActionContract()
-    let doc = VLADocument(isSharedBlob: true, tensors: tensors, metadata: m, provenance: provenance)
-    return (doc, index)
-}
-
 /// Little-endian bytes of f32 values.
 enum Bytes {
     static func of(_ values: [Float]) -> [UInt8] {
