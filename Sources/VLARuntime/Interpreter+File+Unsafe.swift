@@ -47,8 +47,9 @@ extension Interpreter {
 
     /// Links the `call` ops of `file` (format 1.1) to the blob programs they run.
     ///
-    /// The session's one arena is the file's arena (rounded up to 64 bytes), followed, for each shared reference in
-    /// index order that some `call` names, by that blob's whole arena at the next multiple of 64. Each such blob's
+    /// The session's one arena is the file's arena (rounded up to 64 bytes), followed by one region that every
+    /// called blob's arena overlays (its size is the largest called blob's arena, rounded up to 64): calls run one
+    /// at a time and copy their outputs out, so no blob needs its region after its call. Each called blob's
     /// tensors are appended to `bindings` once: its inline tensors as constants in the mapped blob (shared by every
     /// session), its arena tensors at their offset plus the blob's base. A `call` becomes a copy (`reshape`) of each
     /// input to the callee's input, the callee's ops over the appended tensors, and a copy of each callee output to
@@ -65,11 +66,11 @@ extension Interpreter {
         do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
             throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
         }
-        var arenaSize = (Int(file.arenaSize) + 63) & ~63
+        let base = (Int(file.arenaSize) + 63) & ~63
+        var arenaSize = base
         var firstTensor: [Int: Int] = [:]
         for r in Set(calls.map { Int($0.attributes[0]) }).sorted() {
             let blob = blobs[r]
-            let base = arenaSize
             guard blob.arenaSize <= UInt64(limits.maxArenaBytes) else {
                 throw RuntimeError(.limitExceeded, "shared blob \(r) has an arena of \(blob.arenaSize) bytes, the limit is \(limits.maxArenaBytes)")
             }
@@ -77,7 +78,7 @@ extension Interpreter {
             guard !overflow, end <= limits.maxArenaBytes else {
                 throw RuntimeError(.limitExceeded, "the arena with called blob programs exceeds the limit of \(limits.maxArenaBytes) bytes")
             }
-            arenaSize = end
+            arenaSize = max(arenaSize, end)
             firstTensor[r] = unsafe bindings.count
             for (id, tensor) in blob.tensors.enumerated() {
                 let storage: TensorStorage
