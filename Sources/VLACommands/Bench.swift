@@ -144,7 +144,7 @@ struct Bench: ParsableCommand {
                 ("stepMsP50", .float(Float(p50 / 1e6))), ("stepMsP99", .float(Float(p99 / 1e6))),
                 ("programMsP50", .float(Float(prog50 / 1e6))), ("programMsP99", .float(Float(prog99 / 1e6))),
                 ("allocationsPerStep", .float(Float(allocPerStep))),
-                ("arenaBytes", .uint(opened.file.arenaSize)), ("mappedBytes", .int(Int64(opened.mappedBytes))),
+                ("arenaBytes", .uint(opened.sessionArenaBytes)), ("mappedBytes", .int(Int64(opened.mappedBytes))),
                 ("stepGFLOP", .float(Float(flops / 1e9))), ("programGFLOPPerSecond", .float(Float(flops / prog50))),
                 ("profile", .array(ops)),
                 ("parts", .array(groups.map { g in
@@ -164,7 +164,7 @@ struct Bench: ParsableCommand {
         print(String(format: "  step              %9.3f ms  p50   %9.3f ms  p99   (image contract + program + action contract)", p50 / 1e6, p99 / 1e6))
         print(String(format: "  step program      %9.3f ms  p50   %9.3f ms  p99   %.4f GFLOP, %.1f GFLOP/s", prog50 / 1e6, prog99 / 1e6, flops / 1e9, flops / prog50))
         print(String(format: "  allocations       %9.2f per step (all threads)", allocPerStep))
-        print("  arena             \(opened.file.arenaSize) bytes")
+        print("  arena             \(opened.sessionArenaBytes) bytes")
         print("  mapped            \(opened.mappedBytes) bytes (policy \(opened.file.byteCount) + shared \(opened.mappedBytes - opened.file.byteCount))")
         print("  parts (step program, by tensor-name prefix, \(runs) profiled runs):")
         for g in groups {

@@ -87,7 +87,11 @@ struct FileReport {
             line("    outputs  \(p.outputs.map(operandText).joined(separator: ", "))")
             for (k, op) in p.operations.enumerated() {
                 let attrs = attributeText(op)
-                line("    \(pad(String(k), 4)) \(pad(op.opcode.name, 12)) \(op.inputs.map(operandText).joined(separator: ", ")) -> \(op.outputs.map(operandText).joined(separator: ", "))\(attrs.isEmpty ? "" : "  {\(attrs)}")")
+                var callee = ""
+                if op.opcode == .call, op.attributes.count == 2, Int(op.attributes[0]) < file.sharedRefs.count {
+                    callee = "  calls program \(op.attributes[1]) of \(quoted(file.sharedRefs[Int(op.attributes[0])].role))"
+                }
+                line("    \(pad(String(k), 4)) \(pad(op.opcode.name, 12)) \(op.inputs.map(operandText).joined(separator: ", ")) -> \(op.outputs.map(operandText).joined(separator: ", "))\(attrs.isEmpty ? "" : "  {\(attrs)}")\(callee)")
             }
         }
         line()
@@ -142,6 +146,7 @@ struct FileReport {
         case .patchEmbed: return [("patch", u(0))]
         case .concat: return [("axis", u(0))]
         case .slice: return [("axis", u(0)), ("start", u(1)), ("length", u(2))]
+        case .call where a.count == 2: return [("sharedRef", u(0)), ("program", u(1))]
         default: return a.enumerated().map { ("a\($0.offset)", .uint(UInt64($0.element))) }
         }
     }

@@ -117,29 +117,6 @@ struct Assembler {
     var arenaSize: UInt64 { (max(arenaEnd, persistent) + 63) / 64 * 64 }
 }
 
-/// A shared blob made from the constants of a built model: inline tensors only, names prefixed.
-///
-/// - Returns: the blob document and the name → index map policies use for their external tensors.
-func sharedBlob(from model: BuiltModel, prefix: String, role: String, metadata: Metadata, provenance: Provenance,
-                excluding: (String) -> Bool = { _ in false }) -> (VLADocument, [String: Int]) {
-    var tensors: [TensorEntry] = []
-    var index: [String: Int] = [:]
-    for t in model.document.tensors {
-        guard case .inline = t.location, !excluding(t.name) else { continue }
-        var e = t
-        e.name = prefix + t.name
-        guard index[e.name] == nil else { continue }
-        index[e.name] = tensors.count
-        tensors.append(e)
-    }
-    var m = metadata
-    m.role = role
-    m.instruction = ""
-    m.action = ActionContract()
-    let doc = VLADocument(isSharedBlob: true, tensors: tensors, metadata: m, provenance: provenance)
-    return (doc, index)
-}
-
 /// Little-endian bytes of f32 values.
 enum Bytes {
     static func of(_ values: [Float]) -> [UInt8] {
@@ -153,4 +130,76 @@ enum Bytes {
         }
         return out
     }
+}
+
+/// One program of a shared blob: a built model's single program under `name`.
+struct BlobProgram {
+    var name: String
+    var model: BuiltModel
+    /// Prepended to the names of the program's tensors.
+    var prefix: String
+    /// The model outputs the program returns (what policies consume); nil: all of them.
+    var outputs: [String]? = nil
+}
+
+/// A format 1.1 shared blob that holds built models' programs (`call` targets) and their constants.
+///
+/// Tensors are named `<part prefix><name>`. Constants are stored once: a constant of a later program with the same
+/// prefixed name, type and bytes as an earlier one is shared; one whose bytes differ is renamed
+/// `<prefix><program>/<name>` (parts must have distinct prefixes). Arena tensors keep their own plan's offsets: the
+/// programs overlay one arena of the largest plan's size (they never run at the same time). `extra` tensors
+/// (inline, such as the test frame) are appended.
+///
+/// - Returns: the blob document and the name → index map of its tensors.
+func sharedBlob(programs parts: [BlobProgram], role: String, metadata: Metadata, provenance: Provenance,
+                extra: [TensorEntry] = []) -> (VLADocument, [String: Int]) {
+    var tensors: [TensorEntry] = []
+    var index: [String: Int] = [:]
+    var programs: [Program] = []
+    var arena: UInt64 = 0
+    for part in parts {
+        let doc = part.model.document
+        let prefix = part.prefix
+        var map: [Int: Int] = [:]
+        var pendingScale: [(Int, Int)] = []
+        for (id, t) in doc.tensors.enumerated() {
+            var e = t
+            switch t.location {
+            case .arena:
+                e.name = prefix + t.name
+            default:
+                e.name = prefix + t.name
+                if let k = index[e.name] {
+                    if tensors[k].type == t.type, tensors[k].location == t.location {
+                        map[id] = k
+                        continue
+                    }
+                    e.name = prefix + part.name + "/" + t.name
+                }
+            }
+            if let s = t.scaleTensor { pendingScale.append((tensors.count, s)) }
+            index[e.name] = tensors.count
+            tensors.append(e)
+            map[id] = tensors.count - 1
+        }
+        for (k, s) in pendingScale { tensors[k].scaleTensor = map[s] }
+        let program = doc.programs[0]
+        programs.append(Program(
+            name: part.name, inputs: part.model.inputs.map { map[$0.id] ?? -1 },
+            outputs: part.model.outputs.filter { part.outputs?.contains($0.name) ?? true }.map { map[$0.id] ?? -1 },
+            operations: program.operations.map { op in
+                Operation(op.opcode, inputs: op.inputs.map { map[$0] ?? -1 }, outputs: op.outputs.map { map[$0] ?? -1 }, attributes: op.attributes)
+            }))
+        arena = max(arena, doc.arenaSize)
+    }
+    for e in extra {
+        index[e.name] = tensors.count
+        tensors.append(e)
+    }
+    var m = metadata
+    m.role = role
+    m.instruction = ""
+    m.action = ActionContract()
+    let doc = VLADocument(isSharedBlob: true, tensors: tensors, metadata: m, programs: programs, arenaSize: (arena + 63) / 64 * 64, provenance: provenance)
+    return (doc, index)
 }

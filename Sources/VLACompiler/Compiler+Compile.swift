@@ -2,6 +2,7 @@ import Foundation
 import VLAFormat
 import VLAModels
 import VLARuntime
+import VLATokenizer
 
 /// What the instruction-dependent evaluation produced for one instruction.
 struct Evaluated {
@@ -91,6 +92,12 @@ extension Compiler {
 /// The pieces shared by every policy of one run: blobs, their indices, and cached evaluators.
 final class EmitContext {
     var blobs: [(role: String, doc: VLADocument, bytes: [UInt8], sha: [UInt8], index: [String: Int])] = []
+    /// Shared-blob policies (format 1.1): the HN tail's program (block length, built model, an evaluator for the
+    /// test vectors).
+    var hnTail: (length: Int, model: BuiltModel, eval: Interpreter)?
+    /// Shared-blob policies: the base net after the backbone reading one flat `generated` input (the
+    /// `policy-tail` program of the backbone blob), with an evaluator for the test vectors.
+    var flatTail: (model: BuiltModel, eval: Interpreter)?
     var stepTailInputs: BuiltModel?
     var stepTailEval: Interpreter?
     var resetEval: [Int: (BuiltModel, Interpreter)] = [:]
@@ -123,19 +130,31 @@ extension Compiler {
         let ctx = EmitContext()
         do {
             if !options.embedShared {
-                var parts: [(String, BuiltModel, String, (String) -> Bool)] = [("backbone", backbone, "backbone/", { _ in false })]
+                // Each blob holds its programs (policies `call` them) and their weights; the backbone blob also
+                // holds the fixed test frame that every policy's test vectors read.
+                let frameEntry = TensorEntry(name: "test/frame", type: TensorType(.f32, [224, 224, 3]), location: .inline(frameBytes))
+                let tail = try model.buildStepTail(leaves: .flat)
+                ctx.flatTail = (tail, try Interpreter(document: tail.document, options: runtime))
+                var parts: [(String, [BlobProgram], [TensorEntry])] = [
+                    ("backbone", [
+                        BlobProgram(name: "backbone", model: backbone, prefix: "backbone/", outputs: ["patch_tokens"]),
+                        BlobProgram(name: "policy-tail", model: tail, prefix: "tail/"),
+                    ], [frameEntry])
+                ]
                 if let fm = frozenModel {
-                    parts.append(("frozen-encoder", fm, "frozen/", { _ in false }))
-                    let tail = try model.buildResetHN(projected: nil, length: 1)
-                    parts.append(("hn-tail", tail, "hn/", { $0.hasPrefix("instruction.") }))
+                    parts.append(("frozen-encoder", [BlobProgram(name: "frozen-encoder", model: fm, prefix: "frozen/", outputs: ["cls"])], []))
+                    let length = hnTailLength
+                    let m = try model.buildResetHN(projected: nil, length: length, maskInput: true, flatOutput: true)
+                    ctx.hnTail = (length, m, try Interpreter(document: m.document, options: runtime))
+                    parts.append(("hn-tail", [BlobProgram(name: "hn-tail", model: m, prefix: "hn/")], []))
                 }
-                for (role, m, prefix, exclude) in parts {
-                    let (doc, index) = sharedBlob(from: m, prefix: prefix, role: role, metadata: metadataBase, provenance: provenance, excluding: exclude)
+                for (role, programs, extra) in parts {
+                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
                     let bytes = try VLAWriter.serialize(doc)
                     ctx.blobs.append((role, doc, bytes, VLAFormat.SHA256.hash(bytes), index))
                 }
             }
-            if model.config.useInitialImage {
+            if model.config.useInitialImage && options.embedShared {
                 let tail = try model.buildStepTail(leaves: .inputs)
                 ctx.stepTailInputs = tail
                 ctx.stepTailEval = try Interpreter(document: tail.document, options: runtime)
@@ -146,8 +165,13 @@ extension Compiler {
         return ctx
     }
 
+    /// The block length of the HN tail's program in the `hn-tail` blob: the tokenizer's length. An instruction's
+    /// projected block is zero-padded to it and the padded rows are masked as keys (they get exactly zero weight).
+    var hnTailLength: Int { max(1, (try? text.encode("a").ids.count) ?? 32) }
+
     /// Builds, evaluates and serializes one policy.
     func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+        if !ctx.blobs.isEmpty { return try emitCalling(ev, ctx: ctx) }
         let p = ev.prepared
         var A = Assembler()
         var refs: [SharedReference] = []
@@ -231,6 +255,143 @@ extension Compiler {
         let frameID = A.inlineBytes("test.frame", [224, 224, 3], frameBytes)
         let c = model.config
         let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
+        var vectors: [TestVector] = []
+        if let resetInput {
+            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
+        }
+        let step = programs.count - 1
+        vectors.append(TestVector(
+            program: step, inputs: [.init(target: programs[step].inputs[0], value: frameID)],
+            expected: [.init(target: programs[step].outputs[0], value: expectedID)], tolerance: 1e-4))
+        var meta = metadataBase
+        meta.instruction = p.task.text
+        let doc = VLADocument(
+            isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
+            provenance: provenance, testVectors: vectors, sharedRefs: refs)
+        do { return try VLAWriter.serialize(doc) } catch {
+            throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
+        }
+    }
+
+    /// Builds, evaluates and serializes one policy that calls the programs of the shared blobs (format 1.1).
+    ///
+    /// The policy holds only what is instruction-specific. `step` is `call backbone` (frame → patch tokens), then
+    /// `call policy-tail` (patch tokens and the flat generated parameters `[1, total]` → actions), both programs of
+    /// the backbone blob. Without
+    /// `use_initial_image` the generated parameters are one inline tensor; with it, `reset` is `call
+    /// frozen-encoder` (frame → CLS) then `call hn-tail` (CLS, the instruction's projected block zero-padded to the
+    /// tokenizer's length, its mask and the mask's last row → generated parameters into the persistent arena tensor). The test
+    /// vectors read the fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` the generated
+    /// parameters (use_initial_image only), then the frame, then the patch tokens (reset: the CLS), then the actions.
+    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+        let p = ev.prepared
+        var A = Assembler()
+        var refs: [SharedReference] = []
+        func ref(_ role: String) throws(CompileError) -> (ref: Int, blob: VLADocument, index: [String: Int]) {
+            guard let k = ctx.ref(role) else { throw CompileError(.internalError, "no \(role) blob") }
+            let blob = ctx.blobs[k]
+            if let r = refs.firstIndex(where: { $0.sha256 == blob.sha }) { return (r, blob.doc, blob.index) }
+            refs.append(SharedReference(sha256: blob.sha, role: role, size: UInt64(blob.bytes.count)))
+            return (refs.count - 1, blob.doc, blob.index)
+        }
+        func bytes(_ type: TensorType) -> UInt64 { UInt64(type.elementCount * type.dtype.byteWidth) }
+        func aligned(_ n: UInt64) -> UInt64 { (n + 63) / 64 * 64 }
+        /// An arena tensor at `offset`.
+        func arena(_ name: String, _ type: TensorType, _ offset: UInt64) -> Int {
+            A.tensors.append(TensorEntry(name: name, type: type, location: .arena(offset: offset)))
+            A.arenaEnd = max(A.arenaEnd, offset + bytes(type))
+            return A.tensors.count - 1
+        }
+        let c = model.config
+        var programs: [Program] = []
+        var expected: [Float] = []
+        var resetInput: Int?
+        do {
+            guard let (tailModel, tailEval) = ctx.flatTail else { throw CompileError(.internalError, "no policy tail") }
+            let bb = try ref("backbone")
+            let bbProgram = bb.blob.programs[0]
+            let frameType = bb.blob.tensors[bbProgram.inputs[0]].type
+            let patchType = bb.blob.tensors[bbProgram.outputs[0]].type
+            let generatedType = TensorType(.f32, [1, model.generatedCount])
+            var persistent: UInt64 = 0
+            let generatedID: Int
+            let flat: [Float]
+            if let generated = ev.generated {
+                flat = generated
+                generatedID = A.inline("generated", [1, model.generatedCount], generated)
+            } else if let projected = ev.projected {
+                let n = p.count, d = c.contextDim
+                guard let hn = ctx.hnTail, n <= hn.length else { throw CompileError(.internalError, "no HN tail program for \(n) tokens") }
+                let length = hn.length
+                let block = projected + [Float](repeating: 0, count: (length - n) * d)
+                let mask = model.resetMask(tokens: n, length: length)
+                // What reset computes on the test frame: the same HN tail program the policy calls.
+                try hn.eval.setFloats(hn.model.input("cls") ?? -1, frameCLS)
+                try hn.eval.setFloats(hn.model.input("instruction.tokens") ?? -1, block)
+                try hn.eval.setBytes(hn.model.input("instruction.mask") ?? -1, mask)
+                let t = length + 2
+                let lastRow = Array(mask[((t - 1) * t)...])
+                try hn.eval.setBytes(hn.model.input("instruction.mask.layer_row") ?? -1, lastRow)
+                try hn.eval.run(0)
+                flat = try hn.eval.floats(hn.model.output("generated") ?? -1)
+                // reset: the frozen encoder, then the HN tail writing the persistent generated parameters.
+                let fr = try ref("frozen-encoder"), ht = try ref("hn-tail")
+                let frProgram = fr.blob.programs[0]
+                generatedID = arena("generated", generatedType, 0)
+                persistent = aligned(bytes(generatedType))
+                // The block is stored unpadded; reset pads it with rows of an arena tensor in the persistent region
+                // that no op writes, so it keeps the zeros the arena starts with.
+                var tokens = A.inline("instruction.tokens", [n, d], projected)
+                var zeros: Int?
+                if n < length {
+                    zeros = arena("instruction.padding", TensorType(.f32, [length - n, d]), persistent)
+                    persistent += aligned(UInt64((length - n) * d * 4))
+                }
+                A.persistent = persistent
+                let pixels = arena("pixel_values", frameType, persistent)
+                let cls = arena("reset/cls", fr.blob.tensors[frProgram.outputs[0]].type, persistent + aligned(bytes(frameType)))
+                var padOps: [VLAFormat.Operation] = []
+                if let zeros {
+                    let full = arena("instruction.tokens.padded", TensorType(.f32, [length, d]), aligned(A.arenaEnd))
+                    padOps.append(Operation(.concat, inputs: [tokens, zeros], outputs: [full], attributes: [0]))
+                    tokens = full
+                }
+                A.tensors.append(TensorEntry(name: "instruction.mask", type: TensorType(.u8, [length + 2, length + 2]), location: .inline(mask)))
+                let maskID = A.tensors.count - 1
+                A.tensors.append(TensorEntry(name: "instruction.mask.layer_row", type: TensorType(.u8, [t]), location: .inline(lastRow)))
+                let rowID = A.tensors.count - 1
+                resetInput = pixels
+                programs.append(Program(name: "reset", inputs: [pixels], outputs: [], operations: padOps + [
+                    Operation(.call, inputs: [pixels], outputs: [cls], attributes: [UInt32(fr.ref), 0]),
+                    Operation(.call, inputs: [cls, tokens, maskID, rowID], outputs: [generatedID], attributes: [UInt32(ht.ref), 0]),
+                ]))
+            } else {
+                throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
+            }
+            try tailEval.setFloats(tailModel.input("generated") ?? -1, flat)
+            try tailEval.setFloats(tailModel.input("patch_tokens") ?? -1, framePatches)
+            try tailEval.run(0)
+            expected = try tailEval.floats(tailModel.output("actions") ?? -1)
+            // step: the backbone, then the policy tail.
+            let tailProgram = bb.blob.programs[1]
+            let pixels = resetInput ?? arena("pixel_values", frameType, persistent)
+            let patchOffset = persistent + aligned(bytes(frameType))
+            let patches = arena("patch_tokens", patchType, patchOffset)
+            let actions = arena("actions", bb.blob.tensors[tailProgram.outputs[0]].type, patchOffset + aligned(bytes(patchType)))
+            programs.append(Program(name: "step", inputs: [pixels], outputs: [actions], operations: [
+                Operation(.call, inputs: [pixels], outputs: [patches], attributes: [UInt32(bb.ref), 0]),
+                Operation(.call, inputs: [patches, generatedID], outputs: [actions], attributes: [UInt32(bb.ref), 1]),
+            ]))
+            // Test vectors: reset (if any) then step on the fixed frame, which the backbone blob stores.
+            guard let frameIndex = bb.index["test/frame"] else { throw CompileError(.internalError, "the backbone blob has no test frame") }
+            A.tensors.append(TensorEntry(name: "test/frame", type: frameType, location: .external(ref: bb.ref, index: frameIndex)))
+        } catch let e as CompileError {
+            throw e
+        } catch {
+            throw CompileError(.evaluation, "line \(p.task.line) \"\(p.task.text)\"", cause: error)
+        }
+        let frameID = A.tensors.count - 1
+        let expectedID = A.inline("test/actions", [c.horizon, c.actionDim], expected)
         var vectors: [TestVector] = []
         if let resetInput {
             vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))

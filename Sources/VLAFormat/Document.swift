@@ -36,6 +36,22 @@ public struct VLADocument: Sendable, Hashable {
     }
 }
 
+extension VLADocument {
+    /// The lowest minor version of format 1 that expresses this document: 1 when it has a `call` op, a shared
+    /// blob with programs or arena tensors, or a test-vector value that is not inline; 0 otherwise.
+    public var minimumMinorVersion: UInt16 {
+        if programs.contains(where: { $0.operations.contains { $0.opcode == .call } }) { return 1 }
+        if isSharedBlob && (!programs.isEmpty || arenaSize > 0) { return 1 }
+        for v in testVectors {
+            for b in v.inputs + v.expected where tensors.indices.contains(b.value) {
+                if case .inline = tensors[b.value].location { continue }
+                return 1
+            }
+        }
+        return 0
+    }
+}
+
 /// One tensor of the tensor table.
 public struct TensorEntry: Sendable, Hashable {
     /// Unique, non-empty UTF-8 name.
@@ -178,18 +194,18 @@ public struct Provenance: Sendable, Hashable {
 public struct TestVector: Sendable, Hashable {
     /// Index into the programs.
     public var program: Int
-    /// (program input tensor, inline tensor holding its value).
+    /// (program input tensor, tensor holding its value: inline, or from 1.1 on external).
     public var inputs: [Binding]
-    /// (program output tensor, inline tensor holding the expected value).
+    /// (program output tensor, tensor holding the expected value: inline, or from 1.1 on external).
     public var expected: [Binding]
     /// Largest allowed absolute difference per element.
     public var tolerance: Float
 
-    /// A target tensor and the inline tensor holding its value.
+    /// A target tensor and the tensor holding its value (inline, or external: a tensor of a shared blob).
     public struct Binding: Sendable, Hashable {
         /// The program's input or output tensor.
         public var target: Int
-        /// An inline tensor of the same dtype and shape.
+        /// An inline or external tensor of the same dtype and shape.
         public var value: Int
 
         /// Creates a binding.

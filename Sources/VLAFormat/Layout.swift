@@ -21,8 +21,10 @@ public enum Layout {
     public static let magic: [UInt8] = [0x89, 0x56, 0x4C, 0x41, 0x0D, 0x0A, 0x1A, 0x0A]
     /// The major version this library reads and writes. A file with another major is refused.
     public static let majorVersion: UInt16 = 1
-    /// The minor version this library writes. Files with a higher minor are read (see the compatibility policy).
-    public static let minorVersion: UInt16 = 0
+    /// The highest minor version this library writes. The writer writes the lowest minor that expresses the
+    /// document (``VLADocument/minimumMinorVersion``): 0 unless it uses a 1.1 feature. Files with a higher
+    /// minor are read (see the compatibility policy).
+    public static let minorVersion: UInt16 = 1
     /// Size of the fixed header.
     public static let headerSize = 64
     /// Size of one section table entry.

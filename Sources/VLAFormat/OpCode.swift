@@ -53,9 +53,14 @@ public struct OpCode: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let threshold = OpCode(rawValue: 20)
     /// Element type conversion to f32 (f16, bf16, i8 with its scale, u8, i32 → f32).
     public static let convert = OpCode(rawValue: 21)
+    /// Runs program `program` of shared blob `shared_ref` (format 1.1): the inputs are copied to that program's
+    /// inputs, its ops run on the blob's tensors, its outputs are copied to this op's outputs. Attributes:
+    /// shared_ref index, program index. Operand types are checked against the blob's program when shared blobs
+    /// are resolved (``SharedBlobResolver``); a shared blob cannot contain `call`.
+    public static let call = OpCode(rawValue: 22)
 
     /// Every op code this version knows, in code order.
-    public static let all: [OpCode] = (1...21).map { OpCode(rawValue: $0) }
+    public static let all: [OpCode] = (1...22).map { OpCode(rawValue: $0) }
 
     /// The snake_case name printed by `vlac dump`.
     public var name: String {
@@ -81,12 +86,13 @@ public struct OpCode: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case 19: "scaled_tanh"
         case 20: "threshold"
         case 21: "convert"
+        case 22: "call"
         default: "op\(rawValue)"
         }
     }
 
     /// Whether this version knows the op.
-    public var isKnown: Bool { rawValue >= 1 && rawValue <= 21 }
+    public var isKnown: Bool { rawValue >= 1 && rawValue <= 22 }
 
     /// The name.
     public var description: String { name }

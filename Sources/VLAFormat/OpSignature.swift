@@ -210,6 +210,13 @@ private struct SignatureCheck {
             } else if inputs.count != 1 {
                 fail("only an i8 input takes a scale")
             }
+        case .call:
+            // Operand types are the called program's; they are checked when the blob is resolved.
+            if attributes.count != 2 {
+                fail("takes 2 attribute words (shared_ref, program), has \(attributes.count)")
+            } else if outputs.isEmpty {
+                fail("takes at least 1 output, has 0")
+            }
         default:
             fail("unknown op code \(op.rawValue)")
         }

@@ -9,7 +9,8 @@ import Glibc
 /// A blob is looked up in each search folder as `<anything>-<sha256 hex>.vla` or `<sha256 hex>.vla` (the
 /// names `vlac compile` writes). A candidate is accepted only when its whole-file SHA-256 equals the
 /// reference, it verifies, it is flagged as a shared blob, its size matches, and every external tensor of
-/// the policy finds a tensor of the same name, dtype and shape at its index. Names alone never bind.
+/// the policy finds a stored (inline) tensor of the same name, dtype and shape at its index. Every `call` op must
+/// then name a program of its blob whose inputs and outputs match the op's operands. Names alone never bind.
 public struct SharedBlobResolver: Sendable {
     /// Folders searched in order.
     public var searchPaths: [String]
@@ -51,10 +52,50 @@ public struct SharedBlobResolver: Sendable {
                         .sharedBlob,
                         "tensor \(id) \"\(escaped(tensor.name))\" \(tensor.type) does not match tensor \(index) \"\(escaped(found.name))\" \(found.type) of blob \(ref.role) sha256:\(hexString(ref.sha256))")
                 }
+                guard case .inline = found.storage else {
+                    throw FormatError(
+                        .sharedBlob,
+                        "tensor \(id) \"\(escaped(tensor.name))\" names tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which is an arena tensor, not stored bytes")
+                }
             }
             blobs.append(blob)
         }
+        try SharedBlobResolver.checkCalls(of: file, blobs: blobs)
         return blobs
+    }
+
+    /// Checks every `call` op of `file` against the blob programs it runs: the program exists, and its inputs and
+    /// outputs match the op's operands in count, dtype and shape.
+    ///
+    /// - Parameter blobs: The file's blobs in the order of `file.sharedRefs` (already matched by hash).
+    /// - Throws: `FormatError` `.sharedBlob` naming the blob's role and hash, the program and the operand.
+    public static func checkCalls(of file: VLAFile, blobs: [VLAFile]) throws(FormatError) {
+        for program in file.programs {
+            for (k, op) in program.operations.enumerated() where op.opcode == .call {
+                let r = Int(op.attributes[0]), index = Int(op.attributes[1])
+                let what = "program \"\(escaped(program.name))\" op \(k) (call)"
+                guard r < blobs.count, r < file.sharedRefs.count else {
+                    throw FormatError(.sharedBlob, "\(what): shared reference \(r) is not resolved")
+                }
+                let ref = file.sharedRefs[r], blob = blobs[r]
+                let blobName = "blob \(ref.role) sha256:\(hexString(ref.sha256))"
+                guard index < blob.programs.count else {
+                    throw FormatError(.sharedBlob, "\(what): \(blobName) has \(blob.programs.count) programs, the op calls program \(index)")
+                }
+                let callee = blob.programs[index]
+                let calleeName = "program \(index) \"\(escaped(callee.name))\" of \(blobName)"
+                for (kind, mine, theirs) in [("input", op.inputs, callee.inputs), ("output", op.outputs, callee.outputs)] {
+                    guard mine.count == theirs.count else {
+                        throw FormatError(.sharedBlob, "\(what): \(calleeName) has \(theirs.count) \(kind)s, the op passes \(mine.count)")
+                    }
+                    for (i, (a, b)) in zip(mine, theirs).enumerated() where file.tensors[a].type != blob.tensors[b].type {
+                        throw FormatError(
+                            .sharedBlob,
+                            "\(what): \(kind) \(i) tensor \(a) \"\(escaped(file.tensors[a].name))\" is \(file.tensors[a].type), \(calleeName) takes \(blob.tensors[b].type) (\"\(escaped(blob.tensors[b].name))\")")
+                    }
+                }
+            }
+        }
     }
 
     private func find(_ ref: SharedReference) throws(FormatError) -> VLAFile {

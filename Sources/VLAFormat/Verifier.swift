@@ -413,8 +413,10 @@ struct Verifier {
                 throw FormatError(.badReference, "tensor \(id): scale tensor \(scale) is an arena tensor", offset: at)
             }
         }
-        if header.isSharedBlob, tensors.contains(where: { if case .inline = $0.storage { false } else { true } }) {
-            throw FormatError(.invalidValue, "a shared blob holds inline tensors only", offset: start)
+        // A blob has no shared references, so the storage check above already refuses its external tensors;
+        // from 1.1 on it may hold arena tensors for its programs.
+        if header.isSharedBlob, tensors.contains(where: { if case .external = $0.storage { true } else { false } }) {
+            throw FormatError(.invalidValue, "a shared blob holds no external tensors", offset: start)
         }
     }
 
@@ -555,14 +557,14 @@ struct Verifier {
             }
             var operations: [Operation] = []
             for k in firstOp..<(firstOp + count) {
-                operations.append(try operation(at: ops + k * UInt64(opRecordSize), index: k, program: label, word: word))
+                operations.append(try operation(at: ops + k * UInt64(opRecordSize), index: k, program: label, pool: pool, word: word))
             }
             programs.append(Program(name: name, inputs: inputs, outputs: outputs, operations: operations))
         }
     }
 
     private func operation(
-        at r: UInt64, index k: UInt64, program label: String,
+        at r: UInt64, index k: UInt64, program label: String, pool: UInt64,
         word: (UInt64, @autoclosure () -> String, UInt64) throws(FormatError) -> UInt32
     ) throws(FormatError) -> Operation {
         let opcode = OpCode(rawValue: try reader.u16(r, "op \(k) code"))
@@ -604,6 +606,21 @@ struct Verifier {
         }
         if opcode == .gather {
             try verifyGatherIDs(ids: inputs[1], rows: tensors[inputs[0]].type.shape[0], what: what, at: r)
+        }
+        if opcode == .call {
+            // The callee's existence and signature are checked at resolution (SharedBlobResolver).
+            let attributesAt = pool + 4 * (start + nIn + nOut)
+            guard !header.isSharedBlob else {
+                throw FormatError(.badOperation, "\(what): a shared blob cannot contain call ops (blobs have no shared references)", offset: r)
+            }
+            guard Int(attributes[0]) < sharedRefs.count else {
+                throw FormatError(
+                    .badReference, "\(what): shared reference \(attributes[0]) does not exist (the file has \(sharedRefs.count))", offset: attributesAt)
+            }
+            guard attributes[1] < limits.maxPrograms else {
+                throw FormatError(
+                    .badReference, "\(what): program \(attributes[1]) exceeds the limit of \(limits.maxPrograms) programs per file", offset: attributesAt + 4)
+            }
         }
         return Operation(opcode, inputs: inputs, outputs: outputs, attributes: attributes)
     }
@@ -696,9 +713,15 @@ struct Verifier {
                     throw FormatError(
                         .badReference, "test vector \(i): tensor \(target) is not an \(isInput ? "input" : "output") of program \"\(escaped(programs[program].name))\"", offset: b)
                 }
-                guard case .inline = tensors[value].storage, tensors[value].type == tensors[target].type else {
+                // Inline, or (1.1) external: a tensor of a shared blob, checked like every external tensor at resolution.
+                let storedValue: Bool
+                switch tensors[value].storage {
+                case .inline, .external: storedValue = true
+                case .arena: storedValue = false
+                }
+                guard storedValue, tensors[value].type == tensors[target].type else {
                     throw FormatError(
-                        .badReference, "test vector \(i): value tensor \(value) must be inline and of type \(tensors[target].type)", offset: b + 4)
+                        .badReference, "test vector \(i): value tensor \(value) must be inline or external and of type \(tensors[target].type)", offset: b + 4)
                 }
                 let binding = TestVector.Binding(target: target, value: value)
                 if isInput { vector.inputs.append(binding) } else { vector.expected.append(binding) }

@@ -251,7 +251,7 @@ public enum VLAWriter {
         var out = ByteWriter()
         out.raw(Layout.magic)
         out.u16(Layout.majorVersion)
-        out.u16(Layout.minorVersion)
+        out.u16(document.minimumMinorVersion)
         out.u32(document.isSharedBlob ? Layout.flagSharedBlob : 0)
         out.u64(0)  // file size, patched below
         out.u64(0)  // section table offset, patched below

@@ -45,7 +45,15 @@ extension HyperVLAModel {
     /// `instruction.tokens`, its attention mask `instruction.mask`; every other constant is HN weight.
     /// With `projected` nil the block is instead a program input `instruction.tokens` (the compiler's own
     /// evaluation uses one program for every instruction of that length).
-    public func buildResetHN(projected: [Float]?, length: Int) throws(ModelError) -> BuiltModel {
+    ///
+    /// With `maskInput` the mask is a program input `instruction.mask u8 [length+2, length+2]` too (and its last row
+    /// `instruction.mask.layer_row u8 [length+2]`, what the last block's layer-token row attends to): one program then
+    /// serves every instruction of at most `length` tokens, its block zero-padded to `length` rows and the padded
+    /// rows masked as keys (``resetMask(tokens:length:)``); padded keys get exactly zero weight.
+    ///
+    /// With `flatOutput` the leaves are concatenated into one output `generated [1, total]` in ``leaves`` order
+    /// (what ``buildStepTail(leaves:)`` with ``LeafSource/flat`` reads).
+    public func buildResetHN(projected: [Float]?, length: Int, maskInput: Bool = false, flatOutput: Bool = false) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 2
         var L = Layers(weights: hn, cache: cache)
         let cls = L.b.input("cls", TensorType(.f32, [1, imageDim]))
@@ -55,20 +63,40 @@ extension HyperVLAModel {
         img = L.binary(.add, img, L.b.constant("initial_image_pos_embedding", [1, d], try load(hn, "initial_image_pos_embedding")), name: "image_token")
         let lt = L.b.constant("layer_pos_embedding", [1, d], try load(hn, "layer_pos_embedding"))
         let x = L.b.op(.concat, [block, img, lt], "context_tokens", TensorType(.f32, [t, d]), attributes: [0])
-        var m = [UInt8](repeating: 0, count: t * t)
-        for r in 0..<t {
-            for col in 0..<t { m[r * t + col] = (col < t - 1 || r == t - 1) ? 1 : 0 }
-        }
-        let mask = L.b.constant("instruction.mask", [t, t], uint8: m)
-        let cvec = try hnEncoder(&L, x, batch: nil, tokens: t, mask: mask, lastMask: nil)
+        let mask = maskInput
+            ? L.b.input("instruction.mask", TensorType(.u8, [t, t]))
+            : L.b.constant("instruction.mask", [t, t], uint8: resetMask(tokens: length, length: length))
+        // The layer token's row attends to every real token (the last row of the mask).
+        let lastMask = maskInput ? L.b.input("instruction.mask.layer_row", TensorType(.u8, [t])) : nil
+        let cvec = try hnEncoder(&L, x, batch: nil, tokens: t, mask: mask, lastMask: lastMask)
+        var parts: [Int] = []
         for (name, shape) in leaves {
             let n = shape.reduce(1, *)
             let k = try L.weight("output_head_\(name)/kernel", [d, n])
             let b = try L.weight("output_head_\(name)/bias", [n])
             let y = L.b.op(.linear, [cvec, k, b], "generated.\(name)", TensorType(.f32, [1, n]))
-            L.b.output("generated.\(name)", y)
+            if flatOutput { parts.append(y) } else { L.b.output("generated.\(name)", y) }
+        }
+        if flatOutput {
+            let g = L.b.op(.concat, parts, "generated", TensorType(.f32, [1, generatedCount]), attributes: [1])
+            L.b.output("generated", g)
         }
         return L.b.finish()
+    }
+
+    /// The reset HN's attention mask `[length+2, length+2]` for an instruction of `tokens` real tokens in a block of
+    /// `length` rows: every row attends to the real tokens and the image token; only the layer token (last) row
+    /// attends to the layer token; padded token rows are never attended to.
+    public func resetMask(tokens: Int, length: Int) -> [UInt8] {
+        let t = length + 2
+        var m = [UInt8](repeating: 0, count: t * t)
+        for r in 0..<t {
+            for col in 0..<t {
+                let attend = col < tokens || col == t - 2 || (col == t - 1 && r == t - 1)
+                m[r * t + col] = attend ? 1 : 0
+            }
+        }
+        return m
     }
 
     // MARK: base net
@@ -79,6 +107,9 @@ extension HyperVLAModel {
         case constants([Float])
         /// Program inputs `generated.<leaf>` (arena tensors a `reset` wrote), in the shapes the ops read.
         case inputs
+        /// One program input `generated [1, total]`, every leaf concatenated in ``leaves`` order; each leaf is
+        /// sliced out (a copy) where it is first read. One program then serves every instruction.
+        case flat
     }
 
     /// The base net after the backbone: `patch_tokens [N, image_dim]` → `actions [horizon, action_dim]`, the raw
@@ -93,6 +124,8 @@ extension HyperVLAModel {
             offsets[name] = o
             o += shape.reduce(1, *)
         }
+        var flat = -1
+        if case .flat = source { flat = L.b.input("generated", TensorType(.f32, [1, o])) }
         func leaf(_ name: String, _ shape: [Int]) -> Int {
             switch source {
             case .constants(let all):
@@ -101,6 +134,10 @@ extension HyperVLAModel {
                 return L.b.constant("generated.\(name)", shape, Array(all[start..<(start + count)]))
             case .inputs:
                 return L.b.input("generated.\(name)", TensorType(.f32, shape))
+            case .flat:
+                let count = shape.reduce(1, *)
+                let part = L.b.op(.slice, [flat], "generated.\(name).flat", TensorType(.f32, [1, count]), attributes: [1, UInt32(offsets[name] ?? 0), UInt32(count)])
+                return L.b.view(part, shape, "generated.\(name)")
             }
         }
         let pk = leaf("encoder_image_embedding_projection_kernel", [imageDim, d])

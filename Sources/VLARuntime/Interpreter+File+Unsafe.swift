@@ -38,9 +38,99 @@ extension Interpreter {
         guard file.arenaSize <= UInt64(options.limits.maxArenaBytes) else {
             throw RuntimeError(.limitExceeded, "arena of \(file.arenaSize) bytes exceeds the limit of \(options.limits.maxArenaBytes)")
         }
+        let linked = try unsafe Interpreter.link(file: file, blobs: blobs, bindings: &bindings, limits: options.limits)
         unsafe try self.init(
-            tensors: bindings, programs: file.programs, arenaSize: Int(file.arenaSize),
-            keepAlive: [file] + blobs as AnyObject, options: options)
+            tensors: bindings, programs: file.programs, arenaSize: linked.arenaSize,
+            keepAlive: [file] + blobs as AnyObject, owned: OwnedBuffers(), options: options,
+            planned: linked.programs, origins: linked.origins)
+    }
+
+    /// Links the `call` ops of `file` (format 1.1) to the blob programs they run.
+    ///
+    /// The session's one arena is the file's arena (rounded up to 64 bytes), followed by one region that every
+    /// called blob's arena overlays (its size is the largest called blob's arena, rounded up to 64): calls run one
+    /// at a time and copy their outputs out, so no blob needs its region after its call. Each called blob's
+    /// tensors are appended to `bindings` once: its inline tensors as constants in the mapped blob (shared by every
+    /// session), its arena tensors at their offset plus the blob's base. A `call` becomes a copy (`reshape`) of each
+    /// input to the callee's input, the callee's ops over the appended tensors, and a copy of each callee output to
+    /// the op's output. Profiles and messages keep the file's op indices (every expanded op counts as its `call`).
+    ///
+    /// - Returns: The expanded programs, the file op index of each expanded op, and the total arena size.
+    static func link(
+        file: VLAFile, blobs: [VLAFile], bindings: inout [TensorBinding], limits: RuntimeLimits
+    ) throws(RuntimeError) -> (programs: [Program], origins: [[Int]], arenaSize: Int) {
+        let calls = file.programs.flatMap { $0.operations.filter { $0.opcode == .call } }
+        guard !calls.isEmpty else {
+            return (file.programs, file.programs.map { Array($0.operations.indices) }, Int(file.arenaSize))
+        }
+        do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
+            throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
+        }
+        let base = (Int(file.arenaSize) + 63) & ~63
+        var arenaSize = base
+        var firstTensor: [Int: Int] = [:]
+        for r in Set(calls.map { Int($0.attributes[0]) }).sorted() {
+            let blob = blobs[r]
+            guard blob.arenaSize <= UInt64(limits.maxArenaBytes) else {
+                throw RuntimeError(.limitExceeded, "shared blob \(r) has an arena of \(blob.arenaSize) bytes, the limit is \(limits.maxArenaBytes)")
+            }
+            let (end, overflow) = base.addingReportingOverflow((Int(blob.arenaSize) + 63) & ~63)
+            guard !overflow, end <= limits.maxArenaBytes else {
+                throw RuntimeError(.limitExceeded, "the arena with called blob programs exceeds the limit of \(limits.maxArenaBytes) bytes")
+            }
+            arenaSize = max(arenaSize, end)
+            firstTensor[r] = unsafe bindings.count
+            for (id, tensor) in blob.tensors.enumerated() {
+                let storage: TensorStorage
+                switch tensor.storage {
+                case .inline:
+                    guard let p = unsafe blob.unsafePayloadAddress(ofTensor: id) else {
+                        throw RuntimeError(.invalidProgram, "blob \(r) tensor \(id) \"\(tensor.name)\" has no payload")
+                    }
+                    unsafe storage = .constant(p)
+                case .arena(let offset):
+                    unsafe storage = .arena(offset: base + Int(offset))
+                case .external:
+                    throw RuntimeError(.invalidProgram, "blob \(r) tensor \(id) \"\(tensor.name)\" is external")
+                }
+                unsafe bindings.append(TensorBinding(name: tensor.name, type: tensor.type, storage: storage, scale: tensor.scaleTensor.map { $0 + (firstTensor[r] ?? 0) }))
+            }
+        }
+        var programs: [Program] = []
+        var origins: [[Int]] = []
+        for program in file.programs {
+            var ops: [Operation] = []
+            var origin: [Int] = []
+            for (k, op) in program.operations.enumerated() {
+                guard op.opcode == .call else {
+                    ops.append(op)
+                    origin.append(k)
+                    continue
+                }
+                let r = Int(op.attributes[0])
+                let first = firstTensor[r] ?? 0
+                let callee = blobs[r].programs[Int(op.attributes[1])]
+                for (a, b) in zip(op.inputs, callee.inputs) { ops.append(Operation(.reshape, inputs: [a], outputs: [first + b])) }
+                for c in callee.operations {
+                    ops.append(Operation(c.opcode, inputs: c.inputs.map { $0 + first }, outputs: c.outputs.map { $0 + first }, attributes: c.attributes))
+                }
+                for (a, b) in zip(op.outputs, callee.outputs) { ops.append(Operation(.reshape, inputs: [first + b], outputs: [a])) }
+                origin += [Int](repeating: k, count: ops.count - origin.count)
+            }
+            programs.append(Program(name: program.name, inputs: program.inputs, outputs: program.outputs, operations: ops))
+            origins.append(origin)
+        }
+        return (programs, origins, arenaSize)
+    }
+}
+
+/// The stored bytes of an inline tensor of `file` or of an external one in its resolved `blobs`.
+func storedBytes(_ file: VLAFile, blobs: [VLAFile], tensor id: Int) -> [UInt8]? {
+    guard file.tensors.indices.contains(id) else { return nil }
+    switch file.tensors[id].storage {
+    case .inline: return file.payload(ofTensor: id)
+    case .external(let ref, let index): return ref < blobs.count ? blobs[ref].payload(ofTensor: index) : nil
+    case .arena: return nil
     }
 }
 
@@ -71,12 +161,12 @@ public enum TestVectors {
         var results: [TestVectorResult] = []
         for (i, vector) in file.testVectors.enumerated() {
             for binding in vector.inputs {
-                try interpreter.setRaw(binding.target, file.payload(ofTensor: binding.value) ?? [])
+                try interpreter.setRaw(binding.target, storedBytes(file, blobs: blobs, tensor: binding.value) ?? [])
             }
             try interpreter.run(vector.program)
             var worst: Float = 0
             for binding in vector.expected {
-                let expected = file.payload(ofTensor: binding.value) ?? []
+                let expected = storedBytes(file, blobs: blobs, tensor: binding.value) ?? []
                 let type = file.tensors[binding.target].type
                 if type.dtype == .f32 {
                     let got = try interpreter.floats(binding.target)

@@ -141,6 +141,9 @@ import VLAFormat
                     "tensor \(id) \"\(entry.name)\" lives in shared blob \(ref) (tensor \(index)); prepare from the verified file instead")
             }
         }
+        if document.programs.contains(where: { $0.operations.contains { $0.opcode == .call } }) {
+            throw RuntimeError(.unsupported, "the document has call ops, which run programs of shared blobs; prepare from the verified file instead")
+        }
         guard document.arenaSize <= UInt64(options.limits.maxArenaBytes) else {
             throw RuntimeError(.limitExceeded, "arena of \(document.arenaSize) bytes exceeds the limit of \(options.limits.maxArenaBytes)")
         }
@@ -167,9 +170,12 @@ import VLAFormat
             owned: OwnedBuffers(), options: options)
     }
 
+    /// - Parameters:
+    ///   - planned: The programs actually planned (a file's programs with `call` ops linked), nil: `programs`.
+    ///   - origins: For each planned op, the index of the op of `programs` it came from (profiles use these).
     init(
         tensors: [TensorBinding], programs: [Program], arenaSize: Int, keepAlive: AnyObject?,
-        owned: OwnedBuffers, options: RuntimeOptions
+        owned: OwnedBuffers, options: RuntimeOptions, planned: [Program]? = nil, origins: [[Int]]? = nil
     ) throws(RuntimeError) {
         guard arenaSize >= 0, arenaSize <= options.limits.maxArenaBytes else {
             throw RuntimeError(.limitExceeded, "arena of \(arenaSize) bytes is outside 0...\(options.limits.maxArenaBytes)")
@@ -190,8 +196,14 @@ import VLAFormat
         Threading.useSingleThreadedBLAS()
         var planner = Planner(interpreter: self)
         var all: [[Step]] = unsafe []
-        for (index, program) in programs.enumerated() {
-            unsafe all.append(try planner.plan(program: program, index: index))
+        for (index, program) in (planned ?? programs).enumerated() {
+            var steps = try unsafe planner.plan(program: program, index: index)
+            if let origins, index < origins.count {
+                for k in unsafe steps.indices where unsafe steps[k].op < origins[index].count {
+                    unsafe steps[k].op = origins[index][steps[k].op]
+                }
+            }
+            unsafe all.append(steps)
         }
         planner.allocateScratch()
         unsafe self.steps = unsafe all

@@ -120,6 +120,15 @@ public final class Policy: Sendable {
     /// Bytes mapped for this policy: the file and its shared blobs.
     public var mappedBytes: Int { blobs.reduce(file.byteCount) { $0 + $1.byteCount } }
 
+    /// Bytes of one session's arena: the file's arena rounded up to 64, then one region as large as the largest
+    /// arena (rounded up to 64) of the shared blobs whose programs the file `call`s (`Schemas/vla-format.md` §8.3).
+    public var sessionArenaBytes: UInt64 {
+        let called = Set(file.programs.flatMap { $0.operations.filter { $0.opcode == .call }.map { Int($0.attributes[0]) } })
+        guard !called.isEmpty else { return file.arenaSize }
+        let region = called.map { r in r < blobs.count ? (blobs[r].arenaSize + 63) / 64 * 64 : 0 }.max() ?? 0
+        return (file.arenaSize + 63) / 64 * 64 + region
+    }
+
     /// Runs the file's embedded test vectors on a fresh interpreter (the runtime's self-test).
     /// - Returns: One result per vector; an empty array when the file has none.
     /// - Throws: ``RuntimeError`` when the programs cannot be prepared or run.

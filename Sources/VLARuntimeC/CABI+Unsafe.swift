@@ -148,7 +148,7 @@ public func vla_policy_info(_ p: OpaquePointer?, _ info: UnsafeMutableRawPointer
     let m = policy.metadata
     let value = PolicyInfo(
         actionDim: m.action.actionDim, horizon: m.action.horizon, imageHeight: m.image.height, imageWidth: m.image.width,
-        hasReset: policy.resetProgram == nil ? 0 : 1, mappedBytes: UInt64(policy.mappedBytes), arenaBytes: policy.file.arenaSize)
+        hasReset: policy.resetProgram == nil ? 0 : 1, mappedBytes: UInt64(policy.mappedBytes), arenaBytes: policy.sessionArenaBytes)
     info.storeBytes(of: value, as: PolicyInfo.self)
     return vlaOK
 }

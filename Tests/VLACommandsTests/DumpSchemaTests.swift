@@ -84,6 +84,12 @@ import VLATestSupport
         try check(VLAFile(bytes: SampleDocuments.policyAndBlob().policy))
     }
 
+    @Test func callPolicyAndProgramBlobDumpsFitTheSchema() throws {
+        let (policy, blob) = try SampleDocuments.callPolicyAndBlob()
+        try check(VLAFile(bytes: policy))
+        try check(VLAFile(bytes: blob))
+    }
+
     @Test func blobDumpFitsTheSchema() throws {
         try check(VLAFile(bytes: SampleDocuments.policyAndBlob().blob))
     }

@@ -28,6 +28,15 @@ import VLATestSupport
         assertSnapshot(FileReport(path: "sample-blob.vla", file: blob).text(), named: "dump-blob.txt")
     }
 
+    /// Format 1.1: a policy whose step calls a blob program, and the blob with its program and test frame.
+    @Test func dumpOfCallsAndBlobProgramsMatchesGolden() throws {
+        let (policy, blob) = try SampleDocuments.callPolicyAndBlob()
+        let p = try VLAFile(bytes: policy), b = try VLAFile(bytes: blob)
+        assertSnapshot(FileReport(path: "sample-call-policy.vla", file: p).text(), named: "dump-call-policy.txt")
+        assertSnapshot(FileReport(path: "sample-call-policy.vla", file: p).json().serialized() + "\n", named: "dump-call-policy.json")
+        assertSnapshot(FileReport(path: "sample-program-blob.vla", file: b).text(), named: "dump-program-blob.txt")
+    }
+
     @Test func hostileNamesAreEscaped() throws {
         var doc = SampleDocuments.blob()
         doc.tensors[0].name = "evil\u{1b}[2J\u{202e}name\n"

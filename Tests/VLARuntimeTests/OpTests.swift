@@ -7,9 +7,9 @@ import VLAFormat
     @Test func fixturesArePresent() throws {
         let fixtures = try OpFixtures.loaded.get()
         #expect(fixtures.cases.count >= 80)
-        // Every op of the op set has at least one case.
+        // Every op of the op set has at least one case (`call` runs a blob program: CallLinkTests).
         let covered = Set(fixtures.cases.map(\.op))
-        for op in OpCode.all { #expect(covered.contains(op.name), "no fixture for \(op.name)") }
+        for op in OpCode.all where op != .call { #expect(covered.contains(op.name), "no fixture for \(op.name)") }
     }
 
     @Test(arguments: OpFixtures.caseNames, Config.all)

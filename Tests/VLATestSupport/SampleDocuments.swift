@@ -142,6 +142,89 @@ public enum SampleDocuments {
     }
 }
 
+extension SampleDocuments {
+    /// A format 1.1 shared blob with a program: `features` (x f32[rows, 6] → relu(x·w + b) f32[rows, 4]) and a
+    /// stored test frame `test/frame` f32[frameRows, 6] that policies bind their test vector to.
+    public static func callBlob(rows: Int = 3, frameRows: Int = 3) -> VLADocument {
+        VLADocument(
+            isSharedBlob: true,
+            tensors: [
+                TensorEntry(name: "backbone/w", type: TensorType(.f32, [6, 4]), location: .inline(f32Bytes(floats(24, seed: 11)))),
+                TensorEntry(name: "backbone/b", type: TensorType(.f32, [4]), location: .inline(f32Bytes(floats(4, seed: 12)))),
+                TensorEntry(name: "backbone/x", type: TensorType(.f32, [rows, 6]), location: .arena(offset: 0)),
+                TensorEntry(name: "backbone/h", type: TensorType(.f32, [rows, 4]), location: .arena(offset: 128)),
+                TensorEntry(name: "backbone/y", type: TensorType(.f32, [rows, 4]), location: .arena(offset: 192)),
+                TensorEntry(name: "test/frame", type: TensorType(.f32, [frameRows, 6]), location: .inline(f32Bytes(floats(frameRows * 6, seed: 13)))),
+            ],
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "backbone"),
+            programs: [
+                Program(name: "features", inputs: [2], outputs: [4], operations: [
+                    Operation(.linear, inputs: [2, 0, 1], outputs: [3]),
+                    Operation(.relu, inputs: [3], outputs: [4]),
+                ])
+            ],
+            arenaSize: 256,
+            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
+    }
+
+    /// The expected output of ``callPolicy(blobHash:blobSize:)``'s `step` on the blob's test frame, computed here
+    /// in float64 from the stored values (independent of the runtime): `relu(frame·w + b)·v`.
+    public static func callPolicyExpected() -> [Float] {
+        let frame = floats(18, seed: 13), w = floats(24, seed: 11), b = floats(4, seed: 12), v = floats(28, seed: 14)
+        var features = [Double](repeating: 0, count: 12)
+        for r in 0..<3 {
+            for n in 0..<4 {
+                var acc = Double(b[n])
+                for k in 0..<6 { acc += Double(frame[r * 6 + k]) * Double(w[k * 4 + n]) }
+                features[r * 4 + n] = max(Double(Float(acc)), 0)
+            }
+        }
+        var out = [Float](repeating: 0, count: 21)
+        for r in 0..<3 {
+            for n in 0..<7 {
+                var acc: Double = 0
+                for k in 0..<4 { acc += features[r * 4 + k] * Double(v[k * 7 + n]) }
+                out[r * 7 + n] = Float(acc)
+            }
+        }
+        return out
+    }
+
+    /// A format 1.1 policy whose `step` calls program 0 of ``callBlob(rows:frameRows:)`` and then applies its own
+    /// linear layer; its test vector's input is the blob's `test/frame` (an external tensor).
+    public static func callPolicy(blobHash: [UInt8], blobSize: UInt64) -> VLADocument {
+        VLADocument(
+            tensors: [
+                TensorEntry(name: "step/x", type: TensorType(.f32, [3, 6]), location: .arena(offset: 0)),
+                TensorEntry(name: "step/features", type: TensorType(.f32, [3, 4]), location: .arena(offset: 128)),
+                TensorEntry(name: "policy/v", type: TensorType(.f32, [4, 7]), location: .inline(f32Bytes(floats(28, seed: 14)))),
+                TensorEntry(name: "step/out", type: TensorType(.f32, [3, 7]), location: .arena(offset: 192)),
+                TensorEntry(name: "test/frame", type: TensorType(.f32, [3, 6]), location: .external(ref: 0, index: 5)),
+                TensorEntry(name: "test/step/out", type: TensorType(.f32, [3, 7]), location: .inline(f32Bytes(callPolicyExpected()))),
+            ],
+            metadata: Metadata(
+                instruction: "pick up the sample",
+                model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
+            programs: [
+                Program(name: "step", inputs: [0], outputs: [3], operations: [
+                    Operation(.call, inputs: [0], outputs: [1], attributes: [0, 0]),
+                    Operation(.linear, inputs: [1, 2], outputs: [3]),
+                ])
+            ],
+            arenaSize: 320,
+            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
+            testVectors: [TestVector(program: 0, inputs: [.init(target: 0, value: 4)], expected: [.init(target: 3, value: 5)], tolerance: 1e-5)],
+            sharedRefs: [SharedReference(sha256: blobHash, role: "backbone", size: blobSize)])
+    }
+
+    /// ``callBlob(rows:frameRows:)``'s bytes and ``callPolicy(blobHash:blobSize:)`` referencing it, serialized.
+    public static func callPolicyAndBlob(rows: Int = 3, frameRows: Int = 3) throws -> (policy: [UInt8], blob: [UInt8]) {
+        let blob = try VLAWriter.serialize(callBlob(rows: rows, frameRows: frameRows))
+        let policy = try VLAWriter.serialize(callPolicy(blobHash: SHA256.hash(blob), blobSize: UInt64(blob.count)))
+        return (policy, blob)
+    }
+}
+
 /// SplitMix64: a small deterministic generator for seeded tests.
 public struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
