@@ -104,7 +104,7 @@ struct Bench: ParsableCommand {
         session.profile = nil
 
         let program = opened.file.programs[opened.stepProgram]
-        let flops = Bench.flops(program, opened.file)
+        let flops = Bench.flops(program, opened.file, blobs: opened.blobs)
         let p50 = Bench.percentile(stepNs, 0.5), p99 = Bench.percentile(stepNs, 0.99)
         let prog50 = Bench.percentile(programNs, 0.5), prog99 = Bench.percentile(programNs, 0.99)
         let reset50 = Bench.percentile(resetNs, 0.5)
@@ -113,12 +113,18 @@ struct Bench: ParsableCommand {
         let total = max(1, opTimes.reduce(0, +))
         let ranked = opTimes.enumerated().sorted { $0.element > $1.element }.prefix(top)
         let allocPerStep = Double(allocations) / Double(steps)
-        // Per part: ops grouped by the prefix of their output tensor's name (`backbone/`, `policy/`, ...).
+        // Per part: a `call` is the part named by the blob program it runs (`backbone`, `policy-tail`, ...);
+        // other ops are grouped by the prefix of their output tensor's name (`backbone/`, `policy/`, ...).
         var groups: [(name: String, ns: UInt64, flops: Double)] = []
         for (index, op) in program.operations.enumerated() {
-            let name = op.outputs.first.map { opened.file.tensors[$0].name } ?? ""
-            let group = name.firstIndex(of: "/").map { String(name[..<$0]) } ?? "(other)"
-            let f = Bench.flops(Program(name: "", inputs: [], outputs: [], operations: [op]), opened.file)
+            let group: String
+            if let (blob, callee) = Bench.callee(op, blobs: opened.blobs) {
+                group = blob.programs[callee].name
+            } else {
+                let name = op.outputs.first.map { opened.file.tensors[$0].name } ?? ""
+                group = name.firstIndex(of: "/").map { String(name[..<$0]) } ?? "(other)"
+            }
+            let f = Bench.flops(Program(name: "", inputs: [], outputs: [], operations: [op]), opened.file, blobs: opened.blobs)
             if let g = groups.firstIndex(where: { $0.name == group }) {
                 groups[g].ns += opTimes[index]
                 groups[g].flops += f
@@ -166,7 +172,7 @@ struct Bench: ParsableCommand {
         print(String(format: "  allocations       %9.2f per step (all threads)", allocPerStep))
         print("  arena             \(opened.sessionArenaBytes) bytes")
         print("  mapped            \(opened.mappedBytes) bytes (policy \(opened.file.byteCount) + shared \(opened.mappedBytes - opened.file.byteCount))")
-        print("  parts (step program, by tensor-name prefix, \(runs) profiled runs):")
+        print("  parts (step program: each call by the blob program it runs, other ops by tensor-name prefix; \(runs) profiled runs):")
         for g in groups {
             let ms = Double(g.ns) / Double(runs) / 1e6
             print("    " + g.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %9.3f ms  %8.4f GFLOP  %7.1f GFLOP/s", ms, g.flops / 1e9, ms > 0 ? g.flops / (ms * 1e6) : 0))
@@ -188,10 +194,24 @@ struct Bench: ParsableCommand {
     }
 
     /// Multiply-add FLOPs (2 per MAC) of the program's linear, patch_embed and attention ops.
-    static func flops(_ program: Program, _ file: VLAFile) -> Double {
+    /// The blob and program index a `call` op runs, when it is one and its blob was given.
+    static func callee(_ op: VLAFormat.Operation, blobs: [VLAFile]) -> (VLAFile, Int)? {
+        guard op.opcode == .call, op.attributes.count >= 2 else { return nil }
+        let ref = Int(op.attributes[0]), index = Int(op.attributes[1])
+        guard ref < blobs.count, index < blobs[ref].programs.count else { return nil }
+        return (blobs[ref], index)
+    }
+
+    /// Multiply-adds × 2 of the matrix ops (`linear`, `patch_embed`, `attention`), through `call`s into
+    /// the given blobs' programs (blobs call nothing further).
+    static func flops(_ program: Program, _ file: VLAFile, blobs: [VLAFile] = []) -> Double {
         var total = 0.0
         for op in program.operations {
             let shape = { (id: Int) -> [Int] in file.tensors[id].type.shape }
+            if let (blob, callee) = callee(op, blobs: blobs) {
+                total += flops(blob.programs[callee], blob)
+                continue
+            }
             switch op.opcode {
             case .linear:
                 let x = shape(op.inputs[0]), w = shape(op.inputs[1])

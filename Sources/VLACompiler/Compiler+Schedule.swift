@@ -95,10 +95,20 @@ extension Compiler {
         let copy = EmitContext()
         copy.blobs = ctx.blobs
         copy.stepTailInputs = ctx.stepTailInputs
-        if let tail = ctx.stepTailInputs {
-            do { copy.stepTailEval = try Interpreter(document: tail.document, options: runtime, constants: constants) } catch {
-                throw CompileError(.internalError, "preparing the step evaluator", cause: error)
+        // Interpreters own their arenas: every evaluator the emission uses is prepared again for this thread
+        // (the weights are shared through the constant pool).
+        do {
+            if let tail = ctx.stepTailInputs {
+                copy.stepTailEval = try Interpreter(document: tail.document, options: runtime, constants: constants)
             }
+            if let (model, _) = ctx.flatTail {
+                copy.flatTail = (model, try Interpreter(document: model.document, options: runtime, constants: constants))
+            }
+            if let hn = ctx.hnTail {
+                copy.hnTail = (hn.length, hn.model, try Interpreter(document: hn.model.document, options: runtime, constants: constants))
+            }
+        } catch {
+            throw CompileError(.internalError, "preparing the test-vector evaluators of a worker", cause: error)
         }
         return copy
     }

@@ -172,8 +172,11 @@ def vlac_bench(a, threads):
     parts = {p["name"]: p["milliseconds"] for p in j["parts"]}
     out = {"step program": j["programMsP50"], "step": j["stepMsP50"], "GFLOP/s": j["programGFLOPPerSecond"],
            "allocations": j["allocationsPerStep"]}
-    if "policy" in parts:
-        out["policy"] = parts["policy"]
+    # Format 1.1 policies call the blob program "policy-tail"; 1.0 policies (--embed-shared) name it "policy".
+    for name in ("policy-tail", "policy"):
+        if name in parts:
+            out["policy"] = parts[name]
+            break
     return out
 
 
