@@ -255,22 +255,8 @@ extension Compiler {
         let frameID = A.inlineBytes("test.frame", [224, 224, 3], frameBytes)
         let c = model.config
         let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
-        var vectors: [TestVector] = []
-        if let resetInput {
-            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
-        }
-        let step = programs.count - 1
-        vectors.append(TestVector(
-            program: step, inputs: [.init(target: programs[step].inputs[0], value: frameID)],
-            expected: [.init(target: programs[step].outputs[0], value: expectedID)], tolerance: 1e-4))
-        var meta = metadataBase
-        meta.instruction = p.task.text
-        let doc = VLADocument(
-            isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
-            provenance: provenance, testVectors: vectors, sharedRefs: refs)
-        do { return try VLAWriter.serialize(doc) } catch {
-            throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
-        }
+        return try policyBytes(
+            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p)
     }
 
     /// Builds, evaluates and serializes one policy that calls the programs of the shared blobs (format 1.1).
@@ -392,14 +378,32 @@ extension Compiler {
         }
         let frameID = A.tensors.count - 1
         let expectedID = A.inline("test/actions", [c.horizon, c.actionDim], expected)
+        return try policyBytes(
+            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p)
+    }
+
+    /// The end of a built model's arena (its planned size).
+    func regionEnd(_ m: BuiltModel) -> UInt64 { m.document.arenaSize }
+}
+
+extension Compiler.Prepared {
+    var prepared: Compiler.Prepared { self }
+}
+
+extension Compiler {
+    /// The policy document around its programs: test vectors (`reset` on the fixed frame when there is one,
+    /// then `step`, whose last program it is, expecting `expected`), metadata with the instruction, serialized.
+    func policyBytes(
+        _ A: Assembler, programs: [Program], resetInput: Int?, frame: Int, expected: Int, refs: [SharedReference], line p: Prepared
+    ) throws(CompileError) -> [UInt8] {
         var vectors: [TestVector] = []
         if let resetInput {
-            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frameID)], expected: [], tolerance: 0))
+            vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frame)], expected: [], tolerance: 0))
         }
         let step = programs.count - 1
         vectors.append(TestVector(
-            program: step, inputs: [.init(target: programs[step].inputs[0], value: frameID)],
-            expected: [.init(target: programs[step].outputs[0], value: expectedID)], tolerance: 1e-4))
+            program: step, inputs: [.init(target: programs[step].inputs[0], value: frame)],
+            expected: [.init(target: programs[step].outputs[0], value: expected)], tolerance: 1e-4))
         var meta = metadataBase
         meta.instruction = p.task.text
         let doc = VLADocument(
@@ -409,11 +413,4 @@ extension Compiler {
             throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
         }
     }
-
-    /// The end of a built model's arena (its planned size).
-    func regionEnd(_ m: BuiltModel) -> UInt64 { m.document.arenaSize }
-}
-
-extension Compiler.Prepared {
-    var prepared: Compiler.Prepared { self }
 }

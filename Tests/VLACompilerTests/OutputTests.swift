@@ -49,23 +49,7 @@ import VLAModels
         #expect(try Self.files(a) == fa)
         // A changed model (statistics) rewrites every policy.
         let copy = try Paths.copyOfTiny("changed")
-        let stats = copy + "/" + model + "/dataset_statistics.json"
-        let statsData = try #require(FileManager.default.contents(atPath: stats))
-        var obj = try #require(try JSONSerialization.jsonObject(with: statsData) as? [String: Any])
-        func bump(_ action: [String: Any]) -> [String: Any] {
-            var a = action
-            var mean = a["mean"] as? [Double] ?? []
-            mean[0] += 0.125
-            a["mean"] = mean
-            return a
-        }
-        if let a = obj["action"] as? [String: Any] {
-            obj["action"] = bump(a)
-        } else if var d = obj["bridge_dataset"] as? [String: Any], let a = d["action"] as? [String: Any] {
-            d["action"] = bump(a)
-            obj["bridge_dataset"] = d
-        }
-        try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: stats))
+        try Paths.changeStatistics(copy + "/" + model)
         let s3 = try Compiler(model: copy + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         #expect(s3.upToDate == 0 && s3.policies == 3)
         try? FileManager.default.removeItem(atPath: a)

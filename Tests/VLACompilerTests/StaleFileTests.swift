@@ -76,23 +76,7 @@ import VLAFormat
         _ = try SharedCompilers.get(Paths.tiny + "/model").compile(tasks: list, listName: "tasks.txt", to: out)
         let before = try Self.named(out)
         // Change the statistics: every policy and the blobs' metadata change.
-        let stats = copy + "/model/dataset_statistics.json"
-        let statsData = try #require(FileManager.default.contents(atPath: stats))
-        var obj = try #require(try JSONSerialization.jsonObject(with: statsData) as? [String: Any])
-        func bump(_ action: [String: Any]) -> [String: Any] {
-            var a = action
-            var mean = a["mean"] as? [Double] ?? []
-            mean[0] += 0.125
-            a["mean"] = mean
-            return a
-        }
-        if let a = obj["action"] as? [String: Any] {
-            obj["action"] = bump(a)
-        } else if var d = obj["bridge_dataset"] as? [String: Any], let a = d["action"] as? [String: Any] {
-            d["action"] = bump(a)
-            obj["bridge_dataset"] = d
-        }
-        try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: stats))
+        try Paths.changeStatistics(copy + "/model")
         let s = try Compiler(model: copy + "/model").compile(tasks: list, listName: "tasks.txt", to: out)
         let after = try Self.named(out)
         #expect(s.upToDate == 0 && s.policies == 2)

@@ -29,6 +29,28 @@ enum Paths {
         }
         return dir
     }
+
+    /// Shifts the first action mean in a copied model's `dataset_statistics.json` by 0.125 (single or per
+    /// dataset form): every policy's metadata, and so its bytes, change.
+    static func changeStatistics(_ modelDir: String) throws {
+        let stats = modelDir + "/dataset_statistics.json"
+        let statsData = try #require(FileManager.default.contents(atPath: stats))
+        var obj = try #require(try JSONSerialization.jsonObject(with: statsData) as? [String: Any])
+        func bump(_ action: [String: Any]) -> [String: Any] {
+            var a = action
+            var mean = a["mean"] as? [Double] ?? []
+            mean[0] += 0.125
+            a["mean"] = mean
+            return a
+        }
+        if let a = obj["action"] as? [String: Any] {
+            obj["action"] = bump(a)
+        } else if var d = obj["bridge_dataset"] as? [String: Any], let a = d["action"] as? [String: Any] {
+            d["action"] = bump(a)
+            obj["bridge_dataset"] = d
+        }
+        try JSONSerialization.data(withJSONObject: obj).write(to: URL(fileURLWithPath: stats))
+    }
 }
 
 /// Golden outputs of the Flax reference.
