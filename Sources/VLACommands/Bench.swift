@@ -191,7 +191,7 @@ struct Bench: ParsableCommand {
         print("  profile (step program, \(runs) profiled runs, top \(ranked.count) of \(rows.count) ops, calls expanded; name = file op index or called-program:op index):")
         for row in ranked {
             let us = Double(row.ns) / Double(runs) / 1000
-            var line = "    " + row.name.padding(toLength: max(14, row.name.count), withPad: " ", startingAt: 0) + " "
+            var line = "    " + row.name.padding(toLength: max(18, row.name.count), withPad: " ", startingAt: 0) + " "
             line += row.op.padding(toLength: 12, withPad: " ", startingAt: 0)
             line += String(format: " %10.1f µs  %5.1f %%  ", us, 100 * Double(row.ns) / Double(total)) + row.output
             if row.flops > 0 { line += String(format: "  %.1f GFLOP/s", us > 0 ? row.flops / (us * 1e3) : 0) }
