@@ -14,7 +14,9 @@ struct Bench: ParsableCommand {
             prints p50/p99 latency of the whole step (image contract, step program, action contract) \
             and of the step program alone, the heap allocations per step (all threads of the process), the \
             arena and mapped bytes, the achieved GFLOP/s of the step program (linear, patch_embed and \
-            attention FLOPs), and the ops that took the most time (a separate profiled pass).
+            attention FLOPs), the time of each part (each call by the program it runs), and the ops that took \
+            the most time (a separate profiled pass that sees inside calls: `backbone:17` is op 17 of the \
+            called program `backbone`).
 
             Examples:
               vlac bench out/policies/open-the-drawer-1c9e.vla --steps 50 --threads 2
@@ -98,7 +100,7 @@ struct Bench: ParsableCommand {
             programNs.append(OpProfile.now() - s)
         }
         // Per-op profile: a separate pass (two clock reads per op).
-        let profile = OpProfile(programs: opened.file.programs)
+        let profile = OpProfile(interpreter: session.interpreter)
         session.profile = profile
         for _ in 0..<max(1, min(steps, 10)) { _ = try about(policy) { try session.step(frame: pixels.span, height: frame.height, width: frame.width) } }
         session.profile = nil
@@ -111,7 +113,8 @@ struct Bench: ParsableCommand {
         let runs = max(1, profile.runs[opened.stepProgram])
         let opTimes = profile.nanoseconds[opened.stepProgram]
         let total = max(1, opTimes.reduce(0, +))
-        let ranked = opTimes.enumerated().sorted { $0.element > $1.element }.prefix(top)
+        let rows = Bench.profileRows(profile.entries(program: opened.stepProgram), program: program, file: opened.file, blobs: opened.blobs)
+        let ranked = rows.sorted { $0.ns > $1.ns }.prefix(top)
         let allocPerStep = Double(allocations) / Double(steps)
         // Per part: a `call` is the part named by the blob program it runs (`backbone`, `policy-tail`, ...);
         // other ops are grouped by the prefix of their output tensor's name (`backbone/`, `policy/`, ...).
@@ -134,14 +137,22 @@ struct Bench: ParsableCommand {
         }
 
         if json {
-            let ops: [JSON] = ranked.map { index, ns in
-                let op = program.operations[index]
-                return .object([
-                    ("index", .int(Int64(index))), ("op", .string(op.opcode.name)),
-                    ("output", .string(op.outputs.first.map { "\(opened.file.tensors[$0].type)" } ?? "")),
-                    ("microseconds", .float(Float(Double(ns) / Double(runs) / 1000))),
-                    ("share", .float(Float(Double(ns) / Double(total)))),
-                ])
+            let ops: [JSON] = ranked.map { row in
+                var fields: [(String, JSON)] = [
+                    ("name", .string(row.name)), ("index", .int(Int64(row.fileOp))), ("op", .string(row.op)),
+                    ("output", .string(row.output)),
+                    ("microseconds", .float(Float(Double(row.ns) / Double(runs) / 1000))),
+                    ("share", .float(Float(Double(row.ns) / Double(total)))),
+                ]
+                if let callee = row.callee {
+                    fields.append(("program", .string(callee.program)))
+                    if let op = callee.op { fields.append(("programOp", .int(Int64(op)))) }
+                }
+                if row.flops > 0 {
+                    fields.append(("GFLOP", .float(Float(row.flops / 1e9))))
+                    fields.append(("GFLOPPerSecond", .float(Float(row.ns > 0 ? row.flops * Double(runs) / Double(row.ns) : 0))))
+                }
+                return .object(fields)
             }
             let out = JSON.object([
                 ("formatVersion", .int(1)), ("policy", .string(policy)), ("threads", .int(Int64(threads))), ("steps", .int(Int64(steps))),
@@ -177,13 +188,67 @@ struct Bench: ParsableCommand {
             let ms = Double(g.ns) / Double(runs) / 1e6
             print("    " + g.name.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %9.3f ms  %8.4f GFLOP  %7.1f GFLOP/s", ms, g.flops / 1e9, ms > 0 ? g.flops / (ms * 1e6) : 0))
         }
-        print("  profile (step program, \(runs) profiled runs, top \(ranked.count) of \(program.operations.count) ops):")
-        for (index, ns) in ranked {
-            let op = program.operations[index]
-            let out = op.outputs.first.map { "\(opened.file.tensors[$0].type)" } ?? ""
-            let name = op.opcode.name.padding(toLength: 12, withPad: " ", startingAt: 0)
-            print(String(format: "    %5d  ", index) + name + String(format: " %10.1f µs  %5.1f %%  ", Double(ns) / Double(runs) / 1000, 100 * Double(ns) / Double(total)) + out)
+        print("  profile (step program, \(runs) profiled runs, top \(ranked.count) of \(rows.count) ops, calls expanded; name = file op index or called-program:op index):")
+        for row in ranked {
+            let us = Double(row.ns) / Double(runs) / 1000
+            var line = "    " + row.name.padding(toLength: max(18, row.name.count), withPad: " ", startingAt: 0) + " "
+            line += row.op.padding(toLength: 12, withPad: " ", startingAt: 0)
+            line += String(format: " %10.1f µs  %5.1f %%  ", us, 100 * Double(row.ns) / Double(total)) + row.output
+            if row.flops > 0 { line += String(format: "  %.1f GFLOP/s", us > 0 ? row.flops / (us * 1e3) : 0) }
+            print(line)
         }
+    }
+
+    /// One line of the profile: an op of the step program, an op of a program it calls, or a call's copies.
+    struct ProfileRow {
+        /// `17` for the file's own op 17, `backbone:17` for op 17 of the called program `backbone`,
+        /// `backbone:copies` for the copies in and out of that call.
+        var name: String
+        /// The index of the op in the step program (the `call` for rows inside one).
+        var fileOp: Int
+        /// The called program and the op index in it (nil for the copies).
+        var callee: (program: String, op: Int?)?
+        var op: String
+        var output: String
+        var ns: UInt64
+        var flops: Double
+    }
+
+    /// The profile's planned ops as rows: ops of called programs named by the program and op index, each call's
+    /// copies in and out summed in one row.
+    static func profileRows(_ entries: [OpProfile.Entry], program: Program, file: VLAFile, blobs: [VLAFile]) -> [ProfileRow] {
+        var rows: [ProfileRow] = []
+        var copies: [Int: Int] = [:]
+        for entry in entries {
+            let origin = entry.origin
+            guard let callee = origin.callee, callee.blob < blobs.count, callee.program < blobs[callee.blob].programs.count else {
+                let op = program.operations[origin.op]
+                rows.append(ProfileRow(
+                    name: "\(origin.op)", fileOp: origin.op, callee: nil, op: op.opcode.name,
+                    output: op.outputs.first.map { "\(file.tensors[$0].type)" } ?? "", ns: entry.nanoseconds,
+                    flops: flops(Program(name: "", inputs: [], outputs: [], operations: [op]), file, blobs: blobs)))
+                continue
+            }
+            let blob = blobs[callee.blob], called = blob.programs[callee.program]
+            switch callee.part {
+            case .op(let j):
+                let op = called.operations[j]
+                rows.append(ProfileRow(
+                    name: "\(called.name):\(j)", fileOp: origin.op, callee: (called.name, j), op: op.opcode.name,
+                    output: op.outputs.first.map { "\(blob.tensors[$0].type)" } ?? "", ns: entry.nanoseconds,
+                    flops: flops(Program(name: "", inputs: [], outputs: [], operations: [op]), blob)))
+            case .copyIn, .copyOut:
+                if let r = copies[origin.op] {
+                    rows[r].ns += entry.nanoseconds
+                } else {
+                    copies[origin.op] = rows.count
+                    rows.append(ProfileRow(
+                        name: "\(called.name):copies", fileOp: origin.op, callee: (called.name, nil), op: "copy",
+                        output: "", ns: entry.nanoseconds, flops: 0))
+                }
+            }
+        }
+        return rows
     }
 
     static func percentile(_ values: [UInt64], _ p: Double) -> Double {
@@ -193,7 +258,6 @@ struct Bench: ParsableCommand {
         return Double(sorted[i])
     }
 
-    /// Multiply-add FLOPs (2 per MAC) of the program's linear, patch_embed and attention ops.
     /// The blob and program index a `call` op runs, when it is one and its blob was given.
     static func callee(_ op: VLAFormat.Operation, blobs: [VLAFile]) -> (VLAFile, Int)? {
         guard op.opcode == .call, op.attributes.count >= 2 else { return nil }

@@ -53,15 +53,16 @@ extension Interpreter {
     /// tensors are appended to `bindings` once: its inline tensors as constants in the mapped blob (shared by every
     /// session), its arena tensors at their offset plus the blob's base. A `call` becomes a copy (`reshape`) of each
     /// input to the callee's input, the callee's ops over the appended tensors, and a copy of each callee output to
-    /// the op's output. Profiles and messages keep the file's op indices (every expanded op counts as its `call`).
+    /// the op's output. Messages keep the file's op indices (every expanded op counts as its `call`); each planned
+    /// op's ``OpOrigin`` also says where inside the call it came from (profiles use these).
     ///
-    /// - Returns: The expanded programs, the file op index of each expanded op, and the total arena size.
+    /// - Returns: The expanded programs, the origin of each expanded op, and the total arena size.
     static func link(
         file: VLAFile, blobs: [VLAFile], bindings: inout [TensorBinding], limits: RuntimeLimits
-    ) throws(RuntimeError) -> (programs: [Program], origins: [[Int]], arenaSize: Int) {
+    ) throws(RuntimeError) -> (programs: [Program], origins: [[OpOrigin]], arenaSize: Int) {
         let calls = file.programs.flatMap { $0.operations.filter { $0.opcode == .call } }
         guard !calls.isEmpty else {
-            return (file.programs, file.programs.map { Array($0.operations.indices) }, Int(file.arenaSize))
+            return (file.programs, file.programs.map { $0.operations.indices.map { OpOrigin(op: $0) } }, Int(file.arenaSize))
         }
         do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
             throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
@@ -97,25 +98,32 @@ extension Interpreter {
             }
         }
         var programs: [Program] = []
-        var origins: [[Int]] = []
+        var origins: [[OpOrigin]] = []
         for program in file.programs {
             var ops: [Operation] = []
-            var origin: [Int] = []
+            var origin: [OpOrigin] = []
             for (k, op) in program.operations.enumerated() {
                 guard op.opcode == .call else {
                     ops.append(op)
-                    origin.append(k)
+                    origin.append(OpOrigin(op: k))
                     continue
                 }
-                let r = Int(op.attributes[0])
+                let r = Int(op.attributes[0]), p = Int(op.attributes[1])
                 let first = firstTensor[r] ?? 0
-                let callee = blobs[r].programs[Int(op.attributes[1])]
-                for (a, b) in zip(op.inputs, callee.inputs) { ops.append(Operation(.reshape, inputs: [a], outputs: [first + b])) }
-                for c in callee.operations {
-                    ops.append(Operation(c.opcode, inputs: c.inputs.map { $0 + first }, outputs: c.outputs.map { $0 + first }, attributes: c.attributes))
+                let callee = blobs[r].programs[p]
+                let at = { (part: OpOrigin.Part) in OpOrigin(op: k, callee: OpOrigin.Callee(blob: r, program: p, part: part)) }
+                for (i, (a, b)) in zip(op.inputs, callee.inputs).enumerated() {
+                    ops.append(Operation(.reshape, inputs: [a], outputs: [first + b]))
+                    origin.append(at(.copyIn(i)))
                 }
-                for (a, b) in zip(op.outputs, callee.outputs) { ops.append(Operation(.reshape, inputs: [first + b], outputs: [a])) }
-                origin += [Int](repeating: k, count: ops.count - origin.count)
+                for (j, c) in callee.operations.enumerated() {
+                    ops.append(Operation(c.opcode, inputs: c.inputs.map { $0 + first }, outputs: c.outputs.map { $0 + first }, attributes: c.attributes))
+                    origin.append(at(.op(j)))
+                }
+                for (i, (a, b)) in zip(op.outputs, callee.outputs).enumerated() {
+                    ops.append(Operation(.reshape, inputs: [first + b], outputs: [a]))
+                    origin.append(at(.copyOut(i)))
+                }
             }
             programs.append(Program(name: program.name, inputs: program.inputs, outputs: program.outputs, operations: ops))
             origins.append(origin)

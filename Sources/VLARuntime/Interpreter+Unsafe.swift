@@ -76,6 +76,10 @@ import VLAFormat
     public let programs: [Program]
     /// Bytes of the arena.
     public let arenaSize: Int
+    /// `origins[program][k]`: where op `k` of the planned program came from. Without `call` ops the planned
+    /// programs are ``programs`` and `origins[p][k]` is op `k` itself; a linked `call` expands to its copies
+    /// in, the called blob program's ops and its copies out, all with the `call`'s index as ``OpOrigin/op``.
+    public let origins: [[OpOrigin]]
     let arena: UnsafeMutableRawPointer
     var steps: [[Step]] = unsafe []
     let pool: WorkerPool
@@ -172,10 +176,10 @@ import VLAFormat
 
     /// - Parameters:
     ///   - planned: The programs actually planned (a file's programs with `call` ops linked), nil: `programs`.
-    ///   - origins: For each planned op, the index of the op of `programs` it came from (profiles use these).
+    ///   - origins: For each planned op, the op of `programs` it came from (nil: the identity; profiles use these).
     init(
         tensors: [TensorBinding], programs: [Program], arenaSize: Int, keepAlive: AnyObject?,
-        owned: OwnedBuffers, options: RuntimeOptions, planned: [Program]? = nil, origins: [[Int]]? = nil
+        owned: OwnedBuffers, options: RuntimeOptions, planned: [Program]? = nil, origins: [[OpOrigin]]? = nil
     ) throws(RuntimeError) {
         guard arenaSize >= 0, arenaSize <= options.limits.maxArenaBytes else {
             throw RuntimeError(.limitExceeded, "arena of \(arenaSize) bytes is outside 0...\(options.limits.maxArenaBytes)")
@@ -184,6 +188,8 @@ import VLAFormat
         unsafe self.tensors = unsafe tensors
         self.programs = programs
         self.arenaSize = arenaSize
+        let origins = origins ?? (planned ?? programs).map { $0.operations.indices.map { OpOrigin(op: $0) } }
+        self.origins = origins
         self.keepAlive = keepAlive
         self.owned = owned
         unsafe try Interpreter.checkTensors(tensors, arenaSize: arenaSize)
@@ -198,9 +204,10 @@ import VLAFormat
         var all: [[Step]] = unsafe []
         for (index, program) in (planned ?? programs).enumerated() {
             var steps = try unsafe planner.plan(program: program, index: index)
-            if let origins, index < origins.count {
-                for k in unsafe steps.indices where unsafe steps[k].op < origins[index].count {
-                    unsafe steps[k].op = origins[index][steps[k].op]
+            for k in unsafe steps.indices {
+                unsafe steps[k].planned = steps[k].op
+                if index < origins.count, unsafe steps[k].op < origins[index].count {
+                    unsafe steps[k].op = origins[index][steps[k].op].op
                 }
             }
             unsafe all.append(steps)

@@ -76,5 +76,8 @@ enum Unary: Equatable {
 /// A kernel with the index of the op it came from (for messages).
 @unsafe struct Step {
     var kernel: Kernel
+    /// The op of the file's program it came from (a `call` for every step expanded from it).
     var op: Int
+    /// The op of the planned (linked) program it came from (``Interpreter/origins`` describes it).
+    var planned: Int = 0
 }

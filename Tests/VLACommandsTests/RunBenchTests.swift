@@ -100,4 +100,36 @@ import VLATestSupport
         #expect((parsed["stepMsP50"] as? Double ?? 0) > 0)
         #expect(parsed["mappedBytes"] as? Int == (try Self.demo.get().policy.count + Self.demo.get().blob.count))
     }
+
+    /// On a compiled hypervla-tiny policy (two `call`s), the profile ranks ops of the called programs.
+    @Test func benchProfilesInsideCalls() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("vlac-bench-\(UUID().uuidString)").path
+        let tasks = out + "-tasks.txt"
+        try Data("open the drawer\n".utf8).write(to: URL(fileURLWithPath: tasks))
+        let model = Self.root.appendingPathComponent("Examples/hypervla-tiny/model").path
+        let compiled = try Self.execute(["compile", "--instructions", tasks, "--model", model, "-o", out])
+        #expect(compiled.status == 0, "\(compiled.err)")
+        let policy = out + "/policies/" + (try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/policies").first))
+        let result = try Self.execute(["bench", policy, "--steps", "1", "--warmup", "1", "--top", "1000", "--json"])
+        #expect(result.status == 0, "\(result.err)")
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let rows = try #require(parsed["profile"] as? [[String: Any]])
+        let file = try VLAFile(path: policy)
+        let step = try #require(file.programs.firstIndex { $0.name == "step" })
+        #expect(file.programs[step].operations.filter { $0.opcode == .call }.count == 2)
+        // Rows name the called program and its op (`backbone:17`), with the op's output type.
+        let names = Set(rows.compactMap { $0["name"] as? String })
+        #expect(names.contains("backbone:0") && names.contains("policy-tail:0") && names.contains("backbone:copies"))
+        let patch = try #require(rows.first { $0["name"] as? String == "backbone:0" })
+        #expect(patch["op"] as? String == "patch_embed" && patch["program"] as? String == "backbone" && patch["programOp"] as? Int == 0)
+        #expect((patch["output"] as? String ?? "").hasPrefix("f32[") && (patch["GFLOPPerSecond"] as? Double ?? 0) > 0)
+        let shares = rows.compactMap { $0["share"] as? Double }.reduce(0, +)
+        #expect(abs(shares - 1) < 1e-3, "shares sum to \(shares)")
+        let parts = try #require(parsed["parts"] as? [[String: Any]])
+        #expect(Set(parts.compactMap { $0["name"] as? String }) == ["backbone", "policy-tail"])
+        for key in ["programMsP50", "stepMsP50", "programGFLOPPerSecond", "allocationsPerStep"] { #expect(parsed[key] is Double, "\(key)") }
+        // The text profile lists the same kind of rows.
+        let text = try Self.execute(["bench", policy, "--steps", "1", "--warmup", "0", "--top", "5"])
+        #expect(text.status == 0 && text.out.contains("backbone:") && text.out.contains("calls expanded"), "\(text.out)")
+    }
 }
