@@ -78,7 +78,7 @@ public final class ActionProcessor {
         }
         window = contract.ensembling == .uniform ? max(1, min(Int(contract.ensembleWindow), horizon)) : 1
         raw = [Float](repeating: 0, count: horizon * actionDim)
-        processed = raw
+        processed = [Float](repeating: 0, count: horizon * actionDim)  // its own storage: a shared buffer would be copied by the first step
         action = [Float](repeating: 0, count: actionDim)
         history = [Double](repeating: 0, count: window * horizon * actionDim)
     }
