@@ -1,7 +1,7 @@
 /// SHA-256 (FIPS 180-4), incremental.
 ///
 /// Used for the trailing digest of every .vla file, shared-blob identities and provenance. The compression
-/// function runs on the x86 SHA extensions when the CPU has them (Sources/CVLASHA256, about 5× the
+/// function runs on the x86 SHA extensions when the CPU has them (Sources/CVLASHA256, about 7× the
 /// portable Swift rounds), otherwise in portable Swift; both give the same digests.
 public struct SHA256: Sendable {
     /// Which compression function a hasher runs.
