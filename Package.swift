@@ -32,8 +32,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
 
+        // SHA-256 block compression on the x86 SHA extensions, chosen at run time by VLAFormat's SHA256
+        // (Sources/CVLASHA256/include/vla_sha256.h).
+        .target(name: "CVLASHA256"),
+
         // The .vla file: layout, verifying zero-copy reader, deterministic writer. No Foundation.
-        .target(name: "VLAFormat", swiftSettings: strictSettings),
+        .target(name: "VLAFormat", dependencies: ["CVLASHA256"], swiftSettings: strictSettings),
 
         // The matrix-product kernels in C: one copy per instruction set (AVX-512, AVX2 + FMA, portable), chosen at
         // run time, bit-identical results (Sources/CVLAKernels/include/vla_kernels.h).

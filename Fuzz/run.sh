@@ -13,7 +13,13 @@ case "$target" in
     FuzzFormatReader) sources=(Sources/VLAFormat/*.swift "Fuzz/$target/Fuzz.swift"); module=VLAFormat ;;
     *) echo "unknown target $target" >&2; exit 64 ;;
 esac
-swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name "$module" "${sources[@]}" -o "$build/$target" 2>&1 \
+# VLAFormat's SHA-256 imports the C target CVLASHA256: compile it (with ASan) and give swiftc a module map.
+mkdir -p "$build/CVLASHA256"
+printf 'module CVLASHA256 {\n    header "%s"\n    export *\n}\n' "$PWD/Sources/CVLASHA256/include/vla_sha256.h" \
+    > "$build/CVLASHA256/module.modulemap"
+clang -O2 -g -fsanitize=address -c Sources/CVLASHA256/sha256.c -I Sources/CVLASHA256/include -o "$build/CVLASHA256/sha256.o"
+swiftc -O -g -parse-as-library -sanitize=fuzzer,address -module-name "$module" -I "$build/CVLASHA256" \
+    "${sources[@]}" "$build/CVLASHA256/sha256.o" -o "$build/$target" 2>&1 \
     | grep -v "Cannot export local symbol" || true
 corpus=$(mktemp -d)
 swift build --product write-example >/dev/null

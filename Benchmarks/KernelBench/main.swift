@@ -5,6 +5,7 @@
 //   vlac-kernel-bench serve [--threads N]       the same model; reads "run N" lines on stdin, prints times
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
+//   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 import CPeakFlops
 #if canImport(Glibc)
 import Glibc
@@ -152,17 +153,37 @@ func crossover() throws {
     }
 }
 
+/// SHA-256 throughput of each implementation (`VLAFormat.SHA256`) over a 64 MiB buffer, best of 5.
+func sha256Throughput() {
+    let size = 64 << 20
+    let buffer = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+    print("SHA-256, \(size >> 20) MiB, best of 5 (dispatch picks \(SHA256.fastest.rawValue)):")
+    for implementation in SHA256.Implementation.allCases where implementation == .portable || SHA256.fastest == implementation {
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let clock = ContinuousClock()
+            let start = clock.now
+            var h = SHA256(implementation: implementation)
+            h.update(buffer)
+            _ = h.finalize()
+            best = min(best, seconds(clock.now - start))
+        }
+        print("  \(implementation.rawValue): \(fmt(Double(size) / best / 1e6, 0)) MB/s")
+    }
+}
+
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "dinov2"
 do {
     switch mode {
     case "dinov2": try dinov2()
     case "serve": try serve()
     case "crossover": try crossover()
+    case "sha256": sha256Throughput()
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS]")
     }
 } catch {
     print("error: \(error)")

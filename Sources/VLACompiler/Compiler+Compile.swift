@@ -150,8 +150,9 @@ extension Compiler {
                 }
                 for (role, programs, extra) in parts {
                     let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
-                    let bytes = try VLAWriter.serialize(doc)
-                    ctx.blobs.append((role, doc, bytes, VLAFormat.SHA256.hash(bytes), index))
+                    // The identity comes from the writer's one pass over the bytes.
+                    let (bytes, identity) = try VLAWriter.serializeWithIdentity(doc)
+                    ctx.blobs.append((role, doc, bytes, identity, index))
                 }
             }
             if model.config.useInitialImage && options.embedShared {
@@ -169,8 +170,8 @@ extension Compiler {
     /// projected block is zero-padded to it and the padded rows are masked as keys (they get exactly zero weight).
     var hnTailLength: Int { max(1, (try? text.encode("a").ids.count) ?? 32) }
 
-    /// Builds, evaluates and serializes one policy.
-    func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+    /// Builds, evaluates and serializes one policy; returns its bytes and their SHA-256 identity (from the writer's pass).
+    func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
         if !ctx.blobs.isEmpty { return try emitCalling(ev, ctx: ctx) }
         let p = ev.prepared
         var A = Assembler()
@@ -269,7 +270,7 @@ extension Compiler {
     /// tokenizer's length, its mask and the mask's last row → generated parameters into the persistent arena tensor). The test
     /// vectors read the fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` the generated
     /// parameters (use_initial_image only), then the frame, then the patch tokens (reset: the CLS), then the actions.
-    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> [UInt8] {
+    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
         let p = ev.prepared
         var A = Assembler()
         var refs: [SharedReference] = []
@@ -392,10 +393,11 @@ extension Compiler.Prepared {
 
 extension Compiler {
     /// The policy document around its programs: test vectors (`reset` on the fixed frame when there is one,
-    /// then `step`, whose last program it is, expecting `expected`), metadata with the instruction, serialized.
+    /// then `step`, whose last program it is, expecting `expected`), metadata with the instruction, serialized
+    /// with its whole-file SHA-256 (one hashing pass).
     func policyBytes(
         _ A: Assembler, programs: [Program], resetInput: Int?, frame: Int, expected: Int, refs: [SharedReference], line p: Prepared
-    ) throws(CompileError) -> [UInt8] {
+    ) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
         var vectors: [TestVector] = []
         if let resetInput {
             vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frame)], expected: [], tolerance: 0))
@@ -409,7 +411,7 @@ extension Compiler {
         let doc = VLADocument(
             isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
             provenance: provenance, testVectors: vectors, sharedRefs: refs)
-        do { return try VLAWriter.serialize(doc) } catch {
+        do { return try VLAWriter.serializeWithIdentity(doc) } catch {
             throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
         }
     }

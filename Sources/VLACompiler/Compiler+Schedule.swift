@@ -69,9 +69,9 @@ extension Compiler {
                     let start = threadCPUSeconds()
                     let result: Result<EmittedPolicy, CompileError>
                     do throws(CompileError) {
-                        let bytes = try self.emit(ev, ctx: ctx)
+                        let (bytes, identity) = try self.emit(ev, ctx: ctx)
                         let emitted = threadCPUSeconds()
-                        let sha = hexString(VLAFormat.SHA256.hash(bytes))
+                        let sha = hexString(identity)
                         let name = "policies/\(ev.prepared.task.text.slug)-\(sha.prefix(8)).vla"
                         try self.writeIfChanged(bytes, to: out + "/" + name)
                         queue.add(emit: emitted - start, write: threadCPUSeconds() - emitted)

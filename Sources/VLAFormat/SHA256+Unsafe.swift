@@ -1,8 +1,28 @@
+import CVLASHA256
+
 extension SHA256 {
-    /// Processes the 64-byte block at `offset` of `block`.
+    /// Whether the CPU has the SHA extensions (CPUID, asked once by the C side).
+    static func cpuHasSHAExtensions() -> Bool { vla_sha256_has_sha_ni() != 0 }
+
+    /// Processes `blocks` consecutive 64-byte blocks starting at `offset` of `bytes`.
     ///
-    /// The caller guarantees `offset + 64 <= block.count`; both call sites in `update` check it.
-    mutating func compress(_ block: UnsafeRawBufferPointer, at offset: Int) {
+    /// The caller guarantees `offset + 64 * blocks <= bytes.count`; both call sites in `update` check it.
+    /// With `.shaExtensions` (only set when the CPU has them) the C function reads exactly those bytes.
+    mutating func compress(_ bytes: UnsafeRawBufferPointer, at offset: Int, blocks: Int) {
+        precondition(offset >= 0 && blocks >= 0 && offset + 64 * blocks <= bytes.count)
+        guard blocks > 0, let base = bytes.baseAddress else { return }
+        switch implementation {
+        case .shaExtensions:
+            unsafe state.withUnsafeMutableBufferPointer { st in
+                unsafe vla_sha256_blocks(st.baseAddress!, (base + offset).assumingMemoryBound(to: UInt8.self), blocks)
+            }
+        case .portable:
+            for b in 0..<blocks { unsafe compressPortable(bytes, at: offset + 64 * b) }
+        }
+    }
+
+    /// Processes the 64-byte block at `offset` of `block` in portable Swift.
+    private mutating func compressPortable(_ block: UnsafeRawBufferPointer, at offset: Int) {
         unsafe schedule.withUnsafeMutableBufferPointer { w in
             for i in 0..<16 {
                 let word = unsafe block.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self)

@@ -108,9 +108,16 @@
         try self.init(storage: FileBytes(copying: bytes), limits: limits)
     }
 
-    private init(storage: FileBytes, limits: FormatLimits) throws(FormatError) {
+    /// Verifies a copy of `bytes` whose SHA-256 hashes the caller already computed over exactly these bytes:
+    /// `prefix` of bytes `0..<n-32`, `whole` of all of them. Everything else is checked as usual, and the
+    /// trailing digest is still compared with `prefix`. For the writer's self-check only (VLAWriter.serialize).
+    convenience init(bytes: [UInt8], limits: FormatLimits, knownHashes: (prefix: [UInt8], whole: [UInt8])) throws(FormatError) {
+        try self.init(storage: FileBytes(copying: bytes), limits: limits, knownHashes: knownHashes)
+    }
+
+    private init(storage: FileBytes, limits: FormatLimits, knownHashes: (prefix: [UInt8], whole: [UInt8])? = nil) throws(FormatError) {
         self.storage = storage
-        var v = unsafe Verifier(reader: ByteReader(base: storage.buffer), limits: limits)
+        var v = unsafe Verifier(reader: ByteReader(base: storage.buffer), limits: limits, knownHashes: knownHashes)
         try v.run()
         header = v.header
         sections = v.sections

@@ -23,9 +23,14 @@ struct Verifier {
     /// Byte range of each known section, by kind.
     private var known: [SectionKind: (offset: UInt64, length: UInt64)] = [:]
 
-    init(reader: ByteReader, limits: FormatLimits) {
+    /// SHA-256 of bytes `0..<n-32` and of all `n` bytes, when the caller computed them over these very bytes
+    /// (the writer, which hashed its own output a moment ago); `nil` makes the verifier hash the file.
+    let knownHashes: (prefix: [UInt8], whole: [UInt8])?
+
+    init(reader: ByteReader, limits: FormatLimits, knownHashes: (prefix: [UInt8], whole: [UInt8])? = nil) {
         self.reader = reader
         self.limits = limits
+        self.knownHashes = knownHashes
     }
 
     mutating func run() throws(FormatError) {
@@ -72,7 +77,7 @@ struct Verifier {
         }
         let end = n - Layout.digestSize
         digest = try reader.bytes(UInt64(end), UInt64(Layout.digestSize), "digest")
-        let hashes = reader.sha256(upTo: end)
+        let hashes = knownHashes ?? reader.sha256(upTo: end)
         contentHash = hashes.whole
         guard hashes.prefix == digest else {
             throw FormatError(

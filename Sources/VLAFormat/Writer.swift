@@ -23,6 +23,21 @@ public enum VLAWriter {
     /// - Throws: `FormatError` when the document is inconsistent (the message names the tensor, program or
     ///   field) or when the result would fail verification.
     public static func serialize(_ document: VLADocument, limits: FormatLimits = .default) throws(FormatError) -> [UInt8] {
+        try serializeWithIdentity(document, limits: limits).bytes
+    }
+
+    /// Returns the bytes of the file for `document` and their identity, hashing the bytes once.
+    ///
+    /// The identity is the SHA-256 of the whole file, trailing digest included (what a policy's shared
+    /// reference names, Schemas/vla-format.md §11; ``VLAFile/contentHash()`` of the result). It comes from the
+    /// same pass over the bytes as the trailing digest, so callers that need it need not hash the file again.
+    ///
+    /// - Parameter document: The content. Inline tensors must carry exactly `byteCount` bytes.
+    /// - Returns: The complete file, trailing digest included, and its identity.
+    /// - Throws: As ``serialize(_:limits:)``.
+    public static func serializeWithIdentity(
+        _ document: VLADocument, limits: FormatLimits = .default
+    ) throws(FormatError) -> (bytes: [UInt8], identity: [UInt8]) {
         var strings = StringTable()
         var sections: [(SectionKind, [UInt8], Int)] = []  // kind, bytes, alignment
 
@@ -274,10 +289,22 @@ public enum VLAWriter {
         out.raw(table.bytes)
         let fileSize = out.count + Layout.digestSize
         out.patchU64(UInt64(fileSize), at: 16)
-        out.raw(SHA256.hash(out.bytes))
+        // One pass: the digest of everything so far, then (from a copy of the state) the identity over the
+        // digest too.
+        var hasher = SHA256()
+        hasher.update(out.bytes)
+        var whole = hasher
+        let digest = hasher.finalize()
+        whole.update(digest)
+        let identity = whole.finalize()
+        out.raw(digest)
 
-        _ = try VLAFile(bytes: out.bytes, limits: limits)
-        return out.bytes
+        // Self-check with the verifier every reader runs. It is given the two hashes instead of hashing the
+        // bytes again: they were computed a few lines up over exactly the bytes it verifies (`out.bytes` is
+        // unchanged since, bar the appended digest, which is the prefix hash itself), so re-hashing could only
+        // repeat the same computation. Everything else (structure, ranges, cross-references) is verified.
+        _ = try VLAFile(bytes: out.bytes, limits: limits, knownHashes: (digest, identity))
+        return (out.bytes, identity)
     }
 }
 

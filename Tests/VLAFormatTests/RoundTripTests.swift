@@ -4,6 +4,20 @@ import VLAFormat
 import VLATestSupport
 
 @Suite struct RoundTripTests {
+    /// The writer's identity (from its one hashing pass) is the SHA-256 of all the bytes, hashed independently
+    /// by the portable implementation, and what the verifier reports; the trailing digest covers bytes 0..<n-32.
+    @Test func writerIdentityIsTheWholeFileHash() throws {
+        for document in [SampleDocuments.blob(), SampleDocuments.callBlob()] {
+            let (bytes, identity) = try VLAWriter.serializeWithIdentity(document)
+            #expect(bytes == (try VLAWriter.serialize(document)))
+            var portable = SHA256(implementation: .portable)
+            portable.update(bytes)
+            #expect(identity == portable.finalize())
+            #expect(Array(bytes.suffix(32)) == SHA256.hash(bytes.dropLast(32)))
+            #expect(try VLAFile(bytes: bytes).contentHash() == identity)
+        }
+    }
+
     @Test func policyRoundTripsThroughWriterAndReader() throws {
         let (policyBytes, blobBytes) = try SampleDocuments.policyAndBlob()
         let original = SampleDocuments.policy(blobHash: SHA256.hash(blobBytes), blobSize: UInt64(blobBytes.count))

@@ -40,3 +40,51 @@ import VLAFormat
         }
     }
 }
+
+/// The SHA-extension compression function against the portable one, and the dispatch choice.
+@Suite struct SHA256DispatchTests {
+    /// Which implementation this machine uses (printed, so test logs show it).
+    @Test func dispatchChoice() {
+        print("SHA256 dispatch: \(SHA256.fastest.rawValue)")
+        #expect(SHA256().implementation == SHA256.fastest)
+        #expect(SHA256(implementation: .portable).implementation == .portable)
+    }
+
+    /// FIPS 180-4 example vectors ("abc", the 448-bit message, one million 'a') on each implementation.
+    @Test(arguments: SHA256.Implementation.allCases)
+    func fipsVectors(implementation: SHA256.Implementation) {
+        func digest(_ chunks: [[UInt8]]) -> String {
+            var h = SHA256(implementation: implementation)
+            for c in chunks { h.update(c) }
+            return hexString(h.finalize())
+        }
+        #expect(digest([Array("abc".utf8)]) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            digest([Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)])
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            digest([[UInt8](repeating: 0x61, count: 1_000_000)])
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    /// Every length 0...300, in one update and in chunks of 1, 7, 63, 64 and 65 bytes: the fastest
+    /// implementation gives the portable digest.
+    @Test func everyLengthAgainstPortable() {
+        let data = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 167 &+ 13) }
+        for length in 0...300 {
+            let message = Array(data[0..<length])
+            var portable = SHA256(implementation: .portable)
+            portable.update(message)
+            let expected = portable.finalize()
+            for chunk in [length + 1, 1, 7, 63, 64, 65] {
+                var h = SHA256()
+                var i = 0
+                while i < length {
+                    h.update(Array(message[i..<min(i + chunk, length)]))
+                    i += chunk
+                }
+                #expect(h.finalize() == expected, "length \(length), chunks of \(chunk)")
+            }
+        }
+    }
+}
