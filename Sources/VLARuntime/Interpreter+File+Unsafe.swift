@@ -67,6 +67,22 @@ extension Interpreter {
         do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
             throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
         }
+        // Expansion multiplies: every call becomes its callee's ops plus copies, and a hostile pair of files can
+        // point thousands of calls at a long blob program. Count first, refuse above the limit, then build.
+        var planned = 0
+        for program in file.programs {
+            for op in program.operations {
+                let size = op.opcode == .call
+                    ? blobs[Int(op.attributes[0])].programs[Int(op.attributes[1])].operations.count + op.inputs.count + op.outputs.count
+                    : 1
+                planned += size
+                guard planned <= limits.maxPlannedOps else {
+                    throw RuntimeError(
+                        .limitExceeded,
+                        "program \"\(program.name)\" expands to more than \(limits.maxPlannedOps) ops with its calls into shared blob programs (RuntimeLimits.maxPlannedOps)")
+                }
+            }
+        }
         let base = (Int(file.arenaSize) + 63) & ~63
         var arenaSize = base
         var firstTensor: [Int: Int] = [:]

@@ -273,7 +273,15 @@ import VLAFormat
         if unsafe step.blas {
             let minimum = Int(1e6 / Double(max(m * k, 1))) + 1
             let per = max((n + tasks - 1) / tasks, minimum)
-            unsafe step.chunk = min(max(1, n), max(16, (per + 15) & ~15))
+            var chunk = min(max(1, n), max(16, (per + 15) & ~15))
+            // The last task gets what is left: widen the chunks until that, too, stays above 10⁶ multiply-adds
+            // (or there is only one task).
+            while chunk < n {
+                let rest = n % chunk
+                if rest == 0 || Double(m) * Double(k) * Double(rest) > 1e6 { break }
+                chunk = min(n, chunk + 16)
+            }
+            unsafe step.chunk = chunk
         } else if m >= 8 * threads {
             unsafe step.byRows = true
             let per = (m + tasks - 1) / tasks

@@ -53,6 +53,9 @@ public struct RuntimeLimits: Sendable, Hashable {
     public var maxScratchBytes: Int = 1 << 32
     /// Most worker threads.
     public var maxThreads: Int = 64
+    /// Most ops of all programs together after every `call` is expanded into its blob program's ops and
+    /// copies (the format limits ops per file, not how often a program calls a long blob program).
+    public var maxPlannedOps: Int = 1 << 16
 
     /// The default limits.
     public init() {}

@@ -57,6 +57,29 @@ import VLATestSupport
         #expect(throws: RuntimeError.self) { try Interpreter(file: policy, blobs: [other]) }
     }
 
+    /// A policy whose program repeats one `call` 20,000 times (a legal file) would expand to 20,000 × (callee
+    /// ops + copies) planned ops, over the default 65,536: refused before anything is built, with the limit named.
+    @Test func callExpansionIsLimited() throws {
+        let (policy, blob) = try Self.files()
+        var small = RuntimeOptions()
+        small.limits.maxPlannedOps = 3
+        #expect {
+            try Interpreter(file: policy, blobs: [blob], options: small)
+        } throws: { error in
+            (error as? RuntimeError)?.code == .limitExceeded && "\(error)".contains("maxPlannedOps")
+        }
+        #expect(RuntimeLimits().maxPlannedOps == 1 << 16)
+        var doc = try policy.document()
+        let call = try #require(doc.programs[0].operations.first { $0.opcode == .call })
+        doc.programs[0].operations = [Operation](repeating: call, count: 20_000) + doc.programs[0].operations
+        let amplified = try VLAFile(bytes: VLAWriter.serialize(doc))
+        #expect {
+            try Interpreter(file: amplified, blobs: [blob])
+        } throws: { error in
+            (error as? RuntimeError)?.code == .limitExceeded
+        }
+    }
+
     @Test func documentsWithCallsNeedTheFile() throws {
         let (policy, _) = try Self.files()
         #expect(throws: RuntimeError.self) { try Interpreter(document: policy.document()) }
