@@ -8,9 +8,8 @@ import VLATestSupport
         do { return try SampleDocuments.policyAndBlob() } catch { fatalError("sample documents must serialize: \(error)") }
     }()
 
-    @Test(arguments: ["policy", "blob"])
-    func everyPrefixIsRejectedAsTruncated(which: String) {
-        let bytes = which == "policy" ? Self.files.policy : Self.files.blob
+    /// Every proper prefix of a valid file is refused as `truncated` (shared with the format 1.1 samples' tests).
+    static func expectEveryPrefixTruncated(_ bytes: [UInt8]) {
         for n in 0..<bytes.count {
             do {
                 _ = try VLAFile(bytes: Array(bytes[0..<n]))
@@ -19,6 +18,11 @@ import VLATestSupport
                 #expect(error.code == .truncated, "prefix \(n): \(error)")
             }
         }
+    }
+
+    @Test(arguments: ["policy", "blob"])
+    func everyPrefixIsRejectedAsTruncated(which: String) {
+        HostileInputTests.expectEveryPrefixTruncated(which == "policy" ? Self.files.policy : Self.files.blob)
     }
 
     /// 10,000 seeded mutations of each sample: 1–8 random bytes set to random values, then either left as
