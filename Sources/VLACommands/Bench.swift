@@ -277,7 +277,7 @@ struct Bench: ParsableCommand {
                 continue
             }
             switch op.opcode {
-            case .linear:
+            case .linear, .linearI8, .linearBF16:
                 let x = shape(op.inputs[0]), w = shape(op.inputs[1])
                 let rows = x.dropLast().reduce(1, *)
                 total += 2 * Double(rows) * Double(w[0]) * Double(w.count > 1 ? w[1] : 1)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VLACompiler
 import VLAFormat
+import VLARuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -31,10 +32,22 @@ struct Compile: ParsableCommand {
             compiled once; a line over 32 tokens is truncated with a warning naming the line. A line that \
             fails is reported as FILE:LINE and the others are still written (--strict stops instead).
 
+            --precision sets the number format of the backbone that every step runs (the shared backbone \
+            blob; the frozen encoder, the hypernetwork and the policy's own weights stay fp32): fp32 (the \
+            default), bf16 (weights bf16, activations rounded to bf16, f32 sums; AVX-512 BF16 where the CPU \
+            has it) or int8 (weights int8 per output column, activations int8 per token at run time, exact \
+            int32 sums; AVX-512 VNNI where the CPU has it). The compiler then measures what it costs: the \
+            backbone's output and each policy's raw action chunk against the fp32 program, on the built-in \
+            test frame and on every image in --calibration DIR (PNG or PPM, preprocessed like camera frames), \
+            records the figures in the backbone blob, the policies and manifest.json, and refuses (writes \
+            nothing for) a backbone or a policy whose relative L2 deviation is over --max-deviation.
+
             Example:
               vlac compile --instructions Examples/hypervla-tiny/tasks.txt \\
                 --model Examples/hypervla-tiny/model -o out
               vlac verify out/policies/pick-up-the-red-block-1a2b3c4d.vla
+              vlac compile --instructions tasks.txt --model MODEL --precision int8 \\
+                --calibration frames/ -o out-int8
             """)
 
     @Option(name: .customLong("instructions"), help: ArgumentHelp("The task list: one instruction per line.", valueName: "tasks.txt"))
@@ -73,6 +86,15 @@ struct Compile: ParsableCommand {
     @Flag(help: "Keep the files of the previous run that the new manifest no longer names (they are listed as stale in it and removed by a later run without this flag).")
     var keepStale = false
 
+    @Option(help: ArgumentHelp("Number format of the backbone's products: fp32, bf16 or int8.", valueName: "precision"))
+    var precision: String = "fp32"
+
+    @Option(help: ArgumentHelp("Largest relative L2 deviation from fp32 allowed for the backbone output and each raw action chunk, on the test frame and every calibration frame (default: 0.1 for int8, 0.02 for bf16).", valueName: "x"))
+    var maxDeviation: Double?
+
+    @Option(help: ArgumentHelp("A folder of PNG or PPM camera frames on which to measure the deviation of --precision (besides the built-in test frame).", valueName: "dir"))
+    var calibration: String?
+
     @Flag(help: "Stop at the first failing instruction.")
     var strict = false
 
@@ -85,6 +107,9 @@ struct Compile: ParsableCommand {
         if !["none", "google_robot", "widowx_bridge", "libero"].contains(robot) {
             throw ValidationError("--robot must be none, google_robot, widowx_bridge or libero")
         }
+        if Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32, bf16 or int8, not \"\(precision)\"") }
+        if let m = maxDeviation, !(m.isFinite && m >= 0) { throw ValidationError("--max-deviation must be a finite number ≥ 0") }
+        if calibration != nil && precision == "fp32" { throw ValidationError("--calibration measures the deviation of --precision bf16 or int8; with fp32 there is none") }
     }
 
     func run() throws {
@@ -106,6 +131,9 @@ struct Compile: ParsableCommand {
         options.jobs = jobs
         options.crop = crop
         options.robot = ["none": .none, "google_robot": .googleRobot, "widowx_bridge": .widowxBridge, "libero": .libero][robot] ?? .none
+        options.precision = Precision(rawValue: precision) ?? .fp32
+        options.maxDeviation = maxDeviation
+        if let calibration { options.calibration = try Self.calibrationFrames(calibration, crop: crop) }
         let tty = isatty(2) == 1
         let compiler = try Compiler(model: model, options: options)
         let start = Date()
@@ -147,7 +175,40 @@ struct Compile: ParsableCommand {
         if !summary.removed.isEmpty || !summary.kept.isEmpty {
             stderr.write("\(summary.removed.count) stale files removed, \(summary.kept.count) kept\(summary.kept.isEmpty ? "" : " (listed as stale in manifest.json)")\n")
         }
+        let r = compiler.precisionReport
+        if !quiet && r.precision != .fp32 {
+            let f = { (x: Double) in String(format: "%.3g", x) }
+            stderr.write(
+                "precision \(r.precision): \(r.convertedLinears) products converted; backbone output vs fp32: relative L2 \(f(r.backbone.relativeL2)), max abs \(f(r.backbone.maxAbs)) on the test frame"
+                    + (r.calibrationFrames > 0 ? "; worst of \(r.calibrationFrames) calibration frames: relative L2 \(f(r.calibrationBackbone.relativeL2)), max abs \(f(r.calibrationBackbone.maxAbs))" : "")
+                    + " (bound \(f(r.bound)); per policy in manifest.json)\n")
+        }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The PNG and PPM images of `dir` (sorted by name), preprocessed by the policies' image contract and
+    /// normalized like camera frames.
+    static func calibrationFrames(_ dir: String, crop: Bool) throws -> [(name: String, frame: [Float])] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted() } catch {
+            throw CommandFailure("\(dir): cannot list the calibration folder (--calibration takes a folder of PNG or PPM frames)")
+        }
+        let contract = Compiler.imageContract(crop: crop)
+        let pre = ImagePreprocessor(contract: contract)
+        var frames: [(name: String, frame: [Float])] = []
+        for name in names where [".png", ".ppm"].contains(where: { name.lowercased().hasSuffix($0) }) {
+            let path = dir + "/" + name
+            guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read") }
+            let image: RGBImage
+            do { image = try RGBImage(decoding: [UInt8](data)) } catch { throw CommandFailure("\(path): \(error)") }
+            do { try pre.prepare(frame: image.pixels.span, frameHeight: image.height, frameWidth: image.width) } catch {
+                throw CommandFailure("\(path): \(error)")
+            }
+            let pixels = RGBImage(width: Int(contract.width), height: Int(contract.height), pixels: pre.pixels)
+            frames.append((name, pixels.normalized(mean: contract.mean, std: contract.std)))
+        }
+        if frames.isEmpty { throw CommandFailure("\(dir): no .png or .ppm frames for --calibration") }
+        return frames
     }
 }
 

@@ -2,7 +2,7 @@
 public struct CompileError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Wrapped: Hashable, Sendable { case taskList, model, evaluation, output, internalError }
+        private enum Wrapped: Hashable, Sendable { case taskList, model, evaluation, output, internalError, deviation }
         private let wrapped: Wrapped
         private init(_ w: Wrapped) { wrapped = w }
         /// A problem in the instruction list (`tasks.txt:12: ...`).
@@ -13,6 +13,8 @@ public struct CompileError: Error, Sendable, CustomStringConvertible {
         public static let evaluation = Code(.evaluation)
         /// Writing the outputs failed.
         public static let output = Code(.output)
+        /// A reduced precision deviates from the f32 program by more than the bound (`--max-deviation`).
+        public static let deviation = Code(.deviation)
         /// A compiler bug: a program it built did not pass its own checks.
         public static let internalError = Code(.internalError)
         public var description: String {
@@ -22,6 +24,7 @@ public struct CompileError: Error, Sendable, CustomStringConvertible {
             case .evaluation: "evaluation"
             case .output: "output"
             case .internalError: "internal"
+            case .deviation: "deviation"
             }
         }
     }

@@ -115,14 +115,42 @@ extension Compiler {
             squashBound: c.maxAction, gripper: .logitThreshold, gripperDim: UInt32(c.actionDim - 1),
             normalization: .meanStd, mean: s.mean, std: s.std, mask: s.mask, ensembling: .uniform,
             ensembleWindow: UInt32(c.horizon), rotation: .eulerToAxisAngle, robot: options.robot)
-        let image = ImageContract(
-            height: 224, width: 224, resize: .lanczos3Antialias, crop: options.crop ? .central : .none,
-            cropArea: options.crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
-        return Metadata(instruction: "", model: ModelIdentity(name: model.name, digest: modelDigest), role: "policy", action: action, image: image)
+        return Metadata(
+            instruction: "", model: ModelIdentity(name: model.name, digest: modelDigest), role: "policy", action: action,
+            image: Self.imageContract(crop: options.crop))
+    }
+
+    /// The image contract of every policy: 224 × 224, TensorFlow's antialiased Lanczos-3 resize, HyperVLA's
+    /// optional central crop of area 0.9, ImageNet mean and std.
+    public static func imageContract(crop: Bool) -> ImageContract {
+        ImageContract(
+            height: 224, width: 224, resize: .lanczos3Antialias, crop: crop ? .central : .none,
+            cropArea: crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
     }
 
     var provenance: Provenance {
         Provenance(compiler: compilerVersion, sources: sources, options: options.provenancePairs)
+    }
+
+    /// A shared blob's provenance. The backbone blob records the precision, how activations are quantized and
+    /// the deviation measured on the test frame; the other blobs do not depend on `--precision` at all.
+    func blobProvenance(_ role: String) -> Provenance {
+        guard role == "backbone" else {
+            return Provenance(compiler: compilerVersion, sources: sources, options: options.precisionFreePairs)
+        }
+        var p = provenance
+        let r = precisionReport
+        switch r.precision {
+        case .fp32: return p
+        case .int8:
+            p.options.append(.init(key: "int8.weights", value: "symmetric per output column, round half to even"))
+            p.options.append(.init(key: "int8.activations", value: "symmetric per row at run time, round half to even"))
+        case .bf16:
+            p.options.append(.init(key: "bf16.activations", value: "rounded to bf16 at run time, f32 accumulation"))
+        }
+        p.options.append(.init(key: "deviation.backbone.rel_l2", value: Self.figure(r.backbone.relativeL2)))
+        p.options.append(.init(key: "deviation.backbone.max_abs", value: Self.figure(r.backbone.maxAbs)))
+        return p
     }
 
     /// Builds the shared blobs (unless embedding) and the cached evaluators.
@@ -149,7 +177,7 @@ extension Compiler {
                     parts.append(("hn-tail", [BlobProgram(name: "hn-tail", model: m, prefix: "hn/")], []))
                 }
                 for (role, programs, extra) in parts {
-                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: provenance, extra: extra)
+                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: blobProvenance(role), extra: extra)
                     // The identity comes from the writer's one pass over the bytes.
                     let (bytes, identity) = try VLAWriter.serializeWithIdentity(doc)
                     ctx.blobs.append((role, doc, bytes, identity, index))
@@ -171,7 +199,7 @@ extension Compiler {
     var hnTailLength: Int { max(1, (try? text.encode("a").ids.count) ?? 32) }
 
     /// Builds, evaluates and serializes one policy; returns its bytes and their SHA-256 identity (from the writer's pass).
-    func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
+    func emit(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> PolicyBytes {
         if !ctx.blobs.isEmpty { return try emitCalling(ev, ctx: ctx) }
         let p = ev.prepared
         var A = Assembler()
@@ -188,15 +216,20 @@ extension Compiler {
         }
         var programs: [Program] = []
         var expected: [Float] = []
+        var deviation: PolicyDeviation?
         var resetInput: Int?
         do {
             if let generated = ev.generated {
                 // use_initial_image = false: baked weights, step only.
                 let tail = try model.buildStepTail(leaves: .constants(generated))
                 let ti = try Interpreter(document: tail.document, options: runtime)
-                try ti.setFloats(tail.input("patch_tokens") ?? -1, framePatches)
-                try ti.run(0)
-                expected = try ti.floats(tail.output("actions") ?? -1)
+                let run = { (patches: [Float]) throws -> [Float] in
+                    try ti.setFloats(tail.input("patch_tokens") ?? -1, patches)
+                    try ti.run(0)
+                    return try ti.floats(tail.output("actions") ?? -1)
+                }
+                expected = try run(framePatches)
+                deviation = try actionDeviation(expected, line: p, run)
                 let bb = A.importPart(backbone, prefix: "backbone/", base: 0, constants: placement("backbone"))
                 let base = (regionEnd(backbone) + 63) / 64 * 64
                 let tp = A.importPart(tail, prefix: "policy/", base: base, constants: .inline, inputs: ["patch_tokens": .tensor(bb.outputs["patch_tokens"] ?? -1)])
@@ -216,9 +249,13 @@ extension Compiler {
                     let v = try ri.floats(rm.output("generated.\(name)") ?? -1)
                     try se.setFloats(stepTail.input("generated.\(name)") ?? -1, v)
                 }
-                try se.setFloats(stepTail.input("patch_tokens") ?? -1, framePatches)
-                try se.run(0)
-                expected = try se.floats(stepTail.output("actions") ?? -1)
+                let run = { (patches: [Float]) throws -> [Float] in
+                    try se.setFloats(stepTail.input("patch_tokens") ?? -1, patches)
+                    try se.run(0)
+                    return try se.floats(stepTail.output("actions") ?? -1)
+                }
+                expected = try run(framePatches)
+                deviation = try actionDeviation(expected, line: p, run)
                 // Persistent slots for the generated leaves.
                 var slots: [String: UInt64] = [:]
                 var off: UInt64 = 0
@@ -257,7 +294,8 @@ extension Compiler {
         let c = model.config
         let expectedID = A.inline("test.step.actions", [c.horizon, c.actionDim], expected)
         return try policyBytes(
-            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p)
+            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p,
+            deviation: deviation)
     }
 
     /// Builds, evaluates and serializes one policy that calls the programs of the shared blobs (format 1.1).
@@ -270,7 +308,7 @@ extension Compiler {
     /// tokenizer's length, its mask and the mask's last row → generated parameters into the persistent arena tensor). The test
     /// vectors read the fixed frame from the backbone blob (`test/frame`). Arena: `[0, persistent)` the generated
     /// parameters (use_initial_image only), then the frame, then the patch tokens (reset: the CLS), then the actions.
-    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
+    func emitCalling(_ ev: Evaluated, ctx: EmitContext) throws(CompileError) -> PolicyBytes {
         let p = ev.prepared
         var A = Assembler()
         var refs: [SharedReference] = []
@@ -292,6 +330,7 @@ extension Compiler {
         let c = model.config
         var programs: [Program] = []
         var expected: [Float] = []
+        var deviation: PolicyDeviation?
         var resetInput: Int?
         do {
             guard let (tailModel, tailEval) = ctx.flatTail else { throw CompileError(.internalError, "no policy tail") }
@@ -356,9 +395,13 @@ extension Compiler {
                 throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
             }
             try tailEval.setFloats(tailModel.input("generated") ?? -1, flat)
-            try tailEval.setFloats(tailModel.input("patch_tokens") ?? -1, framePatches)
-            try tailEval.run(0)
-            expected = try tailEval.floats(tailModel.output("actions") ?? -1)
+            let run = { (patches: [Float]) throws -> [Float] in
+                try tailEval.setFloats(tailModel.input("patch_tokens") ?? -1, patches)
+                try tailEval.run(0)
+                return try tailEval.floats(tailModel.output("actions") ?? -1)
+            }
+            expected = try run(framePatches)
+            deviation = try actionDeviation(expected, line: p, run)
             // step: the backbone, then the policy tail.
             let tailProgram = bb.blob.programs[1]
             let pixels = resetInput ?? arena("pixel_values", frameType, persistent)
@@ -380,7 +423,45 @@ extension Compiler {
         let frameID = A.tensors.count - 1
         let expectedID = A.inline("test/actions", [c.horizon, c.actionDim], expected)
         return try policyBytes(
-            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p)
+            A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p,
+            deviation: deviation)
+    }
+
+    /// With a reduced precision: the raw action chunk `expected` (computed on the reduced backbone's patch tokens
+    /// of the test frame) against the same policy tail on the f32 backbone's, and the same on every calibration
+    /// frame; refuses the policy when a relative L2 deviation is over the bound. `run` evaluates the policy tail
+    /// on patch tokens. nil at fp32.
+    func actionDeviation(_ expected: [Float], line p: Prepared, _ run: ([Float]) throws -> [Float]) throws -> PolicyDeviation? {
+        guard options.precision != .fp32 else { return nil }
+        let c = model.config
+        var d = PolicyDeviation()
+        func flips(_ a: [Float], _ b: [Float]) {
+            for h in 0..<c.horizon {
+                let i = h * c.actionDim + c.actionDim - 1
+                guard i < a.count, i < b.count else { continue }
+                d.gripperDecisions += 1
+                if (a[i] >= 0) != (b[i] >= 0) { d.gripperFlips += 1 }
+            }
+        }
+        let reference = try run(framePatchesFP32)
+        d.testFrame = Deviation(expected, from: reference)
+        flips(expected, reference)
+        var worstFrame: String?
+        for (k, pair) in calibrationPatches.enumerated() {
+            let a = try run(pair.reduced), b = try run(pair.fp32)
+            let one = Deviation(a, from: b)
+            if one.relativeL2 > options.deviationBound, worstFrame == nil { worstFrame = options.calibration[k].name }
+            d.calibration = d.calibration.worst(one)
+            flips(a, b)
+        }
+        let bound = options.deviationBound
+        if d.testFrame.relativeL2 > bound || d.calibration.relativeL2 > bound {
+            let onTest = d.testFrame.relativeL2 > bound
+            throw CompileError(
+                .deviation,
+                "line \(p.task.line): with the \(options.precision) backbone the raw action chunk deviates from fp32 by \(Self.percent(onTest ? d.testFrame.relativeL2 : d.calibration.relativeL2)) relative L2 on \(onTest ? "the test frame" : "calibration frame \(worstFrame ?? "?")") (max abs \(String(format: "%.3g", onTest ? d.testFrame.maxAbs : d.calibration.maxAbs)), \(d.gripperFlips) of \(d.gripperDecisions) gripper decisions flipped), over the bound of \(Self.percent(bound)) (--max-deviation); the policy was not written")
+        }
+        return d
     }
 
     /// The end of a built model's arena (its planned size).
@@ -391,13 +472,50 @@ extension Compiler.Prepared {
     var prepared: Compiler.Prepared { self }
 }
 
+/// One serialized policy: its bytes, their SHA-256 (from the writer's pass) and, with a reduced precision, what
+/// it costs against fp32.
+struct PolicyBytes {
+    var bytes: [UInt8]
+    var identity: [UInt8]
+    var deviation: PolicyDeviation?
+}
+
+/// What a reduced-precision backbone costs one policy: its raw action chunk against the same policy on the f32
+/// backbone.
+public struct PolicyDeviation: Sendable, Hashable {
+    /// On the fixed test frame (recorded in the policy's provenance; sets the step test vector's tolerance).
+    public var testFrame = Deviation()
+    /// The worst over the calibration frames.
+    public var calibration = Deviation()
+    /// Gripper decisions (the sign of the gripper logit, per chunk row and frame) that differ from fp32's.
+    public var gripperFlips = 0
+    /// Gripper decisions compared.
+    public var gripperDecisions = 0
+
+    /// Nothing measured yet.
+    public init() {}
+}
+
+extension Compiler {
+    /// The step test vector's tolerance: 1e-4 (what the f32 kernels of two machines may differ by), or with a
+    /// reduced precision the raw chunk's largest deviation from fp32 on the test frame when that is larger.
+    static func stepTolerance(_ d: PolicyDeviation?) -> Float {
+        max(1e-4, Float(d?.testFrame.maxAbs ?? 0))
+    }
+
+    /// A measured figure as recorded in a file: three significant digits, so that the bytes do not depend on
+    /// the last bits of the machine's f32 kernels.
+    static func figure(_ x: Double) -> String { String(format: "%.3g", x) }
+}
+
 extension Compiler {
     /// The policy document around its programs: test vectors (`reset` on the fixed frame when there is one,
     /// then `step`, whose last program it is, expecting `expected`), metadata with the instruction, serialized
     /// with its whole-file SHA-256 (one hashing pass).
     func policyBytes(
-        _ A: Assembler, programs: [Program], resetInput: Int?, frame: Int, expected: Int, refs: [SharedReference], line p: Prepared
-    ) throws(CompileError) -> (bytes: [UInt8], identity: [UInt8]) {
+        _ A: Assembler, programs: [Program], resetInput: Int?, frame: Int, expected: Int, refs: [SharedReference], line p: Prepared,
+        deviation: PolicyDeviation? = nil
+    ) throws(CompileError) -> PolicyBytes {
         var vectors: [TestVector] = []
         if let resetInput {
             vectors.append(TestVector(program: 0, inputs: [.init(target: resetInput, value: frame)], expected: [], tolerance: 0))
@@ -405,13 +523,23 @@ extension Compiler {
         let step = programs.count - 1
         vectors.append(TestVector(
             program: step, inputs: [.init(target: programs[step].inputs[0], value: frame)],
-            expected: [.init(target: programs[step].outputs[0], value: expected)], tolerance: 1e-4))
+            expected: [.init(target: programs[step].outputs[0], value: expected)], tolerance: Self.stepTolerance(deviation)))
         var meta = metadataBase
         meta.instruction = p.task.text
+        var prov = provenance
+        if let deviation {
+            prov.options += [
+                .init(key: "deviation.actions.rel_l2", value: Self.figure(deviation.testFrame.relativeL2)),
+                .init(key: "deviation.actions.max_abs", value: Self.figure(deviation.testFrame.maxAbs)),
+            ]
+        }
         let doc = VLADocument(
             isSharedBlob: false, tensors: A.tensors, metadata: meta, programs: programs, arenaSize: A.arenaSize,
-            provenance: provenance, testVectors: vectors, sharedRefs: refs)
-        do { return try VLAWriter.serializeWithIdentity(doc) } catch {
+            provenance: prov, testVectors: vectors, sharedRefs: refs)
+        do {
+            let (bytes, identity) = try VLAWriter.serializeWithIdentity(doc)
+            return PolicyBytes(bytes: bytes, identity: identity, deviation: deviation)
+        } catch {
             throw CompileError(.internalError, "serializing the policy for line \(p.task.line)", cause: error)
         }
     }

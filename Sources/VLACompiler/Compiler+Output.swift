@@ -92,7 +92,7 @@ extension Compiler {
             case .success(let w):
                 entries[p.task.line] = .init(
                     instruction: p.task.text, line: p.task.line, file: w.file, sha256: w.sha256, size: w.size,
-                    tokens: p.count, shared: ctx.blobs.map { hexString($0.sha) })
+                    tokens: p.count, shared: ctx.blobs.map { hexString($0.sha) }, deviation: w.deviation)
                 done += 1
                 summary.policyBytes += w.size
                 progress(.policy(done: done, total: total, instruction: p.task.text, file: w.file, bytes: w.size, upToDate: false))
@@ -125,6 +125,7 @@ extension Compiler {
             sources: sources.map { .init(name: $0.name, sha256: hexString($0.sha256), size: Int($0.size)) },
             shared: shared, policies: entries.keys.sorted().compactMap { entries[$0] },
             generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage,
+            precision: precisionReport.precision == .fp32 ? nil : precisionReport,
             stale: keep.filter { fm.fileExists(atPath: out + "/" + $0.file) }.sorted { $0.file < $1.file })
         try writeIfChanged(Array(manifest.json().utf8), to: out + "/manifest.json")
         clock = threadCPUSeconds()
@@ -165,6 +166,7 @@ struct ManifestFile {
         var size: Int
         var tokens: Int
         var shared: [String]
+        var deviation: PolicyDeviation? = nil
     }
     var key: String
     var compiler: String
@@ -175,6 +177,8 @@ struct ManifestFile {
     var policies: [Policy]
     var generatedParameters: Int
     var useInitialImage: Bool
+    /// With a reduced precision: what it costs the backbone.
+    var precision: PrecisionReport? = nil
     /// Files an earlier run wrote that no current entry names, kept on purpose (`--keep-stale`, or their
     /// instruction failed this time): a later run removes them once they are no longer needed.
     var stale: [FileRecord] = []
@@ -208,11 +212,19 @@ struct ManifestFile {
         s += "  \"compiler\": \(q(compiler)),\n"
         s += "  \"key\": \(q(key)),\n"
         s += "  \"model\": {\"name\": \(q(model.name)), \"digest\": \(q(model.digest)), \"generatedParameters\": \(generatedParameters), \"useInitialImage\": \(useInitialImage)},\n"
+        func dev(_ d: Deviation) -> String {
+            func n(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "null" }
+            return "{\"relativeL2\": \(n(d.relativeL2)), \"maxAbs\": \(n(d.maxAbs))}"
+        }
+        if let p = precision {
+            s += "  \"precision\": {\"mode\": \(q(p.precision.description)), \"bound\": \(p.bound), \"convertedLinears\": \(p.convertedLinears), \"backbone\": {\"testFrame\": \(dev(p.backbone)), \"calibration\": \(dev(p.calibrationBackbone)), \"calibrationFrames\": \(p.calibrationFrames)}},\n"
+        }
         s += "  \"options\": {" + options.map { "\(q($0.0)): \(q($0.1))" }.joined(separator: ", ") + "},\n"
         s += "  \"sources\": [\n" + sources.map { "    {\"name\": \(q($0.name)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)}" }.joined(separator: ",\n") + "\n  ],\n"
         s += "  \"shared\": [\n" + shared.map { "    {\"role\": \(q($0.role)), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size)}" }.joined(separator: ",\n") + (shared.isEmpty ? "" : "\n") + "  ],\n"
         s += "  \"policies\": [\n" + policies.map {
-            "    {\"instruction\": \(q($0.instruction)), \"line\": \($0.line), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size), \"tokens\": \($0.tokens), \"shared\": [" + $0.shared.map(q).joined(separator: ", ") + "]}"
+            "    {\"instruction\": \(q($0.instruction)), \"line\": \($0.line), \"file\": \(q($0.file)), \"sha256\": \(q($0.sha256)), \"size\": \($0.size), \"tokens\": \($0.tokens), \"shared\": [" + $0.shared.map(q).joined(separator: ", ") + "]"
+                + ($0.deviation.map { ", \"deviation\": {\"testFrame\": \(dev($0.testFrame)), \"calibration\": \(dev($0.calibration)), \"gripperFlips\": \($0.gripperFlips), \"gripperDecisions\": \($0.gripperDecisions)}" } ?? "") + "}"
         }.joined(separator: ",\n") + (policies.isEmpty ? "" : "\n") + "  ]" + (stale.isEmpty ? "\n" : ",\n")
         if !stale.isEmpty {
             s += "  \"stale\": [\n" + stale.map {

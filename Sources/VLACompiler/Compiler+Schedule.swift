@@ -8,6 +8,7 @@ struct EmittedPolicy {
     var file: String
     var sha256: String
     var size: Int
+    var deviation: PolicyDeviation?
 }
 
 extension Compiler {
@@ -69,13 +70,14 @@ extension Compiler {
                     let start = threadCPUSeconds()
                     let result: Result<EmittedPolicy, CompileError>
                     do throws(CompileError) {
-                        let (bytes, identity) = try self.emit(ev, ctx: ctx)
+                        let policy = try self.emit(ev, ctx: ctx)
+                        let bytes = policy.bytes, identity = policy.identity
                         let emitted = threadCPUSeconds()
                         let sha = hexString(identity)
                         let name = "policies/\(ev.prepared.task.text.slug)-\(sha.prefix(8)).vla"
                         try self.writeIfChanged(bytes, to: out + "/" + name)
                         queue.add(emit: emitted - start, write: threadCPUSeconds() - emitted)
-                        result = .success(EmittedPolicy(file: name, sha256: sha, size: bytes.count))
+                        result = .success(EmittedPolicy(file: name, sha256: sha, size: bytes.count, deviation: policy.deviation))
                     } catch {
                         result = .failure(error)
                     }

@@ -29,6 +29,15 @@ public struct CompileOptions: Sendable, Hashable {
     public var robot: RobotMapping = .none
     /// HyperVLA's `--crop` (central crop of area 0.9).
     public var crop = false
+    /// The number format of the backbone's matrix products (the shared `backbone` blob that `step` calls).
+    public var precision: Precision = .fp32
+    /// The largest relative L2 deviation from the f32 program allowed for the backbone's output and for each
+    /// policy's raw action chunk, on the test frame and every calibration frame (nil: ``Precision/defaultBound``).
+    /// Does not change the bytes written, only whether they are written.
+    public var maxDeviation: Double?
+    /// Calibration frames, normalized `[224, 224, 3]` like the test frame, with a name each for messages: the
+    /// deviation is measured on them too (recorded in the manifest, not in the files).
+    public var calibration: [(name: String, frame: [Float])] = []
 
     /// Creates options with the defaults.
     public init() {}
@@ -42,7 +51,63 @@ public struct CompileOptions: Sendable, Hashable {
             .init(key: "robot", value: robot.description),
             .init(key: "crop", value: crop ? "0.9" : "none"),
             .init(key: "test-frame", value: "vlac-pattern-1"),
-        ]
+        ] + (precision == .fp32 ? [] : [.init(key: "precision", value: precision.description)])
+    }
+
+    /// The provenance options of the blobs that `--precision` does not change (frozen encoder, HN tail): a
+    /// model compiled at several precisions into one folder shares them.
+    var precisionFreePairs: [Provenance.Option] { provenancePairs.filter { $0.key != "precision" } }
+
+    /// The deviation bound in force.
+    public var deviationBound: Double { maxDeviation ?? precision.defaultBound }
+
+    public static func == (a: CompileOptions, b: CompileOptions) -> Bool {
+        a.textEncoder == b.textEncoder && a.visionEncoder == b.visionEncoder && a.dataset == b.dataset
+            && a.embedShared == b.embedShared && a.batchSize == b.batchSize && a.threads == b.threads && a.jobs == b.jobs
+            && a.robot == b.robot && a.crop == b.crop && a.precision == b.precision && a.maxDeviation == b.maxDeviation
+            && a.calibration.map(\.name) == b.calibration.map(\.name) && a.calibration.map(\.frame) == b.calibration.map(\.frame)
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(textEncoder); h.combine(visionEncoder); h.combine(dataset); h.combine(embedShared)
+        h.combine(batchSize); h.combine(robot); h.combine(crop); h.combine(precision); h.combine(calibration.count)
+    }
+}
+
+extension Precision {
+    /// The default of `--max-deviation`: the relative L2 error allowed for the backbone output and each raw
+    /// action chunk (int8: 0.1, bf16: 0.02, fp32: 0).
+    public var defaultBound: Double {
+        switch self {
+        case .fp32: 0
+        case .bf16: 0.02
+        case .int8: 0.1
+        }
+    }
+}
+
+/// What a reduced precision costs against the f32 backbone, measured by the compiler (`vlac compile --precision`).
+public struct PrecisionReport: Sendable {
+    /// The precision of the backbone's products.
+    public var precision: Precision
+    /// The relative L2 bound in force (`--max-deviation`).
+    public var bound: Double
+    /// How many `linear` ops became `linear_i8` / `linear_bf16`.
+    public var convertedLinears: Int
+    /// The backbone's output (patch tokens) on the fixed test frame, against the f32 program.
+    public var backbone = Deviation()
+    /// The worst over the calibration frames.
+    public var calibrationBackbone = Deviation()
+    /// Calibration frames measured.
+    public var calibrationFrames = 0
+    /// The first calibration frame over the bound, if any.
+    public var worstFrame: String?
+
+    /// Creates an empty report.
+    public init(precision: Precision, bound: Double, convertedLinears: Int) {
+        self.precision = precision
+        self.bound = bound
+        self.convertedLinears = convertedLinears
     }
 }
 
@@ -117,6 +182,12 @@ public final class Compiler: @unchecked Sendable {
     let framePatches: [Float]
     let frameCLS: [Float]
     let loadSeconds: Double
+    /// What the reduced precision costs against the f32 backbone (fp32: nothing measured).
+    public let precisionReport: PrecisionReport
+    /// With a reduced precision: the f32 backbone's patch tokens on the test frame, and per calibration frame the
+    /// f32 and the reduced patch tokens (the policies' raw chunks are compared on them).
+    let framePatchesFP32: [Float]
+    let calibrationPatches: [(fp32: [Float], reduced: [Float])]
 
     /// Opens the model and the foundation-model directories, hashes every source file, builds the shared
     /// parts and evaluates them on the fixed test frame.
@@ -215,10 +286,13 @@ public final class Compiler: @unchecked Sendable {
         }
         modelDigest = h.finalize()
         _ = visionJSON
+        let fp32Backbone: BuiltModel
+        var converted: [String] = []
         do {
             let bbConfig = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
             let bb = try DINOv2(config: visionJSON, weights: model.backboneWeights(config: bbConfig))
-            backbone = try bb.build(height: 224, width: 224, interpolation: .jaxBicubic)
+            fp32Backbone = try bb.build(height: 224, width: 224, interpolation: .jaxBicubic)
+            (backbone, converted) = ReducedPrecision.apply(fp32Backbone, precision: options.precision)
             frozenModel = try frozen?.build(height: 224, width: 224, interpolation: .jaxBicubic)
         } catch {
             throw CompileError(.model, "backbone: \(error)")
@@ -227,9 +301,33 @@ public final class Compiler: @unchecked Sendable {
         frameBytes = Bytes.of(frame)
         do {
             let ib = try Interpreter(document: backbone.document, options: runtime)
-            try ib.setFloats(backbone.input("pixel_values") ?? -1, frame)
-            try ib.run(0)
-            framePatches = try ib.floats(backbone.output("patch_tokens") ?? -1)
+            func patches(_ i: Interpreter, _ m: BuiltModel, _ f: [Float]) throws -> [Float] {
+                try i.setFloats(m.input("pixel_values") ?? -1, f)
+                try i.run(0)
+                return try i.floats(m.output("patch_tokens") ?? -1)
+            }
+            framePatches = try patches(ib, backbone, frame)
+            var report = PrecisionReport(precision: options.precision, bound: options.deviationBound, convertedLinears: converted.count)
+            if options.precision != .fp32 {
+                // The f32 program of the same model on the same frames: what the reduced precision costs.
+                let fi = try Interpreter(document: fp32Backbone.document, options: runtime)
+                framePatchesFP32 = try patches(fi, fp32Backbone, frame)
+                report.backbone = Deviation(framePatches, from: framePatchesFP32)
+                var calibration: [(fp32: [Float], reduced: [Float])] = []
+                for (name, f) in options.calibration {
+                    let pair = (try patches(fi, fp32Backbone, f), try patches(ib, backbone, f))
+                    let d = Deviation(pair.1, from: pair.0)
+                    report.calibrationBackbone = report.calibrationBackbone.worst(d)
+                    if d.relativeL2 > report.bound, report.worstFrame == nil { report.worstFrame = name }
+                    calibration.append(pair)
+                }
+                calibrationPatches = calibration
+                report.calibrationFrames = options.calibration.count
+            } else {
+                framePatchesFP32 = framePatches
+                calibrationPatches = []
+            }
+            precisionReport = report
             if let fm = frozenModel {
                 let fi = try Interpreter(document: fm.document, options: runtime)
                 try fi.setFloats(fm.input("pixel_values") ?? -1, frame)
@@ -242,7 +340,17 @@ public final class Compiler: @unchecked Sendable {
             throw CompileError(.evaluation, "evaluating the backbone on the test frame", cause: error)
         }
         loadSeconds = Date().timeIntervalSince(start)
+        let r = precisionReport
+        if r.precision != .fp32, max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2) > r.bound {
+            let frameName = r.backbone.relativeL2 > r.bound ? "the test frame" : "calibration frame \(r.worstFrame ?? "?")"
+            throw CompileError(
+                .deviation,
+                "\(r.precision) backbone output deviates from fp32 by \(Self.percent(max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2))) relative L2 on \(frameName), over the bound of \(Self.percent(r.bound)) (--max-deviation); nothing was written. Use a higher precision (--precision bf16 or fp32) or raise --max-deviation")
+        }
     }
+
+    /// `0.0123` → `"1.23 %"`.
+    static func percent(_ x: Double) -> String { x.isFinite ? String(format: "%.3g %%", x * 100) : "\(x)" }
 
     /// The fixed test frame every policy's test vectors use: a deterministic uint8 pattern, then /255 and
     /// ImageNet mean/std, `[224, 224, 3]`.

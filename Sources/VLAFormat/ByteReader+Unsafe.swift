@@ -48,6 +48,13 @@
         return unsafe Array(base[o..<(o + Int(size))])
     }
 
+    /// The offset of the first byte equal to `byte` in `offset ..< offset + size`, nil when there is none.
+    func firstOffset(of byte: UInt8, _ offset: UInt64, _ size: UInt64, _ field: @autoclosure () -> String) throws(FormatError) -> UInt64? {
+        let o = try check(offset, size, field())
+        for i in o..<(o + Int(size)) where unsafe base[i] == byte { return UInt64(i) }
+        return nil
+    }
+
     /// A sub-buffer; the range was checked.
     func slice(_ offset: UInt64, _ size: UInt64, _ field: @autoclosure () -> String) throws(FormatError) -> UnsafeRawBufferPointer {
         let o = try check(offset, size, field())

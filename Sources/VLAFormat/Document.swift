@@ -37,9 +37,11 @@ public struct VLADocument: Sendable, Hashable {
 }
 
 extension VLADocument {
-    /// The lowest minor version of format 1 that expresses this document: 1 when it has a `call` op, a shared
+    /// The lowest minor version of format 1 that expresses this document: 2 when it has a `linear_i8` or
+    /// `linear_bf16` op; 1 when it has a `call` op, a shared
     /// blob with programs or arena tensors, or a test-vector value that is not inline; 0 otherwise.
     public var minimumMinorVersion: UInt16 {
+        if programs.contains(where: { $0.operations.contains { $0.opcode.isReducedPrecisionLinear } }) { return 2 }
         if programs.contains(where: { $0.operations.contains { $0.opcode == .call } }) { return 1 }
         if isSharedBlob && (!programs.isEmpty || arenaSize > 0) { return 1 }
         for v in testVectors {

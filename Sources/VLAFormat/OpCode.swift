@@ -58,9 +58,20 @@ public struct OpCode: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// shared_ref index, program index. Operand types are checked against the blob's program when shared blobs
     /// are resolved (``SharedBlobResolver``); a shared blob cannot contain `call`.
     public static let call = OpCode(rawValue: 22)
+    /// `y = x · w (+ b)` with int8 weights and run-time int8 activations (format 1.2): each row of x is quantized
+    /// symmetrically to [−127, 127] with its own scale, the products accumulate exactly in int32, and the sum is
+    /// rescaled by the row's and the column's scale. Inputs x f32, w i8 (inline, values in [−127, 127], with its
+    /// f32 scale `[N]`), optional b. Numerics in `Schemas/vla-format.md` §8.2; every path gives the same bits.
+    public static let linearI8 = OpCode(rawValue: 23)
+    /// `y = x · w (+ b)` with bf16 weights and x rounded to bf16 (format 1.2): bf16 products, f32 accumulation.
+    /// Inputs x f32, w bf16 (inline), optional b.
+    public static let linearBF16 = OpCode(rawValue: 24)
 
     /// Every op code this version knows, in code order.
-    public static let all: [OpCode] = (1...22).map { OpCode(rawValue: $0) }
+    public static let all: [OpCode] = (1...24).map { OpCode(rawValue: $0) }
+
+    /// The reduced-precision products (format 1.2), whose weights the runtime packs at prepare time.
+    public var isReducedPrecisionLinear: Bool { self == .linearI8 || self == .linearBF16 }
 
     /// The snake_case name printed by `vlac dump`.
     public var name: String {
@@ -87,12 +98,14 @@ public struct OpCode: RawRepresentable, Hashable, Sendable, CustomStringConverti
         case 20: "threshold"
         case 21: "convert"
         case 22: "call"
+        case 23: "linear_i8"
+        case 24: "linear_bf16"
         default: "op\(rawValue)"
         }
     }
 
     /// Whether this version knows the op.
-    public var isKnown: Bool { rawValue >= 1 && rawValue <= 22 }
+    public var isKnown: Bool { rawValue >= 1 && rawValue <= 24 }
 
     /// The name.
     public var description: String { name }

@@ -107,6 +107,22 @@ private struct SignatureCheck {
                 same([w.shape[1]], inputs[2].shape, "b")
             }
             same(Array(x.shape.dropLast()) + [w.shape[1]], y.shape, "y")
+        case .linearI8, .linearBF16:
+            guard counts(inputs: 2...3, outputs: 1, attributes: 0) else { return }
+            let x = inputs[0], w = inputs[1], y = outputs[0]
+            dtype(x, f32, "x")
+            dtype(w, [op == .linearI8 ? .i8 : .bf16], "w")
+            dtype(y, f32, "y")
+            guard rank(x, 1...Layout.maxRank, "x"), rank(w, 2...2, "w") else { return }
+            if x.shape.last != w.shape[0] { fail("x's last axis \(x.shape.last ?? 0) differs from w's rows \(w.shape[0])") }
+            if w.shape[0] > Layout.maxReducedPrecisionDepth {
+                fail("w has \(w.shape[0]) rows, over the limit of \(Layout.maxReducedPrecisionDepth) for an int32 accumulator")
+            }
+            if inputs.count == 3 {
+                dtype(inputs[2], f32, "b")
+                same([w.shape[1]], inputs[2].shape, "b")
+            }
+            same(Array(x.shape.dropLast()) + [w.shape[1]], y.shape, "y")
         case .layerNorm, .rmsNorm:
             let n = op == .layerNorm ? 3 : 2
             guard counts(inputs: n...n, outputs: 1, attributes: 1) else { return }

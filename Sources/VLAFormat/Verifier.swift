@@ -417,6 +417,18 @@ struct Verifier {
             if case .arena = s.storage {
                 throw FormatError(.badReference, "tensor \(id): scale tensor \(scale) is an arena tensor", offset: at)
             }
+            // Scales are finite and positive: a zero, negative, infinite or NaN scale would turn every product
+            // with this tensor into zero, a sign flip or NaN. External scales are checked in their blob.
+            if case .inline(let offset) = s.storage {
+                for j in 0..<UInt64(s.type.elementCount) {
+                    let v = try reader.f32(offset + 4 * j, "scale tensor \(scale) element \(j)")
+                    guard v.isFinite, v > 0 else {
+                        throw FormatError(
+                            .invalidValue, "tensor \(id) \"\(escaped(t.name))\": scale \(j) of scale tensor \(scale) is \(v); scales must be finite and positive",
+                            offset: offset + 4 * j)
+                    }
+                }
+            }
         }
         // A blob has no shared references, so the storage check above already refuses its external tensors;
         // from 1.1 on it may hold arena tensors for its programs.
@@ -609,6 +621,9 @@ struct Verifier {
             }
             written.append(out)
         }
+        if opcode.isReducedPrecisionLinear {
+            try verifyReducedPrecisionWeights(inputs[1], int8: opcode == .linearI8, what: what, at: r)
+        }
         if opcode == .gather {
             try verifyGatherIDs(ids: inputs[1], rows: tensors[inputs[0]].type.shape[0], what: what, at: r)
         }
@@ -628,6 +643,21 @@ struct Verifier {
             }
         }
         return Operation(opcode, inputs: inputs, outputs: outputs, attributes: attributes)
+    }
+
+    /// The weights of `linear_i8` and `linear_bf16` are inline constants (the runtime packs them once when it
+    /// prepares the program); int8 weights hold no −128, so that |w| ≤ 127 and no kernel's 16-bit pair sum can
+    /// saturate (§8.2).
+    private func verifyReducedPrecisionWeights(_ w: Int, int8: Bool, what: String, at r: UInt64) throws(FormatError) {
+        guard case .inline(let offset) = tensors[w].storage else {
+            throw FormatError(.badOperation, "\(what): weight tensor \(w) \"\(escaped(tensors[w].name))\" must be an inline constant", offset: r + 4)
+        }
+        guard int8 else { return }
+        if let bad = try reader.firstOffset(of: 0x80, offset, UInt64(tensors[w].byteCount), "weight tensor \(w)") {
+            throw FormatError(
+                .badOperation, "\(what): weight tensor \(w) \"\(escaped(tensors[w].name))\" holds −128 at element \(bad - offset); linear_i8 weights are in [−127, 127]",
+                offset: bad)
+        }
     }
 
     /// The ids of a gather must be an inline constant whose values index the table's rows.

@@ -1,3 +1,4 @@
+import CVLAKernels
 import VLAFormat
 
 /// Loop contexts: each parallel loop passes the address of one of these to its task (see `WorkerPool.Task`).
@@ -33,6 +34,8 @@ extension Interpreter {
             return
         case .linear(let s):
             unsafe linear(s)
+        case .reducedLinear(let s):
+            unsafe reducedLinear(s)
         case .norm(let x, let gamma, let beta, let y, let rows, let d, let eps, let center):
             unsafe rowLoop(RowLoop(kind: .norm, x: x, y: y, gamma: gamma, beta: beta, rows: rows, d: d, eps: eps, center: center, per: 0))
         case .softmax(let x, let y, let rows, let n):
@@ -170,6 +173,53 @@ extension Interpreter {
                 let s = unsafe c.step
                 let c0 = unsafe t * s.chunk, cols = unsafe min(s.chunk, s.n - c0)
                 unsafe Interpreter.linearBlock(s, x: c.x, w: c.w + c0, y: s.y + c0, rows: s.m, col: c0, cols: cols)
+            }
+        }
+    }
+
+    /// `linear_i8` / `linear_bf16`: quantizes (or rounds) x's rows into shared scratch in row tasks, then runs the
+    /// packed product in column (or row) tasks, each applying the element-wise epilogue to its own block.
+    func reducedLinear(_ s: ReducedLinearStep) {
+        if unsafe s.m == 0 || s.n == 0 { return }
+        let shared = unsafe UnsafeMutableRawPointer(sharedScratch)
+        let perRows = max(1, Interpreter.elementsPerTask / max(unsafe s.k, 1))
+        let rowTasks = pool.threadCount == 1 ? 1 : unsafe (s.m + perRows - 1) / perRows
+        unsafe loop(rowTasks, (s, shared, rowTasks == 1 ? s.m : perRows)) { raw, t, _ in
+            let (s, shared, per) = unsafe raw.assumingMemoryBound(to: (ReducedLinearStep, UnsafeMutableRawPointer, Int).self).pointee
+            let r0 = t * per, rows = unsafe min(per, s.m - r0)
+            if unsafe s.int8 {
+                let q = unsafe shared.assumingMemoryBound(to: Int8.self)
+                let scales = unsafe (shared + s.m * s.rowStride).assumingMemoryBound(to: Float.self)
+                unsafe vla_q8_quantize(rows, s.k, s.x + r0 * s.k, s.k, q + r0 * s.rowStride, s.rowStride, scales + r0)
+            } else {
+                let xb = unsafe shared.assumingMemoryBound(to: UInt16.self)
+                unsafe vla_bf16_round(rows, s.k, s.x + r0 * s.k, s.k, xb + r0 * s.rowStride, s.rowStride)
+            }
+        }
+        let tasks = unsafe s.byRows ? (s.m + s.chunk - 1) / s.chunk : (s.n + s.chunk - 1) / s.chunk
+        unsafe loop(tasks, (s, shared)) { raw, t, _ in
+            let (s, shared) = unsafe raw.assumingMemoryBound(to: (ReducedLinearStep, UnsafeMutableRawPointer).self).pointee
+            var r0 = 0, rows = unsafe s.m, c0 = 0, c1 = unsafe s.n
+            if unsafe s.byRows {
+                r0 = unsafe t * s.chunk
+                rows = unsafe min(s.chunk, s.m - r0)
+            } else {
+                c0 = unsafe t * s.chunk
+                c1 = unsafe min(s.n, c0 + s.chunk)
+            }
+            let y = unsafe s.y + r0 * s.n
+            let add = unsafe s.add.map { unsafe $0 + r0 * s.n }
+            if unsafe s.int8 {
+                let q = unsafe shared.assumingMemoryBound(to: Int8.self) + r0 * s.rowStride
+                let scales = unsafe (shared + s.m * s.rowStride).assumingMemoryBound(to: Float.self) + r0
+                unsafe vla_q8_gemm(
+                    rows, c0, c1, s.k, q, s.rowStride, scales, s.packed, s.n, s.wscale, s.bias, s.mul, add, s.n, y, s.n)
+            } else {
+                let xb = unsafe shared.assumingMemoryBound(to: UInt16.self) + r0 * s.rowStride
+                unsafe vla_bf16_gemm(rows, c0, c1, s.k, xb, s.rowStride, s.packed, s.n, s.bias, s.mul, add, s.n, y, s.n)
+            }
+            if let f = unsafe s.epilogue {
+                for r in 0..<rows { unsafe Kernels.unary(f, y + r * s.n + c0, y + r * s.n + c0, from: 0, to: c1 - c0) }
             }
         }
     }

@@ -1,3 +1,4 @@
+import CVLAKernels
 import VLAFormat
 
 /// Turns a program's ops into resolved steps, checking every op first.
@@ -7,6 +8,8 @@ import VLAFormat
     var threadScratchFloats = 0
     /// Constant weights already converted to f32, by tensor id.
     var converted: [Int: ConstFloatPointer] = unsafe [:]
+    /// Constant weights of `linear_i8` / `linear_bf16` already packed, by tensor id.
+    var packedWeights: [Int: UnsafeRawPointer] = unsafe [:]
 
     init(interpreter: Interpreter) { self.interpreter = interpreter }
 
@@ -109,6 +112,8 @@ import VLAFormat
             unsafe step.w = try weights(ins[1], &step, at)
             unsafe setChunks(&step)
             return unsafe .linear(step)
+        case .linearI8, .linearBF16:
+            return unsafe .reducedLinear(try reducedLinear(op, at))
         case .patchEmbed:
             let it = unsafe tensors[ins[0]].type, kt = unsafe tensors[ins[1]].type
             let p = Int(op.attributes[0]), c = it.shape[2], d = kt.shape[3]
@@ -257,6 +262,67 @@ import VLAFormat
         return nil
     }
 
+    /// A `linear_i8` or `linear_bf16`: packs the constant weights once (per interpreter), reserves the scratch
+    /// for the quantized rows and splits the product into tasks.
+    mutating func reducedLinear(_ op: Operation, _ at: String) throws(RuntimeError) -> ReducedLinearStep {
+        let ins = op.inputs
+        let int8 = op.opcode == .linearI8
+        let xt = unsafe tensors[ins[0]].type, w = unsafe tensors[ins[1]]
+        let m = rows(xt), k = unsafe w.type.shape[0], n = unsafe w.type.shape[1]
+        try checkBLASSize(m, n, k, at)
+        guard arenaRange(ins[1]) == nil else {
+            throw RuntimeError(.invalidProgram, unsafe "\(at): weights \"\(w.name)\" must be a constant")
+        }
+        var wscale: ConstFloatPointer? = nil
+        if int8 {
+            guard let scale = unsafe w.scale else {
+                throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(w.name)\" have no scale tensor")
+            }
+            unsafe wscale = unsafe floats(scale)
+        }
+        let packed: UnsafeRawPointer
+        if let done = unsafe packedWeights[ins[1]] {
+            unsafe packed = unsafe done
+        } else {
+            let source = unsafe address(ins[1])
+            if int8 {
+                let bytes = unsafe source.assumingMemoryBound(to: Int8.self)
+                for i in 0..<(k * n) where unsafe bytes[i] == Int8.min {
+                    throw RuntimeError(.invalidProgram, unsafe "\(at): weights \"\(w.name)\" hold −128 at element \(i); linear_i8 weights are in [−127, 127]")
+                }
+                let p = unsafe interpreter.owned.allocate(bytes: vla_q8_packed_bytes(k, n))
+                unsafe vla_q8_pack(k, n, bytes, n, p)
+                unsafe packed = UnsafeRawPointer(p)
+            } else {
+                let p = unsafe interpreter.owned.allocate(bytes: vla_bf16_packed_bytes(k, n))
+                unsafe vla_bf16_pack(k, n, source.assumingMemoryBound(to: UInt16.self), n, p)
+                unsafe packed = UnsafeRawPointer(p)
+            }
+            unsafe packedWeights[ins[1]] = unsafe packed
+        }
+        // Scratch: the quantized rows (int8: bytes, then m f32 row scales; bf16: 2-byte elements).
+        let stride = int8 ? vla_q8_row_stride(k) : vla_bf16_row_stride(k)
+        let (rowsBytes, o1) = m.multipliedReportingOverflow(by: int8 ? stride : stride * 2)
+        let (need, o2) = rowsBytes.addingReportingOverflow(int8 ? 4 * m + 64 : 0)
+        try reserveShared(o1 || o2 ? Int.max : (need + 3) / 4, at)
+        var step = unsafe ReducedLinearStep(
+            int8: int8, x: floats(ins[0]), packed: packed, wscale: wscale, bias: ins.count == 3 ? floats(ins[2]) : nil,
+            mul: nil, add: nil, y: mutableFloats(op.outputs[0]), m: m, k: k, n: n, rowStride: stride, epilogue: nil,
+            chunk: max(n, 1), byRows: false)
+        let threads = interpreter.threadCount
+        if threads > 1 && Double(m) * Double(n) * Double(k) >= 65_536 {
+            let tasks = 2 * threads
+            let perColumns = ((n + tasks - 1) / tasks + 15) & ~15
+            if n >= 16 * tasks || m < 8 * threads {
+                unsafe step.chunk = max(16, perColumns)
+            } else {
+                unsafe step.byRows = true
+                unsafe step.chunk = max(1, (m + tasks - 1) / tasks)
+            }
+        }
+        return unsafe step
+    }
+
     /// Splits a linear into tasks for the worker threads, about two per thread so that a slowed core takes
     /// fewer. The own kernel splits by rows in multiples of its 8-row tile (columns in multiples of 32 when there
     /// are too few rows); OpenBLAS by columns in multiples of 16, each call keeping more than 10⁶ multiply-adds
@@ -337,6 +403,7 @@ import VLAFormat
     /// any op that reads them; and no program input or output and no other program touches them.
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
         let ops = program.operations
+        unsafe fuseReduced(&steps, program: program, reads: reads)
         var i = 0
         while unsafe i + 1 < steps.count {
             defer { i += 1 }
@@ -351,6 +418,49 @@ import VLAFormat
             unsafe lin.epilogue = f
             unsafe steps[i].kernel = unsafe .linear(lin)
             unsafe steps[i + 1].kernel = unsafe .nothing
+        }
+    }
+
+    /// Fuses into a `linear_i8` / `linear_bf16` step what follows it on its output: a `mul` by an `[n]` vector
+    /// then an `add` of an `[m, n]` tensor (layer scale and residual: both become the product's epilogue,
+    /// with the same roundings), or an element-wise op (applied to each block after the product). Each
+    /// intermediate must be written in place or be dead afterwards, as for ``fuse(_:program:reads:)``.
+    func fuseReduced(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
+        let ops = program.operations
+        func consumable(_ produced: Int, by consumer: Int, writingTo y: FloatPointer, over output: FloatPointer) -> Bool {
+            if y == output { return true }
+            guard let range = arenaRange(ops[produced].outputs[0]) else { return false }
+            return isDead(range, after: consumer, in: program, reads: reads)
+        }
+        var i = 0
+        while unsafe i + 1 < steps.count {
+            defer { i += 1 }
+            guard case .reducedLinear(var lin) = unsafe steps[i].kernel, unsafe lin.epilogue == nil, unsafe lin.mul == nil else { continue }
+            let mn = unsafe lin.m * lin.n
+            if i + 2 < steps.count,
+                case .binary(true, let a1, let scale, let y1, let c1, let b1) = unsafe steps[i + 1].kernel,
+                unsafe a1 == ConstFloatPointer(lin.y), c1 == mn, unsafe b1 == lin.n,
+                case .binary(false, let a2, let b2, let y2, let c2, let bc2) = unsafe steps[i + 2].kernel,
+                c2 == mn, bc2 == mn, unsafe a2 == ConstFloatPointer(y1) || b2 == ConstFloatPointer(y1),
+                unsafe consumable(i, by: i + 1, writingTo: y1, over: lin.y),
+                unsafe consumable(i + 1, by: i + 2, writingTo: y2, over: y1)
+            {
+                unsafe lin.mul = scale
+                unsafe lin.add = unsafe a2 == ConstFloatPointer(y1) ? b2 : a2
+                unsafe lin.y = y2
+                unsafe steps[i].kernel = unsafe .reducedLinear(lin)
+                unsafe steps[i + 1].kernel = unsafe .nothing
+                unsafe steps[i + 2].kernel = unsafe .nothing
+                continue
+            }
+            if case .unary(let f, let x, let y, let count) = unsafe steps[i + 1].kernel,
+                unsafe x == ConstFloatPointer(lin.y), count == mn, unsafe consumable(i, by: i + 1, writingTo: y, over: lin.y)
+            {
+                unsafe lin.y = y
+                unsafe lin.epilogue = f
+                unsafe steps[i].kernel = unsafe .reducedLinear(lin)
+                unsafe steps[i + 1].kernel = unsafe .nothing
+            }
         }
     }
 

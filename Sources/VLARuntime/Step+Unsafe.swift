@@ -43,6 +43,29 @@ enum Unary: Equatable {
     var byRows: Bool
 }
 
+/// `linear_i8` / `linear_bf16` (format 1.2): x's rows are quantized (int8) or rounded (bf16) into shared scratch,
+/// then the packed weights multiply them in column tasks (or row tasks), with bias, and optionally a fused
+/// `mul` by a `[n]` vector and an `add` of a `[m, n]` tensor (layer scale and residual), then `epilogue`.
+@unsafe struct ReducedLinearStep {
+    var int8: Bool
+    var x: ConstFloatPointer
+    /// The weights packed at prepare time (vla_q8_pack / vla_bf16_pack).
+    var packed: UnsafeRawPointer
+    /// int8: the weights' per-column scales.
+    var wscale: ConstFloatPointer?
+    var bias: ConstFloatPointer?
+    var mul: ConstFloatPointer?
+    var add: ConstFloatPointer?
+    var y: FloatPointer
+    var m: Int, k: Int, n: Int
+    /// Row stride of the quantized rows in scratch: bytes (int8) or elements (bf16).
+    var rowStride: Int
+    var epilogue: Unary?
+    /// Columns per task (a multiple of 16) or rows per task (`byRows`).
+    var chunk: Int
+    var byRows: Bool
+}
+
 /// Multi-head attention over `batch × heads` independent products.
 @unsafe struct AttentionStep {
     var q: ConstFloatPointer, k: ConstFloatPointer, v: ConstFloatPointer, y: FloatPointer
@@ -56,6 +79,7 @@ enum Unary: Equatable {
 /// One resolved op: every operand an address, every size an Int.
 @unsafe enum Kernel {
     case linear(LinearStep)
+    case reducedLinear(ReducedLinearStep)
     /// `beta == nil` and `center == false`: RMS norm.
     case norm(x: ConstFloatPointer, gamma: ConstFloatPointer, beta: ConstFloatPointer?, y: FloatPointer, rows: Int, d: Int, eps: Float, center: Bool)
     case softmax(x: ConstFloatPointer, y: FloatPointer, rows: Int, n: Int)
