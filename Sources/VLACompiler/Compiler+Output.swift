@@ -235,6 +235,20 @@ struct ManifestFile {
         return s
     }
 
+    /// A policy's recorded deviation (kept for policies that are up to date; figures that do not parse read as infinite).
+    static func deviation(_ o: [String: Any]) -> PolicyDeviation {
+        func dev(_ v: Any?) -> Deviation {
+            let d = v as? [String: Any] ?? [:]
+            return Deviation(relativeL2: (d["relativeL2"] as? NSNumber)?.doubleValue ?? .infinity, maxAbs: (d["maxAbs"] as? NSNumber)?.doubleValue ?? .infinity)
+        }
+        var out = PolicyDeviation()
+        out.testFrame = dev(o["testFrame"])
+        out.calibration = dev(o["calibration"])
+        out.gripperFlips = o["gripperFlips"] as? Int ?? 0
+        out.gripperDecisions = o["gripperDecisions"] as? Int ?? 0
+        return out
+    }
+
     /// Reads a previous manifest (nil when absent or unreadable: everything is then recompiled).
     static func read(_ path: String) -> (key: String, policies: [Policy], files: [FileRecord])? {
         guard let data = FileManager.default.contents(atPath: path),
@@ -246,7 +260,9 @@ struct ManifestFile {
             guard let i = p["instruction"] as? String, let f = p["file"] as? String, let s = p["sha256"] as? String,
                 let size = p["size"] as? Int, !f.contains(".."), f.hasPrefix("policies/")
             else { continue }
-            out.append(Policy(instruction: i, line: p["line"] as? Int ?? 0, file: f, sha256: s, size: size, tokens: p["tokens"] as? Int ?? 0, shared: p["shared"] as? [String] ?? []))
+            out.append(Policy(
+                instruction: i, line: p["line"] as? Int ?? 0, file: f, sha256: s, size: size, tokens: p["tokens"] as? Int ?? 0,
+                shared: p["shared"] as? [String] ?? [], deviation: (p["deviation"] as? [String: Any]).map(Self.deviation)))
         }
         // Every file it names (policies, shared blobs, stale files kept earlier): a later run may remove the
         // ones it no longer needs. Only plain names under policies/ or shared/ ending in .vla are accepted.

@@ -343,10 +343,29 @@ public final class Compiler: @unchecked Sendable {
         let r = precisionReport
         if r.precision != .fp32, max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2) > r.bound {
             let frameName = r.backbone.relativeL2 > r.bound ? "the test frame" : "calibration frame \(r.worstFrame ?? "?")"
+            let worst = Self.worstProducts(fp32Backbone, converted: converted, precision: options.precision, reference: framePatchesFP32, runtime: runtime)
             throw CompileError(
                 .deviation,
-                "\(r.precision) backbone output deviates from fp32 by \(Self.percent(max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2))) relative L2 on \(frameName), over the bound of \(Self.percent(r.bound)) (--max-deviation); nothing was written. Use a higher precision (--precision bf16 or fp32) or raise --max-deviation")
+                "\(r.precision) backbone output deviates from fp32 by \(Self.percent(max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2))) relative L2 on \(frameName), over the bound of \(Self.percent(r.bound)) (--max-deviation); nothing was written. \(worst)Use a higher precision (--precision bf16 or fp32) or raise --max-deviation")
         }
+    }
+
+    /// Which products hurt most: the backbone with only one product converted at a time, measured on the test
+    /// frame (one forward pass per product), the three worst named. Empty when it cannot be measured.
+    static func worstProducts(_ model: BuiltModel, converted: [String], precision: Precision, reference: [Float], runtime: RuntimeOptions) -> String {
+        var ranked: [(name: String, d: Deviation)] = []
+        for name in converted {
+            let one = ReducedPrecision.apply(model, precision: precision, only: [name]).model
+            guard let i = try? Interpreter(document: one.document, options: runtime),
+                (try? i.setFloats(one.input("pixel_values") ?? -1, testFrame())) != nil, (try? i.run(0)) != nil,
+                let out = try? i.floats(one.output("patch_tokens") ?? -1)
+            else { return "" }
+            ranked.append((name, Deviation(out, from: reference)))
+        }
+        ranked.sort { $0.d.relativeL2 > $1.d.relativeL2 }
+        guard !ranked.isEmpty else { return "" }
+        let list = ranked.prefix(3).map { "\($0.name) (\(percent($0.d.relativeL2)) alone)" }.joined(separator: ", ")
+        return "The products that hurt most, each converted alone: \(list). "
     }
 
     /// `0.0123` → `"1.23 %"`.

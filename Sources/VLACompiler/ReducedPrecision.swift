@@ -26,7 +26,8 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// - bf16: each weight rounded to the nearest bf16 (ties to even).
 public enum ReducedPrecision {
     /// The model with its products in `precision`, and the names of the weights converted (in op order).
-    public static func apply(_ model: BuiltModel, precision: Precision) -> (model: BuiltModel, converted: [String]) {
+    /// With `only`, just the weights of those names are converted.
+    public static func apply(_ model: BuiltModel, precision: Precision, only: Set<String>? = nil) -> (model: BuiltModel, converted: [String]) {
         guard precision != .fp32 else { return (model, []) }
         var doc = model.document
         // Weights that only `linear` ops read.
@@ -41,7 +42,8 @@ public enum ReducedPrecision {
                 let w = op.inputs[1]
                 let entry = doc.tensors[w]
                 guard entry.type.dtype == .f32, entry.type.shape.count == 2, readers[w] == [.linear],
-                    entry.type.shape[0] <= Layout.maxReducedPrecisionDepth, case .inline(let bytes) = entry.location
+                    entry.type.shape[0] <= Layout.maxReducedPrecisionDepth, case .inline(let bytes) = entry.location,
+                    only?.contains(entry.name) ?? true
                 else { continue }
                 if !done.contains(w) {
                     let k = entry.type.shape[0], n = entry.type.shape[1]

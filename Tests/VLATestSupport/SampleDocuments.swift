@@ -241,3 +241,42 @@ public struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension SampleDocuments {
+    /// A shared blob in the shape of a reduced-precision backbone block (format 1.2): `x [5, 8]` → `linear_i8`
+    /// (int8 weights `[8, 6]` with per-column scales, bias) → `mul` by a layer scale → `add` of a residual `r` →
+    /// `linear_bf16` (bf16 weights `[6, 4]`, no bias) → `gelu_erf` → `y [5, 4]`. Tensor ids: 0 x, 1 w8 scale, 2 w8,
+    /// 3 bias, 4 h, 5 lambda, 6 scaled, 7 r, 8 sum, 9 wbf, 10 z, 11 y.
+    public static func reducedPrecisionBlob(int8Weights: [Int8]? = nil, scales: [Float]? = nil) -> VLADocument {
+        var t: [TensorEntry] = []
+        func add(_ name: String, _ dtype: DType, _ shape: [Int], _ location: TensorLocation, scale: Int? = nil) -> Int {
+            t.append(TensorEntry(name: name, type: TensorType(dtype, shape), location: location, scaleTensor: scale))
+            return t.count - 1
+        }
+        let q = int8Weights ?? (0..<48).map { Int8(($0 * 37) % 255 - 127) }
+        let x = add("x", .f32, [5, 8], .arena(offset: 0))
+        let s = add("w8.scale", .f32, [6], .inline(f32Bytes(scales ?? [0.01, 0.02, 0.005, 0.04, 0.03, 0.0125])))
+        let w8 = add("w8", .i8, [8, 6], .inline(q.map { UInt8(bitPattern: $0) }), scale: s)
+        let b = add("b", .f32, [6], .inline(f32Bytes(floats(6, seed: 21))))
+        let h = add("h", .f32, [5, 6], .arena(offset: 192))
+        let lambda = add("lambda", .f32, [6], .inline(f32Bytes(floats(6, seed: 22))))
+        let scaled = add("scaled", .f32, [5, 6], .arena(offset: 320))
+        let r = add("r", .f32, [5, 6], .arena(offset: 448))
+        let sum = add("sum", .f32, [5, 6], .arena(offset: 576))
+        let wbf = add("wbf", .bf16, [6, 4], .inline(u16Bytes(floats(24, seed: 23).map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) })))
+        let z = add("z", .f32, [5, 4], .arena(offset: 832))
+        let y = add("y", .f32, [5, 4], .arena(offset: 704))
+        let ops = [
+            Operation(.linearI8, inputs: [x, w8, b], outputs: [h]),
+            Operation(.mul, inputs: [h, lambda], outputs: [scaled]),
+            Operation(.add, inputs: [scaled, r], outputs: [sum]),
+            Operation(.linearBF16, inputs: [sum, wbf], outputs: [z]),
+            Operation(.geluErf, inputs: [z], outputs: [y]),
+        ]
+        return VLADocument(
+            isSharedBlob: true, tensors: t,
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "backbone"),
+            programs: [Program(name: "forward", inputs: [x, r], outputs: [y], operations: ops)], arenaSize: 960,
+            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
+    }
+}

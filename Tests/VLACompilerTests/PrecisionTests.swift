@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import VLAFormat
+import VLAModels
+import VLARuntime
+@testable import VLACompiler
+
+/// `vlac compile --precision` on the tiny demo model: the backbone blob's products in int8 or bf16, the
+/// deviation from the f32 program measured, recorded, bounded, and the files verifying.
+@Suite struct PrecisionTests {
+    static func compiler(_ model: String, _ precision: Precision, embed: Bool = false, bound: Double? = nil, calibration: [(String, [Float])] = []) throws -> Compiler {
+        var o = CompileOptions()
+        o.precision = precision
+        o.embedShared = embed
+        o.maxDeviation = bound
+        o.calibration = calibration.map { (name: $0.0, frame: $0.1) }
+        return try Compiler(model: Paths.tiny + "/" + model, options: o)
+    }
+
+    static let tasks = TaskList(bytes: Array("pick coke can\nopen the top drawer\n".utf8), name: "t")
+
+    @Test(arguments: [(Precision.int8, "model"), (.int8, "model-no-image"), (.bf16, "model"), (.bf16, "model-no-image")])
+    func tinyModelCompilesAndVerifies(precision: Precision, model: String) throws {
+        let c = try Self.compiler(model, precision)
+        let out = Paths.temporary("precision-\(precision)-\(model)")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let s = try c.compile(tasks: Self.tasks, listName: "t", to: out)
+        #expect(s.policies == 2 && s.failed == 0)
+        let r = c.precisionReport
+        #expect(r.precision == precision && r.convertedLinears == 12)  // 2 layers × (q, k, v, o, fc1, fc2)
+        #expect(r.backbone.relativeL2 > 0 && r.backbone.relativeL2 < precision.defaultBound, "\(r.backbone)")
+        // The backbone blob: format 1.2, every linear converted, the weights in the narrow type, the figures in provenance.
+        let blobs = try FileManager.default.contentsOfDirectory(atPath: out + "/shared")
+        let backbone = try VLAFile(path: out + "/shared/" + (try #require(blobs.first { $0.hasPrefix("backbone-") })))
+        #expect(backbone.header.minor == 2)
+        let program = try #require(backbone.programs.first { $0.name == "backbone" })
+        let op: OpCode = precision == .int8 ? .linearI8 : .linearBF16
+        #expect(program.operations.filter { $0.opcode == op }.count == 12)
+        #expect(!program.operations.contains { $0.opcode == .linear })
+        for o in program.operations where o.opcode == op {
+            #expect(backbone.tensors[o.inputs[1]].type.dtype == (precision == .int8 ? .i8 : .bf16))
+        }
+        let options = Dictionary(backbone.provenance.options.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        #expect(options["precision"] == precision.description)
+        #expect(options["deviation.backbone.rel_l2"] == Compiler.figure(r.backbone.relativeL2))
+        // The policy-tail program (the policy's own generated weights) stays f32.
+        let tail = try #require(backbone.programs.first { $0.name == "policy-tail" })
+        #expect(!tail.operations.contains { $0.opcode.isReducedPrecisionLinear })
+        // Policies: test vectors hold; the step vector's tolerance comes from the measured deviation.
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any])
+        let mp = try #require(manifest["precision"] as? [String: Any])
+        #expect(mp["mode"] as? String == precision.description && mp["convertedLinears"] as? Int == 12)
+        for entry in try #require(manifest["policies"] as? [[String: Any]]) {
+            let path = out + "/" + (try #require(entry["file"] as? String))
+            let file = try VLAFile(path: path)
+            let resolved = try SharedBlobResolver(searchPaths: SharedBlobResolver.defaultSearchPaths(forPolicyAt: path)).resolve(for: file)
+            for v in try TestVectors.run(file: file, blobs: resolved) { #expect(v.passed, "\(path) vector \(v.index): \(v.maxAbsDifference)") }
+            let d = try #require(entry["deviation"] as? [String: Any])
+            let test = try #require(d["testFrame"] as? [String: Any])
+            let maxAbs = try #require((test["maxAbs"] as? NSNumber)?.doubleValue)
+            #expect(((test["relativeL2"] as? NSNumber)?.doubleValue ?? 1) < precision.defaultBound)
+            let tolerance = try #require(file.testVectors.last?.tolerance)
+            #expect(abs(Double(tolerance) - max(1e-4, maxAbs)) <= 1e-5 * maxAbs, "tolerance \(tolerance), max abs \(maxAbs)")
+            #expect(d["gripperDecisions"] as? Int == c.model.config.horizon)
+            #expect(file.provenance.options.contains { $0.key == "deviation.actions.rel_l2" })
+        }
+    }
+
+    /// Only the backbone blob depends on the precision: the frozen encoder and HN tail are the fp32 run's files.
+    @Test func otherBlobsAreSharedAcrossPrecisions() throws {
+        let out = Paths.temporary("precision-shared")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try SharedCompilers.get(Paths.tiny + "/model").compile(tasks: Self.tasks, listName: "t", to: out + "/fp32")
+        _ = try Self.compiler("model", .int8).compile(tasks: Self.tasks, listName: "t", to: out + "/int8")
+        let a = try FileManager.default.contentsOfDirectory(atPath: out + "/fp32/shared").sorted()
+        let b = try FileManager.default.contentsOfDirectory(atPath: out + "/int8/shared").sorted()
+        #expect(a.filter { !$0.hasPrefix("backbone-") } == b.filter { !$0.hasPrefix("backbone-") })
+        #expect(a.filter { $0.hasPrefix("backbone-") } != b.filter { $0.hasPrefix("backbone-") })
+        #expect(!CompileOptions().provenancePairs.contains { $0.key == "precision" })
+    }
+
+    @Test func selfContainedPoliciesAtInt8() throws {
+        let out = Paths.temporary("precision-embed")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let s = try Self.compiler("model-no-image", .int8, embed: true).compile(tasks: Self.tasks, listName: "t", to: out)
+        #expect(s.policies == 2 && s.sharedBlobs == 0)
+        for name in try FileManager.default.contentsOfDirectory(atPath: out + "/policies") {
+            let file = try VLAFile(path: out + "/policies/" + name)
+            #expect(file.header.minor == 2)
+            for v in try TestVectors.run(file: file, blobs: []) { #expect(v.passed, "\(name) vector \(v.index): \(v.maxAbsDifference)") }
+        }
+    }
+
+    /// Over the bound: the compiler refuses before writing anything and names the products that hurt most.
+    @Test func overTheBoundNothingIsWritten() throws {
+        do throws(CompileError) {
+            var o = CompileOptions()
+            o.precision = .int8
+            o.maxDeviation = 1e-5
+            _ = try Compiler(model: Paths.tiny + "/model", options: o)
+            Issue.record("accepted a deviation over 1e-5")
+        } catch {
+            #expect(error.code == .deviation)
+            #expect(error.message.contains("over the bound of 0.001 %") && error.message.contains("hurt most"), "\(error)")
+            #expect(error.message.contains("encoder.layer."), "\(error)")
+        }
+    }
+
+    /// A bound between the backbone's deviation and the largest policy's: the backbone passes, the policies over
+    /// it are refused (reported per line, not written), the others are written.
+    @Test func policiesOverTheBoundAreNotWritten() throws {
+        let data = try #require(FileManager.default.contents(atPath: Paths.tiny + "/tasks.txt"))
+        let tasks = TaskList(bytes: [UInt8](data), name: "tasks.txt")
+        let probe = try Self.compiler("model", .int8)
+        let out = Paths.temporary("precision-policy-bound")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try probe.compile(tasks: tasks, listName: "tasks.txt", to: out + "/probe")
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/probe/manifest.json"))) as? [String: Any])
+        let policyRel = try (manifest["policies"] as? [[String: Any]] ?? []).map { e -> Double in
+            let d = try #require(e["deviation"] as? [String: Any]), t = try #require(d["testFrame"] as? [String: Any])
+            return try #require((t["relativeL2"] as? NSNumber)?.doubleValue)
+        }
+        let backbone = probe.precisionReport.backbone.relativeL2
+        let highest = try #require(policyRel.max())
+        try #require(highest > backbone, "no raw chunk deviates more than the backbone here; the test needs one")
+        let bound = (backbone + highest) / 2
+        let over = policyRel.filter { $0 > bound }.count
+        let c = try Self.compiler("model", .int8, bound: bound)
+        var failures: [String] = []
+        let s = try c.compile(tasks: tasks, listName: "tasks.txt", to: out + "/bounded") { e in
+            if case .failed(_, let message) = e { failures.append(message) }
+        }
+        #expect(over > 0 && s.failed == over && s.policies == policyRel.count - over)
+        #expect(failures.allSatisfy { $0.contains("raw action chunk deviates") && $0.contains("the policy was not written") }, "\(failures)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: out + "/bounded/policies")) ?? []).count == policyRel.count - over)
+    }
+
+    @Test func calibrationFramesAreMeasured() throws {
+        let frames = try goldenFrames().prefix(2).enumerated().map { ("frame\($0.offset)", $0.element) }
+        let c = try Self.compiler("model", .bf16, calibration: frames)
+        #expect(c.precisionReport.calibrationFrames == 2 && c.precisionReport.calibrationBackbone.relativeL2 > 0)
+        let out = Paths.temporary("precision-calibration")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try c.compile(tasks: Self.tasks, listName: "t", to: out)
+        let text = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+        #expect(text.contains("\"calibrationFrames\": 2"))
+        #expect(!text.contains("\"calibration\": {\"relativeL2\": 0, \"maxAbs\": 0}"), "calibration figures missing:\n\(text)")
+        // The calibration frames change the manifest only, never a file's bytes.
+        let plain = Paths.temporary("precision-calibration-plain")
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        _ = try Self.compiler("model", .bf16).compile(tasks: Self.tasks, listName: "t", to: plain)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/policies").sorted() == FileManager.default.contentsOfDirectory(atPath: plain + "/policies").sorted())
+    }
+}

@@ -1,0 +1,118 @@
+import Testing
+import VLAFormat
+@testable import VLARuntime
+import VLATestSupport
+
+/// `linear_i8` and `linear_bf16` (format 1.2) run by the interpreter: against an independent implementation of
+/// the numerics of `Schemas/vla-format.md` §8.2 written here, and fused (layer scale, residual, GELU) against
+/// unfused, on one and two threads.
+@Suite struct ReducedPrecisionOpTests {
+    static let doc = SampleDocuments.reducedPrecisionBlob()
+
+    static func run(_ doc: VLADocument, x: [Float], r: [Float], options: RuntimeOptions) throws -> (h: [Float], y: [Float]) {
+        let interpreter = try Interpreter(document: doc, options: options)
+        // Fused: mul and add into linear_i8, gelu_erf into linear_bf16.
+        var fused = 0
+        for step in interpreter.steps[0] { if case .nothing = step.kernel { fused += 1 } }
+        #expect(fused == (options.fuse ? 3 : 0))
+        try interpreter.setFloats(0, x)
+        try interpreter.setFloats(7, r)
+        try interpreter.run(0)
+        return (try interpreter.floats(8), try interpreter.floats(11))
+    }
+
+    /// `linear_i8` as the spec states it: per-row absmax scale, round half to even, exact integer sums, one fma.
+    static func referenceInt8(x: [Float], rows m: Int, k: Int, w: [Int8], scale: [Float], bias: [Float]) -> [Float] {
+        let n = scale.count
+        var y = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            let row = x[(i * k)..<((i + 1) * k)]
+            let a = row.reduce(Float(0)) { max($0, abs($1)) }
+            let inv: Float = a > 0 ? 127 / a : 0
+            let s = a / 127
+            let q = row.map { v -> Int in
+                let t = min(max(v * inv, -127), 127)
+                return Int(t.rounded(.toNearestOrEven))
+            }
+            for j in 0..<n {
+                var acc = 0
+                for p in 0..<k { acc += q[p] * Int(w[p * n + j]) }
+                y[i * n + j] = bias[j].addingProduct(Float(acc), s * scale[j])
+            }
+        }
+        return y
+    }
+
+    static func inputs(seed: UInt64) -> (x: [Float], r: [Float]) {
+        var x = SampleDocuments.floats(40, seed: seed).map { $0 * 3 }
+        x[8..<16] = [0, 0, 0, 0, 0, 0, 0, 0]  // an all-zero row: scale 0, output = bias
+        x[17] = 1e-30  // a tiny value next to large ones
+        return (x, SampleDocuments.floats(30, seed: seed + 1))
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func int8MatchesTheSpecBitForBit(seed: UInt64) throws {
+        let (x, r) = Self.inputs(seed: seed)
+        let doc = Self.doc
+        guard case .inline(let wBytes) = doc.tensors[2].location, case .inline(let sBytes) = doc.tensors[1].location,
+            case .inline(let bBytes) = doc.tensors[3].location, case .inline(let lBytes) = doc.tensors[5].location
+        else { Issue.record("sample layout changed"); return }
+        let w = wBytes.map { Int8(bitPattern: $0) }
+        let h = Self.referenceInt8(x: x, rows: 5, k: 8, w: w, scale: floats(sBytes), bias: floats(bBytes))
+        let lambda = floats(lBytes)
+        let sum = (0..<30).map { h[$0] * lambda[$0 % 6] + r[$0] }
+        for threads in [1, 2] {
+            for fuse in [true, false] {
+                let out = try Self.run(doc, x: x, r: r, options: RuntimeOptions(threads: threads, fuse: fuse))
+                #expect(out.h.map(\.bitPattern) == sum.map(\.bitPattern), "threads \(threads) fuse \(fuse)")
+            }
+        }
+    }
+
+    @Test(arguments: [UInt64(4), 5])
+    func bf16WithinTheDotProductBound(seed: UInt64) throws {
+        let (x, r) = Self.inputs(seed: seed)
+        let doc = Self.doc
+        guard case .inline(let wb) = doc.tensors[9].location else { Issue.record("sample layout changed"); return }
+        let w = (0..<24).map { Float(bitPattern: UInt32(wb[2 * $0]) << 16 | UInt32(wb[2 * $0 + 1]) << 24) }
+        let base = try Self.run(doc, x: x, r: r, options: RuntimeOptions(threads: 1, fuse: false))
+        // z = bf16(sum) · w in double, then GELU in double.
+        for i in 0..<5 {
+            for j in 0..<4 {
+                var exact = 0.0, magnitude = 0.0
+                for p in 0..<6 {
+                    let xb = Double(bf16Rounded(base.h[i * 6 + p]))
+                    exact += xb * Double(w[p * 4 + j])
+                    magnitude += abs(xb * Double(w[p * 4 + j]))
+                }
+                let gelu = { (v: Double) in 0.5 * v * (1 + erf(v / 2.0.squareRoot())) }
+                let bound = 2 * 8 * 0x1p-24 * magnitude + 1e-6
+                #expect(abs(Double(base.y[i * 4 + j]) - gelu(exact)) <= bound, "row \(i) col \(j)")
+            }
+        }
+        for threads in [1, 2] {
+            let fused = try Self.run(doc, x: x, r: r, options: RuntimeOptions(threads: threads, fuse: true))
+            #expect(fused.y.map(\.bitPattern) == base.y.map(\.bitPattern), "threads \(threads)")
+        }
+    }
+
+    @Test func preparedWeightsWithMinus128AreRefused() {
+        var w = (0..<48).map { Int8($0 % 100) }
+        w[7] = -128
+        let doc = SampleDocuments.reducedPrecisionBlob(int8Weights: w)
+        #expect(throws: RuntimeError.self) { _ = try Interpreter(document: doc) }
+    }
+
+    func floats(_ b: [UInt8]) -> [Float] {
+        (0..<(b.count / 4)).map { i in Float(bitPattern: (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[4 * i + $1]) << (8 * $1) }) }
+    }
+
+    func bf16Rounded(_ v: Float) -> Float {
+        let u = v.bitPattern
+        return Float(bitPattern: ((u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16) << 16)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
