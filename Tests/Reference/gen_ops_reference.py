@@ -322,6 +322,63 @@ case("convert_u8", "convert", [(u, "u8")], u.astype(np.float64), 0, 0)
 i = np.array([0, -1, 2 ** 24, -(2 ** 20), 7], dtype=np.int32)
 case("convert_i32", "convert", [(i, "i32")], i.astype(np.float64), 0, 0)
 
+# --- linear_i8, linear_bf16 (format 1.2) -------------------------------------------------------------------
+# Appended last so that the random draws of the cases above stay what they were.
+def quantize_rows(x):
+    """The int8 row quantization of linear_i8, in f32 exactly as Schemas/vla-format.md §8.2 states it."""
+    x2 = f32(x).reshape(-1, x.shape[-1])
+    a = np.max(np.abs(x2), axis=1).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        inv = np.where(a > 0, np.float32(127) / np.where(a > 0, a, np.float32(1)), np.float32(0)).astype(np.float32)
+    s = (a / np.float32(127)).astype(np.float32)
+    t = (x2 * inv[:, None]).astype(np.float32)
+    t = np.minimum(np.maximum(t, np.float32(-127)), np.float32(127))
+    return np.rint(t).astype(np.int64), s
+
+
+for name, xs, k, n, bias in [
+    ("linear_i8_2d", (5, 12), 12, 9, True), ("linear_i8_m1", (1, 33), 33, 70, False),
+    ("linear_i8_odd", (13, 31), 31, 65, True), ("linear_i8_rank3", (2, 3, 4), 4, 5, True),
+    ("linear_i8_k1", (4, 1), 1, 17, True), ("linear_i8_deep", (3, 300), 300, 40, True),
+]:
+    x = randn(*xs) * 2
+    x2 = x.reshape(-1, k)
+    if x2.shape[0] > 2:
+        x2[1, :] = 0  # a zero row: scale 0, the output is the bias
+        x2[2, 0] = 1e3  # one large value: the rest of the row quantizes coarsely
+    x = f32(x2.reshape(xs))
+    q = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+    sigma = f32(rng.uniform(0.001, 0.05, size=n))
+    b = randn(n) if bias else None
+    qx, s = quantize_rows(x)
+    acc = qx @ q.astype(np.int64)  # exact
+    assert np.abs(acc).max(initial=0) < 2 ** 24  # so f32(acc) is exact here
+    t = (s[:, None] * sigma[None, :]).astype(np.float32)  # one f32 rounding, as the op does
+    y = acc.astype(np.float64) * t.astype(np.float64) + (b.astype(np.float64) if bias else 0.0)
+    y = y.reshape(xs[:-1] + (n,))
+    ins = [(x, "f32"), (q, "i8")] + ([(b, "f32")] if bias else [])
+    # The only rounding left after the exact sum is the final fma: half an ulp.
+    case(name, "linear_i8", ins, y, 1e-37, 2.0 ** -23, scales={1: sigma})
+
+
+def bf16_round(a):
+    u = f32(a).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+    return r.astype(np.uint32).view(np.float32)
+
+
+for name, xs, k, n, bias in [
+    ("linear_bf16_2d", (6, 24), 24, 19, True), ("linear_bf16_m1", (1, 33), 33, 70, False),
+    ("linear_bf16_odd", (13, 31), 31, 65, True), ("linear_bf16_rank3", (2, 3, 5), 5, 4, True),
+    ("linear_bf16_deep", (3, 300), 300, 40, False),
+]:
+    x = randn(*xs)
+    w = bf16_round(randn(k, n))
+    b = randn(n) if bias else None
+    y, atol = linear_ref(bf16_round(x), w, b)
+    ins = [(x, "f32"), (w, "bf16")] + ([(b, "f32")] if bias else [])
+    case(name, "linear_bf16", ins, y, atol, 0)
+
 os.makedirs(OUT, exist_ok=True)
 with open(os.path.join(OUT, "ops.bin"), "wb") as f:
     f.write(bytes(blob))

@@ -45,4 +45,33 @@ import VLAFormat
         #expect(try JSONSerialization.jsonObject(with: manifest) is [String: Any])
         try? FileManager.default.removeItem(atPath: dir)
     }
+
+    /// `--precision int8` with a calibration folder: the summary line, and a manifest (with its precision and
+    /// per-policy deviation objects) that fits Schemas/manifest.schema.json.
+    @Test func int8RunWritesAManifestThatFitsTheSchema() throws {
+        let dir = NSTemporaryDirectory() + "vlac-compile-int8-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir + "/frames", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/tasks.txt", contents: Data("pick coke can\nopen the drawer\n".utf8))
+        // A 40 × 30 PPM frame.
+        let pixels = (0..<(40 * 30 * 3)).map { UInt8(($0 * 7) % 256) }
+        FileManager.default.createFile(atPath: dir + "/frames/a.ppm", contents: Data(Array("P6\n40 30\n255\n".utf8) + pixels))
+        let cmd = try Compile.parse([
+            "--instructions", dir + "/tasks.txt", "--model", Self.root + "/Examples/hypervla-tiny/model", "-o", dir + "/out",
+            "--precision", "int8", "--calibration", dir + "/frames", "--quiet",
+        ])
+        try cmd.run()
+        let data = try #require(FileManager.default.contents(atPath: dir + "/out/manifest.json"))
+        let manifest = try JSONSerialization.jsonObject(with: data)
+        let validator = DumpSchemaTests(schemaFile: "manifest.schema.json")
+        #expect(validator.problems(manifest, validator.schema, at: "$").isEmpty, "\(validator.problems(manifest, validator.schema, at: "$"))")
+        let object = try #require(manifest as? [String: Any])
+        #expect((object["precision"] as? [String: Any])?["mode"] as? String == "int8")
+        #expect(((object["policies"] as? [[String: Any]]) ?? []).allSatisfy { $0["deviation"] != nil })
+        // Flags that make no sense together are usage errors.
+        #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--precision", "int4"]) }
+        #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--calibration", "d"]) }
+        #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--precision", "bf16", "--max-deviation", "-1"]) }
+    }
 }

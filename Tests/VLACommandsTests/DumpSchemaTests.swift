@@ -15,9 +15,14 @@ import VLATestSupport
         schema = Self.loadSchema()
     }
 
-    static func loadSchema() -> [String: Any] {
+    /// A validator for another schema of `Schemas/` (the manifest's).
+    init(schemaFile: String) {
+        schema = Self.loadSchema(schemaFile)
+    }
+
+    static func loadSchema(_ name: String = "vla-dump.schema.json") -> [String: Any] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../Schemas/vla-dump.schema.json").standardized
+            .appendingPathComponent("../../Schemas/" + name).standardized
         guard let data = try? Data(contentsOf: url), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             return [:]
         }

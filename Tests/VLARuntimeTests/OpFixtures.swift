@@ -92,8 +92,9 @@ struct OpDocument {
                 tensors.append(TensorEntry(name: "in\(i).scale", type: TensorType(.f32, s.shape), location: .inline(fixtures.bytes(s))))
             }
             let id = tensors.count
-            // gather ids stay inline in both variants when the op requires it? No: the runtime checks arena ids at run.
-            if inputsInArena {
+            // The weights of linear_i8 and linear_bf16 must be constants (the runtime packs them at prepare time).
+            let constantWeights = i == 1 && (c.op == "linear_i8" || c.op == "linear_bf16")
+            if inputsInArena && !constantWeights {
                 tensors.append(TensorEntry(name: "in\(i)", type: TensorType(dtype, t.shape), location: .arena(offset: place(t.bytes)), scaleTensor: scaleID))
                 arenaInputs.append((id, fixtures.bytes(t)))
                 programInputs.append(id)
