@@ -22,7 +22,11 @@ import VLAFormat
         if let files = try? FileManager.default.contentsOfDirectory(atPath: out + "/policies"), let f = files.first {
             return (out + "/policies/" + f, out)
         }
-        let c = try Compiler(model: root + "/Examples/hypervla-tiny/" + (setting == "image" ? "model" : "model-no-image"), options: CompileOptions())
+        // "image", "no-image", optionally with a precision suffix ("image-int8", "no-image-bf16").
+        var options = CompileOptions()
+        for p in Precision.allCases where setting.hasSuffix("-\(p)") { options.precision = p }
+        let model = setting.hasPrefix("image") ? "model" : "model-no-image"
+        let c = try Compiler(model: root + "/Examples/hypervla-tiny/" + model, options: options)
         _ = try c.compile(tasks: TaskList(bytes: Array("pick up the red block and place it in the bowl\n".utf8), name: "tasks.txt"), listName: "tasks.txt", to: out)
         let files = try FileManager.default.contentsOfDirectory(atPath: out + "/policies")
         return (out + "/policies/" + (try #require(files.first)), out)
@@ -56,12 +60,15 @@ import VLAFormat
         }
     }
 
-    @Test(arguments: ["image", "no-image"], [1, 2])
+    /// The settings: both use_initial_image configurations in fp32, and each reduced precision (format 1.2).
+    static let settings = ["image", "no-image", "image-int8", "no-image-bf16"]
+
+    @Test(arguments: settings, [1, 2])
     func stepAllocatesNothing(setting: String, threads: Int) throws {
         #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
         let (path, folder) = try Self.compiled(setting)
         let policy = try Policy(path: path, sharedSearchPaths: [folder + "/shared"])
-        #expect((policy.resetProgram != nil) == (setting == "image"))
+        #expect((policy.resetProgram != nil) == setting.hasPrefix("image"))
         var frame = [UInt8](repeating: 0, count: 480 * 640 * 3)
         for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 7 &+ i / 1920) }
         // One episode on another session first, so that what a process sets up once (Swift runtime metadata,
@@ -84,7 +91,7 @@ import VLAFormat
         #expect(sum.isFinite)
     }
 
-    @Test(arguments: ["image", "no-image"], [1, 2])
+    @Test(arguments: settings, [1, 2])
     func cABIStepAllocatesNothing(setting: String, threads: Int) throws {
         let (path, folder) = try Self.compiled(setting)
         var policyHandle: OpaquePointer?
