@@ -183,7 +183,7 @@ extension Interpreter {
         if unsafe s.m == 0 || s.n == 0 { return }
         let shared = unsafe UnsafeMutableRawPointer(sharedScratch)
         let perRows = max(1, Interpreter.elementsPerTask / max(unsafe s.k, 1))
-        let rowTasks = pool.threadCount == 1 ? 1 : unsafe (s.m + perRows - 1) / perRows
+        let rowTasks = unsafe s.reuseRows ? 0 : pool.threadCount == 1 ? 1 : unsafe (s.m + perRows - 1) / perRows
         unsafe loop(rowTasks, (s, shared, rowTasks == 1 ? s.m : perRows)) { raw, t, _ in
             let (s, shared, per) = unsafe raw.assumingMemoryBound(to: (ReducedLinearStep, UnsafeMutableRawPointer, Int).self).pointee
             let r0 = t * per, rows = unsafe min(per, s.m - r0)

@@ -462,6 +462,29 @@ import VLAFormat
                 unsafe steps[i + 1].kernel = unsafe .nothing
             }
         }
+        // Consecutive products of one x (q, k, v): the later ones reuse the rows the first one quantized, unless
+        // a step in between writes x's bytes (no other step uses the shared scratch in between).
+        var previous: ReducedLinearStep?
+        for j in unsafe steps.indices {
+            switch unsafe steps[j].kernel {
+            case .nothing:
+                continue
+            case .reducedLinear(var lin):
+                if let p = unsafe previous, unsafe p.x == lin.x, unsafe p.m == lin.m, unsafe p.k == lin.k, unsafe p.int8 == lin.int8,
+                    unsafe p.rowStride == lin.rowStride
+                {
+                    let xStart = unsafe UnsafeRawPointer(lin.x), xEnd = unsafe xStart + lin.m * lin.k * 4
+                    let yStart = unsafe UnsafeRawPointer(p.y), yEnd = unsafe yStart + p.m * p.n * 4
+                    if yEnd <= xStart || xEnd <= yStart {
+                        unsafe lin.reuseRows = true
+                        unsafe steps[j].kernel = unsafe .reducedLinear(lin)
+                    }
+                }
+                unsafe previous = unsafe lin
+            default:
+                unsafe previous = nil
+            }
+        }
     }
 
     /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.

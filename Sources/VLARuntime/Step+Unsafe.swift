@@ -64,6 +64,9 @@ enum Unary: Equatable {
     /// Columns per task (a multiple of 16) or rows per task (`byRows`).
     var chunk: Int
     var byRows: Bool
+    /// The step before quantized (or rounded) this same x into scratch: skip that part (q, k and v of
+    /// attention read one LayerNorm output).
+    var reuseRows = false
 }
 
 /// Multi-head attention over `batch × heads` independent products.

@@ -96,6 +96,27 @@ import VLATestSupport
         }
     }
 
+    /// Two products of one x in a row (like q, k and v): the second reuses the quantized rows, with the same bits.
+    @Test func consecutiveProductsOfOneInputReuseItsQuantizedRows() throws {
+        var doc = SampleDocuments.reducedPrecisionBlob()
+        doc.tensors.append(TensorEntry(name: "h2", type: TensorType(.f32, [5, 6]), location: .arena(offset: 960)))
+        doc.arenaSize = 1088
+        doc.programs[0].operations.insert(Operation(.linearI8, inputs: [0, 2], outputs: [12]), at: 1)
+        doc.programs[0].outputs.append(12)
+        let (x, r) = Self.inputs(seed: 9)
+        var results: [[UInt32]] = []
+        for fuse in [true, false] {
+            let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 2, fuse: fuse))
+            guard case .reducedLinear(let second) = interpreter.steps[0][1].kernel else { Issue.record("step 1 is not a product"); return }
+            #expect(second.reuseRows == fuse)
+            try interpreter.setFloats(0, x)
+            try interpreter.setFloats(7, r)
+            try interpreter.run(0)
+            results.append(try (interpreter.floats(12) + interpreter.floats(11)).map(\.bitPattern))
+        }
+        #expect(results[0] == results[1])
+    }
+
     @Test func preparedWeightsWithMinus128AreRefused() {
         var w = (0..<48).map { Int8($0 % 100) }
         w[7] = -128
