@@ -1,112 +1,840 @@
-// Placeholder portable reduced-precision kernels (replaced by the per-ISA kernels of branch `kernels`).
+// Reduced-precision matrix products: int8 (linear_i8) and bf16 (linear_bf16). See include/vla_kernels.h
+// ("MARK: reduced precision") for the layouts and the exact numerics every path follows.
+//
+// int8: 3 = AVX-512 VNNI (vpdpbusd: activations made unsigned by +128, corrected with the packed column sums),
+//       2 = AVX-512BW (vpmaddubsw on |q| and ±w, then vpmaddwd), 1 = AVX2 (the same with vpsignb), 0 = portable.
+// bf16: 3 = AVX-512 BF16 (vdpbf16ps), 2 = AVX-512F (bf16 widened to f32 on load, two fmas per pair),
+//       1 = AVX2 + FMA (the same at 256 bits), 0 = portable C.
+// Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
+// (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "vla_kernels.h"
 
 #pragma clang fp contract(off)
 
-static long up(long v, long m) { return (v + m - 1) / m * m; }
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
-size_t vla_q8_packed_bytes(long k, long n) { return (size_t)(up(k, 4) * up(n, 16) + 4 * up(n, 16)); }
-long vla_q8_row_stride(long k) { return up(k, 64); }
+static inline long ceil_to(long x, long m) { return (x + m - 1) / m * m; }
+static inline long min_l(long a, long b) { return a < b ? a : b; }
+static inline int32_t load32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// MARK: layouts
+
+size_t vla_q8_packed_bytes(long k, long n) {
+    const long panels = ceil_to(n, 16) / 16, groups = ceil_to(k, 4) / 4;
+    return (size_t)(panels * groups * 64 + panels * 16 * 4);
+}
 
 void vla_q8_pack(long k, long n, const int8_t *w, long ldw, void *packed) {
-    const long kp = up(k, 4), np = up(n, 16);
-    int8_t *p = packed;
-    memset(p, 0, (size_t)(kp * np));
-    int32_t *sums = (int32_t *)(p + kp * np);
-    for (long j = 0; j < np; j++) sums[j] = 0;
-    for (long kk = 0; kk < k; kk++)
+    const long panels = ceil_to(n, 16) / 16, groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    int8_t *dst = packed;
+    memset(packed, 0, vla_q8_packed_bytes(k, n));
+    int32_t *colsum = (int32_t *)(dst + panels * pstride);
+    for (long p = 0; p < k; p++)
         for (long j = 0; j < n; j++) {
-            const long panel = j / 16, c = j % 16;
-            p[panel * kp * 16 + (kk / 4) * 64 + c * 4 + kk % 4] = w[kk * ldw + j];
-            sums[j] += w[kk * ldw + j];
+            const int8_t v = w[p * ldw + j];
+            dst[(j / 16) * pstride + (p / 4) * 64 + (j % 16) * 4 + p % 4] = v;
+            colsum[j] += v;
         }
 }
 
-static int8_t w_at(const int8_t *p, long kp, long kk, long j) { return p[(j / 16) * kp * 16 + (kk / 4) * 64 + (j % 16) * 4 + kk % 4]; }
+long vla_q8_row_stride(long k) { return ceil_to(k, 64); }
 
-void vla_q8_quantize(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s) {
+size_t vla_bf16_packed_bytes(long k, long n) {
+    const long panels = ceil_to(n, 16) / 16, pairs = ceil_to(k, 2) / 2;
+    return (size_t)(panels * pairs * 64);
+}
+
+void vla_bf16_pack(long k, long n, const uint16_t *w, long ldw, void *packed) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;  // in uint16_t
+    uint16_t *dst = packed;
+    memset(packed, 0, vla_bf16_packed_bytes(k, n));
+    for (long p = 0; p < k; p++)
+        for (long j = 0; j < n; j++) dst[(j / 16) * pstride + (p / 2) * 32 + (j % 16) * 2 + p % 2] = w[p * ldw + j];
+}
+
+long vla_bf16_row_stride(long k) { return ceil_to(k, 32); }
+
+// MARK: path choice
+
+#if defined(__x86_64__)
+static int q8_supported(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+        if (__builtin_cpu_supports("avx512vnni")) return 3;
+        return 2;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+    return 0;
+}
+static int bf16_supported(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16")) return 3;
+        return 2;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+    return 0;
+}
+#else
+static int q8_supported(void) { return 0; }
+static int bf16_supported(void) { return 0; }
+#endif
+
+// -1 until first use (see gemm.c: a race between first uses writes the same value twice).
+static volatile int q8_chosen = -1, bf16_chosen = -1;
+
+int vla_q8_isa(void) {
+    int isa = q8_chosen;
+    if (isa < 0) q8_chosen = isa = q8_supported();
+    return isa;
+}
+
+// vdpbf16ps runs at half the f32 FMA rate in flops on the Intel CPUs measured: path 3 only when forced.
+int vla_bf16_isa(void) {
+    int isa = bf16_chosen;
+    if (isa < 0) {
+        isa = bf16_supported();
+        bf16_chosen = isa = isa == 3 ? 2 : isa;
+    }
+    return isa;
+}
+
+int vla_q8_force_isa(int isa) {
+    const int best = q8_supported();
+    q8_chosen = isa < 0 ? 0 : isa > best ? best : isa;
+    return q8_chosen;
+}
+
+int vla_bf16_force_isa(int isa) {
+    const int best = bf16_supported();
+    bf16_chosen = isa < 0 ? 0 : isa > best ? best : isa;
+    return bf16_chosen;
+}
+
+// MARK: portable C (the reference the other paths equal bit for bit)
+
+// Quantization of one value given inv = 127 / a: clamp (a NaN product falls to −127), then round half to even.
+static inline int8_t q8_value(float x, float inv) {
+    const float v = x * inv;
+    float t = v > -127.0f ? v : -127.0f;  // NaN -> −127, as _mm512_max_ps(v, −127)
+    t = t < 127.0f ? t : 127.0f;
+    return (int8_t)(int)__builtin_rintf(t);  // round half to even (the default rounding mode)
+}
+
+static inline void q8_row_scale(float a, float *inv, float *s) {
+    *inv = a > 0 ? 127.0f / a : 0.0f;
+    *s = a / 127.0f;
+}
+
+static void q8_quantize_portable(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s) {
+    const long padded = vla_q8_row_stride(k);
     for (long i = 0; i < m; i++) {
-        const float *r = x + i * ldx;
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
         float a = 0;
-        for (long p = 0; p < k; p++) { float v = fabsf(r[p]); a = v > a ? v : a; }
-        const float inv = a > 0 ? 127.0f / a : 0.0f;
-        s[i] = a / 127.0f;
         for (long p = 0; p < k; p++) {
-            float t = r[p] * inv;
-            t = t > -127.0f ? t : -127.0f;
-            t = t < 127.0f ? t : 127.0f;
-            q[i * ldq + p] = (int8_t)nearbyintf(t);
+            const float v = fabsf(xr[p]);
+            a = v > a ? v : a;  // NaN skipped, as _mm512_max_ps(v, a)
         }
-        for (long p = k; p < ldq; p++) q[i * ldq + p] = 0;
+        float inv;
+        q8_row_scale(a, &inv, &s[i]);
+        for (long p = 0; p < k; p++) qr[p] = q8_value(xr[p], inv);
+        for (long p = k; p < padded; p++) qr[p] = 0;
     }
 }
 
-static float epilogue(float v, long i, long j, const float *mul, const float *add, long ldadd) {
+// y[i, j] from the exact sum, as every path computes it.
+static inline float q8_out(int32_t acc, float si, float wsj, float bj, const float *mul, const float *addrow, long j) {
+    float v = __builtin_fmaf((float)acc, si * wsj, bj);
     if (mul) v = v * mul[j];
-    if (add) v = v + add[i * ldadd + j];
+    if (addrow) v = v + addrow[j];
     return v;
+}
+
+static void q8_gemm_portable(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,
+                             const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                             const float *add, long ldadd, float *y, long ldy) {
+    const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    (void)n;
+    for (long j0 = n0; j0 < n1; j0 += 16) {
+        const int8_t *panel = (const int8_t *)packed + (j0 / 16) * pstride;
+        const long cols = min_l(16, n1 - j0);
+        for (long i = 0; i < m; i++) {
+            const int8_t *qr = q + i * ldq;
+            int32_t acc[16] = {0};
+            for (long g = 0; g < groups; g++) {
+                const int8_t *wg = panel + g * 64;
+                for (int c = 0; c < 16; c++)
+                    for (int b = 0; b < 4; b++) acc[c] += (int32_t)qr[4 * g + b] * (int32_t)wg[4 * c + b];
+            }
+            for (long c = 0; c < cols; c++) {
+                const long j = j0 + c;
+                y[i * ldy + j] = q8_out(acc[c], s[i], wscale[j], bias ? bias[j] : 0.0f, mul,
+                                        add ? add + i * ldadd : NULL, j);
+            }
+        }
+    }
+}
+
+static inline float bf16_to_f32(uint16_t h) {
+    const uint32_t b = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &b, 4);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40);  // NaN: quiet, sign and payload top
+    return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16);
+}
+
+static void bf16_round_portable(long m, long k, const float *x, long ldx, uint16_t *xb, long ldxb) {
+    const long padded = vla_bf16_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        for (long p = 0; p < k; p++) xb[i * ldxb + p] = f32_to_bf16(x[i * ldx + p]);
+        for (long p = k; p < padded; p++) xb[i * ldxb + p] = 0;
+    }
+}
+
+static void bf16_gemm_portable(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed,
+                               long n, const float *bias, const float *mul, const float *add, long ldadd, float *y,
+                               long ldy) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;
+    (void)n;
+    for (long j0 = n0; j0 < n1; j0 += 16) {
+        const uint16_t *panel = (const uint16_t *)packed + (j0 / 16) * pstride;
+        const long cols = min_l(16, n1 - j0);
+        for (long i = 0; i < m; i++) {
+            const uint16_t *xr = xb + i * ldxb;
+            float acc[16];
+            for (int c = 0; c < 16; c++) acc[c] = bias && c < cols ? bias[j0 + c] : 0.0f;
+            for (long t = 0; t < pairs; t++) {
+                const float xe = bf16_to_f32(xr[2 * t]), xo = bf16_to_f32(xr[2 * t + 1]);
+                const uint16_t *wt = panel + t * 32;
+                for (int c = 0; c < 16; c++) {
+                    acc[c] = __builtin_fmaf(xo, bf16_to_f32(wt[2 * c + 1]), acc[c]);
+                    acc[c] = __builtin_fmaf(xe, bf16_to_f32(wt[2 * c]), acc[c]);
+                }
+            }
+            for (long c = 0; c < cols; c++) {
+                const long j = j0 + c;
+                float v = acc[c];
+                if (mul) v = v * mul[j];
+                if (add) v = v + add[i * ldadd + j];
+                y[i * ldy + j] = v;
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+// MARK: quantization and rounding, AVX-512 and AVX2 (the same operations as the portable code)
+
+#define T512Q __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline
+
+T512Q __m512i q8_quant16(__m512 x, __m512 inv) {
+    __m512 t = _mm512_max_ps(_mm512_mul_ps(x, inv), _mm512_set1_ps(-127.0f));  // NaN -> −127 (second operand)
+    t = _mm512_min_ps(t, _mm512_set1_ps(127.0f));
+    return _mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void q8_quantize512(long m, long k, const float *x, long ldx,
+                                                                      int8_t *q, long ldq, float *s) {
+    const long padded = vla_q8_row_stride(k);
+    const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        __m512 a16 = _mm512_setzero_ps();
+        long p = 0;
+        for (; p + 16 <= k; p += 16) a16 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xr + p)), a16);
+        if (p < k) a16 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail, xr + p)), a16);
+        float a = 0;  // lanes hold no NaN and no −0: any order of max gives the same value
+        for (int l = 0; l < 16; l++) a = a16[l] > a ? a16[l] : a;
+        float inv;
+        q8_row_scale(a, &inv, &s[i]);
+        const __m512 iv = _mm512_set1_ps(inv);
+        for (p = 0; p + 16 <= k; p += 16) _mm_storeu_si128((__m128i *)(qr + p), _mm512_cvtepi32_epi8(q8_quant16(_mm512_loadu_ps(xr + p), iv)));
+        if (p < k) _mm_mask_storeu_epi8(qr + p, tail, _mm512_cvtepi32_epi8(q8_quant16(_mm512_maskz_loadu_ps(tail, xr + p), iv)));
+        for (p = k; p < padded; p++) qr[p] = 0;
+    }
+}
+
+#define T256Q __attribute__((target("avx2"), always_inline)) static inline
+
+T256Q __m256i q8_quant8(__m256 x, __m256 inv) {
+    __m256 t = _mm256_max_ps(_mm256_mul_ps(x, inv), _mm256_set1_ps(-127.0f));  // NaN -> −127 (second operand)
+    t = _mm256_min_ps(t, _mm256_set1_ps(127.0f));
+    return _mm256_cvtps_epi32(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+__attribute__((target("avx2"))) static void q8_quantize256(long m, long k, const float *x, long ldx, int8_t *q,
+                                                            long ldq, float *s) {
+    const long padded = vla_q8_row_stride(k);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        __m256 a8 = _mm256_setzero_ps();
+        long p = 0;
+        for (; p + 8 <= k; p += 8) a8 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(xr + p), absmask), a8);
+        float a = 0;
+        for (int l = 0; l < 8; l++) a = a8[l] > a ? a8[l] : a;
+        for (; p < k; p++) {
+            const float v = fabsf(xr[p]);
+            a = v > a ? v : a;
+        }
+        float inv;
+        q8_row_scale(a, &inv, &s[i]);
+        const __m256 iv = _mm256_set1_ps(inv);
+        for (p = 0; p + 8 <= k; p += 8) {
+            const __m256i v = q8_quant8(_mm256_loadu_ps(xr + p), iv);  // 8 int32 in [−127, 127]
+            const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(qr + p), _mm_packs_epi16(w, w));
+        }
+        for (; p < k; p++) qr[p] = q8_value(xr[p], inv);
+        for (p = k; p < padded; p++) qr[p] = 0;
+    }
+}
+
+// f32 -> bf16 bits in the low half of each lane, as f32_to_bf16.
+__attribute__((target("avx512f"), always_inline)) static inline __m512i bf16_round16(__m512 x) {
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+}
+
+__attribute__((target("avx512f"))) static void bf16_round512(long m, long k, const float *x, long ldx, uint16_t *xb,
+                                                              long ldxb) {
+    const long padded = vla_bf16_row_stride(k);
+    const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        uint16_t *out = xb + i * ldxb;
+        long p = 0;
+        for (; p + 16 <= k; p += 16) _mm256_storeu_si256((__m256i *)(out + p), _mm512_cvtepi32_epi16(bf16_round16(_mm512_loadu_ps(xr + p))));
+        if (p < k) {
+            uint16_t tmp[16];
+            _mm256_storeu_si256((__m256i *)tmp, _mm512_cvtepi32_epi16(bf16_round16(_mm512_maskz_loadu_ps(tail, xr + p))));
+            memcpy(out + p, tmp, (size_t)(k - p) * 2);
+        }
+        for (p = k; p < padded; p++) out[p] = 0;
+    }
+}
+
+__attribute__((target("avx2"))) static void bf16_round256(long m, long k, const float *x, long ldx, uint16_t *xb,
+                                                            long ldxb) {
+    const long padded = vla_bf16_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        uint16_t *out = xb + i * ldxb;
+        long p = 0;
+        for (; p + 8 <= k; p += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + p);
+            const __m256i b = _mm256_castps_si256(v);
+            __m256i r = _mm256_srli_epi32(
+                _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1))), 16);
+            const __m256i nanr = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+            r = _mm256_blendv_epi8(r, nanr, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+            // r's lanes are < 65536: packus keeps them; the 128-bit halves are then joined
+            const __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+            _mm_storeu_si128((__m128i *)(out + p), h);
+        }
+        for (; p < k; p++) out[p] = f32_to_bf16(xr[p]);
+        for (p = k; p < padded; p++) out[p] = 0;
+    }
+}
+
+// MARK: int8, AVX-512 VNNI: tiles of up to 8 rows × 48 columns in 24 zmm int32 accumulators
+
+// Groups (of 4 k values) per chunk of the activation copy: each chunk of a row tile's q is copied once,
+// with 0x80 added to every byte (q + 128 as u8), into a buffer on the stack.
+#define Q8_KC 256
+#define Q8_MR 8
+#define Q8_NV 3
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline
+
+// A tile's output lines are written once, at its end; fetching them (and add's) into L2 when the tile starts
+// keeps those stores from missing (several times faster with y 257 × 3072).
+#define Q8_PREFETCH_OUT(MR, NV)                                                                               \
+    for (int r = 0; r < MR; r++)                                                                              \
+        for (int v = 0; v < NV; v++) {                                                                        \
+            _mm_prefetch((const char *)(y + r * ldy + v * 16), _MM_HINT_T1);                                  \
+            if (add) _mm_prefetch((const char *)(add + r * ldadd + v * 16), _MM_HINT_T1);                     \
+        }
+
+// The shared epilogue of the AVX-512 int8 paths: acc (exact, already corrected) -> y.
+#define Q8_EPILOGUE_512(MR, NV, ACC)                                                                          \
+    for (int v = 0; v < NV; v++) {                                                                            \
+        const long c = cols - v * 16;                                                                         \
+        const __mmask16 mk = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);                                   \
+        const __m512 ws = _mm512_maskz_loadu_ps(mk, wscale + v * 16);                                         \
+        const __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + v * 16) : _mm512_setzero_ps();               \
+        const __m512 mu = mul ? _mm512_maskz_loadu_ps(mk, mul + v * 16) : _mm512_setzero_ps();                \
+        for (int r = 0; r < MR; r++) {                                                                        \
+            const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(s[r]), ws);                                        \
+            __m512 o = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ACC[r][v]), sc, b);                                 \
+            if (mul) o = _mm512_mul_ps(o, mu);                                                                \
+            if (add) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mk, add + r * ldadd + v * 16));               \
+            _mm512_mask_storeu_ps(y + r * ldy + v * 16, mk, o);                                               \
+        }                                                                                                     \
+    }
+
+VNNI void q8_tile_vnni(const int MR, const int NV, long groups, const int8_t *q, long ldq, const int8_t *w,
+                       long pstride, const int32_t *colsum, long cols, const float *s, const float *wscale,
+                       const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy,
+                       uint8_t *ubuf) {
+    __m512i acc[Q8_MR][Q8_NV];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    Q8_PREFETCH_OUT(MR, NV)
+    for (long g0 = 0; g0 < groups; g0 += Q8_KC) {
+        const long gc = min_l(Q8_KC, groups - g0);
+        // q + 128 for this chunk (whole 64-byte lines: the row stride covers them)
+        for (int r = 0; r < MR; r++)
+            for (long b = 0; b < gc * 4; b += 64)
+                _mm512_store_si512((__m512i *)(ubuf + r * Q8_KC * 4 + b),
+                                   _mm512_xor_si512(_mm512_loadu_si512((const void *)(q + r * ldq + g0 * 4 + b)), flip));
+        const int8_t *wc = w + g0 * 64;
+        for (long g = 0; g < gc; g++) {
+            __m512i wv[Q8_NV];
+            for (int v = 0; v < NV; v++) wv[v] = _mm512_load_si512((const void *)(wc + v * pstride + g * 64));
+            for (int r = 0; r < MR; r++) {
+                const __m512i u = _mm512_set1_epi32(load32(ubuf + r * Q8_KC * 4 + g * 4));
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], u, wv[v]);
+            }
+        }
+    }
+    for (int v = 0; v < NV; v++) {  // Σ (q + 128)·w − 128·Σ w (modulo 2^32: the true sum fits in int32)
+        const __m512i corr = _mm512_slli_epi32(_mm512_load_si512((const void *)(colsum + v * 16)), 7);
+        for (int r = 0; r < MR; r++) acc[r][v] = _mm512_sub_epi32(acc[r][v], corr);
+    }
+    Q8_EPILOGUE_512(MR, NV, acc)
+}
+
+// Dispatch over (rows, panels) of one tile: TILE(MR, NV) for MR ≤ 8 (or 6) rows and NV ≤ 3 panels.
+#define Q8_NVS(TILE, R)                                                                                       \
+    case R:                                                                                                   \
+        switch (nv) {                                                                                         \
+        case 1: TILE(R, 1); break;                                                                            \
+        case 2: TILE(R, 2); break;                                                                            \
+        default: TILE(R, 3); break;                                                                           \
+        }                                                                                                     \
+        break;
+#define SWITCH_8X3(TILE)                                                                                      \
+    switch (rows) {                                                                                           \
+        Q8_NVS(TILE, 1) Q8_NVS(TILE, 2) Q8_NVS(TILE, 3) Q8_NVS(TILE, 4) Q8_NVS(TILE, 5) Q8_NVS(TILE, 6)       \
+        Q8_NVS(TILE, 7) default: Q8_NVS(TILE, 8)                                                              \
+    }
+#define SWITCH_6X3(TILE)                                                                                      \
+    switch (rows) {                                                                                           \
+        Q8_NVS(TILE, 1) Q8_NVS(TILE, 2) Q8_NVS(TILE, 3) Q8_NVS(TILE, 4) Q8_NVS(TILE, 5)                       \
+        default: Q8_NVS(TILE, 6)                                                                              \
+    }
+
+// Arguments of a tile at rows [i, i + rows) and columns [j, j + cols).
+#define Q8_TILE_ARGS                                                                                          \
+    groups, q + i * ldq, ldq, (const int8_t *)packed + (j / 16) * pstride, pstride, colsum + j, cols, s + i,  \
+        wscale + j, bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd,    \
+        y + i * ldy + j, ldy
+
+#define TILE_VNNI(MR, NV) q8_tile_vnni(MR, NV, Q8_TILE_ARGS, ubuf)
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+q8_gemm_vnni(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
+             const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
+             long ldy) {
+    const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    const int32_t *colsum = (const int32_t *)((const int8_t *)packed + ceil_to(n, 16) / 16 * pstride);
+    uint8_t ubuf[Q8_MR * Q8_KC * 4] __attribute__((aligned(64)));
+    // Column blocks of 48 outside, row tiles inside: a block's weights (k × 48 bytes) stay in L2 while every
+    // row tile passes over them.
+    for (long j = n0; j < n1; j += 16 * Q8_NV) {
+        const long cols = min_l(16 * Q8_NV, n1 - j);
+        const int nv = (int)((cols + 15) / 16);
+        for (long i = 0; i < m; i += Q8_MR) {
+            const long rows = min_l(Q8_MR, m - i);
+            SWITCH_8X3(TILE_VNNI)
+        }
+    }
+}
+
+// MARK: int8, AVX-512BW: |q| × (±w) with vpmaddubsw (pairs ≤ 2·127·127: no saturation), vpmaddwd to int32
+
+#define BW512 __attribute__((target("avx512f,avx512bw"), always_inline)) static inline
+
+BW512 void q8_tile_bw(const int MR, const int NV, long groups, const int8_t *q, long ldq, const int8_t *w,
+                      long pstride, const int32_t *colsum, long cols, const float *s, const float *wscale,
+                      const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
+    __m512i acc[Q8_MR][Q8_NV];
+    (void)colsum;
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
+    Q8_PREFETCH_OUT(MR, NV)
+    const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
+    for (long g = 0; g < groups; g++) {
+        __m512i wv[Q8_NV];
+        for (int v = 0; v < NV; v++) wv[v] = _mm512_load_si512((const void *)(w + v * pstride + g * 64));
+        for (int r = 0; r < MR; r++) {
+            const __m512i x = _mm512_set1_epi32(load32(q + r * ldq + g * 4));
+            const __m512i ax = _mm512_abs_epi8(x);
+            const __mmask64 neg = _mm512_movepi8_mask(x);  // w negated where q < 0: |q|·(±w) = q·w
+            for (int v = 0; v < NV; v++) {
+                const __m512i sw = _mm512_mask_sub_epi8(wv[v], neg, zero, wv[v]);
+                acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(_mm512_maddubs_epi16(ax, sw), ones));
+            }
+        }
+    }
+    Q8_EPILOGUE_512(MR, NV, acc)
+}
+
+#define TILE_BW(MR, NV) q8_tile_bw(MR, NV, Q8_TILE_ARGS)
+
+__attribute__((target("avx512f,avx512bw"))) static void
+q8_gemm_bw(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
+           const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
+           long ldy) {
+    const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    const int32_t *colsum = (const int32_t *)((const int8_t *)packed + ceil_to(n, 16) / 16 * pstride);
+    for (long j = n0; j < n1; j += 16 * Q8_NV) {
+        const long cols = min_l(16 * Q8_NV, n1 - j);
+        const int nv = (int)((cols + 15) / 16);
+        for (long i = 0; i < m; i += 6) {
+            const long rows = min_l(6, m - i);
+            SWITCH_6X3(TILE_BW)
+        }
+    }
+}
+
+// MARK: int8, AVX2: tiles of up to 4 rows × 16 columns (two ymm halves), vpsignb for the sign
+
+#define I256 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+__attribute__((target("avx2"))) static __m256i lanes_below8(long count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const int8_t *w, long cols,
+                     const float *s, const float *wscale, const float *bias, const float *mul, const float *add,
+                     long ldadd, float *y, long ldy) {
+    __m256i acc[4][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    Q8_PREFETCH_OUT(MR, 1)
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (long g = 0; g < groups; g++) {
+        const __m256i w0 = _mm256_load_si256((const __m256i *)(w + g * 64));
+        const __m256i w1 = _mm256_load_si256((const __m256i *)(w + g * 64 + 32));
+        for (int r = 0; r < MR; r++) {
+            const __m256i x = _mm256_set1_epi32(load32(q + r * ldq + g * 4));
+            const __m256i ax = _mm256_abs_epi8(x);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, x)), ones));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        const __m256i mk = lanes_below8(cols - h * 8);
+        const __m256 ws = _mm256_maskload_ps(wscale + h * 8, mk);
+        const __m256 b = bias ? _mm256_maskload_ps(bias + h * 8, mk) : _mm256_setzero_ps();
+        const __m256 mu = mul ? _mm256_maskload_ps(mul + h * 8, mk) : _mm256_setzero_ps();
+        for (int r = 0; r < MR; r++) {
+            const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(s[r]), ws);
+            __m256 o = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), sc, b);
+            if (mul) o = _mm256_mul_ps(o, mu);
+            if (add) o = _mm256_add_ps(o, _mm256_maskload_ps(add + r * ldadd + h * 8, mk));
+            _mm256_maskstore_ps(y + r * ldy + h * 8, mk, o);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+q8_gemm256(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
+           const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
+           long ldy) {
+    const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    (void)n;
+    for (long j = n0; j < n1; j += 16) {
+        const long cols = min_l(16, n1 - j);
+        const int8_t *w = (const int8_t *)packed + (j / 16) * pstride;
+        for (long i = 0; i < m; i += 4) {
+#define TILE256Q(MR)                                                                                          \
+    q8_tile256(MR, groups, q + i * ldq, ldq, w, cols, s + i, wscale + j, bias ? bias + j : NULL,              \
+               mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd, y + i * ldy + j, ldy)
+            switch (min_l(4, m - i)) {
+            case 1: TILE256Q(1); break;
+            case 2: TILE256Q(2); break;
+            case 3: TILE256Q(3); break;
+            default: TILE256Q(4); break;
+            }
+#undef TILE256Q
+        }
+    }
+}
+
+// MARK: bf16, AVX-512 BF16 (vdpbf16ps): tiles of up to 8 rows × 48 columns in 24 zmm f32 accumulators
+
+#define BF_MR 8
+#define BF_NV 3
+#define BF_KC 128  // pairs per chunk of the widened-activation buffer (paths 2 and 1)
+
+#define BF16DP __attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline)) static inline
+
+// Accumulators start at the bias (or 0); the epilogue of the AVX-512 bf16 paths applies mul and add.
+#define BF_INIT_512(MR, NV)                                                                                   \
+    for (int v = 0; v < NV; v++) {                                                                            \
+        const long c = cols - v * 16;                                                                         \
+        const __mmask16 mk = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);                                   \
+        const __m512 b = bias ? _mm512_maskz_loadu_ps(mk, bias + v * 16) : _mm512_setzero_ps();               \
+        for (int r = 0; r < MR; r++) acc[r][v] = b;                                                           \
+    }
+#define BF_EPILOGUE_512(MR, NV)                                                                               \
+    for (int v = 0; v < NV; v++) {                                                                            \
+        const long c = cols - v * 16;                                                                         \
+        const __mmask16 mk = (__mmask16)(c >= 16 ? 0xFFFF : (1u << c) - 1);                                   \
+        const __m512 mu = mul ? _mm512_maskz_loadu_ps(mk, mul + v * 16) : _mm512_setzero_ps();                \
+        for (int r = 0; r < MR; r++) {                                                                        \
+            __m512 o = acc[r][v];                                                                             \
+            if (mul) o = _mm512_mul_ps(o, mu);                                                                \
+            if (add) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mk, add + r * ldadd + v * 16));               \
+            _mm512_mask_storeu_ps(y + r * ldy + v * 16, mk, o);                                               \
+        }                                                                                                     \
+    }
+
+BF16DP void bf16_tile_dp(const int MR, const int NV, long pairs, const uint16_t *xb, long ldxb, const uint16_t *w,
+                         long pstride, long cols, const float *bias, const float *mul, const float *add, long ldadd,
+                         float *y, long ldy) {
+    __m512 acc[BF_MR][BF_NV];
+    BF_INIT_512(MR, NV)
+    Q8_PREFETCH_OUT(MR, NV)
+    for (long t = 0; t < pairs; t++) {
+        __m512i wv[BF_NV];
+        for (int v = 0; v < NV; v++) wv[v] = _mm512_load_si512((const void *)(w + v * pstride + t * 32));
+        for (int r = 0; r < MR; r++) {
+            const __m512i x = _mm512_set1_epi32(load32(xb + r * ldxb + 2 * t));
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)wv[v], (__m512bh)x);
+        }
+    }
+    BF_EPILOGUE_512(MR, NV)
+}
+
+#define BF_TILE_ARGS                                                                                          \
+    pairs, xb + i * ldxb, ldxb, (const uint16_t *)packed + (j / 16) * pstride, pstride, cols,                 \
+        bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd, y + i * ldy + j, ldy
+
+#define TILE_DP(MR, NV) bf16_tile_dp(MR, NV, BF_TILE_ARGS)
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+bf16_gemm_dp(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
+             const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;
+    (void)n;
+    for (long j = n0; j < n1; j += 16 * BF_NV) {
+        const long cols = min_l(16 * BF_NV, n1 - j);
+        const int nv = (int)((cols + 15) / 16);
+        for (long i = 0; i < m; i += BF_MR) {
+            const long rows = min_l(BF_MR, m - i);
+            SWITCH_8X3(TILE_DP)
+        }
+    }
+}
+
+// MARK: bf16, AVX-512F: bf16 widened to f32 (odd element: the high half masked; even: shifted up)
+
+#define F512 __attribute__((target("avx512f"), always_inline)) static inline
+
+F512 void bf16_tile512(const int MR, const int NV, long pairs, const uint16_t *xb, long ldxb, const uint16_t *w,
+                       long pstride, long cols, const float *bias, const float *mul, const float *add, long ldadd,
+                       float *y, long ldy, float *xf) {
+    __m512 acc[BF_MR][BF_NV];
+    BF_INIT_512(MR, NV)
+    Q8_PREFETCH_OUT(MR, NV)
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    for (long t0 = 0; t0 < pairs; t0 += BF_KC) {
+        const long tc = min_l(BF_KC, pairs - t0);
+        for (int r = 0; r < MR; r++)
+            for (long p = 0; p < 2 * tc; p += 16)
+                _mm512_store_si512((__m512i *)(xf + r * 2 * BF_KC + p),
+                                   _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(xb + r * ldxb + 2 * t0 + p))), 16));
+        const uint16_t *wc = w + t0 * 32;
+        for (long t = 0; t < tc; t++) {
+            __m512 wo[BF_NV], we[BF_NV];
+            for (int v = 0; v < NV; v++) {
+                const __m512i wv = _mm512_load_si512((const void *)(wc + v * pstride + t * 32));
+                wo[v] = _mm512_castsi512_ps(_mm512_and_si512(wv, hi));
+                we[v] = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
+            }
+            for (int r = 0; r < MR; r++) {
+                const __m512 xo = _mm512_set1_ps(xf[r * 2 * BF_KC + 2 * t + 1]);
+                const __m512 xe = _mm512_set1_ps(xf[r * 2 * BF_KC + 2 * t]);
+                for (int v = 0; v < NV; v++) {
+                    acc[r][v] = _mm512_fmadd_ps(xo, wo[v], acc[r][v]);
+                    acc[r][v] = _mm512_fmadd_ps(xe, we[v], acc[r][v]);
+                }
+            }
+        }
+    }
+    BF_EPILOGUE_512(MR, NV)
+}
+
+#define TILE_F512(MR, NV) bf16_tile512(MR, NV, BF_TILE_ARGS, xf)
+
+__attribute__((target("avx512f"))) static void bf16_gemm512(long m, long n0, long n1, long k, const uint16_t *xb,
+                                                             long ldxb, const void *packed, long n, const float *bias,
+                                                             const float *mul, const float *add, long ldadd, float *y,
+                                                             long ldy) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;
+    float xf[BF_MR * 2 * BF_KC] __attribute__((aligned(64)));
+    (void)n;
+    for (long j = n0; j < n1; j += 16 * BF_NV) {
+        const long cols = min_l(16 * BF_NV, n1 - j);
+        const int nv = (int)((cols + 15) / 16);
+        for (long i = 0; i < m; i += BF_MR) {
+            const long rows = min_l(BF_MR, m - i);
+            SWITCH_8X3(TILE_F512)
+        }
+    }
+}
+
+// MARK: bf16, AVX2 + FMA: tiles of up to 4 rows × 16 columns (two ymm halves)
+
+#define F256 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+F256 void bf16_tile256(const int MR, long pairs, const uint16_t *xb, long ldxb, const uint16_t *w, long cols,
+                       const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy,
+                       float *xf) {
+    __m256 acc[4][2];
+    __m256i mk[2];
+    Q8_PREFETCH_OUT(MR, 1)
+    for (int h = 0; h < 2; h++) {
+        mk[h] = lanes_below8(cols - h * 8);
+        const __m256 b = bias ? _mm256_maskload_ps(bias + h * 8, mk[h]) : _mm256_setzero_ps();
+        for (int r = 0; r < MR; r++) acc[r][h] = b;
+    }
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    for (long t0 = 0; t0 < pairs; t0 += BF_KC) {
+        const long tc = min_l(BF_KC, pairs - t0);
+        for (int r = 0; r < MR; r++)
+            for (long p = 0; p < 2 * tc; p += 8)
+                _mm256_store_si256((__m256i *)(xf + r * 2 * BF_KC + p),
+                                   _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(xb + r * ldxb + 2 * t0 + p))), 16));
+        const uint16_t *wc = w + t0 * 32;
+        for (long t = 0; t < tc; t++) {
+            const __m256i w0 = _mm256_load_si256((const __m256i *)(wc + t * 32));
+            const __m256i w1 = _mm256_load_si256((const __m256i *)(wc + t * 32 + 16));
+            const __m256 wo0 = _mm256_castsi256_ps(_mm256_and_si256(w0, hi)), we0 = _mm256_castsi256_ps(_mm256_slli_epi32(w0, 16));
+            const __m256 wo1 = _mm256_castsi256_ps(_mm256_and_si256(w1, hi)), we1 = _mm256_castsi256_ps(_mm256_slli_epi32(w1, 16));
+            for (int r = 0; r < MR; r++) {
+                const __m256 xo = _mm256_broadcast_ss(xf + r * 2 * BF_KC + 2 * t + 1);
+                const __m256 xe = _mm256_broadcast_ss(xf + r * 2 * BF_KC + 2 * t);
+                acc[r][0] = _mm256_fmadd_ps(xo, wo0, acc[r][0]);
+                acc[r][0] = _mm256_fmadd_ps(xe, we0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(xo, wo1, acc[r][1]);
+                acc[r][1] = _mm256_fmadd_ps(xe, we1, acc[r][1]);
+            }
+        }
+    }
+    for (int h = 0; h < 2; h++) {
+        const __m256 mu = mul ? _mm256_maskload_ps(mul + h * 8, mk[h]) : _mm256_setzero_ps();
+        for (int r = 0; r < MR; r++) {
+            __m256 o = acc[r][h];
+            if (mul) o = _mm256_mul_ps(o, mu);
+            if (add) o = _mm256_add_ps(o, _mm256_maskload_ps(add + r * ldadd + h * 8, mk[h]));
+            _mm256_maskstore_ps(y + r * ldy + h * 8, mk[h], o);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void bf16_gemm256(long m, long n0, long n1, long k, const uint16_t *xb,
+                                                              long ldxb, const void *packed, long n, const float *bias,
+                                                              const float *mul, const float *add, long ldadd, float *y,
+                                                              long ldy) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;
+    float xf[4 * 2 * BF_KC] __attribute__((aligned(32)));
+    (void)n;
+    for (long j = n0; j < n1; j += 16) {
+        const long cols = min_l(16, n1 - j);
+        const uint16_t *w = (const uint16_t *)packed + (j / 16) * pstride;
+        for (long i = 0; i < m; i += 4) {
+#define TILE256B(MR)                                                                                          \
+    bf16_tile256(MR, pairs, xb + i * ldxb, ldxb, w, cols, bias ? bias + j : NULL, mul ? mul + j : NULL,       \
+                 add ? add + i * ldadd + j : NULL, ldadd, y + i * ldy + j, ldy, xf)
+            switch (min_l(4, m - i)) {
+            case 1: TILE256B(1); break;
+            case 2: TILE256B(2); break;
+            case 3: TILE256B(3); break;
+            default: TILE256B(4); break;
+            }
+#undef TILE256B
+        }
+    }
+}
+
+#endif  // __x86_64__
+
+// MARK: entry points
+
+void vla_q8_quantize(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s) {
+    if (m <= 0) return;
+    switch (vla_q8_isa()) {
+#if defined(__x86_64__)
+    case 3:
+    case 2: q8_quantize512(m, k, x, ldx, q, ldq, s); return;
+    case 1: q8_quantize256(m, k, x, ldx, q, ldq, s); return;
+#endif
+    default: q8_quantize_portable(m, k, x, ldx, q, ldq, s); return;
+    }
 }
 
 void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
                  long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
                  float *y, long ldy) {
-    const long kp = up(k, 4);
-    for (long i = 0; i < m; i++)
-        for (long j = n0; j < n1; j++) {
-            int32_t acc = 0;
-            for (long p = 0; p < k; p++) acc += (int32_t)q[i * ldq + p] * (int32_t)w_at(packed, kp, p, j);
-            float v = fmaf((float)acc, s[i] * wscale[j], bias ? bias[j] : 0.0f);
-            y[i * ldy + j] = epilogue(v, i, j, mul, add, ldadd);
-        }
-    (void)n;
+    if (m <= 0 || n1 <= n0) return;
+    switch (vla_q8_isa()) {
+#if defined(__x86_64__)
+    case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+#endif
+    default: q8_gemm_portable(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    }
 }
-
-size_t vla_bf16_packed_bytes(long k, long n) { return (size_t)(up(k, 2) * up(n, 16) * 2); }
-long vla_bf16_row_stride(long k) { return up(k, 32); }
-
-void vla_bf16_pack(long k, long n, const uint16_t *w, long ldw, void *packed) {
-    const long kp = up(k, 2), np = up(n, 16);
-    uint16_t *p = packed;
-    memset(p, 0, (size_t)(kp * np * 2));
-    for (long kk = 0; kk < k; kk++)
-        for (long j = 0; j < n; j++) p[(j / 16) * kp * 16 + (kk / 2) * 32 + (j % 16) * 2 + kk % 2] = w[kk * ldw + j];
-}
-
-static float widen(uint16_t b) { uint32_t u = (uint32_t)b << 16; float f; memcpy(&f, &u, 4); return f; }
 
 void vla_bf16_round(long m, long k, const float *x, long ldx, uint16_t *xb, long ldxb) {
-    for (long i = 0; i < m; i++) {
-        for (long p = 0; p < k; p++) {
-            uint32_t u; memcpy(&u, &x[i * ldx + p], 4);
-            uint16_t b;
-            if ((u & 0x7fffffffu) > 0x7f800000u) b = (uint16_t)((u >> 16) | 0x40);
-            else b = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-            xb[i * ldxb + p] = b;
-        }
-        for (long p = k; p < ldxb; p++) xb[i * ldxb + p] = 0;
+    if (m <= 0) return;
+    switch (vla_bf16_isa()) {
+#if defined(__x86_64__)
+    case 3:
+    case 2: bf16_round512(m, k, x, ldx, xb, ldxb); return;
+    case 1: bf16_round256(m, k, x, ldx, xb, ldxb); return;
+#endif
+    default: bf16_round_portable(m, k, x, ldx, xb, ldxb); return;
     }
 }
 
 void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
-    const long kp = up(k, 2);
-    const uint16_t *p = packed;
-    for (long i = 0; i < m; i++)
-        for (long j = n0; j < n1; j++) {
-            float acc = bias ? bias[j] : 0.0f;
-            for (long t = 0; t < kp / 2; t++) {
-                const uint16_t *w = p + (j / 16) * kp * 16 + t * 32 + (j % 16) * 2;
-                acc = fmaf(widen(xb[i * ldxb + 2 * t + 1]), widen(w[1]), acc);
-                acc = fmaf(widen(xb[i * ldxb + 2 * t]), widen(w[0]), acc);
-            }
-            y[i * ldy + j] = epilogue(acc, i, j, mul, add, ldadd);
-        }
-    (void)n;
+    if (m <= 0 || n1 <= n0) return;
+    switch (vla_bf16_isa()) {
+#if defined(__x86_64__)
+    case 3: bf16_gemm_dp(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+    case 2: bf16_gemm512(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+    case 1: bf16_gemm256(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+#endif
+    default: bf16_gemm_portable(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+    }
 }
-
-int vla_q8_isa(void) { return 0; }
-int vla_bf16_isa(void) { return 0; }
-int vla_q8_force_isa(int isa) { (void)isa; return 0; }
-int vla_bf16_force_isa(int isa) { (void)isa; return 0; }

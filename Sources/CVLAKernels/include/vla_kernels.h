@@ -58,8 +58,13 @@ int vla_kernels_force_isa(int isa);
 ///   Row i of x [m, k]:  a = max_p |x[i, p]| (NaN entries are skipped);  inv = a > 0 ? 127 / a : 0;  s[i] = a / 127;
 ///   q[i, p] = (int8) round-half-even(min(max(x[i, p]·inv, −127), 127))   (a NaN product becomes −127);
 ///   acc[i, j] = Σ_p q[i, p]·w[p, j] exactly in int32 (|acc| ≤ 16129·k; callers keep k ≤ 131072);
-///   y[i, j] = fma(f32(acc[i, j]), s[i]·wscale[j], bias ? bias[j] : 0), then the epilogue.
+///   y[i, j] = fma(f32(acc[i, j]), s[i]·wscale[j], bias ? bias[j] : +0), then the epilogue.
+/// Consequences of the formula: a NaN in x becomes −127 (an all-NaN row has s = 0, so y = bias); a row holding
+/// ±∞ has inv = 0 and s = ∞ (q = −127 at the infinities, 0 elsewhere; y is ±∞ or NaN); a row whose a is below
+/// 127/FLT_MAX ≈ 3.7e-37 has inv = ∞, so its zeros become −127 too (harmless: |y − bias| ≤ 16129·k·s·|wscale|).
 /// w must hold values in [−127, 127] only (the AVX2 path relies on it to avoid vpmaddubsw saturation).
+/// vla_q8_gemm reads each q row up to vla_q8_row_stride(k) bytes; the values past k do not matter (they meet
+/// zero weights or are not used).
 size_t vla_q8_packed_bytes(long k, long n);
 /// Packs w (int8 [k, n], row stride ldw) into `packed` (vla_q8_packed_bytes(k, n) bytes, 64-byte aligned),
 /// including the per-column sums the unsigned-times-signed paths need.
@@ -76,9 +81,16 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
                  float *y, long ldy);
 
 /// bf16 (linear_bf16): x is rounded to bf16 (round half to even; NaN stays NaN), products of two bf16 are exact
-/// in f32 and accumulate in f32 starting from bias[j] (or 0), pair by pair in increasing p, the odd element of
-/// each pair first: acc = fma(x[2t+1], w[2t+1, j], acc); acc = fma(x[2t], w[2t, j], acc). The AVX-512 BF16
-/// path (vdpbf16ps) does the same but flushes denormal inputs and results to zero; the other paths keep them.
+/// in f32 and accumulate in f32 starting from bias[j] (or +0), pair by pair in increasing p, the odd element of
+/// each pair first: acc = fma(x[2t+1], w[2t+1, j], acc); acc = fma(x[2t], w[2t, j], acc). An odd k is padded with
+/// a zero x[k] and w[k, j] that take part (the pad can only turn a −0 sum into +0), so xb[k] must be finite
+/// (vla_bf16_round writes zeros up to the row stride, which vla_bf16_gemm may read). Paths 0–2 give the same
+/// bits for all inputs.
+/// Path 3 (vdpbf16ps), as measured on Intel Xeon (family 6, model 207): each of its two steps is that same fma
+/// with denormal operands (x, w and the running sum, bias included) read as zero of the same sign and a result
+/// that is denormal after rounding flushed to zero of the same sign (tininess after rounding; overflow as fma,
+/// e.g. 2^128 − 2^104 stays finite). So it equals paths 0–2 bit for bit unless an input or a running sum is
+/// denormal (|v| < 2^−126); Tests/VLARuntimeTests/QuantKernelTests.swift checks both statements.
 size_t vla_bf16_packed_bytes(long k, long n);
 /// Packs w (bf16 bits [k, n], row stride ldw) into `packed` (vla_bf16_packed_bytes(k, n) bytes, 64-aligned).
 void vla_bf16_pack(long k, long n, const uint16_t *w, long ldw, void *packed);
@@ -91,11 +103,15 @@ void vla_bf16_round(long m, long k, const float *x, long ldx, uint16_t *xb, long
 void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
 
-/// The paths the reduced-precision kernels use. int8: 3 = AVX-512 VNNI, 2 = AVX-512BW, 1 = AVX2, 0 = portable.
-/// bf16: 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable.
+/// The paths the reduced-precision kernels use. int8: 3 = AVX-512 VNNI, 2 = AVX-512BW, 1 = AVX2 + FMA,
+/// 0 = portable; the default is the best the CPU has. bf16: 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA,
+/// 0 = portable; the default is 2 where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced:
+/// on the Intel Xeon measured, vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32
+/// flops per cycle against 64 for vfmadd zmm), so path 2 is ~1.5× faster (Docs/Benchmarks.md).
 int vla_q8_isa(void);
 int vla_bf16_isa(void);
-/// Tests: force a path (clamped to what the CPU supports); returns the one now in use.
+/// Tests: force a path (clamped to what the CPU supports; vla_bf16_force_isa(99) selects 3 where it exists,
+/// so restore the default with the value vla_bf16_isa() returned before); returns the one now in use.
 int vla_q8_force_isa(int isa);
 int vla_bf16_force_isa(int isa);
 

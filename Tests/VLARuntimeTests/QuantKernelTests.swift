@@ -1,0 +1,584 @@
+import CVLAKernels
+import Foundation
+import Testing
+
+/// The reduced-precision products of Sources/CVLAKernels (vla_kernels.h, "MARK: reduced precision"): every
+/// instruction-set path this CPU has, forced in turn, against a Swift model of the contract written here
+/// independently (bit for bit), the paths against each other on shapes too large for that model, and the
+/// float64 references of Tests/Reference/gen_quant_reference.py (Tests/Fixtures/VLARuntime/quant.json).
+/// Forcing a path is process-wide, so the suite is serialized and every test restores the default paths.
+@Suite(.serialized) struct QuantKernelTests {
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        /// Uniform in [−4, 4] on a grid of 2⁻¹⁸.
+        mutating func float() -> Float { Float(Int64(next() % 2_000_001) - 1_000_000) / 250_000 }
+        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    /// Runs body with every path of one kernel family forced in turn, then restores the default.
+    static func forEachPath(best force: (Int32) -> Int32, _ body: (Int) -> Void) {
+        let best = Int(force(99))
+        for isa in 0...best {
+            #expect(Int(force(Int32(isa))) == isa)
+            body(isa)
+        }
+    }
+
+    /// The default paths, captured before forcing and put back after.
+    struct Defaults {
+        let q8 = vla_q8_isa(), bf16 = vla_bf16_isa()
+        func restore() {
+            _ = vla_q8_force_isa(q8)
+            _ = vla_bf16_force_isa(bf16)
+        }
+    }
+
+    static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+    static func firstDifference(_ got: [Float], _ want: [Float]) -> String? {
+        guard let i = got.indices.first(where: { !same(got[$0], want[$0]) }) else { return nil }
+        return "element \(i): \(got[i]) (\(String(got[i].bitPattern, radix: 16))) vs \(want[i]) (\(String(want[i].bitPattern, radix: 16)))"
+    }
+
+    static func withOptional<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
+        guard let a else { return body(nil) }
+        return a.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    // MARK: int8 model
+
+    /// The quantization formula of vla_kernels.h, written in Swift.
+    static func quantizeModel(_ x: [Float], m: Int, k: Int, ldx: Int) -> (q: [Int8], s: [Float]) {
+        var q = [Int8](repeating: 0, count: m * k), s = [Float](repeating: 0, count: m)
+        for i in 0..<m {
+            var a: Float = 0
+            for p in 0..<k {
+                let v = abs(x[i * ldx + p])
+                if v > a { a = v }  // NaN is skipped
+            }
+            let inv: Float = a > 0 ? 127 / a : 0
+            s[i] = a / 127
+            for p in 0..<k {
+                let v = x[i * ldx + p] * inv
+                var t: Float = v > -127 ? v : -127  // NaN -> −127
+                t = t < 127 ? t : 127
+                q[i * k + p] = Int8(t.rounded(.toNearestOrEven))
+            }
+        }
+        return (q, s)
+    }
+
+    struct Epilogue {
+        var bias: [Float]?
+        var mul: [Float]?
+        /// add: a separate [m, ldadd] array, or y itself (aliasing).
+        var add: [Float]?
+        var addIsY = false
+        var ldadd = 0
+    }
+
+    /// y after the int8 product, as the contract defines it (y0: y before the call).
+    static func q8Model(m: Int, n0: Int, n1: Int, k: Int, q: [Int8], s: [Float], w: [Int8], ldw: Int, wscale: [Float],
+                        e: Epilogue, y0: [Float], ldy: Int) -> [Float] {
+        var y = y0
+        for i in 0..<m {
+            for j in n0..<n1 {
+                var acc: Int32 = 0
+                for p in 0..<k { acc += Int32(q[i * k + p]) * Int32(w[p * ldw + j]) }
+                var v = (e.bias?[j] ?? 0).addingProduct(Float(acc), s[i] * wscale[j])  // one rounding
+                if let mul = e.mul { v = v * mul[j] }
+                if e.addIsY { v = v + y0[i * ldy + j] } else if let add = e.add { v = v + add[i * e.ldadd + j] }
+                y[i * ldy + j] = v
+            }
+        }
+        return y
+    }
+
+    /// Packs w, quantizes x and runs vla_q8_gemm on the current path; returns (y, q rows with ldq, s).
+    static func runQ8(m: Int, n0: Int, n1: Int, k: Int, n: Int, x: [Float], ldx: Int, w: [Int8], ldw: Int,
+                      wscale: [Float], e: Epilogue, y0: [Float], ldy: Int, ldq: Int) -> (y: [Float], q: [Int8], s: [Float]) {
+        let bytes = vla_q8_packed_bytes(k, n)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+        defer { packed.deallocate() }
+        vla_q8_pack(k, n, w, ldw, packed)
+        var q = [Int8](repeating: 0x55, count: m * ldq)
+        var s = [Float](repeating: .nan, count: m)
+        vla_q8_quantize(m, k, x, ldx, &q, ldq, &s)
+        var y = y0
+        withOptional(e.bias) { bias in
+            withOptional(e.mul) { mul in
+                y.withUnsafeMutableBufferPointer { yb in
+                    if e.addIsY {
+                        vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, yb.baseAddress, ldy, yb.baseAddress, ldy)
+                    } else {
+                        withOptional(e.add) { add in
+                            vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, e.ldadd, yb.baseAddress, ldy)
+                        }
+                    }
+                }
+            }
+        }
+        return (y, q, s)
+    }
+
+    // MARK: bf16 model
+
+    static func bf16Value(_ h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
+
+    /// Round to nearest bf16, ties to even, by comparing the two neighbours in Double (2¹²⁸ stands for the
+    /// neighbour past the largest finite value, so overflow rounds as IEEE says); NaN: quiet, same sign.
+    static func bf16Round(_ f: Float) -> UInt16 {
+        if f.isNaN { return UInt16(f.bitPattern >> 16) | 0x40 }
+        if f.isInfinite { return UInt16(f.bitPattern >> 16) }
+        let lo = UInt16(f.bitPattern >> 16), hi = lo + 1  // hi: the next bf16 away from zero
+        func magnitude(_ h: UInt16) -> Double { h & 0x7f80 == 0x7f80 ? 0x1p128 : Double(abs(bf16Value(h))) }
+        let a = Double(abs(f))
+        let dlo = a - magnitude(lo), dhi = magnitude(hi) - a
+        if dlo < dhi { return lo }
+        if dhi < dlo { return hi }
+        return lo & 1 == 0 ? lo : hi
+    }
+
+    static func ftz(_ v: Float) -> Float { v.isSubnormal ? (v.sign == .minus ? -0.0 : 0.0) : v }
+
+    /// y after the bf16 product: pairs in increasing order, odd element first, one fma each; with flush, the
+    /// rule measured for vdpbf16ps (denormal operands read as zero, denormal results flushed; see vla_kernels.h).
+    static func bf16Model(m: Int, n0: Int, n1: Int, k: Int, xb: [UInt16], ldxb: Int, w: [UInt16], ldw: Int, e: Epilogue,
+                          y0: [Float], ldy: Int, flush: Bool = false) -> [Float] {
+        var y = y0
+        for i in 0..<m {
+            for j in n0..<n1 {
+                var acc: Float = e.bias?[j] ?? 0
+                func step(_ p: Int) {
+                    let x = p < k ? bf16Value(xb[i * ldxb + p]) : 0, wv = p < k ? bf16Value(w[p * ldw + j]) : 0
+                    acc = flush ? ftz(ftz(acc).addingProduct(ftz(x), ftz(wv))) : acc.addingProduct(x, wv)
+                }
+                for t in 0..<((k + 1) / 2) {
+                    step(2 * t + 1)
+                    step(2 * t)
+                }
+                var v = acc
+                if let mul = e.mul { v = v * mul[j] }
+                if e.addIsY { v = v + y0[i * ldy + j] } else if let add = e.add { v = v + add[i * e.ldadd + j] }
+                y[i * ldy + j] = v
+            }
+        }
+        return y
+    }
+
+    static func runBF16(m: Int, n0: Int, n1: Int, k: Int, n: Int, x: [Float], ldx: Int, w: [UInt16], ldw: Int, e: Epilogue,
+                        y0: [Float], ldy: Int, ldxb: Int) -> (y: [Float], xb: [UInt16]) {
+        let bytes = vla_bf16_packed_bytes(k, n)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+        defer { packed.deallocate() }
+        vla_bf16_pack(k, n, w, ldw, packed)
+        var xb = [UInt16](repeating: 0x5555, count: m * ldxb)
+        vla_bf16_round(m, k, x, ldx, &xb, ldxb)
+        var y = y0
+        withOptional(e.bias) { bias in
+            withOptional(e.mul) { mul in
+                y.withUnsafeMutableBufferPointer { yb in
+                    if e.addIsY {
+                        vla_bf16_gemm(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, yb.baseAddress, ldy, yb.baseAddress, ldy)
+                    } else {
+                        withOptional(e.add) { add in
+                            vla_bf16_gemm(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, e.ldadd, yb.baseAddress, ldy)
+                        }
+                    }
+                }
+            }
+        }
+        return (y, xb)
+    }
+
+    // MARK: layouts
+
+    @Test func packedSizesAndRowStrides() {
+        for (k, stride) in [(0, 0), (1, 64), (63, 64), (64, 64), (65, 128), (768, 768), (3072, 3072), (3073, 3136)] {
+            #expect(vla_q8_row_stride(k) == stride, "q8 k \(k)")
+        }
+        for (k, stride) in [(0, 0), (1, 32), (31, 32), (32, 32), (33, 64), (768, 768), (3073, 3104)] {
+            #expect(vla_bf16_row_stride(k) == stride, "bf16 k \(k)")
+        }
+        for (k, n) in [(1, 1), (3, 15), (4, 16), (5, 17), (64, 33), (100, 100), (768, 768), (768, 3072), (3072, 768)] {
+            let panels = (n + 15) / 16
+            #expect(vla_q8_packed_bytes(k, n) == panels * ((k + 3) / 4) * 64 + panels * 16 * 4, "q8 \(k)×\(n)")
+            #expect(vla_bf16_packed_bytes(k, n) == panels * ((k + 1) / 2) * 64, "bf16 \(k)×\(n)")
+        }
+        #expect(vla_q8_packed_bytes(768, 3072) == 768 * 3072 + 3072 * 4)
+        #expect(vla_bf16_packed_bytes(768, 3072) == 768 * 3072 * 2)
+    }
+
+    @Test func packedLayouts() {
+        let k = 7, n = 19, ldw = 21
+        var rng = Random(state: 5)
+        let w8 = (0..<(k * ldw)).map { _ in Int8(rng.int(255) - 127) }
+        let w16 = (0..<(k * ldw)).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
+        let q8Bytes = vla_q8_packed_bytes(k, n), bfBytes = vla_bf16_packed_bytes(k, n)
+        let p8 = UnsafeMutableRawPointer.allocate(byteCount: q8Bytes, alignment: 64)
+        let p16 = UnsafeMutableRawPointer.allocate(byteCount: bfBytes, alignment: 64)
+        defer { p8.deallocate(); p16.deallocate() }
+        vla_q8_pack(k, n, w8, ldw, p8)
+        vla_bf16_pack(k, n, w16, ldw, p16)
+        let groups = (k + 3) / 4, pairs = (k + 1) / 2, panels = (n + 15) / 16
+        let b8 = UnsafeRawBufferPointer(start: p8, count: q8Bytes)
+        let b16 = UnsafeRawBufferPointer(start: p16, count: bfBytes)
+        for panel in 0..<panels {
+            for p in 0..<(groups * 4) {
+                for c in 0..<16 {
+                    let j = panel * 16 + c
+                    let want: Int8 = p < k && j < n ? w8[p * ldw + j] : 0
+                    #expect(Int8(bitPattern: b8[panel * groups * 64 + (p / 4) * 64 + c * 4 + p % 4]) == want, "q8 p \(p) j \(j)")
+                }
+            }
+            for p in 0..<(pairs * 2) {
+                for c in 0..<16 {
+                    let j = panel * 16 + c
+                    let want: UInt16 = p < k && j < n ? w16[p * ldw + j] : 0
+                    let o = panel * pairs * 64 + (p / 2) * 64 + c * 4 + (p % 2) * 2
+                    #expect(UInt16(b16[o]) | UInt16(b16[o + 1]) << 8 == want, "bf16 p \(p) j \(j)")
+                }
+            }
+        }
+        for j in 0..<(panels * 16) {
+            let o = panels * groups * 64 + j * 4
+            let sum = Int32(bitPattern: UInt32(b8[o]) | UInt32(b8[o + 1]) << 8 | UInt32(b8[o + 2]) << 16 | UInt32(b8[o + 3]) << 24)
+            let want = j < n ? (0..<k).reduce(Int32(0)) { $0 + Int32(w8[$1 * ldw + j]) } : 0
+            #expect(sum == want, "column sum \(j)")
+        }
+    }
+
+    // MARK: int8
+
+    /// Rows that reach every branch of the quantization: zeros, −0, huge, tiny and denormal magnitudes, ±∞,
+    /// NaN, ties of the rounding, values that clamp.
+    static func extremeRows(k: Int, rng: inout Random) -> [[Float]] {
+        var rows: [[Float]] = []
+        rows.append([Float](repeating: 0, count: k))
+        rows.append((0..<k).map { $0 % 2 == 0 ? -0.0 : 0.0 })
+        rows.append((0..<k).map { _ in rng.float() * 8e37 })
+        rows.append((0..<k).map { _ in rng.float() * 1e-30 })
+        rows.append((0..<k).map { p in p % 3 == 0 ? 0 : rng.float() * 1e-41 })  // denormal absmax: inv = ∞
+        rows.append((0..<k).map { p in p == k / 2 ? .infinity : rng.float() })
+        rows.append((0..<k).map { p in p == 0 ? -.infinity : rng.float() })
+        rows.append((0..<k).map { p in p % 4 == 1 ? .nan : rng.float() })
+        rows.append([Float](repeating: .nan, count: k))
+        rows.append((0..<k).map { p in p == 0 ? 127 : Float(p % 255) - 127 + 0.5 })  // exact halves: ties to even
+        rows.append((0..<k).map { p in p == 0 ? -4 : Float(p % 9) - 4 })
+        return rows
+    }
+
+    @Test func q8QuantizeFollowsTheFormulaOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 11)
+        for k in [1, 3, 4, 5, 15, 16, 17, 64, 100, 768] {
+            var rows = Self.extremeRows(k: k, rng: &rng)
+            for _ in 0..<3 { rows.append((0..<k).map { _ in rng.float() }) }
+            let m = rows.count, ldx = k + 5
+            var x = [Float](repeating: 7, count: m * ldx)
+            for i in 0..<m { for p in 0..<k { x[i * ldx + p] = rows[i][p] } }
+            let (wantQ, wantS) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
+            let stride = vla_q8_row_stride(k), ldq = stride + 3
+            Self.forEachPath(best: vla_q8_force_isa) { isa in
+                var q = [Int8](repeating: 0x55, count: m * ldq)
+                var s = [Float](repeating: .nan, count: m)
+                vla_q8_quantize(m, k, x, ldx, &q, ldq, &s)
+                for i in 0..<m {
+                    #expect(s[i].bitPattern == wantS[i].bitPattern, "isa \(isa) k \(k) row \(i): s \(s[i]) vs \(wantS[i])")
+                    let row = Array(q[(i * ldq)..<(i * ldq + k)]), want = Array(wantQ[(i * k)..<(i * k + k)])
+                    #expect(row == want, "isa \(isa) k \(k) row \(i)")
+                    #expect(q[(i * ldq + k)..<(i * ldq + stride)].allSatisfy { $0 == 0 }, "isa \(isa) k \(k) row \(i): padding")
+                    #expect(q[(i * ldq + stride)..<(i * ldq + ldq)].allSatisfy { $0 == 0x55 }, "isa \(isa) k \(k) row \(i): beyond the stride")
+                }
+            }
+        }
+    }
+
+    /// The documented consequences of the formula for NaN and ±∞ (vla_kernels.h).
+    @Test func q8NaNAndInfinityBehaveAsDocumented() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let k = 5, n = 16, m = 3
+        let x: [Float] = [1, .nan, -2, 0.5, 0, .nan, .nan, .nan, .nan, .nan, 3, .infinity, -1, 0, 2]
+        let w = [Int8](repeating: 1, count: k * n)
+        let wscale = [Float](repeating: 0.5, count: n), bias = (0..<n).map { Float($0) }
+        Self.forEachPath(best: vla_q8_force_isa) { isa in
+            let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
+                               y0: [Float](repeating: 0, count: m * n), ldy: n, ldq: vla_q8_row_stride(k))
+            #expect(Array(r.q[0..<k]) == [64, -127, -127, 32, 0], "isa \(isa): a NaN becomes −127")
+            #expect(r.s[0] == Float(2) / 127)
+            #expect(r.s[1] == 0 && r.y[n..<(2 * n)].elementsEqual(bias), "isa \(isa): an all-NaN row gives s = 0, y = bias")
+            let row2 = Array(r.q[(2 * vla_q8_row_stride(k))..<(2 * vla_q8_row_stride(k) + k)])
+            #expect(row2 == [0, -127, 0, 0, 0] && r.s[2] == .infinity, "isa \(isa): ∞ row")
+            #expect(r.y[(2 * n)..<(3 * n)].allSatisfy { $0 == -.infinity }, "isa \(isa): ∞ row gives −∞ here")
+        }
+    }
+
+    static let ms = [1, 2, 7, 9, 257], ks = [1, 3, 4, 5, 64, 100, 768], ns = [1, 15, 16, 17, 33, 100, 768]
+
+    /// A column range, epilogue and strides for one shape, varied by the case number.
+    static func variant(_ c: Int, m: Int, n: Int, rng: inout Random) -> (n0: Int, n1: Int, e: Epilogue, ldy: Int) {
+        var n0 = 0, n1 = n
+        if c % 3 == 1 && n > 16 { n0 = 16 * (1 + rng.int((n - 1) / 16)) - 16; n1 = n0 + 1 + rng.int(n - n0) }
+        if c % 3 == 2 { n1 = 1 + rng.int(n) }
+        let ldy = n + (c % 2 == 0 ? 0 : 7)
+        var e = Epilogue()
+        if (c / 2) % 2 == 1 { e.bias = (0..<n).map { _ in rng.float() } }
+        if (c / 4) % 2 == 1 { e.mul = (0..<n).map { _ in rng.float() } }
+        switch (c / 8) % 3 {
+        case 1: e.addIsY = true
+        case 2: e.ldadd = n + 3; e.add = (0..<(m * (n + 3))).map { _ in rng.float() }
+        default: break
+        }
+        return (n0, n1, e, ldy)
+    }
+
+    @Test func q8ProductsAgreeBitForBitOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 21)
+        var c = 0
+        for m in Self.ms {
+            for k in Self.ks {
+                for n in Self.ns {
+                    c += 1
+                    let ldx = k + 1, ldw = n + 2
+                    let x = (0..<(m * ldx)).map { _ in rng.float() }
+                    let w = (0..<(k * ldw)).map { _ in Int8(rng.int(255) - 127) }
+                    let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
+                    let (n0, n1, e, ldy) = Self.variant(c, m: m, n: n, rng: &rng)
+                    let y0 = (0..<(m * ldy)).map { _ in rng.float() }
+                    let ldq = vla_q8_row_stride(k) + (c % 2 == 0 ? 0 : 5)
+                    // The Swift model where it is fast enough in a debug build, else the portable path.
+                    let useModel = m * k * (n1 - n0) <= 300_000
+                    var want: [Float]? = nil
+                    if useModel {
+                        let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
+                        want = Self.q8Model(m: m, n0: n0, n1: n1, k: k, q: q, s: s, w: w, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: ldy)
+                    }
+                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                        let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, wscale: wscale, e: e,
+                                             y0: y0, ldy: ldy, ldq: ldq).y
+                        if want == nil { want = got }  // isa 0 runs first
+                        let diff = Self.firstDifference(got, want!)
+                        #expect(diff == nil, "isa \(isa), m \(m) k \(k) n \(n) [\(n0), \(n1)), case \(c): \(diff ?? "")")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Worst cases for the AVX2 path (±127 everywhere: every vpmaddubsw pair at ±2·127·127) and the extreme rows.
+    @Test func q8ExtremeInputsAgreeBitForBit() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 31)
+        for k in [4, 5, 64, 100, 768] {
+            let rows = Self.extremeRows(k: k, rng: &rng) + [[Float](repeating: 1, count: k), [Float](repeating: -1, count: k)]
+            let m = rows.count, n = 33
+            let x = rows.flatMap { $0 }
+            let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }, bias = (0..<n).map { _ in rng.float() }
+            for pattern in 0..<3 {
+                let w = (0..<(k * n)).map { i -> Int8 in pattern == 0 ? 127 : pattern == 1 ? -127 : (i / n + i) % 2 == 0 ? 127 : -127 }
+                let y0 = [Float](repeating: 0, count: m * n)
+                let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: k)
+                let want = Self.q8Model(m: m, n0: 0, n1: n, k: k, q: q, s: s, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias), y0: y0, ldy: n)
+                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    let got = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
+                                         y0: y0, ldy: n, ldq: vla_q8_row_stride(k)).y
+                    let diff = Self.firstDifference(got, want)
+                    #expect(diff == nil, "isa \(isa), k \(k), weights pattern \(pattern): \(diff ?? "")")
+                }
+            }
+        }
+    }
+
+    // MARK: bf16
+
+    @Test func bf16RoundingFollowsTheFormulaOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var values: [Float] = [0, -0.0, 1, -1, .infinity, -.infinity, .nan, -.nan, Float(bitPattern: 0x7f80_0001), Float(bitPattern: 0xffc1_2345),
+                               .greatestFiniteMagnitude, -.greatestFiniteMagnitude, Float(bitPattern: 0x7f7f_7fff), Float(bitPattern: 0x7f7f_8000),
+                               .leastNonzeroMagnitude, -.leastNonzeroMagnitude, .leastNormalMagnitude, Float(bitPattern: 0x007f_ffff),
+                               Float(bitPattern: 0x3f80_8000), Float(bitPattern: 0x3f81_8000), Float(bitPattern: 0x3f80_8001), Float(bitPattern: 0xbf81_8000)]
+        var rng = Random(state: 41)
+        for _ in 0..<3000 { values.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next() &* 0x9e37_79b9))) }
+        for _ in 0..<500 { values.append(rng.float()) }
+        let want = values.map(Self.bf16Round)
+        for k in [1, 7, 16, 33, values.count] {
+            let m = values.count / k, ldx = k, ldxb = vla_bf16_row_stride(k) + 1
+            Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                var xb = [UInt16](repeating: 0x5555, count: m * ldxb)
+                vla_bf16_round(m, k, values, ldx, &xb, ldxb)
+                for i in 0..<m {
+                    for p in 0..<k where xb[i * ldxb + p] != want[i * k + p] {
+                        Issue.record("isa \(isa), k \(k): \(values[i * k + p]) (\(String(values[i * k + p].bitPattern, radix: 16))) -> \(String(xb[i * ldxb + p], radix: 16)), want \(String(want[i * k + p], radix: 16))")
+                    }
+                    #expect(xb[(i * ldxb + k)..<(i * ldxb + vla_bf16_row_stride(k))].allSatisfy { $0 == 0 }, "isa \(isa) k \(k): padding")
+                    #expect(xb[i * ldxb + vla_bf16_row_stride(k)] == 0x5555, "isa \(isa) k \(k): beyond the stride")
+                }
+            }
+        }
+    }
+
+    static func randomBF16(_ rng: inout Random) -> UInt16 { Self.bf16Round(rng.float()) }
+
+    /// Paths 0–2 give the model's bits for every input; path 3 (vdpbf16ps) too, as these inputs have no
+    /// denormal values.
+    @Test func bf16ProductsAgreeBitForBitOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 51)
+        var c = 0
+        for m in Self.ms {
+            for k in Self.ks {
+                for n in Self.ns {
+                    c += 1
+                    let ldx = k + 1, ldw = n + 2
+                    let x = (0..<(m * ldx)).map { _ in rng.float() }
+                    let w = (0..<(k * ldw)).map { _ in Self.randomBF16(&rng) }
+                    let (n0, n1, e, ldy) = Self.variant(c, m: m, n: n, rng: &rng)
+                    let y0 = (0..<(m * ldy)).map { _ in rng.float() }
+                    let ldxb = vla_bf16_row_stride(k) + (c % 2 == 0 ? 0 : 1)
+                    var want: [Float]? = nil
+                    if m * k * (n1 - n0) <= 300_000 {
+                        let xb = x.map(Self.bf16Round)
+                        want = Self.bf16Model(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w, ldw: ldw, e: e, y0: y0, ldy: ldy)
+                    }
+                    Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                        let got = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, e: e, y0: y0,
+                                               ldy: ldy, ldxb: ldxb).y
+                        if want == nil { want = got }  // isa 0 runs first
+                        let diff = Self.firstDifference(got, want!)
+                        #expect(diff == nil, "isa \(isa), m \(m) k \(k) n \(n) [\(n0), \(n1)), case \(c): \(diff ?? "")")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Inputs around the bottom of the exponent range (denormal x, w, bias and running sums) and at the top
+    /// (products past the largest float, ±∞, NaN): paths 0–2 give the plain model's bits, path 3 the model with
+    /// denormals flushed as vla_kernels.h states.
+    @Test func bf16ExtremeInputs() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 61)
+        func bits(low: Int, high: Int) -> UInt16 {  // a bf16 with a biased exponent in low...high, random sign
+            UInt16((rng.next() & 1) << 15) | UInt16(low + rng.int(high - low + 1)) << 7 | UInt16(rng.next() & 0x7f)
+        }
+        var flushingMatters = false
+        for (low, high) in [(0, 140), (0, 70), (0, 64), (110, 254), (60, 200)] {
+            for (m, k, n) in [(3, 5, 17), (9, 64, 33), (2, 100, 16)] {
+                let x = (0..<(m * k)).map { _ in Self.bf16Value(bits(low: low, high: high)) }
+                var w = (0..<(k * n)).map { _ in bits(low: low, high: high) }
+                if high > 200 { w[3] = 0x7f80; w[k * n - 1] = 0xffc0 }  // +∞ and a NaN among the weights
+                let bias = (0..<n).map { _ in Self.bf16Value(bits(low: low, high: high)) }
+                let e = Epilogue(bias: bias)
+                let y0 = [Float](repeating: 0, count: m * n)
+                let xb = x.map(Self.bf16Round)
+                let plain = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n)
+                let flushed = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n, flush: true)
+                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                    let got = Self.runBF16(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, e: e, y0: y0, ldy: n,
+                                           ldxb: vla_bf16_row_stride(k)).y
+                    let diff = Self.firstDifference(got, isa == 3 ? flushed : plain)
+                    #expect(diff == nil, "isa \(isa), exponents \(low)...\(high), \(m)×\(k)·\(k)×\(n): \(diff ?? "")")
+                }
+                if Self.firstDifference(plain, flushed) != nil { flushingMatters = true }
+            }
+        }
+        #expect(flushingMatters, "the denormal cases should tell the two models apart")
+    }
+
+    // MARK: defaults
+
+    @Test func defaultPaths() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let q8Best = vla_q8_force_isa(99), bf16Best = vla_bf16_force_isa(99)
+        #expect(defaults.q8 == q8Best, "int8: the best path by default")
+        #expect(defaults.bf16 == min(bf16Best, 2), "bf16: AVX-512F before AVX-512 BF16 (see vla_kernels.h)")
+        #expect(vla_q8_force_isa(-5) == 0 && vla_bf16_force_isa(-5) == 0)
+    }
+
+    // MARK: float64 references
+
+    struct Fixture: Decodable {
+        struct Case: Decodable {
+            var name: String
+            var kind: String
+            var m: Int
+            var k: Int
+            var n: Int
+            var x: [Float]
+            var w: [Int]
+            var wscale: [Float]?
+            var bias: [Float]?
+            var mul: [Float]?
+            var add: [Float]?
+            var q: [Int]
+            var s: [Float]?
+            var acc: [Int]?
+            var y: [Double]
+            var tol: [Double]
+        }
+        var command: String
+        var cases: [Case]
+    }
+
+    @Test func matchesFloat64References() throws {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let url = OpFixtures.packageRoot.appendingPathComponent("Tests/Fixtures/VLARuntime/quant.json")
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+        #expect(fixture.command.hasSuffix("Tests/Reference/gen_quant_reference.py"))
+        #expect(fixture.cases.count >= 8)
+        for c in fixture.cases {
+            let (m, k, n) = (c.m, c.k, c.n)
+            let e = Epilogue(bias: c.bias, mul: c.mul, add: c.add, ldadd: n)
+            let y0 = [Float](repeating: .nan, count: m * n)
+            if c.kind == "q8" {
+                let w = c.w.map { Int8($0) }
+                let ldq = vla_q8_row_stride(k)
+                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, wscale: c.wscale!, e: e, y0: y0, ldy: n, ldq: ldq)
+                    for i in 0..<m {
+                        #expect(r.q[(i * ldq)..<(i * ldq + k)].map { Int($0) } == Array(c.q[(i * k)..<(i * k + k)]), "\(c.name) isa \(isa) row \(i): q")
+                        #expect(r.s[i].bitPattern == c.s![i].bitPattern, "\(c.name) isa \(isa) row \(i): s")
+                    }
+                    // The exact sums: unit scales and no epilogue give y = f32(acc), exact below 2²⁴.
+                    let ones = [Float](repeating: 1, count: max(m, n))
+                    let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_q8_packed_bytes(k, n), alignment: 64)
+                    defer { packed.deallocate() }
+                    vla_q8_pack(k, n, w, n, packed)
+                    var acc = [Float](repeating: 0, count: m * n)
+                    vla_q8_gemm(m, 0, n, k, r.q, ldq, ones, packed, n, ones, nil, nil, nil, 0, &acc, n)
+                    #expect(acc.map { Int($0) } == c.acc!, "\(c.name) isa \(isa): exact sums")
+                    for i in 0..<(m * n) where !(abs(Double(r.y[i]) - c.y[i]) <= c.tol[i]) {
+                        Issue.record("\(c.name) isa \(isa) element \(i): \(r.y[i]) vs \(c.y[i]) ± \(c.tol[i])")
+                    }
+                }
+            } else {
+                let w = c.w.map { UInt16($0) }
+                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                    let r = Self.runBF16(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, e: e, y0: y0, ldy: n,
+                                         ldxb: vla_bf16_row_stride(k))
+                    let ldxb = vla_bf16_row_stride(k)
+                    for i in 0..<m {
+                        #expect(r.xb[(i * ldxb)..<(i * ldxb + k)].map { Int($0) } == Array(c.q[(i * k)..<(i * k + k)]), "\(c.name) isa \(isa) row \(i): bf16 x")
+                    }
+                    for i in 0..<(m * n) where !(abs(Double(r.y[i]) - c.y[i]) <= c.tol[i]) {
+                        Issue.record("\(c.name) isa \(isa) element \(i): \(r.y[i]) vs \(c.y[i]) ± \(c.tol[i])")
+                    }
+                }
+            }
+        }
+    }
+}
