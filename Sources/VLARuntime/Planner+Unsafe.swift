@@ -428,7 +428,7 @@ import VLAFormat
     func fuseReduced(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
         let ops = program.operations
         func consumable(_ produced: Int, by consumer: Int, writingTo y: FloatPointer, over output: FloatPointer) -> Bool {
-            if y == output { return true }
+            if unsafe y == output { return true }
             guard let range = arenaRange(ops[produced].outputs[0]) else { return false }
             return isDead(range, after: consumer, in: program, reads: reads)
         }
@@ -437,7 +437,7 @@ import VLAFormat
             defer { i += 1 }
             guard case .reducedLinear(var lin) = unsafe steps[i].kernel, unsafe lin.epilogue == nil, unsafe lin.mul == nil else { continue }
             let mn = unsafe lin.m * lin.n
-            if i + 2 < steps.count,
+            if unsafe i + 2 < steps.count,
                 case .binary(true, let a1, let scale, let y1, let c1, let b1) = unsafe steps[i + 1].kernel,
                 unsafe a1 == ConstFloatPointer(lin.y), c1 == mn, unsafe b1 == lin.n,
                 case .binary(false, let a2, let b2, let y2, let c2, let bc2) = unsafe steps[i + 2].kernel,
@@ -475,7 +475,7 @@ import VLAFormat
                 {
                     let xStart = unsafe UnsafeRawPointer(lin.x), xEnd = unsafe xStart + lin.m * lin.k * 4
                     let yStart = unsafe UnsafeRawPointer(p.y), yEnd = unsafe yStart + p.m * p.n * 4
-                    if yEnd <= xStart || xEnd <= yStart {
+                    if unsafe yEnd <= xStart || xEnd <= yStart {
                         unsafe lin.reuseRows = true
                         unsafe steps[j].kernel = unsafe .reducedLinear(lin)
                     }
