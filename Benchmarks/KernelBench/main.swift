@@ -5,8 +5,12 @@
 //   vlac-kernel-bench serve [--threads N]       the same model; reads "run N" lines on stdin, prints times
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
+//   vlac-kernel-bench q8 [--rows M] [--iterations N]    int8 products (vla_q8_gemm) of DINOv2-base's shapes,
+//                                               every path, GFLOP/s and ratio to the fp32 peak (1 thread)
+//   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 import CPeakFlops
+import CVLAKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -172,6 +176,87 @@ func sha256Throughput() {
     }
 }
 
+/// A 64-byte aligned buffer (as the runtime's arena gives) of `count` elements, filled by `fill`.
+func alignedBuffer<T>(_ count: Int, _ fill: (Int) -> T) -> UnsafeMutablePointer<T> {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<T>.stride, alignment: 64)
+        .bindMemory(to: T.self, capacity: max(count, 1))
+    for i in 0..<count { p[i] = fill(i) }
+    return p
+}
+
+/// Best time of `n` runs of body (the machine is shared: the best run is the least disturbed one).
+func bestTime(_ n: Int, _ body: () -> Void) -> Double {
+    var best = Double.infinity
+    let clock = ContinuousClock()
+    for _ in 0..<n {
+        let start = clock.now
+        body()
+        best = min(best, seconds(clock.now - start))
+    }
+    return best
+}
+
+/// The reduced-precision products (Sources/CVLAKernels/quant.c) on DINOv2-base's linear shapes, one thread:
+/// every path this CPU has, then the own fp32 kernel (vla_gemm) on the same shape, against the fp32 FMA peak
+/// measured in the same run. GFLOP/s count 2·m·n·k per product; the activation step (quantization or bf16
+/// rounding, done once per activation) is timed apart.
+func reducedPrecision(int8: Bool) {
+    let m = option("--rows", 257), iterations = option("--iterations", 25)
+    let pathNames = int8 ? ["portable", "AVX2", "AVX-512BW", "AVX-512 VNNI"] : ["portable", "AVX2+FMA", "AVX-512F", "AVX-512 BF16"]
+    let defaultPath = int8 ? vla_q8_isa() : vla_bf16_isa()
+    let best = Int(int8 ? vla_q8_force_isa(99) : vla_bf16_force_isa(99))
+    defer { _ = int8 ? vla_q8_force_isa(defaultPath) : vla_bf16_force_isa(defaultPath) }
+    let peakBefore = peak(threads: 1)
+    print("\(int8 ? "int8 (vla_q8_gemm)" : "bf16 (vla_bf16_gemm)") products, m \(m), 1 thread, best of \(iterations); default path \(pathNames[Int(defaultPath)])")
+    print("  fp32 FMA peak \(fmt(peakBefore)) GFLOP/s (\(String(cString: vla_bench_peak_isa())), measured before the products)")
+    var rng = ViTProgram.Random(state: 11)
+    for (k, n) in [(768, 768), (768, 3072), (3072, 768)] {
+        let flops = 2 * Double(m * n * k)
+        let x = alignedBuffer(m * k) { _ in rng.next() * 2 }
+        let wf = alignedBuffer(k * n) { _ in rng.next() }
+        let bias = alignedBuffer(n) { _ in rng.next() }
+        let wscale = alignedBuffer(n) { _ in Float(0.01) }
+        let y = alignedBuffer(m * n) { _ in Float(0) }
+        defer { for p in [x, wf, bias, wscale, y] { p.deallocate() } }
+        var line: [String] = []
+        var prepare = 0.0
+        if int8 {
+            let w = alignedBuffer(k * n) { Int8(truncatingIfNeeded: Int(wf[$0] * 127) % 128) }
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_q8_packed_bytes(k, n), alignment: 64)
+            let ldq = vla_q8_row_stride(k)
+            let q = alignedBuffer(m * ldq) { _ in Int8(0) }
+            let s = alignedBuffer(m) { _ in Float(0) }
+            defer { w.deallocate(); packed.deallocate(); q.deallocate(); s.deallocate() }
+            vla_q8_pack(k, n, w, n, packed)
+            for isa in stride(from: best, through: 0, by: -1) {
+                _ = vla_q8_force_isa(Int32(isa))
+                if isa == best { prepare = bestTime(iterations) { vla_q8_quantize(m, k, x, k, q, ldq, s) } }
+                vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n)  // warm up
+                let t = bestTime(isa == 0 ? 1 : iterations) { vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n) }
+                line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
+            }
+        } else {
+            let w = alignedBuffer(k * n) { UInt16(truncatingIfNeeded: wf[$0].bitPattern >> 16) }
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_bf16_packed_bytes(k, n), alignment: 64)
+            let ldxb = vla_bf16_row_stride(k)
+            let xb = alignedBuffer(m * ldxb) { _ in UInt16(0) }
+            defer { w.deallocate(); packed.deallocate(); xb.deallocate() }
+            vla_bf16_pack(k, n, w, n, packed)
+            for isa in stride(from: best, through: 0, by: -1) {
+                _ = vla_bf16_force_isa(Int32(isa))
+                if isa == best { prepare = bestTime(iterations) { vla_bf16_round(m, k, x, k, xb, ldxb) } }
+                vla_bf16_gemm(m, 0, n, k, xb, ldxb, packed, n, bias, nil, nil, 0, y, n)  // warm up
+                let t = bestTime(isa == 0 ? 1 : iterations) { vla_bf16_gemm(m, 0, n, k, xb, ldxb, packed, n, bias, nil, nil, 0, y, n) }
+                line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
+            }
+        }
+        let t32 = bestTime(iterations) { vla_gemm(m, n, k, x, k, wf, n, y, n, 0, 1) }
+        line.append("fp32 vla_gemm \(fmt(flops / t32 * 1e-9)) (\(fmt(flops / t32 * 1e-9 / peakBefore, 2))x)")
+        print("  k \(k), n \(n): " + line.joined(separator: " | ") + " GFLOP/s (x fp32 peak); \(int8 ? "quantize" : "bf16 round") \(fmt(prepare * 1e6)) us")
+    }
+    print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
+}
+
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "dinov2"
 do {
     switch mode {
@@ -179,11 +264,13 @@ do {
     case "serve": try serve()
     case "crossover": try crossover()
     case "sha256": sha256Throughput()
+    case "q8": reducedPrecision(int8: true)
+    case "bf16": reducedPrecision(int8: false)
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
     }
 } catch {
     print("error: \(error)")

@@ -171,10 +171,11 @@ static void q8_gemm_portable(long m, long n0, long n1, long k, const int8_t *q, 
         for (long i = 0; i < m; i++) {
             const int8_t *qr = q + i * ldq;
             int32_t acc[16] = {0};
-            for (long g = 0; g < groups; g++) {
+            for (long g = 0; g < groups; g++) {  // (a shape compilers vectorize: 16 lanes, 4 strided loads)
                 const int8_t *wg = panel + g * 64;
+                const int32_t x0 = qr[4 * g], x1 = qr[4 * g + 1], x2 = qr[4 * g + 2], x3 = qr[4 * g + 3];
                 for (int c = 0; c < 16; c++)
-                    for (int b = 0; b < 4; b++) acc[c] += (int32_t)qr[4 * g + b] * (int32_t)wg[4 * c + b];
+                    acc[c] += x0 * wg[4 * c] + x1 * wg[4 * c + 1] + x2 * wg[4 * c + 2] + x3 * wg[4 * c + 3];
             }
             for (long c = 0; c < cols; c++) {
                 const long j = j0 + c;

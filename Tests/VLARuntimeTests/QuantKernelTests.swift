@@ -262,7 +262,7 @@ import Testing
         rows.append((0..<k).map { $0 % 2 == 0 ? -0.0 : 0.0 })
         rows.append((0..<k).map { _ in rng.float() * 8e37 })
         rows.append((0..<k).map { _ in rng.float() * 1e-30 })
-        rows.append((0..<k).map { p in p % 3 == 0 ? 0 : rng.float() * 1e-41 })  // denormal absmax: inv = ∞
+        rows.append((0..<k).map { p in p % 3 == 0 ? 0 : rng.float() * (Float.leastNormalMagnitude / 1024) })  // denormal absmax: inv = ∞
         rows.append((0..<k).map { p in p == k / 2 ? .infinity : rng.float() })
         rows.append((0..<k).map { p in p == 0 ? -.infinity : rng.float() })
         rows.append((0..<k).map { p in p % 4 == 1 ? .nan : rng.float() })
