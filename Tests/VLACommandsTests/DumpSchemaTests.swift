@@ -95,6 +95,10 @@ import VLATestSupport
         try check(VLAFile(bytes: blob))
     }
 
+    @Test func reducedPrecisionBlobDumpFitsTheSchema() throws {
+        try check(VLAFile(bytes: VLAWriter.serialize(SampleDocuments.reducedPrecisionBlob())))
+    }
+
     @Test func blobDumpFitsTheSchema() throws {
         try check(VLAFile(bytes: SampleDocuments.policyAndBlob().blob))
     }
