@@ -46,7 +46,8 @@ What it prints, in order:
     the figure compared with onnxruntime's step), "step" = stepMsP50 (+ image and action contracts), "backbone"
     and "policy" = the profiled time of the step program's calls into the backbone blob's `backbone` and
     `policy-tail` programs, "GFLOP/s" = programGFLOPPerSecond. peak: `vlac-kernel-bench peak --threads N`,
-    the fp32 FMA peak in GFLOP/s measured in that round (it drops when other work takes the cores).
+    the fp32 FMA peak in GFLOP/s measured in that round (it drops when other work takes the cores). "best" is
+    the fastest round (the highest GFLOP/s): on a shared machine the closest to what an idle core gives.
   - final table, for each thread count: medians (ms) of every engine/precision, and same-run ratios written
     "x faster" = time_other / time_vlac (or time_fp32 / time_int8 within one engine), each the median of the
     per-round ratios (so both figures of a ratio were measured under the same load):
@@ -268,9 +269,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="bench_precision_")
     from transformers import Dinov2Model
     bb = bo.Backbone(Dinov2Model.from_pretrained(a.vision).eval())
-    tail = bo.PolicyTail().eval()
+    hidden = bb.model.config.hidden_size  # 768 for DINOv2-base; other sizes only for quick checks of the script
+    tail = bo.PolicyTail(image_dim=hidden).eval()
     px = torch.randn(1, 3, 224, 224)
-    patches = torch.randn(1, 256, 768)
+    patches = torch.randn(1, 256, hidden)
     nets = {"backbone": (bb, px), "step": (bo.Step(bb, tail).eval(), px), "policy": (tail, patches)}
     need = sorted(set(a.parts) | {"backbone", "step"})  # errors always use backbone and step
     models = {}  # (part, variant) -> (path, example)
@@ -365,7 +367,8 @@ def main():
     for key in sorted(results):
         engine, variant, part, t = key
         vals = results[key]
-        print(f"  {engine:4s} {variant:5s} {part:12s} threads {t}: median {med[key]:9.3f}  "
+        best = (max if part == "GFLOP/s" else min)(vals.values())
+        print(f"  {engine:4s} {variant:5s} {part:12s} threads {t}: median {med[key]:9.3f}  best {best:9.3f}  "
               f"(rounds: {', '.join(f'{vals[i]:.3f}' for i in sorted(vals))})")
 
     def ratio(num, den):
