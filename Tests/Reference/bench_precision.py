@@ -1,0 +1,427 @@
+"""vlac's fp32, bf16 and int8 steps against onnxruntime fp32 and dynamic int8, in the same interleaved rounds
+(not a fixture generator; prints timings and errors). A sibling of bench_onnxruntime.py that imports its torch
+modules (the policy network after the backbone, Backbone, Step), its ONNX export and its onnxruntime timer, so
+both scripts time exactly the same exported networks; that script keeps its one-policy command line and output.
+
+    .venv/bin/python Tests/Reference/bench_precision.py --vision DIR [--threads 1 2] [--runs 10] [--rounds 3]
+        [--parts backbone step] [--quant pc-s8 pt-s8] [--quant-ops MatMul Gemm]
+        [--vlac .build/release/vlac --policy fp32=P32.vla --policy bf16=P16.vla --policy int8=P8.vla
+         [--shared DIR] [--steps 8]] [--peak .build/release/vlac-kernel-bench] [--json OUT.json]
+
+--vision is a Hugging Face DINOv2 directory (the full-size reference's vision-encoder/). Without --vlac only the
+onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its shared blobs are found next to it as
+`vlac bench` finds them, or in --shared); the labels fp32, bf16 and int8 are the ones the final ratios use.
+Only `vlac bench POLICY --json --threads N --steps S` and `vlac dump POLICY --json` are run.
+
+What it prints, in order:
+  - cpu: /proc/cpuinfo's model name, the usable cores, and for each instruction set that matters here (avx2,
+    fma, avx512f, avx512bw, avx512_vnni, avx_vnni, avx512_bf16, amx_bf16/amx_int8/amx_tile) whether the kernel
+    reports it; the onnxruntime, torch and numpy versions; the load average before and after; and the OpenBLAS
+    kernel set vlac's fp32 linears get (openblas_get_corename of the libopenblas `ldd vlac` names, with
+    OPENBLAS_CORETYPE as inherited: the script never sets it). OpenBLAS 0.3.21 does not know recent Xeons (family
+    6, model 207 here) and falls back to its SSE3 "Prescott" kernels, which makes vlac fp32 about 4-5x slower;
+    `OPENBLAS_CORETYPE=SKYLAKEX .venv/bin/python Tests/Reference/bench_precision.py ...` changes that for vlac
+    only (onnxruntime uses its own MLAS kernels, torch is used only to export).
+  - quantization: for each int8 variant of each part, onnxruntime.quantization.quantize_dynamic(per_channel,
+    weight_type, op_types_to_quantize=--quant-ops) and what it did: the fp32 graph's MatMul / Gemm / Conv counts
+    (MatMul: how many have a constant weight B), the quantized graph's counts of the same ops left in float and of
+    MatMulInteger / ConvInteger / DynamicQuantizeLinear, and the kernels onnxruntime's CPU graph optimizer turns
+    them into (e.g. DynamicQuantizeMatMul, MatMulIntegerToFloat), and the file sizes. Dynamic mode first rewrites
+    every Gemm as MatMul + Add and quantizes only MatMuls whose B is a constant (MatMulConstBOnly), so with the
+    default --quant-ops the 72 linears of DINOv2-base (and the policy network's) become int8 and attention's
+    Q.K^T and P.V, the patch-embedding Conv, LayerNorm, softmax and GELU stay fp32, as in vlac's linear_i8. Variants: pc-s8 = per-channel
+    QInt8 weights (the reference int8), pt-s8 = per-tensor QInt8, pc-u8 / pt-u8 = QUInt8 weights. Activations
+    are always dynamic per-tensor uint8 (DynamicQuantizeLinear), as onnxruntime's dynamic mode does.
+  - errors (one input: a seeded N(0, 1) 1 x 3 x 224 x 224 tensor, i.e. an already normalized image): for each
+    int8 variant against onnxruntime fp32 on the same input, the relative L2 error ||y - y_ref|| / ||y_ref|| and
+    the max |y - y_ref| of the backbone's last_hidden_state (all 257 tokens), of its 256 patch tokens (what the
+    policy reads), of the CLS token, and of the step's 4 x 7 raw action output; plus onnxruntime fp32 against
+    torch eager fp32 as the floor of the comparison.
+  - vlac deviation: for each policy, every value under a key containing "deviation" (any case, any depth) in
+    `vlac dump --json` and in `vlac bench --json`; "not available" when the files and vlac report none (nothing
+    is computed here for vlac's precisions).
+  - rounds: every measured figure per round and its median over rounds. onnxruntime: median ms of --runs timed
+    runs after 3 warm-up runs of a fresh session (intra-op threads = N, inter-op 1), for each part and variant.
+    vlac (`vlac bench --json`, --steps timed steps): "step program" = programMsP50 (the per-step network alone,
+    the figure compared with onnxruntime's step), "step" = stepMsP50 (+ image and action contracts), "backbone"
+    and "policy" = the profiled time of the step program's calls into the backbone blob's `backbone` and
+    `policy-tail` programs, "GFLOP/s" = programGFLOPPerSecond. peak: `vlac-kernel-bench peak --threads N`,
+    the fp32 FMA peak in GFLOP/s measured in that round (it drops when other work takes the cores). "best" is
+    the fastest round (the highest GFLOP/s): on a shared machine the closest to what an idle core gives.
+  - final table, for each thread count: medians (ms) of every engine/precision, and same-run ratios written
+    "x faster" = time_other / time_vlac (or time_fp32 / time_int8 within one engine), each the median of the
+    per-round ratios (so both figures of a ratio were measured under the same load):
+      vlac int8 vs ORT int8     = ORT pc-s8 step / vlac int8 step program
+      vlac int8 vs vlac fp32    = vlac fp32 step program / vlac int8 step program
+      vlac bf16 vs vlac fp32    = vlac fp32 step program / vlac bf16 step program
+      vlac fp32 vs ORT fp32     = ORT fp32 step / vlac fp32 step program
+      ORT int8 vs ORT fp32      = ORT fp32 / ORT int8 (each variant, backbone and step)
+    and vlac fp32's share of the peak measured in the same round.
+--json OUT writes all of it (cpu, versions, quantization, errors, deviations, per-round figures, medians, ratios).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_onnxruntime as bo  # noqa: E402  (PolicyTail, Backbone, Step, export, time_session)
+
+ISA_FLAGS = ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx512_bf16",
+             "amx_bf16", "amx_int8", "amx_tile"]
+QUANT_VARIANTS = {"pc-s8": (True, "QInt8"), "pt-s8": (False, "QInt8"), "pc-u8": (True, "QUInt8"),
+                  "pt-u8": (False, "QUInt8")}
+
+
+def cpu_info():
+    model, flags = "?", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model == "?":
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"model": model, "cores": cores, "isa": {f: f in flags for f in ISA_FLAGS}}
+
+
+def openblas_core(vlac):
+    """The kernel set OpenBLAS picks for vlac's process (OPENBLAS_CORETYPE as inherited, never changed here): the
+    libopenblas that `ldd vlac` names, asked in a child process (openblas_get_corename)."""
+    lib = "libopenblas.so.0"
+    if vlac:
+        try:
+            for line in subprocess.run(["ldd", vlac], capture_output=True, text=True).stdout.splitlines():
+                if "openblas" in line and "=>" in line:
+                    lib = line.split("=>")[1].split("(")[0].strip() or lib
+        except OSError:
+            pass
+    code = ("import ctypes, sys; f = ctypes.CDLL(sys.argv[1]).openblas_get_corename; f.restype = ctypes.c_char_p; "
+            "print(f().decode())")
+    p = subprocess.run([sys.executable, "-c", code, lib], capture_output=True, text=True,
+                       env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    return {"library": lib, "core": p.stdout.strip() if p.returncode == 0 else None}
+
+
+def loadavg():
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except OSError:
+        return None
+
+
+def op_counts(model):
+    counts = {}
+    for n in model.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return counts
+
+
+def quantize(src, dst, per_channel, weight_type, ops):
+    import logging
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing": the graph is exported as is on purpose
+    quantize_dynamic(src, dst, per_channel=per_channel, weight_type=getattr(QuantType, weight_type),
+                     op_types_to_quantize=ops)
+
+
+def quant_report(fp32_path, q_path):
+    """What quantize_dynamic changed, and the kernels onnxruntime's CPU optimizer runs for the result."""
+    m = onnx.load(fp32_path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    before = op_counts(m)
+    const_b = sum(1 for n in m.graph.node if n.op_type == "MatMul" and n.input[1] in inits)
+    q = onnx.load(q_path, load_external_data=False)
+    after = op_counts(q)
+    keep = ("MatMul", "Gemm", "Conv", "MatMulInteger", "ConvInteger", "DynamicQuantizeLinear")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3  # the "hardware specific optimizations" warning of saving the optimized graph
+    with tempfile.TemporaryDirectory() as tmp:
+        opts.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
+        ort.InferenceSession(q_path, opts, providers=["CPUExecutionProvider"])
+        optimized = op_counts(onnx.load(opts.optimized_model_filepath, load_external_data=False))
+    interesting = {k: v for k, v in optimized.items()
+                   if "Integer" in k or "Quant" in k or k in ("MatMul", "Gemm", "Conv", "FusedMatMul", "FusedGemm")}
+    return {"fp32": {k: before.get(k, 0) for k in ("MatMul", "Gemm", "Conv")}, "fp32 MatMul with constant B": const_b,
+            "int8": {k: after.get(k, 0) for k in keep}, "optimized (ORT CPU)": interesting,
+            "bytes": {"fp32": os.path.getsize(fp32_path), "int8": os.path.getsize(q_path)}}
+
+
+def run_session(path, feed_array, threads=1):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return s.run(None, {"x": feed_array})[0]
+
+
+def errors(y, ref):
+    y, ref = np.asarray(y, np.float64), np.asarray(ref, np.float64)
+    return {"rel_l2": float(np.linalg.norm(y - ref) / np.linalg.norm(ref)), "max_abs": float(np.max(np.abs(y - ref))),
+            "ref_max_abs": float(np.max(np.abs(ref)))}
+
+
+def find_deviation(obj, path=""):
+    """(path, value) for every key containing 'deviation' (any case, any depth)."""
+    found = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            p = f"{path}.{k}" if path else k
+            if "deviation" in k.lower():
+                found.append((p, v))
+            found += find_deviation(v, p)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found += find_deviation(v, f"{path}[{i}]")
+    return found
+
+
+def vlac_json(a, sub, policy, *extra):
+    cmd = [a.vlac, sub, policy, "--json", *extra]
+    if sub == "bench":
+        for s in a.shared or []:
+            cmd += ["--shared", s]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()[-2000:]}")
+    return json.loads(p.stdout)
+
+
+def vlac_bench(a, policy, threads):
+    j = vlac_json(a, "bench", policy, "--threads", str(threads), "--steps", str(a.steps))
+    parts = {p["name"]: p["milliseconds"] for p in j.get("parts", [])}
+    out = {"step program": j["programMsP50"], "step": j["stepMsP50"], "GFLOP/s": j["programGFLOPPerSecond"]}
+    if "backbone" in parts:
+        out["backbone"] = parts["backbone"]
+    for name in ("policy-tail", "policy"):  # 1.1 policies call "policy-tail"; --embed-shared ones use "policy/" ops
+        if name in parts:
+            out["policy"] = parts[name]
+            break
+    return out, j
+
+
+def fmt_isa(isa):
+    return " ".join(f"{k}{'+' if v else '-'}" for k, v in isa.items())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vision", required=True, help="Hugging Face DINOv2 directory (e.g. the full reference's vision-encoder)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=10, help="timed onnxruntime runs per measurement (after 3 warm-up)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds over everything")
+    ap.add_argument("--parts", nargs="+", default=["backbone", "step"], choices=["backbone", "step", "policy"],
+                    help="exported networks timed with onnxruntime (policy: the part after the backbone, fp32 only)")
+    ap.add_argument("--quant", nargs="*", default=["pc-s8", "pt-s8"], choices=sorted(QUANT_VARIANTS),
+                    help="onnxruntime dynamic int8 variants (pc/pt = per-channel/per-tensor, s8/u8 = QInt8/QUInt8 weights)")
+    ap.add_argument("--quant-ops", nargs="+", default=["MatMul", "Gemm"],
+                    help="op_types_to_quantize ('all': onnxruntime's default, which adds Conv etc.)")
+    ap.add_argument("--vlac", help="the vlac executable")
+    ap.add_argument("--policy", action="append", default=[], help="LABEL=PATH of a compiled policy (repeat: fp32=, bf16=, int8=)")
+    ap.add_argument("--shared", action="append", help="shared-blob folder for the policies (repeatable; default: next to each)")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per `vlac bench` run")
+    ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")
+    ap.add_argument("--json", dest="json_out", help="write every figure to this file")
+    a = ap.parse_args()
+    quant_ops = None if a.quant_ops == ["all"] else a.quant_ops
+    policies = {}
+    for p in a.policy:
+        label, sep, path = p.partition("=")
+        if not sep:
+            label, path = "fp32", p
+        policies[label] = path
+    if policies and not a.vlac:
+        ap.error("--policy needs --vlac")
+
+    report = {"cpu": cpu_info(), "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__,
+                                              "numpy": np.__version__},
+              "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "openblas": openblas_core(a.vlac),
+              "loadavg_start": loadavg(),
+              "settings": {k: v for k, v in vars(a).items() if k != "json_out"}}
+    c = report["cpu"]
+    print(f"cpu: {c['model']}, {c['cores']} usable cores; {fmt_isa(c['isa'])}")
+    print(f"onnxruntime {ort.__version__}, torch {torch.__version__}, numpy {np.__version__}; "
+          f"load average {report['loadavg_start']}")
+    ob = report["openblas"]
+    print(f"OpenBLAS for vlac's fp32 linears: {ob['library']}, core {ob['core']} "
+          f"(OPENBLAS_CORETYPE={report['OPENBLAS_CORETYPE']}, inherited, not changed here)")
+    if ob["core"] and ob["core"].lower() in ("prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "generic"):
+        print(f"  note: OpenBLAS does not know this CPU and runs its {ob['core']} (SSE) kernels: vlac fp32 figures here "
+              "are far below what its AVX-512 kernels give; compare vlac fp32 ratios with that in mind")
+
+    # Export fp32 (the same modules and exporter as bench_onnxruntime.py), then quantize.
+    torch.manual_seed(0)
+    tmp = tempfile.mkdtemp(prefix="bench_precision_")
+    from transformers import Dinov2Model
+    bb = bo.Backbone(Dinov2Model.from_pretrained(a.vision).eval())
+    hidden = bb.model.config.hidden_size  # 768 for DINOv2-base; other sizes only for quick checks of the script
+    tail = bo.PolicyTail(image_dim=hidden).eval()
+    px = torch.randn(1, 3, 224, 224)
+    patches = torch.randn(1, 256, hidden)
+    nets = {"backbone": (bb, px), "step": (bo.Step(bb, tail).eval(), px), "policy": (tail, patches)}
+    need = sorted(set(a.parts) | {"backbone", "step"})  # errors always use backbone and step
+    models = {}  # (part, variant) -> (path, example)
+    t0 = time.time()
+    for part in need:
+        module, example = nets[part]
+        path = os.path.join(tmp, f"{part}-fp32.onnx")
+        bo.export(module, example, path)
+        models[(part, "fp32")] = (path, example)
+    print(f"exported {', '.join(need)} (opset 17, fp32) in {time.time() - t0:.1f} s")
+    report["quantization"] = {}
+    for part in ("backbone", "step"):
+        for v in a.quant:
+            per_channel, wtype = QUANT_VARIANTS[v]
+            path = os.path.join(tmp, f"{part}-{v}.onnx")
+            quantize(models[(part, "fp32")][0], path, per_channel, wtype, quant_ops)
+            models[(part, v)] = (path, models[(part, "fp32")][1])
+            q = quant_report(models[(part, "fp32")][0], path)
+            q.update(per_channel=per_channel, weight_type=wtype, op_types_to_quantize=quant_ops or "all supported")
+            report["quantization"][f"{part} {v}"] = q
+            print(f"quantize_dynamic {part} {v} (per_channel={per_channel}, {wtype}, ops {quant_ops or 'all'}): "
+                  f"fp32 {q['fp32']} ({q['fp32 MatMul with constant B']} MatMul with constant B) -> int8 {q['int8']}; "
+                  f"ORT CPU runs {q['optimized (ORT CPU)']}; {q['bytes']['fp32'] / 1e6:.1f} -> {q['bytes']['int8'] / 1e6:.1f} MB")
+
+    # Errors against the fp32 result of the same engine, one input.
+    with torch.no_grad():
+        torch_bb = bb(px).numpy()
+    x = px.numpy()
+    ref = {part: run_session(models[(part, "fp32")][0], x) for part in ("backbone", "step")}
+    report["errors"] = {"ORT fp32 vs torch fp32": {"last_hidden_state": errors(ref["backbone"], torch_bb)}}
+    for v in a.quant:
+        yb, ys = run_session(models[("backbone", v)][0], x), run_session(models[("step", v)][0], x)
+        report["errors"][f"ORT {v} vs ORT fp32"] = {
+            "last_hidden_state": errors(yb, ref["backbone"]), "patch tokens": errors(yb[:, 1:], ref["backbone"][:, 1:]),
+            "CLS": errors(yb[:, 0], ref["backbone"][:, 0]), "step actions": errors(ys, ref["step"])}
+    print("errors (one seeded N(0,1) 224 x 224 input): relative L2 / max abs (reference max abs)")
+    for who, e in report["errors"].items():
+        print(f"  {who:24s} " + "; ".join(f"{k} {x['rel_l2']:.3e} / {x['max_abs']:.3e} ({x['ref_max_abs']:.3g})"
+                                          for k, x in e.items()))
+
+    # vlac's own deviation figures (never computed here).
+    report["vlac deviation"] = {}
+    for label, path in policies.items():
+        try:
+            found = [("dump." + p, v) for p, v in find_deviation(vlac_json(a, "dump", path))]
+        except (RuntimeError, json.JSONDecodeError) as e:
+            found = []
+            print(f"vlac {label}: vlac dump --json failed: {e}")
+        report["vlac deviation"][label] = dict(found)
+
+    # Interleaved rounds.
+    results = {}  # (engine, variant, part, threads) -> {round: value}
+    failed = {}
+
+    def put(key, r, value):
+        results.setdefault(key, {})[r] = value
+
+    for r in range(a.rounds):
+        for t in a.threads:
+            for (part, variant), (path, example) in models.items():
+                if part in a.parts and (variant == "fp32" or part != "policy"):
+                    put(("ORT", variant, part, t), r, bo.time_session(path, example, t, a.runs))
+            for label, path in policies.items():
+                if label in failed:
+                    continue
+                try:
+                    figures, raw = vlac_bench(a, path, t)
+                except (RuntimeError, json.JSONDecodeError, KeyError) as e:
+                    failed[label] = str(e)
+                    print(f"vlac {label}: {e}; dropped from the following rounds")
+                    continue
+                for k, value in figures.items():
+                    put(("vlac", label, k, t), r, value)
+                for p, value in find_deviation(raw):
+                    report["vlac deviation"].setdefault(label, {})["bench." + p] = value
+            if a.peak:
+                out = subprocess.run([a.peak, "peak", "--threads", str(t)], capture_output=True, text=True, check=True).stdout
+                put(("peak", "fp32 FMA", "GFLOP/s", t), r, float(out.split(":")[-1].split()[0]))
+        print(f"round {r + 1}/{a.rounds} done ({time.time() - t0:.0f} s since start, load {loadavg()})", flush=True)
+    report["loadavg_end"] = loadavg()
+
+    for label in policies:
+        dev = report["vlac deviation"].get(label) or {}
+        if dev:
+            for p, v in dev.items():
+                print(f"vlac {label} deviation: {p} = {json.dumps(v)}")
+        else:
+            print(f"vlac {label} deviation: not available (no key containing 'deviation' in `vlac dump --json` or `vlac bench --json`)")
+
+    med = {k: statistics.median(v.values()) for k, v in results.items()}
+    print(f"rounds (ms unless stated; medians of {a.rounds} rounds; load average at the end {report['loadavg_end']}):")
+    for key in sorted(results):
+        engine, variant, part, t = key
+        vals = results[key]
+        best = (max if part == "GFLOP/s" else min)(vals.values())
+        print(f"  {engine:4s} {variant:5s} {part:12s} threads {t}: median {med[key]:9.3f}  best {best:9.3f}  "
+              f"(rounds: {', '.join(f'{vals[i]:.3f}' for i in sorted(vals))})")
+
+    def ratio(num, den):
+        """Median over rounds of results[num] / results[den] (rounds where both exist), and the per-round list."""
+        if num not in results or den not in results:
+            return None
+        rs = [results[num][i] / results[den][i] for i in sorted(results[num]) if i in results[den] and results[den][i] > 0]
+        return (statistics.median(rs), rs) if rs else None
+
+    main_q = "pc-s8" if "pc-s8" in a.quant else (a.quant[0] if a.quant else None)
+    report["ratios"] = {}
+    print("final table (medians; ratios are medians of same-round ratios, 'x faster' = time_other / time_vlac):")
+    for t in a.threads:
+        print(f"  threads {t}:")
+        for key in sorted(k for k in med if k[3] == t):
+            engine, variant, part, _ = key
+            unit = "GFLOP/s" if part == "GFLOP/s" else "ms"
+            print(f"    {engine} {variant} {part}: {med[key]:.2f} {unit}")
+        rows = []
+        if main_q:
+            rows.append((f"vlac int8 vs ORT int8 ({main_q})", ("ORT", main_q, "step", t), ("vlac", "int8", "step program", t)))
+        rows += [("vlac int8 vs vlac fp32", ("vlac", "fp32", "step program", t), ("vlac", "int8", "step program", t)),
+                 ("vlac bf16 vs vlac fp32", ("vlac", "fp32", "step program", t), ("vlac", "bf16", "step program", t)),
+                 ("vlac fp32 vs ORT fp32", ("ORT", "fp32", "step", t), ("vlac", "fp32", "step program", t))]
+        for label in ("int8", "bf16", "fp32"):
+            rows.append((f"backbone: vlac {label} vs ORT {'fp32' if label != 'int8' else main_q}",
+                         ("ORT", "fp32" if label != "int8" else main_q, "backbone", t), ("vlac", label, "backbone", t)))
+        for v in a.quant:
+            for part in ("backbone", "step"):
+                rows.append((f"ORT {v} vs ORT fp32 ({part})", ("ORT", "fp32", part, t), ("ORT", v, part, t)))
+        for name, num, den in rows:
+            rr = ratio(num, den)
+            if rr is None:
+                continue
+            report["ratios"][f"{name}, threads {t}"] = {"median": rr[0], "rounds": rr[1]}
+            print(f"    {name}: {rr[0]:.2f}x faster  (rounds: {', '.join(f'{x:.2f}' for x in rr[1])})")
+        share = ratio(("vlac", "fp32", "GFLOP/s", t), ("peak", "fp32 FMA", "GFLOP/s", t))
+        if share:
+            report["ratios"][f"vlac fp32 share of peak, threads {t}"] = {"median": share[0], "rounds": share[1]}
+            print(f"    vlac fp32 step program at {100 * share[0]:.0f} % of the fp32 FMA peak measured in the same round "
+                  f"(rounds: {', '.join(f'{100 * x:.0f}' for x in share[1])} %)")
+    for label, why in failed.items():
+        print(f"vlac {label}: failed: {why}")
+
+    if a.json_out:
+        report["rounds"] = [{"engine": k[0], "variant": k[1], "part": k[2], "threads": k[3],
+                             "values": [results[k][i] for i in sorted(results[k])], "median": med[k]} for k in sorted(results)]
+        report["vlac failures"] = failed
+        with open(a.json_out, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+            f.write("\n")
+        print(f"wrote {a.json_out}")
+
+
+if __name__ == "__main__":
+    main()
