@@ -179,6 +179,9 @@ def errors(y, ref):
 def find_deviation(obj, path=""):
     """(path, value) for every key containing 'deviation' (any case, any depth)."""
     found = []
+    if isinstance(obj, dict) and isinstance(obj.get("key"), str) and "deviation" in obj["key"].lower():
+        # A provenance option of `vlac dump --json`: {"key": "deviation.backbone.rel_l2", "value": "0.0148"}.
+        return [(f"{path}.{obj['key']}" if path else obj["key"], obj.get("value"))]
     if isinstance(obj, dict):
         for k, v in obj.items():
             p = f"{path}.{k}" if path else k
@@ -321,6 +324,16 @@ def main():
         except (RuntimeError, json.JSONDecodeError) as e:
             found = []
             print(f"vlac {label}: vlac dump --json failed: {e}")
+        # The manifest next to the policy: the backbone's figures and this policy's entry.
+        manifest = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(path))), "manifest.json")
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                m = json.load(f)
+            if "precision" in m:
+                found.append(("manifest.precision.backbone", m["precision"].get("backbone")))
+            for entry in m.get("policies", []):
+                if os.path.basename(entry.get("file", "")) == os.path.basename(path) and "deviation" in entry:
+                    found.append(("manifest.policy.deviation", entry["deviation"]))
         report["vlac deviation"][label] = dict(found)
 
     # Interleaved rounds.
