@@ -170,6 +170,22 @@ def run_session(path, feed_array, threads=1):
     return s.run(None, {"x": feed_array})[0]
 
 
+def vlac_test_frame():
+    """vlac's fixed test frame (VLACompiler `Compiler.testFrame()`): a deterministic uint8 pattern, /255, ImageNet
+    mean and std, f32 [224, 224, 3]."""
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+    out = np.zeros((224, 224, 3), np.float32)
+    s = 0x12345678
+    for y in range(224):
+        for x in range(224):
+            for c in range(3):
+                s = (s * 1664525 + 1013904223) & 0xFFFFFFFF
+                v = ((x * 3 + y * 2 + c * 60) % 256 + (s >> 28)) % 256
+                out[y, x, c] = (np.float32(v) / np.float32(255) - mean[c]) / std[c]
+    return out
+
+
 def errors(y, ref):
     y, ref = np.asarray(y, np.float64), np.asarray(ref, np.float64)
     return {"rel_l2": float(np.linalg.norm(y - ref) / np.linalg.norm(ref)), "max_abs": float(np.max(np.abs(y - ref))),
@@ -311,7 +327,14 @@ def main():
         report["errors"][f"ORT {v} vs ORT fp32"] = {
             "last_hidden_state": errors(yb, ref["backbone"]), "patch tokens": errors(yb[:, 1:], ref["backbone"][:, 1:]),
             "CLS": errors(yb[:, 0], ref["backbone"][:, 0]), "step actions": errors(ys, ref["step"])}
-    print("errors (one seeded N(0,1) 224 x 224 input): relative L2 / max abs (reference max abs)")
+    # The same figure on vlac's fixed test frame, which `vlac compile --precision` measures its own backbone on
+    # (the manifest's precision.backbone.testFrame: relative L2 of the patch tokens), so the two compare directly.
+    tf = vlac_test_frame().transpose(2, 0, 1)[None].copy()
+    ref_tf = run_session(models[("backbone", "fp32")][0], tf)
+    for v in a.quant:
+        y_tf = run_session(models[("backbone", v)][0], tf)
+        report["errors"][f"ORT {v} vs ORT fp32 (vlac test frame)"] = {"patch tokens": errors(y_tf[:, 1:], ref_tf[:, 1:])}
+    print("errors (one seeded N(0,1) 224 x 224 input, and vlac's test frame where named): relative L2 / max abs (reference max abs)")
     for who, e in report["errors"].items():
         print(f"  {who:24s} " + "; ".join(f"{k} {x['rel_l2']:.3e} / {x['max_abs']:.3e} ({x['ref_max_abs']:.3g})"
                                           for k, x in e.items()))
