@@ -28,6 +28,21 @@ enum Gemm {
         }
     }
 
+    /// The kernel family OpenBLAS chose for this CPU at load time (`openblas_get_corename`, lowercased).
+    static let openBLASCore: String = {
+        guard let name = unsafe openblas_get_corename() else { return "unknown" }
+        return unsafe String(cString: name).lowercased()
+    }()
+
+    /// Whether OpenBLAS's kernels are worth calling here. On x86, where the own kernel has AVX2 + FMA or
+    /// AVX-512 paths, only OpenBLAS's FMA kernel families are: an OpenBLAS that does not know the CPU (0.3.21
+    /// takes an Intel Xeon of family 6, model 207 for "Prescott") runs SSE3 kernels at a fifth of the speed, so
+    /// every product then goes to the own kernel. Elsewhere (the own kernel is portable C) OpenBLAS always is.
+    static let openBLASIsFast: Bool = {
+        if vla_kernels_isa() == 0 { return true }
+        return ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(openBLASCore)
+    }()
+
     /// `dst[j, i] = src[i, j]` for a `rows × cols` block (row strides `lds`, `ldd`).
     @inline(__always)
     static func transpose(rows: Int, cols: Int, _ src: UnsafePointer<Float>, lds: Int, _ dst: UnsafeMutablePointer<Float>, ldd: Int) {

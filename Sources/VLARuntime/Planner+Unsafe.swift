@@ -222,6 +222,7 @@ import VLAFormat
         let small = interpreter.options.smallProductRows
         if m < small { return false }
         if small == 0 { return true }  // forced (tests compare both paths)
+        if !Gemm.openBLASIsFast { return false }
         return Double(m) * Double(n) * Double(k) > Double(1 << 24)
     }
 

@@ -96,3 +96,16 @@ import Testing
         }
     }
 }
+
+/// OpenBLAS is only trusted with products when its run-time kernel family has FMA kernels (x86).
+@Suite struct OpenBLASCoreTests {
+    @Test func coreNameDecidesWhetherOpenBLASIsUsed() {
+        let core = Gemm.openBLASCore
+        #expect(!core.isEmpty)
+        if vla_kernels_isa() == 0 {
+            #expect(Gemm.openBLASIsFast)
+        } else {
+            #expect(Gemm.openBLASIsFast == ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(core), "core \(core)")
+        }
+    }
+}
