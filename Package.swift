@@ -91,7 +91,7 @@ let package = Package(
         // Benchmarks (Docs/Benchmarks.md): the DINOv2-base forward and the own-kernel/OpenBLAS crossover.
         .target(name: "CPeakFlops", path: "Benchmarks/CPeakFlops"),
         .executableTarget(
-            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops", "CVLAKernels"],
+            name: "vlac-kernel-bench", dependencies: ["VLARuntime", "VLAFormat", "CPeakFlops", "CVLAKernels", "COpenBLAS"],
             path: "Benchmarks/KernelBench", swiftSettings: commonSettings
         ),
 

@@ -10,6 +10,7 @@
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 import CPeakFlops
+import COpenBLAS
 import CVLAKernels
 #if canImport(Glibc)
 import Glibc
@@ -123,14 +124,17 @@ func serve() throws {
     }
 }
 
-/// One linear [m, k] x [k, n] + bias timed with the own kernel and with OpenBLAS.
+/// One linear [m, k] x [k, n] + bias (a constant weight) timed on each route: the packed kernel (the default
+/// for constant weights), the own unpacked kernel (`smallProductRows: Int.max`) and OpenBLAS (0). `--isa N`
+/// forces the own kernels' instruction set (2 AVX-512, 1 AVX2 + FMA); `OPENBLAS_CORETYPE` picks OpenBLAS's.
 func crossover() throws {
-    print("rows m, k, n: own kernel vs OpenBLAS sgemm, 1 thread, median of 9 (GFLOP/s)")
+    if CommandLine.arguments.contains("--isa") { _ = vla_kernels_force_isa(Int32(option("--isa", 2))) }
     let maxRows = option("--max-rows", 257)
-    for (k, n) in [(768, 768), (768, 3072), (3072, 768), (768, 2304), (64, 257), (512, 128)] {
-        for m in [1, 2, 3, 4, 8, 12, 16, 24, 32, 64, 128, 257] where m <= maxRows {
+    print("rows m, k, n: packed / own unpacked / OpenBLAS \(openBLASCoreName()) sgemm, 1 thread, own kernel isa \(vla_kernels_isa()), median of 9 (GFLOP/s)")
+    for (k, n) in [(768, 768), (768, 3072), (3072, 768), (768, 2304), (588, 768), (64, 257), (512, 128)] {
+        for m in [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 64, 128, 257] where m <= maxRows {
             var rates: [Double] = []
-            for rows in [Int.max, 0] {
+            for rows in [4, Int.max, 0] {
                 var tensors: [TensorEntry] = []
                 var rng = ViTProgram.Random(state: 7)
                 tensors.append(TensorEntry(name: "x", type: TensorType(.f32, [m, k]), location: .inline(rng.bytes(m * k, scale: 1))))
@@ -152,9 +156,16 @@ func crossover() throws {
                 }
                 rates.append(2 * Double(m * k * n) / median(samples) * 1e-9)
             }
-            print("  m \(m), k \(k), n \(n): own \(fmt(rates[0])) / OpenBLAS \(fmt(rates[1])) GFLOP/s\(rates[0] >= rates[1] ? "  <- own faster" : "")")
+            let best = rates[0] >= rates[1] && rates[0] >= rates[2] ? "  <- packed fastest" : ""
+            print("  m \(m), k \(k), n \(n): \(fmt(rates[0])) / \(fmt(rates[1])) / \(fmt(rates[2])) GFLOP/s\(best)")
         }
     }
+}
+
+/// OpenBLAS's kernel family for this CPU (`openblas_get_corename`).
+func openBLASCoreName() -> String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
 }
 
 /// SHA-256 throughput of each implementation (`VLAFormat.SHA256`) over a 64 MiB buffer, best of 5.

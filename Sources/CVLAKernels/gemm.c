@@ -223,6 +223,8 @@ int vla_kernels_isa(void) {
     return isa;
 }
 
+int vla_kernels_supported_isa(void) { return supported_isa(); }
+
 int vla_kernels_force_isa(int isa) {
     const int best = supported_isa();
     chosen = isa < 0 ? 0 : isa > best ? best : isa;

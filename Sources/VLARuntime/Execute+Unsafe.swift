@@ -156,7 +156,7 @@ extension Interpreter {
         if unsafe options.openBLASThreads && s.blas && pool.threadCount > 1 {
             // One call; OpenBLAS splits it over its own threads while the interpreter's workers sleep.
             Threading.setBLASThreads(pool.threadCount)
-            unsafe Interpreter.linearBlock(s, x: context.x, w: context.w, y: s.y, rows: s.m, col: 0, cols: s.n)
+            unsafe Interpreter.linearBlock(s, x: context.x, w: context.w, row: 0, rows: s.m, col: 0, cols: s.n)
             Threading.useSingleThreadedBLAS()
             return
         }
@@ -165,14 +165,14 @@ extension Interpreter {
                 let c = unsafe raw.assumingMemoryBound(to: LinearLoop.self).pointee
                 let s = unsafe c.step
                 let r0 = unsafe t * s.chunk, rows = unsafe min(s.chunk, s.m - r0)
-                unsafe Interpreter.linearBlock(s, x: c.x + r0 * s.k, w: c.w, y: s.y + r0 * s.n, rows: rows, col: 0, cols: s.n)
+                unsafe Interpreter.linearBlock(s, x: c.x, w: c.w, row: r0, rows: rows, col: 0, cols: s.n)
             }
         } else {
             unsafe loop((s.n + s.chunk - 1) / s.chunk, context) { raw, t, _ in
                 let c = unsafe raw.assumingMemoryBound(to: LinearLoop.self).pointee
                 let s = unsafe c.step
                 let c0 = unsafe t * s.chunk, cols = unsafe min(s.chunk, s.n - c0)
-                unsafe Interpreter.linearBlock(s, x: c.x, w: c.w + c0, y: s.y + c0, rows: s.m, col: c0, cols: cols)
+                unsafe Interpreter.linearBlock(s, x: c.x, w: c.w, row: 0, rows: s.m, col: c0, cols: cols)
             }
         }
     }
@@ -224,17 +224,25 @@ extension Interpreter {
         }
     }
 
-    /// One block of a linear: `rows` rows of x against columns `col..<col+cols` (w and y already offset).
-    static func linearBlock(_ s: LinearStep, x: ConstFloatPointer, w: ConstFloatPointer, y: FloatPointer, rows: Int, col: Int, cols: Int) {
+    /// One block of a linear: rows `row..<row+rows` of x against columns `col..<col+cols` of w (x and w: the
+    /// whole operands).
+    static func linearBlock(_ s: LinearStep, x: ConstFloatPointer, w: ConstFloatPointer, row: Int, rows: Int, col: Int, cols: Int) {
         let n = unsafe s.n
-        var beta: Float = 0
-        if let b = unsafe s.bias {
-            for r in 0..<rows { unsafe (y + r * n).update(from: b + col, count: cols) }
-            beta = 1
+        let x = unsafe x + row * s.k
+        let yRows = unsafe s.y + row * n, y = unsafe yRows + col
+        if let packed = unsafe s.packed {
+            // The bias is the accumulators' start inside the kernel (as below: C pre-filled, beta 1).
+            unsafe vla_f32_gemm_packed(rows, col, col + cols, s.k, x, s.k, packed, n, s.bias, yRows, n)
+        } else {
+            var beta: Float = 0
+            if let b = unsafe s.bias {
+                for r in 0..<rows { unsafe (y + r * n).update(from: b + col, count: cols) }
+                beta = 1
+            }
+            unsafe Gemm.multiply(
+                m: rows, n: cols, k: s.k, alpha: 1, a: x, lda: s.k, b: w + col, ldb: n,
+                beta: beta, c: y, ldc: n, blas: s.blas)
         }
-        unsafe Gemm.multiply(
-            m: rows, n: cols, k: s.k, alpha: 1, a: x, lda: s.k, b: w, ldb: n,
-            beta: beta, c: y, ldc: n, blas: s.blas)
         if let f = unsafe s.epilogue {
             for r in 0..<rows { unsafe Kernels.unary(f, y + r * n, y + r * n, from: 0, to: cols) }
         }

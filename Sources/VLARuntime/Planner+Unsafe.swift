@@ -10,6 +10,8 @@ import VLAFormat
     var converted: [Int: ConstFloatPointer] = unsafe [:]
     /// Constant weights of `linear_i8` / `linear_bf16` already packed, by tensor id.
     var packedWeights: [Int: UnsafeRawPointer] = unsafe [:]
+    /// Constant weights of `linear` / `patch_embed` already packed for vla_f32_gemm_packed, by tensor id.
+    var packedF32: [Int: UnsafeRawPointer] = unsafe [:]
 
     init(interpreter: Interpreter) { self.interpreter = interpreter }
 
@@ -106,10 +108,15 @@ import VLAFormat
             let xt = unsafe tensors[ins[0]].type, wt = unsafe tensors[ins[1]].type
             let m = rows(xt), k = wt.shape[0], n = wt.shape[1]
             try checkBLASSize(m, n, k, at)
+            let route = productRoute(m: m, n: n, k: k, constantWeights: arenaRange(ins[1]) == nil)
             var step = unsafe LinearStep(
                 x: floats(ins[0]), w: nil, bias: ins.count == 3 ? floats(ins[2]) : nil, y: y, m: m, k: k, n: n,
-                conversion: nil, im2col: nil, epilogue: nil, blas: useBLAS(m: m, n: n, k: k), chunk: 0, byRows: false)
-            unsafe step.w = try weights(ins[1], &step, at)
+                conversion: nil, im2col: nil, epilogue: nil, blas: route == .openBLAS, chunk: 0, byRows: false)
+            if route == .packed {
+                unsafe step.packed = try packedF32Weights(ins[1], k: k, n: n, at)
+            } else {
+                unsafe step.w = try weights(ins[1], &step, at)
+            }
             unsafe setChunks(&step)
             return unsafe .linear(step)
         case .linearI8, .linearBF16:
@@ -122,11 +129,17 @@ import VLAFormat
             try checkBLASSize(m, d, k, at)
             let (need, o) = m.multipliedReportingOverflow(by: k)
             try reserveShared(o ? Int.max : need, at)
+            // The kernel [P, P, C, D] is the row-major [P·P·C, D] weight of the product.
+            let route = productRoute(m: m, n: d, k: k, constantWeights: arenaRange(ins[1]) == nil)
             var step = unsafe LinearStep(
                 x: nil, w: floats(ins[1]), bias: floats(ins[2]), y: y, m: m, k: k, n: d,
                 conversion: nil,
                 im2col: Im2Col(image: floats(ins[0]), height: it.shape[0], width: it.shape[1], channels: c, patch: p, gridH: gh, gridW: gw),
-                epilogue: nil, blas: useBLAS(m: m, n: d, k: k), chunk: 0, byRows: false)
+                epilogue: nil, blas: route == .openBLAS, chunk: 0, byRows: false)
+            if route == .packed {
+                unsafe step.packed = try packedF32Weights(ins[1], k: k, n: d, at)
+                unsafe step.w = nil
+            }
             unsafe setChunks(&step)
             return unsafe .linear(step)
         case .layerNorm, .rmsNorm:
@@ -213,6 +226,26 @@ import VLAFormat
         }
     }
 
+    /// Where a `linear` / `patch_embed` product runs (Docs/Interpreter.md, "Matrix products").
+    enum ProductRoute { case openBLAS, own, packed }
+
+    /// ``RuntimeOptions/smallProductRows`` `Int.max` forces the own unpacked kernel (`vla_gemm`) and 0 forces
+    /// OpenBLAS, for every product (tests compare the paths). Otherwise a product whose weight is a constant
+    /// runs the packed kernel (weights packed here, once) where the own kernel has SIMD paths (AVX2 + FMA or
+    /// AVX-512), and the others (weights in the arena, or portable C) follow ``useBLAS(m:n:k:)``.
+    func productRoute(m: Int, n: Int, k: Int, constantWeights: Bool) -> ProductRoute {
+        let small = interpreter.options.smallProductRows
+        if small == Int.max { return .own }
+        if small == 0 { return .openBLAS }
+        if constantWeights && Planner.packedProducts { return .packed }
+        return useBLAS(m: m, n: n, k: k) ? .openBLAS : .own
+    }
+
+    /// Whether constant weights are packed for vla_f32_gemm_packed: on x86 with AVX2 + FMA or AVX-512, where it
+    /// is faster than the unpacked kernel and than OpenBLAS's FMA kernels at every row count measured
+    /// (`vlac-kernel-bench crossover`). With portable C only (Arm) OpenBLAS keeps the large products.
+    static let packedProducts: Bool = vla_kernels_supported_isa() >= 1
+
     /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
     /// 2²⁴ (about 16.8 M) multiply-adds. Below that the own kernel (Sources/CVLAKernels) is as fast or faster
     /// (`vlac-kernel-bench crossover`), splits by rows over the threads, and never allocates; OpenBLAS ≥ 0.3.16
@@ -261,6 +294,33 @@ import VLAFormat
         try reserveShared(count, at)
         unsafe step.conversion = unsafe c
         return nil
+    }
+
+    /// A constant `[k, n]` weight packed once per interpreter for vla_f32_gemm_packed. f16, bf16 and i8 weights are
+    /// converted to f32 first, into a temporary copy (kept only if an unpacked product already made it).
+    mutating func packedF32Weights(_ id: Int, k: Int, n: Int, _ at: String) throws(RuntimeError) -> UnsafeRawPointer {
+        if let done = unsafe packedF32[id] { return unsafe done }
+        let t = unsafe tensors[id]
+        let packed = unsafe interpreter.owned.allocate(bytes: vla_f32_packed_bytes(k, n))
+        if unsafe t.type.dtype == .f32 {
+            unsafe vla_f32_pack(k, n, floats(id), n, packed)
+        } else if let done = unsafe converted[id] {
+            unsafe vla_f32_pack(k, n, done, n, packed)
+        } else {
+            if unsafe t.type.dtype == .i8 && t.scale == nil {
+                throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(t.name)\" have no scale tensor")
+            }
+            let count = unsafe t.type.elementCount
+            let c = unsafe Conversion(
+                source: address(id), dtype: t.type.dtype, scale: t.scale.map { unsafe floats($0) }, count: count,
+                lastAxis: t.type.shape.last ?? 1)
+            let f32 = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            defer { unsafe f32.deallocate() }
+            unsafe Kernels.convert(c, into: f32, from: 0, to: count)
+            unsafe vla_f32_pack(k, n, f32, n, packed)
+        }
+        unsafe packedF32[id] = UnsafeRawPointer(packed)
+        return UnsafeRawPointer(packed)
     }
 
     /// A `linear_i8` or `linear_bf16`: packs the constant weights once (per interpreter), reserves the scratch
@@ -325,10 +385,12 @@ import VLAFormat
     }
 
     /// Splits a linear into tasks for the worker threads, about two per thread so that a slowed core takes
-    /// fewer. The own kernel splits by rows in multiples of its 8-row tile (columns in multiples of 32 when there
-    /// are too few rows); OpenBLAS by columns in multiples of 16, each call keeping more than 10⁶ multiply-adds
-    /// so that it never takes OpenBLAS's small-matrix path (which allocates). Products under 2¹⁶ multiply-adds
-    /// are one task: waking a worker costs more than they do.
+    /// fewer. The packed kernel splits by columns in whole blocks of 48 (its tile width) when there are enough,
+    /// else by rows in multiples of 8, else by columns in multiples of 16. The own kernel splits by rows in
+    /// multiples of its 8-row tile (columns in multiples of 32 when there are too few rows); OpenBLAS by columns
+    /// in multiples of 16, each call keeping more than 10⁶ multiply-adds so that it never takes OpenBLAS's
+    /// small-matrix path (which allocates). Products under 2¹⁶ multiply-adds are one task: waking a worker costs
+    /// more than they do.
     func setChunks(_ step: inout LinearStep) {
         let threads = interpreter.threadCount
         let m = unsafe step.m, n = unsafe step.n, k = unsafe step.k
@@ -337,7 +399,17 @@ import VLAFormat
         unsafe step.chunk = max(1, n)
         if threads == 1 || macs < 65_536 { return }
         let tasks = 2 * threads
-        if unsafe step.blas {
+        if unsafe step.packed != nil {
+            let per = (n + tasks - 1) / tasks
+            if n >= 48 * tasks {
+                unsafe step.chunk = (per + 47) / 48 * 48
+            } else if m >= 8 * threads {
+                unsafe step.byRows = true
+                unsafe step.chunk = max(8, ((m + tasks - 1) / tasks + 7) & ~7)
+            } else {
+                unsafe step.chunk = min(max(16, n), max(16, (per + 15) & ~15))
+            }
+        } else if unsafe step.blas {
             let minimum = Int(1e6 / Double(max(m * k, 1))) + 1
             let per = max((n + tasks - 1) / tasks, minimum)
             var chunk = min(max(1, n), max(16, (per + 15) & ~15))

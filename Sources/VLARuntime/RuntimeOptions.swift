@@ -13,6 +13,11 @@ public struct RuntimeOptions: Sendable, Hashable {
     /// sends every product to OpenBLAS (tests use it to compare both paths; `run` may then allocate inside
     /// OpenBLAS). Attention never uses OpenBLAS.
     ///
+    /// A `linear` or `patch_embed` whose weight is a constant instead runs the packed kernel (its weight packed
+    /// once at prepare time) on CPUs with AVX2 + FMA or AVX-512, whatever its row count: it is faster than both
+    /// there (`Docs/Interpreter.md`). `Int.max` turns that off too: every product then runs the own unpacked
+    /// kernel (`vla_gemm`), which gives the same bits as the packed one (tests compare them).
+    ///
     /// The default is 4 (`vlac-kernel-bench crossover`, `Docs/Interpreter.md`): with 1 to 3 rows and large
     /// weights OpenBLAS 0.3.21 drops to a few GFLOP/s while the own kernel keeps streaming the weights.
     public var smallProductRows: Int

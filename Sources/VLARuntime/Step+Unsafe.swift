@@ -29,8 +29,11 @@ enum Unary: Equatable {
 @unsafe struct LinearStep {
     /// nil: x is shared scratch (filled by `im2col`).
     var x: ConstFloatPointer?
-    /// nil: w is shared scratch (filled by `conversion`).
+    /// nil: w is shared scratch (filled by `conversion`), or the product uses `packed`.
     var w: ConstFloatPointer?
+    /// The constant weight packed at prepare time (vla_f32_pack): the product runs vla_f32_gemm_packed, with
+    /// the bias as the accumulators' start. nil: w through ``Gemm/multiply`` (own kernel or OpenBLAS).
+    var packed: UnsafeRawPointer? = nil
     var bias: ConstFloatPointer?
     var y: FloatPointer
     var m: Int, k: Int, n: Int
@@ -38,7 +41,7 @@ enum Unary: Equatable {
     var im2col: Im2Col?
     var epilogue: Unary?
     var blas: Bool
-    /// Columns per task (`byRows == false`) or rows per task.
+    /// Columns per task (`byRows == false`; a multiple of 16 with `packed`) or rows per task.
     var chunk: Int
     var byRows: Bool
 }

@@ -51,6 +51,50 @@ import Testing
         }
     }
 
+    /// vla_f32_gemm_packed on every path against the same contract with the bias as the start (the portable
+    /// vla_gemm of a bias-filled C): m 1…20 and 257, odd k and n, column ranges starting at panels, with and
+    /// without bias; nothing outside the range may change. Zeros of both signs in a and w (signed-zero sums).
+    @Test func packedPathsAgreeBitForBit() {
+        let best = vla_kernels_force_isa(2)
+        defer { _ = vla_kernels_force_isa(2) }
+        var rng = Random(state: 5)
+        let sizes = [(0, 5), (1, 1), (7, 17), (33, 47), (16, 48), (130, 97)]
+        for m in Array(1...20) + [257] {
+            for (k, n) in sizes {
+                let lda = k + 2, ldy = n + 3
+                var a = (0..<(m * lda)).map { _ in rng.next() }
+                var w = (0..<(k * n)).map { _ in rng.next() }
+                for i in stride(from: 0, to: a.count, by: 7) { a[i] = i % 2 == 0 ? 0 : -0.0 }
+                for i in stride(from: 3, to: w.count, by: 11) { w[i] = -0.0 }
+                let bias = (0..<n).map { j in j % 5 == 0 ? -0.0 : rng.next() }
+                let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(k, n), alignment: 64)
+                defer { packed.deallocate() }
+                vla_f32_pack(k, n, w, n, packed)
+                var ranges = [(0, n)]
+                if n > 16 { ranges += [(16, n), (16, min(n, 33)), (0, 16), (0, n - 1)] }
+                if n > 32 { ranges.append((32, n)) }
+                for withBias in [false, true] {
+                    let c0 = (0..<(m * ldy)).map { i in withBias && i % ldy < n ? bias[i % ldy] : Float(0) }
+                    let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: w, ldb: n, c: c0, ldc: ldy, accumulate: withBias, scale: 1)
+                    for isa in 0...best {
+                        #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                        for (n0, n1) in ranges {
+                            var y = [Float](repeating: .nan, count: m * ldy)
+                            withBias ? vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, bias, &y, ldy)
+                                : vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, nil, &y, ldy)
+                            var same = true
+                            for i in 0..<(m * ldy) {
+                                let j = i % ldy
+                                same = same && (j >= n0 && j < n1 ? y[i].bitPattern == want[i].bitPattern : y[i].isNaN)
+                            }
+                            #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), columns \(n0)..<\(n1), bias \(withBias)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func transposeIsExact() {
         var rng = Random(state: 2)
         let rows = 19, cols = 13, lds = 17, ldd = 23

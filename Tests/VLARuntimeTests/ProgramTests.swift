@@ -98,6 +98,16 @@ import VLAFormat
         return first.map(\.bitPattern)
     }
 
+    /// The default route (constant weights: the packed kernel where it exists) gives the bits of the own
+    /// unpacked kernel everywhere (Int.max), with 1 and 2 threads.
+    @Test func packedRouteChangesNoBit() throws {
+        let b = Self.build()
+        let unpacked = try Self.run(b, threads: 1, fuse: true, smallProductRows: Int.max)
+        for threads in [1, 2] {
+            #expect(try Self.run(b, threads: threads, fuse: true, smallProductRows: 4) == unpacked, "\(threads) thread(s)")
+        }
+    }
+
     /// Own kernel everywhere (Int.max), the default rule (4: these products are small, so own kernel), and
     /// OpenBLAS everywhere (0), also with OpenBLAS's own threads.
     @Test(arguments: [Int.max, 4, 0])
@@ -111,6 +121,85 @@ import VLAFormat
         if smallProductRows == 0 {
             let got = try Self.run(b, threads: 2, fuse: true, smallProductRows: 0, openBLASThreads: true)
             #expect(got == reference, "OpenBLAS threads differ from threads 1 without fusion")
+        }
+    }
+}
+
+/// The packed product that constant weights take by default (AVX2 + FMA or AVX-512) gives the bits of the own
+/// unpacked kernel (`smallProductRows: Int.max`), with 1, 2 and 3 threads: f32, f16 and i8 weights (converted
+/// at prepare time, then packed), with and without bias, a fused GELU, a patch embedding, and row counts from
+/// 1 to 257 (so the tasks split by rows and by columns, in whole 48-column blocks and in 16s).
+@Suite struct PackedProductTests {
+    struct Built {
+        var document: VLADocument
+        var x: Int, image: Int, outputs: [Int]
+    }
+
+    static func build(m: Int) -> Built {
+        var state: UInt64 = 99 &+ UInt64(m)
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) - (1 << 52)) / Float(1 << 52)
+        }
+        var tensors: [TensorEntry] = []
+        var arena: UInt64 = 0
+        func le(_ bits: UInt32, _ width: Int) -> [UInt8] { (0..<width).map { UInt8(truncatingIfNeeded: bits >> (8 * $0)) } }
+        func constant(_ shape: [Int], _ dtype: DType = .f32, scale: Int? = nil) -> Int {
+            var bytes: [UInt8] = []
+            for _ in 0..<shape.reduce(1, *) {
+                switch dtype {
+                case .f16: bytes += le(UInt32(Float16(next()).bitPattern), 2)
+                case .i8: bytes.append(UInt8(bitPattern: Int8(truncatingIfNeeded: Int(next() * 127))))
+                default: bytes += le(next().bitPattern, 4)
+                }
+            }
+            tensors.append(TensorEntry(name: "c\(tensors.count)", type: TensorType(dtype, shape), location: .inline(bytes), scaleTensor: scale))
+            return tensors.count - 1
+        }
+        func buffer(_ shape: [Int]) -> Int {
+            tensors.append(TensorEntry(name: "a\(tensors.count)", type: TensorType(.f32, shape), location: .arena(offset: arena)))
+            let bytes: Int = shape.reduce(1, *) * 4
+            arena += UInt64((bytes + 63) / 64 * 64)
+            return tensors.count - 1
+        }
+        let k = 70, n1 = 200, n2 = 49, n3 = 100
+        let x = buffer([m, k]), h1 = buffer([m, n1]), g1 = buffer([m, n1]), h2 = buffer([m, n2]), h3 = buffer([m, n3])
+        var ops = [Operation(.linear, inputs: [x, constant([k, n1]), constant([n1])], outputs: [h1])]
+        ops.append(Operation(.geluErf, inputs: [h1], outputs: [g1]))  // fused into the product
+        ops.append(Operation(.linear, inputs: [g1, constant([n1, n2], .f16)], outputs: [h2]))
+        let scale = constant([n3])
+        ops.append(Operation(.linear, inputs: [h2, constant([n2, n3], .i8, scale: scale), constant([n3])], outputs: [h3]))
+        let image = buffer([28, 28, 3]), patches = buffer([49, 40])
+        ops.append(Operation(.patchEmbed, inputs: [image, constant([4, 4, 3, 40]), constant([40])], outputs: [patches], attributes: [4]))
+        let outputs = [h1, g1, h2, h3, patches]
+        let doc = VLADocument(
+            tensors: tensors, programs: [Program(name: "main", inputs: [x, image], outputs: outputs, operations: ops)],
+            arenaSize: arena)
+        return Built(document: doc, x: x, image: image, outputs: outputs)
+    }
+
+    /// The outputs' bits, and how many steps use the packed kernel.
+    static func run(_ b: Built, m: Int, threads: Int, smallProductRows: Int) throws -> ([UInt32], Int) {
+        let interpreter = try Interpreter(document: b.document, options: RuntimeOptions(threads: threads, smallProductRows: smallProductRows))
+        var packed = 0
+        for step in interpreter.steps[0] { if case .linear(let s) = step.kernel, s.packed != nil { packed += 1 } }
+        try interpreter.setFloats(b.x, (0..<(m * 70)).map { Float(($0 * 37) % 101) / 50 - 1 })
+        try interpreter.setFloats(b.image, (0..<(28 * 28 * 3)).map { Float($0 % 13) / 6 - 1 })
+        try interpreter.run(0)
+        var bits: [UInt32] = []
+        for id in b.outputs { bits += try interpreter.floats(id).map(\.bitPattern) }
+        return (bits, packed)
+    }
+
+    @Test(arguments: [1, 3, 8, 9, 37, 257])
+    func packedRouteMatchesUnpackedKernel(m: Int) throws {
+        let b = Self.build(m: m)
+        let (reference, none) = try Self.run(b, m: m, threads: 1, smallProductRows: Int.max)
+        #expect(none == 0)
+        for threads in [1, 2, 3] {
+            let (got, packed) = try Self.run(b, m: m, threads: threads, smallProductRows: 4)
+            #expect(packed == (Planner.packedProducts ? 4 : 0))
+            #expect(got == reference, "\(threads) thread(s), \(m) rows: the packed product differs from the unpacked kernel")
         }
     }
 }

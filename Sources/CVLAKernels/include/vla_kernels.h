@@ -18,6 +18,25 @@ extern "C" {
 void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
               int accumulate, float scale);
 
+// MARK: packed fp32 product (constant weights of linear and patch_embed)
+//
+// The weight [k, n] is packed once (at prepare time) into column panels of 16 floats: panel q holds columns
+// 16q ..< 16q + 16, its k rows one after another; columns beyond n are zero. Each output element is the chain of
+// vla_gemm with the bias as its start, so results equal vla_gemm's (c pre-filled with the bias, accumulate 1,
+// scale 1; or accumulate 0 without bias) bit for bit on every path:
+//   acc = bias ? bias[j] : +0;  for p = 0 ..< k: acc = fma(a[i, p], w[p, j], acc);  y[i, j] = acc.
+// The path follows vla_kernels_isa() (and vla_kernels_force_isa): AVX-512F tiles of 8 rows × 48 columns,
+// AVX2 + FMA tiles of 6 × 16, portable C.
+
+/// Bytes of a packed [k, n] weight (a multiple of 64).
+size_t vla_f32_packed_bytes(long k, long n);
+/// Packs w [k, n] (row stride ldw) into `packed` (vla_f32_packed_bytes(k, n) bytes, 64-byte aligned).
+void vla_f32_pack(long k, long n, const float *w, long ldw, void *packed);
+/// Rows [0, m) and columns [n0, n1) of y (row stride ldy; y points at row 0, column 0) from a [m, k] (row
+/// stride lda) and the packed [k, n] weight; bias: [n] or NULL. n0 must be a multiple of 16. Allocates nothing.
+void vla_f32_gemm_packed(long m, long n0, long n1, long k, const float *a, long lda, const void *packed, long n,
+                         const float *bias, float *y, long ldy);
+
 /// dst[j, i] = src[i, j] for i < rows, j < cols (row strides lds and ldd).
 void vla_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd);
 
@@ -41,6 +60,10 @@ void vla_cpu_relax(void);
 
 /// Tests: forces the instruction set (clamped to what the CPU supports); returns the one now in use.
 int vla_kernels_force_isa(int isa);
+
+/// The best instruction set this CPU has for vla_gemm and vla_f32_gemm_packed (what vla_kernels_isa() returns
+/// unless a test forced another): routing decisions use it, so that forcing a path never changes a plan.
+int vla_kernels_supported_isa(void);
 
 // MARK: reduced precision (format 1.2: linear_i8 and linear_bf16; Schemas/vla-format.md §8.2)
 //
