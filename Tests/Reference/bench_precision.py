@@ -19,9 +19,9 @@ What it prints, in order:
     reports it; the onnxruntime, torch and numpy versions; the load average before and after; and the OpenBLAS
     kernel set vlac's fp32 linears get (openblas_get_corename of the libopenblas `ldd vlac` names, with
     OPENBLAS_CORETYPE as inherited: the script never sets it). OpenBLAS 0.3.21 does not know recent Xeons (family
-    6, model 207 here) and falls back to its SSE3 "Prescott" kernels, which makes vlac fp32 about 4-5x slower;
-    `OPENBLAS_CORETYPE=SKYLAKEX .venv/bin/python Tests/Reference/bench_precision.py ...` changes that for vlac
-    only (onnxruntime uses its own MLAS kernels, torch is used only to export).
+    6, model 207 here) and falls back to its SSE3 "Prescott" kernels; vlac then calls OpenBLAS for nothing (its
+    constant-weight products run its own packed kernels anyway, and it trusts OpenBLAS only with FMA kernel
+    families: `Gemm.openBLASIsFast`, Docs/Interpreter.md), so the line is informative.
   - quantization: for each int8 variant of each part, onnxruntime.quantization.quantize_dynamic(per_channel,
     weight_type, op_types_to_quantize=--quant-ops) and what it did: the fp32 graph's MatMul / Gemm / Conv counts
     (MatMul: how many have a constant weight B), the quantized graph's counts of the same ops left in float and of
@@ -280,8 +280,8 @@ def main():
     print(f"OpenBLAS for vlac's fp32 linears: {ob['library']}, core {ob['core']} "
           f"(OPENBLAS_CORETYPE={report['OPENBLAS_CORETYPE']}, inherited, not changed here)")
     if ob["core"] and ob["core"].lower() in ("prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "generic"):
-        print(f"  note: OpenBLAS does not know this CPU and runs its {ob['core']} (SSE) kernels: vlac fp32 figures here "
-              "are far below what its AVX-512 kernels give; compare vlac fp32 ratios with that in mind")
+        print(f"  note: OpenBLAS does not know this CPU and would run its {ob['core']} (SSE) kernels; vlac does not call "
+              "OpenBLAS then (its own kernels take every product)")
 
     # Export fp32 (the same modules and exporter as bench_onnxruntime.py), then quantize.
     torch.manual_seed(0)
