@@ -6,7 +6,7 @@
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
 //   vlac-kernel-bench q8 [--rows M] [--iterations N]    int8 products (vla_q8_gemm) of DINOv2-base's shapes,
-//                                               every path, GFLOP/s and ratio to the fp32 peak (1 thread)
+//                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 import CPeakFlops
@@ -213,7 +213,9 @@ func bestTime(_ n: Int, _ body: () -> Void) -> Double {
 /// rounding, done once per activation) is timed apart.
 func reducedPrecision(int8: Bool) {
     let m = option("--rows", 257), iterations = option("--iterations", 25)
-    let pathNames = int8 ? ["portable", "AVX2", "AVX-512BW", "AVX-512 VNNI"] : ["portable", "AVX2+FMA", "AVX-512F", "AVX-512 BF16"]
+    let pathNames = int8 ? ["portable", "AVX2", "AVX-512BW", "AVX-512 VNNI", "AMX"] : ["portable", "AVX2+FMA", "AVX-512F", "AVX-512 BF16", "AMX"]
+    // AMX (path 4) is also given as a ratio to the best vector path: VNNI (int8) or AVX-512F (bf16).
+    let vectorPath = int8 ? 3 : 2
     let defaultPath = int8 ? vla_q8_isa() : vla_bf16_isa()
     let best = Int(int8 ? vla_q8_force_isa(99) : vla_bf16_force_isa(99))
     defer { _ = int8 ? vla_q8_force_isa(defaultPath) : vla_bf16_force_isa(defaultPath) }
@@ -231,6 +233,7 @@ func reducedPrecision(int8: Bool) {
         defer { for p in [x, wf, bias, wscale, y] { p.deallocate() } }
         var line: [String] = []
         var prepare = 0.0
+        var seconds: [Int: Double] = [:]
         if int8 {
             let w = alignedBuffer(k * n) { Int8(truncatingIfNeeded: Int(wf[$0] * 127) % 128) }
             let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_q8_packed_bytes(k, n), alignment: 64)
@@ -244,6 +247,7 @@ func reducedPrecision(int8: Bool) {
                 if isa == best { prepare = bestTime(iterations) { vla_q8_quantize(m, k, x, k, q, ldq, s) } }
                 vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n)  // warm up
                 let t = bestTime(isa == 0 ? 1 : iterations) { vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n) }
+                seconds[isa] = t
                 line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
             }
         } else {
@@ -258,8 +262,12 @@ func reducedPrecision(int8: Bool) {
                 if isa == best { prepare = bestTime(iterations) { vla_bf16_round(m, k, x, k, xb, ldxb) } }
                 vla_bf16_gemm(m, 0, n, k, xb, ldxb, packed, n, bias, nil, nil, 0, y, n)  // warm up
                 let t = bestTime(isa == 0 ? 1 : iterations) { vla_bf16_gemm(m, 0, n, k, xb, ldxb, packed, n, bias, nil, nil, 0, y, n) }
+                seconds[isa] = t
                 line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
             }
+        }
+        if let amx = seconds[4], let vector = seconds[vectorPath] {
+            line.append("AMX/\(pathNames[vectorPath]) \(fmt(vector / amx, 2))x")
         }
         let t32 = bestTime(iterations) { vla_gemm(m, n, k, x, k, wf, n, y, n, 0, 1) }
         line.append("fp32 vla_gemm \(fmt(flops / t32 * 1e-9)) (\(fmt(flops / t32 * 1e-9 / peakBefore, 2))x)")

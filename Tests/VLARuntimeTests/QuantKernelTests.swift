@@ -98,9 +98,11 @@ import Testing
         return y
     }
 
-    /// Packs w, quantizes x and runs vla_q8_gemm on the current path; returns (y, q rows with ldq, s).
+    /// Packs w, quantizes x and runs vla_q8_gemm on the current path; returns (y, q rows with ldq, s). padding:
+    /// written over each q row's bytes from k to the row stride before the product (they must not matter).
     static func runQ8(m: Int, n0: Int, n1: Int, k: Int, n: Int, x: [Float], ldx: Int, w: [Int8], ldw: Int,
-                      wscale: [Float], e: Epilogue, y0: [Float], ldy: Int, ldq: Int) -> (y: [Float], q: [Int8], s: [Float]) {
+                      wscale: [Float], e: Epilogue, y0: [Float], ldy: Int, ldq: Int,
+                      padding: Int8? = nil) -> (y: [Float], q: [Int8], s: [Float]) {
         let bytes = vla_q8_packed_bytes(k, n)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
         defer { packed.deallocate() }
@@ -108,6 +110,9 @@ import Testing
         var q = [Int8](repeating: 0x55, count: m * ldq)
         var s = [Float](repeating: .nan, count: m)
         vla_q8_quantize(m, k, x, ldx, &q, ldq, &s)
+        if let padding {
+            for i in 0..<m { for p in k..<vla_q8_row_stride(k) { q[i * ldq + p] = padding } }
+        }
         var y = y0
         withOptional(e.bias) { bias in
             withOptional(e.mul) { mul in
@@ -168,6 +173,57 @@ import Testing
             }
         }
         return y
+    }
+
+    /// y after the bf16 product as path 4 (AMX tdpbf16ps) computes it, the rule measured and stated in vla_kernels.h:
+    /// k in chunks of 16 pairs (the last padded with zero pairs); per chunk, the even elements' products and the odd
+    /// elements' each summed with one fma per pair from +0, in increasing order; then acc = acc + (even + odd);
+    /// acc starts at the bias; denormal operands read as zero and denormal results flushed, as vdpbf16ps.
+    static func bf16AMXModel(m: Int, n0: Int, n1: Int, k: Int, xb: [UInt16], ldxb: Int, w: [UInt16], ldw: Int, e: Epilogue,
+                             y0: [Float], ldy: Int) -> [Float] {
+        var y = y0
+        let chunks = ((k + 1) / 2 + 15) / 16
+        for i in 0..<m {
+            for j in n0..<n1 {
+                var acc: Float = e.bias?[j] ?? 0
+                for chunk in 0..<chunks {
+                    var even: Float = 0, odd: Float = 0
+                    for t in (16 * chunk)..<(16 * chunk + 16) {
+                        func operands(_ p: Int) -> (Float, Float) {
+                            p < k ? (ftz(bf16Value(xb[i * ldxb + p])), ftz(bf16Value(w[p * ldw + j]))) : (0, 0)
+                        }
+                        let (xe, we) = operands(2 * t), (xo, wo) = operands(2 * t + 1)
+                        even = ftz(even.addingProduct(xe, we))
+                        odd = ftz(odd.addingProduct(xo, wo))
+                    }
+                    acc = ftz(ftz(acc) + ftz(even + odd))
+                }
+                var v = acc
+                if let mul = e.mul { v = v * mul[j] }
+                if e.addIsY { v = v + y0[i * ldy + j] } else if let add = e.add { v = v + add[i * e.ldadd + j] }
+                y[i * ldy + j] = v
+            }
+        }
+        return y
+    }
+
+    /// Path 4 against another path's y on finite inputs without denormals: both are within (k + 2)·u·S of the
+    /// exact sum, S = |bias| + Σ|x̃·w| (u = 2⁻²⁴), so |y₄ − y| ≤ 2·(k + 2)·u·S before the epilogue; ·mul scales
+    /// that, and the two roundings of ·mul and + add add at most 4·u·(S·|mul| + |add|) more. absSums: S per
+    /// element (from the product of |x̃| and |w| with |bias|, within a factor 1 + (k + 2)·u of S).
+    static func withinTheBound(_ got: [Float], _ want: [Float], absSums: [Float], m: Int, n0: Int, n1: Int, k: Int, e: Epilogue,
+                               y0: [Float], ldy: Int) -> String? {
+        let u = 0x1p-24, slack = 1 + 2 * Double(k + 2) * u
+        for i in 0..<m {
+            for j in n0..<n1 {
+                let s = Double(absSums[i * ldy + j]) * slack, mul = abs(Double(e.mul?[j] ?? 1))
+                let add = e.addIsY ? abs(Double(y0[i * ldy + j])) : e.add.map { abs(Double($0[i * e.ldadd + j])) } ?? 0
+                let bound = 2 * Double(k + 2) * u * s * mul + 4 * u * (s * mul + add) + 1e-37
+                let g = got[i * ldy + j], v = want[i * ldy + j]
+                if !(abs(Double(g) - Double(v)) <= bound) { return "element (\(i), \(j)): \(g) vs \(v), bound \(bound)" }
+            }
+        }
+        return nil
     }
 
     static func runBF16(m: Int, n0: Int, n1: Int, k: Int, n: Int, x: [Float], ldx: Int, w: [UInt16], ldw: Int, e: Epilogue,
@@ -430,7 +486,8 @@ import Testing
     static func randomBF16(_ rng: inout Random) -> UInt16 { Self.bf16Round(rng.float()) }
 
     /// Paths 0–2 give the model's bits for every input; path 3 (vdpbf16ps) too, as these inputs have no
-    /// denormal values.
+    /// denormal values. Path 4 (AMX) sums in another order: it gives the bits of its own model, and stays within
+    /// the dot-product bound of path 0 on every shape.
     @Test func bf16ProductsAgreeBitForBitOnEveryPath() {
         let defaults = Defaults()
         defer { defaults.restore() }
@@ -446,17 +503,33 @@ import Testing
                     let (n0, n1, e, ldy) = Self.variant(c, m: m, n: n, rng: &rng)
                     let y0 = (0..<(m * ldy)).map { _ in rng.float() }
                     let ldxb = vla_bf16_row_stride(k) + (c % 2 == 0 ? 0 : 1)
-                    var want: [Float]? = nil
+                    var want: [Float]? = nil, wantAMX: [Float]? = nil
                     if m * k * (n1 - n0) <= 300_000 {
                         let xb = x.map(Self.bf16Round)
                         want = Self.bf16Model(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w, ldw: ldw, e: e, y0: y0, ldy: ldy)
+                        if vla_bf16_force_isa(99) == 4 {
+                            wantAMX = Self.bf16AMXModel(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w, ldw: ldw, e: e, y0: y0, ldy: ldy)
+                        }
                     }
+                    // S = |bias| + Σ|x̃·w| per element, for path 4's bound (a product of the magnitudes).
+                    let absSums = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x.map(abs), ldx: ldx, w: w.map { $0 & 0x7fff }, ldw: ldw,
+                                               e: Epilogue(bias: e.bias?.map(abs)), y0: y0, ldy: ldy, ldxb: ldxb).y
                     Self.forEachPath(best: vla_bf16_force_isa) { isa in
                         let got = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, e: e, y0: y0,
                                                ldy: ldy, ldxb: ldxb).y
                         if want == nil { want = got }  // isa 0 runs first
-                        let diff = Self.firstDifference(got, want!)
-                        #expect(diff == nil, "isa \(isa), m \(m) k \(k) n \(n) [\(n0), \(n1)), case \(c): \(diff ?? "")")
+                        let context = "isa \(isa), m \(m) k \(k) n \(n) [\(n0), \(n1)), case \(c)"
+                        if isa == 4 {
+                            let bound = Self.withinTheBound(got, want!, absSums: absSums, m: m, n0: n0, n1: n1, k: k, e: e, y0: y0, ldy: ldy)
+                            #expect(bound == nil, "\(context): \(bound ?? "")")
+                            if let wantAMX {
+                                let diff = Self.firstDifference(got, wantAMX)
+                                #expect(diff == nil, "\(context), AMX model: \(diff ?? "")")
+                            }
+                        } else {
+                            let diff = Self.firstDifference(got, want!)
+                            #expect(diff == nil, "\(context): \(diff ?? "")")
+                        }
                     }
                 }
             }
@@ -465,7 +538,7 @@ import Testing
 
     /// Inputs around the bottom of the exponent range (denormal x, w, bias and running sums) and at the top
     /// (products past the largest float, ±∞, NaN): paths 0–2 give the plain model's bits, path 3 the model with
-    /// denormals flushed as vla_kernels.h states.
+    /// denormals flushed as vla_kernels.h states, path 4 the AMX model (its order, flushed the same way).
     @Test func bf16ExtremeInputs() {
         let defaults = Defaults()
         defer { defaults.restore() }
@@ -485,16 +558,162 @@ import Testing
                 let xb = x.map(Self.bf16Round)
                 let plain = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n)
                 let flushed = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n, flush: true)
+                let amx = Self.bf16AMXModel(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n)
                 Self.forEachPath(best: vla_bf16_force_isa) { isa in
                     let got = Self.runBF16(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, e: e, y0: y0, ldy: n,
                                            ldxb: vla_bf16_row_stride(k)).y
-                    let diff = Self.firstDifference(got, isa == 3 ? flushed : plain)
+                    let diff = Self.firstDifference(got, isa == 4 ? amx : isa == 3 ? flushed : plain)
                     #expect(diff == nil, "isa \(isa), exponents \(low)...\(high), \(m)×\(k)·\(k)×\(n): \(diff ?? "")")
                 }
                 if Self.firstDifference(plain, flushed) != nil { flushingMatters = true }
             }
         }
         #expect(flushingMatters, "the denormal cases should tell the two models apart")
+    }
+
+    // MARK: tails and threads
+
+    /// Row counts around the 32-row blocks of path 4 (a second row tile of 1–16 rows, none, or a full one), k
+    /// around its 64-byte chunks, column ranges ending inside a panel: every path against the models (int8 with
+    /// nonzero bytes in the q rows' padding, which must not matter).
+    @Test func rowAndDepthTailsOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 71)
+        var c = 0
+        for m in [15, 16, 17, 31, 32, 33, 48, 63] {
+            for k in [31, 32, 33, 64, 65, 130] {
+                c += 1
+                let n = 50, ldx = k, ldw = n
+                let (n0, n1) = c % 2 == 0 ? (0, n) : (16, 16 + 1 + rng.int(n - 16))
+                var e = Epilogue(bias: (0..<n).map { _ in rng.float() })
+                if c % 3 == 0 { e.mul = (0..<n).map { _ in rng.float() } }
+                if c % 4 == 1 { e.addIsY = true }
+                let y0 = (0..<(m * n)).map { _ in rng.float() }
+                let x = (0..<(m * ldx)).map { _ in rng.float() }
+                let w8 = (0..<(k * ldw)).map { _ in Int8(rng.int(255) - 127) }
+                let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
+                let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
+                let want8 = Self.q8Model(m: m, n0: n0, n1: n1, k: k, q: q, s: s, w: w8, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: n)
+                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w8, ldw: ldw, wscale: wscale, e: e, y0: y0,
+                                         ldy: n, ldq: vla_q8_row_stride(k), padding: 99).y
+                    let diff = Self.firstDifference(got, want8)
+                    #expect(diff == nil, "int8 isa \(isa), m \(m) k \(k) [\(n0), \(n1)): \(diff ?? "")")
+                }
+                let w16 = (0..<(k * ldw)).map { _ in Self.randomBF16(&rng) }
+                let xb = x.map(Self.bf16Round)
+                let want16 = Self.bf16Model(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n)
+                let amx16 = Self.bf16AMXModel(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n)
+                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                    let got = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n,
+                                           ldxb: vla_bf16_row_stride(k)).y
+                    let diff = Self.firstDifference(got, isa == 4 ? amx16 : want16)
+                    #expect(diff == nil, "bf16 isa \(isa), m \(m) k \(k) [\(n0), \(n1)): \(diff ?? "")")
+                }
+            }
+        }
+    }
+
+    /// `bytes` bytes that end where an inaccessible page begins (so a read past them faults); 64-byte aligned when
+    /// bytes is a multiple of 64.
+    static func guarded(_ bytes: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let size = (bytes + page - 1) / page * page
+        guard let base = mmap(nil, size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+            Issue.record("mmap failed")
+            return
+        }
+        defer { munmap(base, size + page) }
+        #expect(mprotect(base + size, page, PROT_NONE) == 0)
+        body(base + size - bytes)
+    }
+
+    /// Every path reads its operands only as far as vla_kernels.h says (q and xb rows up to the row stride, the
+    /// packed weights up to their size): each operand ends at an inaccessible page, and the results equal the
+    /// models'. (A read past an operand kills the test process.)
+    @Test func pathsReadNothingPastTheirOperands() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 91)
+        for (m, k, n) in [(1, 33, 17), (17, 100, 50), (33, 64, 16), (40, 130, 33)] {
+            let x = (0..<(m * k)).map { _ in rng.float() }
+            let w8 = (0..<(k * n)).map { _ in Int8(rng.int(255) - 127) }
+            let w16 = (0..<(k * n)).map { _ in Self.randomBF16(&rng) }
+            let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
+            let e = Epilogue(bias: (0..<n).map { _ in rng.float() })
+            let y0 = [Float](repeating: 0, count: m * n)
+            let (qm, sm) = Self.quantizeModel(x, m: m, k: k, ldx: k)
+            let want8 = Self.q8Model(m: m, n0: 0, n1: n, k: k, q: qm, s: sm, w: w8, ldw: n, wscale: wscale, e: e, y0: y0, ldy: n)
+            let xbm = x.map(Self.bf16Round)
+            let want16 = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xbm, ldxb: k, w: w16, ldw: n, e: e, y0: y0, ldy: n)
+            let amx16 = Self.bf16AMXModel(m: m, n0: 0, n1: n, k: k, xb: xbm, ldxb: k, w: w16, ldw: n, e: e, y0: y0, ldy: n)
+            let ldq = vla_q8_row_stride(k), ldxb = vla_bf16_row_stride(k)
+            var s = [Float](repeating: 0, count: m), y = y0
+            Self.guarded(vla_q8_packed_bytes(k, n)) { packed in
+                Self.guarded(m * ldq) { q in
+                    vla_q8_pack(k, n, w8, n, packed)
+                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                        let qp = q.assumingMemoryBound(to: Int8.self)
+                        vla_q8_quantize(m, k, x, k, qp, ldq, &s)
+                        vla_q8_gemm(m, 0, n, k, qp, ldq, s, packed, n, wscale, e.bias, nil, nil, 0, &y, n)
+                        #expect(Self.firstDifference(y, want8) == nil, "int8 isa \(isa), m \(m) k \(k) n \(n)")
+                    }
+                }
+            }
+            Self.guarded(vla_bf16_packed_bytes(k, n)) { packed in
+                Self.guarded(m * ldxb * 2) { xb in
+                    vla_bf16_pack(k, n, w16, n, packed)
+                    Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                        let xp = xb.assumingMemoryBound(to: UInt16.self)
+                        vla_bf16_round(m, k, x, k, xp, ldxb)
+                        vla_bf16_gemm(m, 0, n, k, xp, ldxb, packed, n, e.bias, nil, nil, 0, &y, n)
+                        #expect(Self.firstDifference(y, isa == 4 ? amx16 : want16) == nil, "bf16 isa \(isa), m \(m) k \(k) n \(n)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Several threads in one product at once (different column ranges, as the runtime's column tasks), on the
+    /// default paths (path 4 where AMX is usable: every thread loads its own tile configuration): the same bits as
+    /// one call.
+    @Test func concurrentCallsGiveTheSameBits() {
+        let m = 70, k = 200, n = 160, tasks = 5
+        var rng = Random(state: 81)
+        let x = (0..<(m * k)).map { _ in rng.float() }
+        let w8 = (0..<(k * n)).map { _ in Int8(rng.int(255) - 127) }
+        let w16 = (0..<(k * n)).map { _ in Self.randomBF16(&rng) }
+        let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }, bias = (0..<n).map { _ in rng.float() }
+        let p8 = UnsafeMutableRawPointer.allocate(byteCount: vla_q8_packed_bytes(k, n), alignment: 64)
+        let p16 = UnsafeMutableRawPointer.allocate(byteCount: vla_bf16_packed_bytes(k, n), alignment: 64)
+        defer { p8.deallocate(); p16.deallocate() }
+        vla_q8_pack(k, n, w8, n, p8)
+        vla_bf16_pack(k, n, w16, n, p16)
+        let ldq = vla_q8_row_stride(k), ldxb = vla_bf16_row_stride(k)
+        var q = [Int8](repeating: 0, count: m * ldq), s = [Float](repeating: 0, count: m)
+        var xb = [UInt16](repeating: 0, count: m * ldxb)
+        vla_q8_quantize(m, k, x, k, &q, ldq, &s)
+        vla_bf16_round(m, k, x, k, &xb, ldxb)
+        var one8 = [Float](repeating: 0, count: m * n), one16 = one8
+        vla_q8_gemm(m, 0, n, k, q, ldq, s, p8, n, wscale, bias, nil, nil, 0, &one8, n)
+        vla_bf16_gemm(m, 0, n, k, xb, ldxb, p16, n, bias, nil, nil, 0, &one16, n)
+        let y8 = UnsafeMutablePointer<Float>.allocate(capacity: m * n), y16 = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { y8.deallocate(); y16.deallocate() }
+        // The tasks write disjoint column ranges of y8 and y16 and only read the rest.
+        nonisolated(unsafe) let shared = (p8: p8, p16: p16, y8: y8, y16: y16)
+        let (qs, ss, xbs) = (q, s, xb)
+        for _ in 0..<20 {
+            y8.initialize(repeating: .nan, count: m * n)
+            y16.initialize(repeating: .nan, count: m * n)
+            DispatchQueue.concurrentPerform(iterations: tasks) { t in
+                let c0 = t * 32, c1 = min(n, c0 + 32)
+                vla_q8_gemm(m, c0, c1, k, qs, ldq, ss, shared.p8, n, wscale, bias, nil, nil, 0, shared.y8, n)
+                vla_bf16_gemm(m, c0, c1, k, xbs, ldxb, shared.p16, n, bias, nil, nil, 0, shared.y16, n)
+            }
+            #expect(Self.firstDifference(Array(UnsafeBufferPointer(start: y8, count: m * n)), one8) == nil, "int8, isa \(vla_q8_isa())")
+            #expect(Self.firstDifference(Array(UnsafeBufferPointer(start: y16, count: m * n)), one16) == nil, "bf16, isa \(vla_bf16_isa())")
+        }
     }
 
     // MARK: defaults
@@ -504,7 +723,7 @@ import Testing
         defer { defaults.restore() }
         let q8Best = vla_q8_force_isa(99), bf16Best = vla_bf16_force_isa(99)
         #expect(defaults.q8 == q8Best, "int8: the best path by default")
-        #expect(defaults.bf16 == min(bf16Best, 2), "bf16: AVX-512F before AVX-512 BF16 (see vla_kernels.h)")
+        #expect(defaults.bf16 == (bf16Best == 4 ? 4 : min(bf16Best, 2)), "bf16: AMX, else AVX-512F before AVX-512 BF16 (see vla_kernels.h)")
         #expect(vla_q8_force_isa(-5) == 0 && vla_bf16_force_isa(-5) == 0)
     }
 

@@ -87,7 +87,8 @@ int vla_kernels_supported_isa(void);
 /// 127/FLT_MAX ≈ 3.7e-37 has inv = ∞, so its zeros become −127 too (harmless: |y − bias| ≤ 16129·k·s·|wscale|).
 /// w must hold values in [−127, 127] only (the AVX2 path relies on it to avoid vpmaddubsw saturation).
 /// vla_q8_gemm reads each q row up to vla_q8_row_stride(k) bytes; the values past k do not matter (they meet
-/// zero weights or are not used).
+/// zero weights or are not used). Path 4 (AMX tdpbssd, signed × signed) reaches the same exact int32 sums, so it
+/// too gives the bits of path 0.
 size_t vla_q8_packed_bytes(long k, long n);
 /// Packs w (int8 [k, n], row stride ldw) into `packed` (vla_q8_packed_bytes(k, n) bytes, 64-byte aligned),
 /// including the per-column sums the unsigned-times-signed paths need.
@@ -114,6 +115,19 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
 /// that is denormal after rounding flushed to zero of the same sign (tininess after rounding; overflow as fma,
 /// e.g. 2^128 − 2^104 stays finite). So it equals paths 0–2 bit for bit unless an input or a running sum is
 /// denormal (|v| < 2^−126); Tests/VLARuntimeTests/QuantKernelTests.swift checks both statements.
+/// Path 4 (AMX tdpbf16ps) sums in another order, measured on the same Xeon: k goes in chunks of 16 pairs (32
+/// values, in increasing order; the last chunk padded with zero pairs), and for each chunk
+///   e = +0; o = +0;  for each pair t of the chunk, in increasing order: e = fma(x[2t], w[2t, j], e);
+///                                                                      o = fma(x[2t+1], w[2t+1, j], o);
+///   acc = acc + (e + o)            (acc starts at bias[j] or +0; every step is one f32 rounding, to nearest even)
+/// with denormals handled as path 3 (operands, acc included, read as zero of the same sign; denormal results
+/// flushed to zero of the same sign). It is not one fma chain and not one rounding per tile row: the two sums
+/// run over the even and the odd elements apart, rounded after each pair, then joined and added. So path 4 is
+/// not bit-identical to paths 0–3: its error, like theirs, is at most about (k + 2)·2^−24·(|bias| + Σ|x·w|)
+/// on inputs without denormals, so it stays within twice that of them. The tests check it bit for bit against
+/// this rule (extreme inputs included) and within that bound of path 0. Path 4 reads each xb row up to the
+/// row stride (32 values per chunk), so the values from k to the row stride must be finite (vla_bf16_round
+/// writes zeros there).
 size_t vla_bf16_packed_bytes(long k, long n);
 /// Packs w (bf16 bits [k, n], row stride ldw) into `packed` (vla_bf16_packed_bytes(k, n) bytes, 64-aligned).
 void vla_bf16_pack(long k, long n, const uint16_t *w, long ldw, void *packed);
@@ -126,15 +140,24 @@ void vla_bf16_round(long m, long k, const float *x, long ldx, uint16_t *xb, long
 void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
 
-/// The paths the reduced-precision kernels use. int8: 3 = AVX-512 VNNI, 2 = AVX-512BW, 1 = AVX2 + FMA,
-/// 0 = portable; the default is the best the CPU has. bf16: 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA,
-/// 0 = portable; the default is 2 where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced:
-/// on the Intel Xeon measured, vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32
-/// flops per cycle against 64 for vfmadd zmm), so path 2 is ~1.5× faster (Docs/Benchmarks.md).
+/// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
+/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. bf16: 4 = AMX (tdpbf16ps),
+/// 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable; the default is 4 where AMX is usable, else 2
+/// where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced: on the Intel Xeon measured,
+/// vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32 flops per cycle against 64 for
+/// vfmadd zmm), so path 2 is ~1.5× faster (Docs/Benchmarks.md).
+/// Path 4 needs AVX-512 VNNI (int8) or AVX512_BF16 (bf16), the CPU's AMX-TILE with AMX-INT8 or AMX-BF16, and,
+/// on Linux, the kernel's permission for the tile data, which the first use asks for once per process
+/// (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA; checked with ARCH_GET_XCOMP_PERM): where it is refused
+/// (an older kernel, a signal stack too small for the tile state) or on other systems, the paths stop at 3.
+/// Each path-4 call loads its own tile configuration and releases the tiles before it returns, so calls on
+/// several threads at once are fine. On the Xeon measured (m 257, DINOv2's shapes, one thread) path 4 is ~3–4×
+/// path 3 for int8 and ~7× path 2 for bf16, and no slower down to one row (Docs/Interpreter.md).
 int vla_q8_isa(void);
 int vla_bf16_isa(void);
-/// Tests: force a path (clamped to what the CPU supports; vla_bf16_force_isa(99) selects 3 where it exists,
-/// so restore the default with the value vla_bf16_isa() returned before); returns the one now in use.
+/// Tests: force a path (clamped to what the CPU supports; vla_bf16_force_isa(99) selects the best, 4 or 3, even
+/// where that is not the default, so restore the default with the value vla_bf16_isa() returned before);
+/// returns the one now in use.
 int vla_q8_force_isa(int isa);
 int vla_bf16_force_isa(int isa);
 
