@@ -40,6 +40,21 @@ void vla_f32_pack(long k, long n, const float *w, long ldw, void *packed) {
     }
 }
 
+void vla_f32_pack_transposed(long k, long n, const float *wt, long ldwt, void *packed) {
+    float *dst = packed;
+    const long pstride = k * PW;
+    for (long q = 0; q < pk_panels(n); q++) {
+        const long j0 = q * PW, cols = pk_min(PW, n - j0);
+        float *panel = dst + q * pstride;
+        for (long c = 0; c < cols; c++) {
+            const float *src = wt + (j0 + c) * ldwt;
+            for (long p = 0; p < k; p++) panel[p * PW + c] = src[p];
+        }
+        for (long c = cols; c < PW; c++)
+            for (long p = 0; p < k; p++) panel[p * PW + c] = 0;
+    }
+}
+
 // MARK: portable C (the same chain per element as gemm_portable)
 
 static void packed_portable(long m, long n0, long n1, long k, const float *a, long lda, const float *packed,

@@ -248,25 +248,28 @@ extension Interpreter {
         }
     }
 
-    /// Per batch item and head (one task each): `Kᵀ` packed into the thread's scratch, `S = scale·Q·Kᵀ` (+ bias,
-    /// mask), softmax by rows, `Y = S·V`, both products with the own kernel (no OpenBLAS: its small-matrix path
-    /// allocates, and these products are small).
+    /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch, `S = scale·Q·Kᵀ`
+    /// (+ bias, mask), softmax by rows, `Y = S·V`, both products with the packed own kernel (the own kernel's bits;
+    /// no OpenBLAS: its small-matrix path allocates, and these products are small).
     func attention(_ s: AttentionStep) {
         unsafe loop(s.batch * s.heads, AttentionLoop(step: s, scratch: threadScratch, perThread: threadScratchCount)) { raw, task, thread in
             let c = unsafe raw.assumingMemoryBound(to: AttentionLoop.self).pointee
             let s = unsafe c.step
             let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
             let b = task / h, head = task % h
+            // Kᵀ and V of the head packed into the thread's scratch as the packed kernel's column panels, then the
+            // scores; both products are the packed kernel's chains, the bits of the own kernel's.
             let keys = unsafe c.scratch + thread * c.perThread
-            let scores = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
+            let values = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
+            let scores = unsafe values + AttentionStep.valuesFloats(tk: tk, dv: dv)
             let q = unsafe s.q + (b * tq * h + head) * d
             let k = unsafe s.k + (b * tk * h + head) * d
             let v = unsafe s.v + (b * tk * h + head) * dv
             let y = unsafe s.y + (b * tq * h + head) * dv
-            unsafe Gemm.transpose(rows: tk, cols: d, k, lds: h * d, keys, ldd: tk)
-            unsafe Gemm.multiply(
-                m: tq, n: tk, k: d, alpha: s.scale, a: q, lda: h * d, b: keys, ldb: tk,
-                beta: 0, c: scores, ldc: tk, blas: false)
+            unsafe vla_f32_pack_transposed(d, tk, k, h * d, keys)
+            unsafe vla_f32_gemm_packed(tq, 0, tk, d, q, h * d, keys, tk, nil, scores, tk)
+            let scale = unsafe s.scale
+            if scale != 1 { for i in 0..<(tq * tk) { unsafe scores[i] = scores[i] * scale } }
             if let bias = unsafe s.bias {
                 unsafe Kernels.binary(multiply: false, scores, bias + head * tq * tk, scores, bCount: tq * tk, from: 0, to: tq * tk)
             }
@@ -278,14 +281,15 @@ extension Interpreter {
                 }
                 unsafe Kernels.softmaxRow(row, row, n: tk)
             }
-            unsafe Gemm.multiply(
-                m: tq, n: dv, k: tk, alpha: 1, a: scores, lda: tk, b: v, ldb: h * dv,
-                beta: 0, c: y, ldc: h * dv, blas: false)
+            unsafe vla_f32_pack(tk, dv, v, h * dv, values)
+            unsafe vla_f32_gemm_packed(tq, 0, dv, tk, scores, tk, values, dv, nil, y, h * dv)
         }
     }
 }
 
 extension AttentionStep {
     /// Floats of the packed `Kᵀ` block at the start of a thread's attention scratch (rounded to 16).
-    static func keysFloats(tk: Int, d: Int) -> Int { (tk * d + 15) & ~15 }
+    static func keysFloats(tk: Int, d: Int) -> Int { vla_f32_packed_bytes(d, tk) / 4 }
+    /// Floats of the packed V block that follows it.
+    static func valuesFloats(tk: Int, dv: Int) -> Int { vla_f32_packed_bytes(tk, dv) / 4 }
 }

@@ -456,14 +456,19 @@ import VLAFormat
             next += 1
         }
         let bias: ConstFloatPointer? = flags & AttentionFlags.hasBias != 0 ? unsafe floats(ins[next]) : nil
-        // Per thread: the packed Kᵀ block of one head, then its tq × tk scores.
+        // Per thread: the packed Kᵀ and V blocks of one head (column panels of 16, so at most 16 columns of padding
+        // each), then its tq × tk scores.
         let (scores, o1) = tq.multipliedReportingOverflow(by: tk)
-        let (keys, o2) = tk.multipliedReportingOverflow(by: d)
-        let (need, o3) = scores.addingReportingOverflow(keys &+ 16)
-        if o1 || o2 || o3 || need > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount {
+        let (keys, o2) = (tk &+ 16).multipliedReportingOverflow(by: max(d, 1))
+        let (values, o4) = (dv &+ 16).multipliedReportingOverflow(by: max(tk, 1))
+        let (need, o3) = scores.addingReportingOverflow(keys &+ values &+ 32)
+        if o1 || o2 || o3 || o4 || keys < 0 || values < 0
+            || need > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount
+        {
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
-        threadScratchFloats = max(threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + scores)
+        threadScratchFloats = max(
+            threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + AttentionStep.valuesFloats(tk: tk, dv: dv) + scores)
         return unsafe AttentionStep(
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),

@@ -32,6 +32,8 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
 size_t vla_f32_packed_bytes(long k, long n);
 /// Packs w [k, n] (row stride ldw) into `packed` (vla_f32_packed_bytes(k, n) bytes, 64-byte aligned).
 void vla_f32_pack(long k, long n, const float *w, long ldw, void *packed);
+/// Packs w = wtᵀ, where wt is [n, k] (row stride ldwt), as vla_f32_pack packs a [k, n] w: attention's keys.
+void vla_f32_pack_transposed(long k, long n, const float *wt, long ldwt, void *packed);
 /// Rows [0, m) and columns [n0, n1) of y (row stride ldy; y points at row 0, column 0) from a [m, k] (row
 /// stride lda) and the packed [k, n] weight; bias: [n] or NULL. n0 must be a multiple of 16. Allocates nothing.
 void vla_f32_gemm_packed(long m, long n0, long n1, long k, const float *a, long lda, const void *packed, long n,
