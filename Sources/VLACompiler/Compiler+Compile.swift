@@ -223,11 +223,7 @@ extension Compiler {
                 // use_initial_image = false: baked weights, step only.
                 let tail = try model.buildStepTail(leaves: .constants(generated))
                 let ti = try Interpreter(document: tail.document, options: runtime)
-                let run = { (patches: [Float]) throws -> [Float] in
-                    try ti.setFloats(tail.input("patch_tokens") ?? -1, patches)
-                    try ti.run(0)
-                    return try ti.floats(tail.output("actions") ?? -1)
-                }
+                let run = tailRunner(ti, tail)
                 expected = try run(framePatches)
                 deviation = try actionDeviation(expected, line: p, run)
                 let bb = A.importPart(backbone, prefix: "backbone/", base: 0, constants: placement("backbone"))
@@ -249,11 +245,7 @@ extension Compiler {
                     let v = try ri.floats(rm.output("generated.\(name)") ?? -1)
                     try se.setFloats(stepTail.input("generated.\(name)") ?? -1, v)
                 }
-                let run = { (patches: [Float]) throws -> [Float] in
-                    try se.setFloats(stepTail.input("patch_tokens") ?? -1, patches)
-                    try se.run(0)
-                    return try se.floats(stepTail.output("actions") ?? -1)
-                }
+                let run = tailRunner(se, stepTail)
                 expected = try run(framePatches)
                 deviation = try actionDeviation(expected, line: p, run)
                 // Persistent slots for the generated leaves.
@@ -395,11 +387,7 @@ extension Compiler {
                 throw CompileError(.internalError, "nothing evaluated for line \(p.task.line)")
             }
             try tailEval.setFloats(tailModel.input("generated") ?? -1, flat)
-            let run = { (patches: [Float]) throws -> [Float] in
-                try tailEval.setFloats(tailModel.input("patch_tokens") ?? -1, patches)
-                try tailEval.run(0)
-                return try tailEval.floats(tailModel.output("actions") ?? -1)
-            }
+            let run = tailRunner(tailEval, tailModel)
             expected = try run(framePatches)
             deviation = try actionDeviation(expected, line: p, run)
             // step: the backbone, then the policy tail.
@@ -425,6 +413,15 @@ extension Compiler {
         return try policyBytes(
             A, programs: programs, resetInput: resetInput, frame: frameID, expected: expectedID, refs: refs, line: p,
             deviation: deviation)
+    }
+
+    /// Runs a policy-tail evaluator (its other inputs already set) on patch tokens; returns the raw actions.
+    func tailRunner(_ eval: Interpreter, _ m: BuiltModel) -> ([Float]) throws -> [Float] {
+        { patches in
+            try eval.setFloats(m.input("patch_tokens") ?? -1, patches)
+            try eval.run(0)
+            return try eval.floats(m.output("actions") ?? -1)
+        }
     }
 
     /// With a reduced precision: the raw action chunk `expected` (computed on the reduced backbone's patch tokens

@@ -277,13 +277,8 @@ import VLAFormat
     mutating func weights(_ id: Int, _ step: inout LinearStep, _ at: String) throws(RuntimeError) -> ConstFloatPointer? {
         let t = unsafe tensors[id]
         if unsafe t.type.dtype == .f32 { return unsafe floats(id) }
-        if unsafe t.type.dtype == .i8 && t.scale == nil {
-            throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(t.name)\" have no scale tensor")
-        }
         let count = unsafe t.type.elementCount
-        let c = unsafe Conversion(
-            source: address(id), dtype: t.type.dtype, scale: t.scale.map { unsafe floats($0) }, count: count,
-            lastAxis: t.type.shape.last ?? 1)
+        let c = try conversion(of: id, at)
         if arenaRange(id) == nil {
             if let done = unsafe converted[id] { return unsafe done }
             let p = unsafe interpreter.owned.allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
@@ -294,6 +289,17 @@ import VLAFormat
         try reserveShared(count, at)
         unsafe step.conversion = unsafe c
         return nil
+    }
+
+    /// The conversion of a narrow weight tensor to f32 (i8 needs its scale tensor).
+    func conversion(of id: Int, _ at: String) throws(RuntimeError) -> Conversion {
+        let t = unsafe tensors[id]
+        if unsafe t.type.dtype == .i8 && t.scale == nil {
+            throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(t.name)\" have no scale tensor")
+        }
+        return unsafe Conversion(
+            source: address(id), dtype: t.type.dtype, scale: t.scale.map { unsafe floats($0) }, count: t.type.elementCount,
+            lastAxis: t.type.shape.last ?? 1)
     }
 
     /// A constant `[k, n]` weight packed once per interpreter for vla_f32_gemm_packed. f16, bf16 and i8 weights are
@@ -307,13 +313,8 @@ import VLAFormat
         } else if let done = unsafe converted[id] {
             unsafe vla_f32_pack(k, n, done, n, packed)
         } else {
-            if unsafe t.type.dtype == .i8 && t.scale == nil {
-                throw RuntimeError(.invalidProgram, unsafe "\(at): i8 weights \"\(t.name)\" have no scale tensor")
-            }
             let count = unsafe t.type.elementCount
-            let c = unsafe Conversion(
-                source: address(id), dtype: t.type.dtype, scale: t.scale.map { unsafe floats($0) }, count: count,
-                lastAxis: t.type.shape.last ?? 1)
+            let c = try conversion(of: id, at)
             let f32 = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             defer { unsafe f32.deallocate() }
             unsafe Kernels.convert(c, into: f32, from: 0, to: count)
