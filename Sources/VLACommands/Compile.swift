@@ -110,6 +110,7 @@ struct Compile: ParsableCommand {
         if Precision(rawValue: precision) == nil { throw ValidationError("--precision must be fp32, bf16 or int8, not \"\(precision)\"") }
         if let m = maxDeviation, !(m.isFinite && m >= 0) { throw ValidationError("--max-deviation must be a finite number ≥ 0") }
         if calibration != nil && precision == "fp32" { throw ValidationError("--calibration measures the deviation of --precision bf16 or int8; with fp32 there is none") }
+        if maxDeviation != nil && precision == "fp32" { throw ValidationError("--max-deviation bounds the deviation of --precision bf16 or int8; with fp32 there is none") }
     }
 
     func run() throws {

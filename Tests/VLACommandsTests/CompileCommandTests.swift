@@ -72,6 +72,7 @@ import VLAFormat
         // Flags that make no sense together are usage errors.
         #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--precision", "int4"]) }
         #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--calibration", "d"]) }
+        #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--max-deviation", "0.1"]) }
         #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--precision", "bf16", "--max-deviation", "-1"]) }
     }
 }
