@@ -354,10 +354,11 @@ public final class Compiler: @unchecked Sendable {
     /// frame (one forward pass per product), the three worst named. Empty when it cannot be measured.
     static func worstProducts(_ model: BuiltModel, converted: [String], precision: Precision, reference: [Float], runtime: RuntimeOptions) -> String {
         var ranked: [(name: String, d: Deviation)] = []
+        let frame = testFrame()
         for name in converted {
             let one = ReducedPrecision.apply(model, precision: precision, only: [name]).model
             guard let i = try? Interpreter(document: one.document, options: runtime),
-                (try? i.setFloats(one.input("pixel_values") ?? -1, testFrame())) != nil, (try? i.run(0)) != nil,
+                (try? i.setFloats(one.input("pixel_values") ?? -1, frame)) != nil, (try? i.run(0)) != nil,
                 let out = try? i.floats(one.output("patch_tokens") ?? -1)
             else { return "" }
             ranked.append((name, Deviation(out, from: reference)))
