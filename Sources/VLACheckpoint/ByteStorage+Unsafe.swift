@@ -31,10 +31,13 @@ public final class ByteStorage: @unchecked Sendable {
     deinit { release(UnsafeMutableRawPointer(mutating: base), count) }
 
     /// Maps the file at `path` read-only. An empty file gives an empty storage.
+    ///
+    /// The file is opened non-blocking and must be a regular file: a FIFO, socket or device where a
+    /// checkpoint is expected is refused at once instead of blocking in `open` until a writer appears.
     /// - Throws: ``CheckpointError`` with code `.io` if the file cannot be opened, is not a regular file,
     ///   or cannot be mapped.
     public static func map(path: String) throws -> ByteStorage {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
             throw CheckpointError(.io, "cannot open: \(String(cString: strerror(errno)))", file: path)
         }
@@ -44,7 +47,7 @@ public final class ByteStorage: @unchecked Sendable {
             throw CheckpointError(.io, "cannot stat: \(String(cString: strerror(errno)))", file: path)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.io, "not a regular file", file: path)
+            throw CheckpointError(.io, "not a regular file (\(FileSystem.kind(st.st_mode))); give the path of a checkpoint file", file: path)
         }
         let size = Int(st.st_size)
         if size == 0 { return ByteStorage(base: nil, count: 0, release: { _, _ in }) }

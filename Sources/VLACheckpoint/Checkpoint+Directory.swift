@@ -7,19 +7,18 @@ extension Checkpoint {
         "flax_model.msgpack", "model.onnx", "model.npz",
     ]
 
-    /// Opens a Hugging Face layout directory: `config.json` plus weights, possibly sharded with an index
+    /// Reads a Hugging Face layout directory: `config.json` plus weights, possibly sharded with an index
     /// (`{"weight_map": {tensor: shard file}}`). Shard names must be plain file names in the directory.
-    init(directory: String, limits: ReaderLimits) throws {
+    static func loadDirectory(_ directory: String, limits: ReaderLimits, mode: ReadMode) throws -> Loaded {
         let dir = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         guard let weights = Checkpoint.directoryWeightNames.first(where: { FileSystem.isRegularFile(dir + "/" + $0) }) else {
             throw CheckpointError(.unsupportedFormat, "no weights found (looked for \(Checkpoint.directoryWeightNames.joined(separator: ", ")))", file: dir)
         }
         if !weights.hasSuffix(".index.json") {
-            let single = try Checkpoint(path: dir + "/" + weights, limits: limits)
-            try self.init(path: dir, format: .directory,
-                          contents: CheckpointContents(tensors: single.tensors, metadata: single.metadata, graph: single.graph),
-                          files: single.files, limits: limits)
-            return
+            var single = try Checkpoint.load(path: dir + "/" + weights, format: nil, limits: limits, mode: mode)
+            single.format = .directory
+            single.contents.otherFiles = []
+            return single
         }
         let indexPath = dir + "/" + weights
         let indexStorage = try ByteStorage.map(path: indexPath)
@@ -28,7 +27,7 @@ extension Checkpoint {
         }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(indexStorage.view.bytes, maxDepth: limits.maxDepth, what: "index")
+            json = try JSONParser.parse(indexStorage.view.bytes, limits: limits, what: "index")
         } catch let e as CheckpointError { throw e.inFile(indexPath) }
         guard let map = json["weight_map"]?.object else {
             throw CheckpointError(.malformed, "index has no \"weight_map\" object", offset: 0, file: indexPath)
@@ -46,16 +45,20 @@ extension Checkpoint {
             wanted[shard, default: []].insert(tensor)
         }
         var tensors: [Tensor] = []
+        var listed: [TensorInfo] = []
         var files: [CheckpointFile] = []
         for shard in shardOrder {
-            let part = try Checkpoint(path: dir + "/" + shard, limits: limits)
-            let names = Set(part.names)
-            for missing in wanted[shard, default: []].subtracting(names).sorted() {
+            let part = try Checkpoint.load(path: dir + "/" + shard, format: nil, limits: limits, mode: mode)
+            let want = wanted[shard, default: []]
+            let infos = part.contents.infos
+            let names = Set(infos.map(\.name))
+            for missing in want.subtracting(names).sorted() {
                 throw CheckpointError(.malformed, "index maps tensor \"\(missing)\" to \(shard), which does not contain it", file: indexPath)
             }
-            tensors += part.tensors.filter { wanted[shard, default: []].contains($0.name) }
+            tensors += part.contents.tensors.filter { want.contains($0.name) }
+            listed += infos.filter { want.contains($0.name) }
             files += part.files
         }
-        try self.init(path: dir, format: .directory, contents: CheckpointContents(tensors: tensors), files: files, limits: limits)
+        return Loaded(format: .directory, contents: CheckpointContents(tensors: tensors, listed: mode == .headers ? listed : nil), files: files)
     }
 }

@@ -49,9 +49,20 @@ public struct CheckpointFormat: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// How much a reader materialises.
+enum ReadMode {
+    /// Every tensor's bytes (``Checkpoint``).
+    case tensors
+    /// Names, types and shapes only (``CheckpointListing``): deflated entries are inflated only as far
+    /// as their headers, strided views are checked but not gathered.
+    case headers
+}
+
 /// What a format reader found in one file.
 struct CheckpointContents {
     var tensors: [Tensor]
+    /// In ``ReadMode/headers``, readers that do not materialise every tensor list them here instead.
+    var listed: [TensorInfo]? = nil
     var metadata: [(key: String, value: String)] = []
     var graph: GraphSummary? = nil
     /// Other files the tensors were read from (ONNX external data), for provenance.
@@ -126,12 +137,38 @@ public struct Checkpoint: Sendable {
     ///   - limits: the hard limits the readers enforce.
     /// - Throws: ``CheckpointError`` naming the file, the tensor or entry, and the byte offset.
     public init(path: String, format: CheckpointFormat? = nil, limits: ReaderLimits = ReaderLimits()) throws {
+        let loaded = try Checkpoint.load(path: path, format: format, limits: limits, mode: .tensors)
+        try self.init(path: path, format: loaded.format, contents: loaded.contents, files: loaded.files, limits: limits)
+    }
+
+    /// What one file or directory gave: its format, the readers' contents, and the files read.
+    struct Loaded {
+        var format: CheckpointFormat
+        var contents: CheckpointContents
+        var files: [CheckpointFile]
+    }
+
+    /// Reads the checkpoint file or Hugging Face directory at `path` in `mode`.
+    static func load(path: String, format: CheckpointFormat?, limits: ReaderLimits, mode: ReadMode) throws -> Loaded {
         if format == .directory || (format == nil && FileSystem.isDirectory(path)) {
-            try self.init(directory: path, limits: limits)
-            return
+            return try loadDirectory(path, limits: limits, mode: mode)
         }
-        let storage = try ByteStorage.map(path: path)
-        try self.init(parsing: storage.view, path: path, format: format, limits: limits)
+        let bytes = try ByteStorage.map(path: path).view
+        return try parse(bytes, path: path, format: format, limits: limits, mode: mode)
+    }
+
+    /// Reads a checkpoint from `bytes` in `mode`, errors naming `path`.
+    static func parse(_ bytes: ByteView, path: String, format: CheckpointFormat?, limits: ReaderLimits, mode: ReadMode) throws -> Loaded {
+        guard let format = format ?? CheckpointFormat.detect(bytes, path: path) else {
+            throw CheckpointError(.unsupportedFormat, "not a checkpoint format vlac reads (safetensors, npy, npz, msgpack, onnx, pytorch zip)", offset: 0, file: path)
+        }
+        let contents: CheckpointContents
+        do {
+            contents = try Checkpoint.read(bytes, path: path, format: format, limits: limits, mode: mode)
+        } catch let e as CheckpointError {
+            throw e.inFile(path)
+        }
+        return Loaded(format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)] + contents.otherFiles)
     }
 
     /// Reads a checkpoint from bytes already in memory or mapped.
@@ -140,28 +177,12 @@ public struct Checkpoint: Sendable {
     ///   - path: its name, for messages, detection by extension, and (ONNX) the folder of external data.
     /// - Throws: ``CheckpointError``.
     public init(parsing bytes: ByteView, path: String, format: CheckpointFormat? = nil, limits: ReaderLimits = ReaderLimits()) throws {
-        guard let format = format ?? CheckpointFormat.detect(bytes, path: path) else {
-            throw CheckpointError(.unsupportedFormat, "not a checkpoint format vlac reads (safetensors, npy, npz, msgpack, onnx, pytorch zip)", offset: 0, file: path)
-        }
-        let contents: CheckpointContents
-        do {
-            contents = try Checkpoint.read(bytes, path: path, format: format, limits: limits)
-        } catch let e as CheckpointError {
-            throw e.inFile(path)
-        }
-        try self.init(path: path, format: format, contents: contents, files: [CheckpointFile(path: path, bytes: bytes)] + contents.otherFiles, limits: limits)
+        let loaded = try Checkpoint.parse(bytes, path: path, format: format, limits: limits, mode: .tensors)
+        try self.init(path: path, format: loaded.format, contents: loaded.contents, files: loaded.files, limits: limits)
     }
 
     init(path: String, format: CheckpointFormat, contents: CheckpointContents, files: [CheckpointFile], limits: ReaderLimits) throws {
-        guard contents.tensors.count <= limits.maxTensors else {
-            throw CheckpointError(.limitExceeded, "\(contents.tensors.count) tensors exceed the limit \(limits.maxTensors)", file: path)
-        }
-        var index: [String: Int] = [:]
-        for (i, t) in contents.tensors.enumerated() {
-            guard index.updateValue(i, forKey: t.name) == nil else {
-                throw CheckpointError(.duplicateName, "tensor \"\(t.name)\" appears twice", file: t.file)
-            }
-        }
+        let index = try Checkpoint.index(contents.tensors.map { ($0.name, $0.file) }, path: path, limits: limits)
         self.path = path
         self.format = format
         self.tensors = contents.tensors
@@ -171,16 +192,30 @@ public struct Checkpoint: Sendable {
         self.index = index
     }
 
-    static func read(_ bytes: ByteView, path: String, format: CheckpointFormat, limits: ReaderLimits) throws -> CheckpointContents {
+    /// Tensor index by name; refuses more than `maxTensors` tensors and repeated names.
+    static func index(_ names: [(name: String, file: String)], path: String, limits: ReaderLimits) throws -> [String: Int] {
+        guard names.count <= limits.maxTensors else {
+            throw CheckpointError(.limitExceeded, "\(names.count) tensors exceed the limit \(limits.maxTensors)", file: path)
+        }
+        var index: [String: Int] = [:]
+        for (i, t) in names.enumerated() {
+            guard index.updateValue(i, forKey: t.name) == nil else {
+                throw CheckpointError(.duplicateName, "tensor \"\(t.name)\" appears twice", file: t.file)
+            }
+        }
+        return index
+    }
+
+    static func read(_ bytes: ByteView, path: String, format: CheckpointFormat, limits: ReaderLimits, mode: ReadMode = .tensors) throws -> CheckpointContents {
         switch format {
         case .safetensors: return try SafetensorsReader.read(bytes, path: path, limits: limits)
         case .npy:
             let base = path.split(separator: "/").last.map(String.init) ?? path
             let name = base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
             return CheckpointContents(tensors: [try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits)])
-        case .npz: return try NpzReader.read(bytes, path: path, limits: limits)
+        case .npz: return try NpzReader.read(bytes, path: path, limits: limits, mode: mode)
         case .msgpack: return try MsgpackReader.read(bytes, path: path, limits: limits)
-        case .pytorch: return try PyTorchReader.read(bytes, path: path, limits: limits)
+        case .pytorch: return try PyTorchReader.read(bytes, path: path, limits: limits, mode: mode)
         case .onnx: return try ONNXReader.read(bytes, path: path, limits: limits)
         default:
             throw CheckpointError(.unsupportedFormat, "format \(format) is not read yet")

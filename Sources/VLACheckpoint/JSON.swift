@@ -1,6 +1,9 @@
 /// A JSON value, parsed strictly (RFC 8259) with a depth limit and duplicate-key detection.
 /// Objects keep their key order. Used for safetensors headers and Hugging Face index and config files.
-indirect enum JSONValue: Sendable {
+///
+/// Not `indirect`: containers are arrays already, so a value is stored inline (24 bytes) rather than
+/// in a heap box of its own, which keeps a parsed document a small multiple of its text.
+enum JSONValue: Sendable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -18,16 +21,33 @@ indirect enum JSONValue: Sendable {
 }
 
 /// A strict JSON parser over bytes.
+///
+/// Its memory is budgeted: every value, object member and string it builds is charged (at its
+/// in-memory size) against ``ReaderLimits/expansionBudget(forInput:)`` of the text's length, so a
+/// header of a hundred million tiny numbers is refused once it would cost more than that.
 struct JSONParser {
     let bytes: [UInt8]
     /// Added to positions in error offsets (where the JSON starts in the file).
     let base: Int
     let maxDepth: Int
+    var budget: ExpansionBudget
     var i = 0
 
+    /// Bytes charged per value (its inline size in an array or member).
+    static let valueCost = MemoryLayout<JSONValue>.stride
+    /// Bytes charged per object member besides its value (the key's inline size).
+    static let memberCost = MemoryLayout<(key: String, value: JSONValue)>.stride - MemoryLayout<JSONValue>.stride
+
     /// Parses one JSON value filling `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: [UInt8], base: Int = 0, maxDepth: Int, what: String) throws -> JSONValue {
-        var p = JSONParser(bytes: bytes, base: base, maxDepth: maxDepth)
+    static func parse(_ bytes: [UInt8], base: Int = 0, limits: ReaderLimits, what: String) throws -> JSONValue {
+        var budget = ExpansionBudget(limits, input: bytes.count, what: "JSON")
+        return try parse(bytes, base: base, maxDepth: limits.maxDepth, what: what, budget: &budget)
+    }
+
+    /// ``parse(_:base:limits:what:)`` with the caller's budget (tests read what was spent).
+    static func parse(_ bytes: [UInt8], base: Int = 0, maxDepth: Int, what: String, budget: inout ExpansionBudget) throws -> JSONValue {
+        var p = JSONParser(bytes: bytes, base: base, maxDepth: maxDepth, budget: budget)
+        defer { budget = p.budget }
         do {
             p.skipSpace()
             let v = try p.value(depth: 0)
@@ -58,6 +78,7 @@ struct JSONParser {
     mutating func value(depth: Int) throws -> JSONValue {
         guard depth <= maxDepth else { throw CheckpointError(.limitExceeded, "JSON: nesting deeper than \(maxDepth)", offset: base + i) }
         guard i < bytes.count else { throw fail("unexpected end", truncated: true) }
+        try budget.charge(JSONParser.valueCost, offset: base + i)
         switch bytes[i] {
         case UInt8(ascii: "{"):
             i += 1
@@ -71,6 +92,8 @@ struct JSONParser {
                 guard bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyAt = i
                 let key = try string()
+                // The member, its key's characters (the key is also in `seen`) and a hash-set slot.
+                try budget.charge(JSONParser.memberCost + 2 * key.utf8.count + 32, offset: base + keyAt)
                 guard seen.insert(key).inserted else {
                     throw CheckpointError(.duplicateName, "JSON: duplicate key \"\(key)\"", offset: base + keyAt)
                 }
@@ -99,7 +122,10 @@ struct JSONParser {
                 throw fail("expected ',' or ']'")
             }
         case UInt8(ascii: "\""):
-            return .string(try string())
+            let at = i
+            let s = try string()
+            try budget.charge(s.utf8.count, offset: base + at)
+            return .string(s)
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null

@@ -12,11 +12,11 @@
 enum MsgpackReader {
     static func read(_ file: ByteView, path: String, limits: ReaderLimits) throws -> CheckpointContents {
         var reader = MsgpackReader.Walker(file: file, path: path, limits: limits)
-        let end = try reader.value(at: 0, name: [], depth: 0)
+        let end = try reader.value(at: 0, name: nil, depth: 0)
         guard end == file.count else {
             throw CheckpointError(.malformed, "msgpack: \(file.count - end) bytes after the top-level value", offset: end)
         }
-        return CheckpointContents(tensors: reader.tensors)
+        return CheckpointContents(tensors: reader.finish())
     }
 
     static let dtypeNames: [String: DType] = [
@@ -34,11 +34,42 @@ enum MsgpackReader {
         case ext(type: Int8, offset: Int, length: Int)
     }
 
+    /// Walks the tree once. Names are built once per map key (the parent's joined name + `/` + key),
+    /// capped at ``ReaderLimits/maxNameBytes`` and, with every tensor's bookkeeping, charged to the
+    /// expansion budget; scalars share one storage made at the end.
     struct Walker {
         let file: ByteView
         let path: String
         let limits: ReaderLimits
-        var tensors: [Tensor] = []
+        /// A tensor, or a plain scalar whose bytes are at `offset` in ``scalarBytes``.
+        enum Item { case tensor(Tensor), scalar(name: String, dtype: DType, offset: Int) }
+        var items: [Item] = []
+        /// The bytes of every plain scalar, little-endian, in one buffer.
+        var scalarBytes: [UInt8] = []
+        /// Names and tensors built, against ``ReaderLimits/expansionBudget(forInput:)``.
+        var budget: ExpansionBudget
+        /// Bytes charged per tensor besides its name.
+        static let tensorCost = MemoryLayout<Tensor>.stride + MemoryLayout<Item>.stride + 64
+
+        init(file: ByteView, path: String, limits: ReaderLimits) {
+            self.file = file
+            self.path = path
+            self.limits = limits
+            self.budget = ExpansionBudget(limits, input: file.count, what: "msgpack: tensor names and records")
+        }
+
+        /// The tensors in file order; scalars become views of one shared storage.
+        func finish() -> [Tensor] {
+            let shared = ByteStorage(copying: scalarBytes)
+            return items.map { item in
+                switch item {
+                case .tensor(let t): return t
+                case .scalar(let name, let dtype, let offset):
+                    let view = ByteView(storage: shared, start: offset, count: dtype.byteWidth)
+                    return Tensor(name: name, dtype: dtype, shape: [], data: view, file: path)
+                }
+            }
+        }
 
         /// Decodes the head of the item at `o`; for scalars, strings, binaries and exts also returns its end.
         func head(_ o: Int) throws -> (Head, end: Int) {
@@ -102,26 +133,42 @@ enum MsgpackReader {
             }
         }
 
-        /// A scalar tensor from a plain msgpack number or boolean, in owned memory.
-        mutating func scalar(_ name: [String], _ dtype: DType, _ bits: UInt64, at o: Int) throws {
-            let bytes = (0 ..< dtype.byteWidth).map { UInt8(truncatingIfNeeded: bits >> (8 * UInt64($0))) }
-            try add(Tensor(name: name.joined(separator: "/"), dtype: dtype, shape: [], data: ByteStorage(copying: bytes).view, file: path), at: o)
+        /// A scalar tensor from a plain msgpack number or boolean, its bytes in the shared scalar buffer.
+        mutating func scalar(_ name: String?, _ dtype: DType, _ bits: UInt64, at o: Int) throws {
+            try reserve(at: o)
+            try budget.charge(dtype.byteWidth, offset: o)
+            let offset = scalarBytes.count
+            for k in 0 ..< dtype.byteWidth { scalarBytes.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(k)))) }
+            items.append(.scalar(name: name ?? "", dtype: dtype, offset: offset))
         }
 
-        mutating func add(_ t: Tensor, at o: Int) throws {
-            guard tensors.count < limits.maxTensors else {
+        /// Checks the tensor count and charges one tensor's bookkeeping.
+        mutating func reserve(at o: Int) throws {
+            guard items.count < limits.maxTensors else {
                 throw CheckpointError(.limitExceeded, "msgpack: more than \(limits.maxTensors) tensors", offset: o)
             }
-            tensors.append(t)
+            try budget.charge(Walker.tensorCost, offset: o)
         }
 
+        /// The joined name of `key` under `parent`, checked against the name limit and charged.
+        mutating func child(_ parent: String?, _ key: String, at o: Int) throws -> String {
+            let full = parent.map { $0 + "/" + key } ?? key
+            guard full.utf8.count <= limits.maxNameBytes else {
+                throw CheckpointError(.limitExceeded, "msgpack: the name \"\(full.prefix(80))…\" is longer than \(limits.maxNameBytes) bytes", offset: o)
+            }
+            try budget.charge(full.utf8.count + 16, offset: o)
+            return full
+        }
+
+        /// The name for messages.
+        static func label(_ name: String?) -> String { name.map { "\"\($0)\"" } ?? "top-level value" }
+
         /// Reads the value at `o` under `name`, adding tensors; returns the offset after it.
-        mutating func value(at o: Int, name: [String], depth: Int) throws -> Int {
+        mutating func value(at o: Int, name: String?, depth: Int) throws -> Int {
             guard depth <= limits.maxDepth else {
                 throw CheckpointError(.limitExceeded, "msgpack: nesting deeper than \(limits.maxDepth)", offset: o)
             }
             let (h, end) = try head(o)
-            let label = name.isEmpty ? "top-level value" : "\"\(name.joined(separator: "/"))\""
             switch h {
             case .int(let v): try scalar(name, .i64, UInt64(bitPattern: v), at: o); return end
             case .uint(let v): try scalar(name, v > UInt64(Int64.max) ? .u64 : .i64, v, at: o); return end
@@ -140,34 +187,35 @@ enum MsgpackReader {
                     case .string(let so, let sl): key = try string(so, sl)
                     case .int(let v): key = String(v)
                     case .uint(let v): key = String(v)
-                    default: throw CheckpointError(.malformed, "msgpack: map \(label) has a key that is not a string or integer", offset: p)
+                    default: throw CheckpointError(.malformed, "msgpack: map \(Walker.label(name)) has a key that is not a string or integer", offset: p)
                     }
                     guard keys.insert(key).inserted else {
-                        throw CheckpointError(.duplicateName, "msgpack: map \(label) has the key \"\(key)\" twice", offset: p)
+                        throw CheckpointError(.duplicateName, "msgpack: map \(Walker.label(name)) has the key \"\(key)\" twice", offset: p)
                     }
                     if key == "__msgpack_chunked_array__" {
-                        throw CheckpointError(.unsupportedFormat, "msgpack: \(label) is a Flax chunked array (over 1 GiB); re-save it as safetensors", offset: p)
+                        throw CheckpointError(.unsupportedFormat, "msgpack: \(Walker.label(name)) is a Flax chunked array (over 1 GiB); re-save it as safetensors", offset: p)
                     }
-                    p = try value(at: kend, name: name + [key], depth: depth + 1)
+                    p = try value(at: kend, name: try child(name, key, at: p), depth: depth + 1)
                 }
                 return p
             case .array(let count, let first):
                 try checkCount(count, 1, at: first)
                 var p = first
-                for i in 0 ..< count { p = try value(at: p, name: name + [String(i)], depth: depth + 1) }
+                for i in 0 ..< count { p = try value(at: p, name: try child(name, String(i), at: p), depth: depth + 1) }
                 return p
             case .ext(let type, let offset, let length):
                 guard type == 1 || type == 3 else {
                     let kind = type == 2 ? "a complex number" : "ext type \(type)"
-                    throw CheckpointError(.unsupportedDType, "msgpack: \(label) is \(kind), not an ndarray", offset: o)
+                    throw CheckpointError(.unsupportedDType, "msgpack: \(Walker.label(name)) is \(kind), not an ndarray", offset: o)
                 }
-                try add(try ndarray(offset, length, name: name, label: label), at: o)
+                try reserve(at: o)
+                items.append(.tensor(try ndarray(offset, length, name: name ?? "", label: Walker.label(name))))
                 return end
             }
         }
 
         /// Decodes an ndarray ext payload `[shape, dtype, bytes]`.
-        func ndarray(_ offset: Int, _ length: Int, name: [String], label: String) throws -> Tensor {
+        func ndarray(_ offset: Int, _ length: Int, name: String, label: String) throws -> Tensor {
             let payloadEnd = offset + length
             guard case (.array(3, let first), _) = try head(offset) else {
                 throw CheckpointError(.malformed, "msgpack: \(label): ndarray payload is not [shape, dtype, data]", offset: offset)
@@ -206,7 +254,7 @@ enum MsgpackReader {
             guard n == bl else {
                 throw CheckpointError(.malformed, "msgpack: \(label): \(bl) data bytes but \(dtype) × \(shape) needs \(n)", offset: bo)
             }
-            return Tensor(name: name.joined(separator: "/"), dtype: dtype, shape: shape, data: try file.slice(bo, bl, label), file: path)
+            return Tensor(name: name, dtype: dtype, shape: shape, data: try file.slice(bo, bl, label), file: path)
         }
     }
 }

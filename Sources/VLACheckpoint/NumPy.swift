@@ -38,7 +38,15 @@ enum NumPyReader {
         return Tensor(name: name, dtype: h.dtype, shape: h.shape, data: data, file: path)
     }
 
-    static func header(_ file: ByteView, limits: ReaderLimits) throws -> Header {
+    /// Where the header ends (the data starts), from the first 12 bytes; checks the magic, version and
+    /// header length limit.
+    static func headerEnd(_ file: ByteView, limits: ReaderLimits) throws -> Int {
+        let (start, length) = try headerSpan(file, limits: limits)
+        return start + length
+    }
+
+    /// The header text's start and length.
+    static func headerSpan(_ file: ByteView, limits: ReaderLimits) throws -> (start: Int, length: Int) {
         guard file.hasPrefix([0x93] + Array("NUMPY".utf8)) else {
             throw CheckpointError(file.count < 6 ? .truncated : .malformed, "npy: missing the \\x93NUMPY magic", offset: 0)
         }
@@ -58,13 +66,14 @@ enum NumPyReader {
         guard headerLength <= limits.maxHeaderBytes else {
             throw CheckpointError(.limitExceeded, "npy: header length \(headerLength) exceeds the limit \(limits.maxHeaderBytes)", offset: 8)
         }
+        return (headerStart, headerLength)
+    }
+
+    static func header(_ file: ByteView, limits: ReaderLimits) throws -> Header {
+        let (headerStart, headerLength) = try headerSpan(file, limits: limits)
         let text = try file.copyBytes(headerStart, headerLength, "npy header")
         var p = PyLiteralParser(bytes: text, base: headerStart)
-        let dict = try p.parseDict()
-        let allowed: Set<String> = ["descr", "fortran_order", "shape"]
-        for k in dict.keys where !allowed.contains(k) {
-            throw CheckpointError(.malformed, "npy: unknown header key '\(k)'", offset: headerStart)
-        }
+        let dict = try p.parseDict(allowed: ["descr", "fortran_order", "shape"])
         guard case .string(let descr)? = dict["descr"] else {
             throw CheckpointError(.unsupportedDType, "npy: descr is missing or not a simple type string (structured dtypes are not supported)", offset: headerStart)
         }
@@ -103,35 +112,61 @@ enum NumPyReader {
 
 /// The npz reader: a zip of `.npy` entries; each becomes a tensor named after its entry without `.npy`.
 enum NpzReader {
-    static func read(_ file: ByteView, path: String, limits: ReaderLimits) throws -> CheckpointContents {
+    static func read(_ file: ByteView, path: String, limits: ReaderLimits, mode: ReadMode = .tensors) throws -> CheckpointContents {
         let zip = try ZipArchive(file, limits: limits)
         guard zip.entries.count <= limits.maxTensors else {
             throw CheckpointError(.limitExceeded, "npz: \(zip.entries.count) entries exceed the limit \(limits.maxTensors)", offset: 0)
         }
         var tensors: [Tensor] = []
+        var listed: [TensorInfo] = []
         var inflated = 0
         for entry in zip.entries where !entry.name.hasSuffix("/") {
+            guard entry.name.hasSuffix(".npy") else {
+                throw CheckpointError(.malformed, "npz: entry \"\(entry.name)\" is not a .npy array", offset: entry.localHeaderOffset)
+            }
+            let name = String(entry.name.dropLast(4))
+            if entry.method == 8 && mode == .headers {
+                // Only the npy header is inflated: 12 bytes for its length, then the header itself.
+                let first = try zip.prefix(entry, count: 12)
+                let end = try inEntry(entry) { try NumPyReader.headerEnd(first, limits: limits) }
+                let head = try zip.prefix(entry, count: end)
+                listed.append(try inEntry(entry) { try listHeader(head, entry: entry, name: name, path: path, limits: limits) })
+                continue
+            }
             if entry.method == 8 {
                 inflated += entry.size
                 guard inflated <= limits.maxInflatedBytes else {
                     throw CheckpointError(.limitExceeded, "npz: entries inflate to more than \(limits.maxInflatedBytes) bytes in total", offset: entry.directoryOffset)
                 }
             }
-            guard entry.name.hasSuffix(".npy") else {
-                throw CheckpointError(.malformed, "npz: entry \"\(entry.name)\" is not a .npy array", offset: entry.localHeaderOffset)
-            }
-            let name = String(entry.name.dropLast(4))
             let bytes = try zip.contents(entry)
-            do {
-                tensors.append(try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits))
-            } catch let e as CheckpointError {
-                // Offsets inside a deflated entry are relative to the entry; say so.
-                var e = e.prefixed("entry \"\(entry.name)\"\(entry.method == 8 ? " (inflated)" : ""): ")
-                if entry.method == 0, let o = e.offset { e.offset = entry.dataOffset + o }
-                throw e
-            }
+            let t = try inEntry(entry) { try NumPyReader.readNpy(bytes, name: name, path: path, limits: limits) }
+            if mode == .headers { listed.append(TensorInfo(t)) } else { tensors.append(t) }
         }
-        return CheckpointContents(tensors: tensors)
+        return CheckpointContents(tensors: tensors, listed: mode == .headers ? listed : nil)
+    }
+
+    /// Runs `body` on an entry's bytes, naming the entry in its errors. Offsets inside a deflated entry
+    /// are relative to the inflated entry (the message says so); inside a stored one they become file offsets.
+    static func inEntry<R>(_ entry: ZipArchive.Entry, _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as CheckpointError {
+            var e = e.prefixed("entry \"\(entry.name)\"\(entry.method == 8 ? " (inflated)" : ""): ")
+            if entry.method == 0, let o = e.offset { e.offset = entry.dataOffset + o }
+            throw e
+        }
+    }
+
+    /// A deflated entry's tensor from its npy header alone (`head`: the inflated bytes up to the end of
+    /// the header), checking the entry's declared size against what the header needs.
+    static func listHeader(_ head: ByteView, entry: ZipArchive.Entry, name: String, path: String, limits: ReaderLimits) throws -> TensorInfo {
+        let h = try NumPyReader.header(head, limits: limits)
+        let what = "array \"\(name)\""
+        let n = try ShapeMath.byteCount(shape: h.shape, width: h.dtype.byteWidth, limits: limits, what, offset: 8)
+        let (need, o) = h.dataOffset.addingReportingOverflow(n)
+        guard !o, need == entry.size else {
+            throw CheckpointError(.malformed, "\(what): \(h.dtype) × \(h.shape) needs \(n) data bytes after a header of \(h.dataOffset), but the entry declares \(entry.size) bytes", offset: h.dataOffset)
+        }
+        return TensorInfo(name: name, dtype: h.dtype, shape: h.shape, byteCount: n, file: path)
     }
 }
 
@@ -164,12 +199,16 @@ struct PyLiteralParser {
         return false
     }
 
-    mutating func parseDict() throws -> [String: Value] {
+    /// Parses the dict, refusing a key not in `allowed` as soon as it is read.
+    mutating func parseDict(allowed: Set<String>) throws -> [String: Value] {
         guard eat(UInt8(ascii: "{")) else { throw fail("expected '{'") }
         var out: [String: Value] = [:]
         while !eat(UInt8(ascii: "}")) {
             space()
             let key = try string()
+            guard allowed.contains(key) else {
+                throw CheckpointError(.malformed, "npy: unknown header key '\(key)'", offset: base)
+            }
             guard eat(UInt8(ascii: ":")) else { throw fail("expected ':'") }
             space()
             guard out.updateValue(try value(), forKey: key) == nil else { throw fail("duplicate key '\(key)'") }

@@ -8,6 +8,11 @@
 /// `ModelProto.graph (7) → GraphProto.initializer (5) | GraphProto.node (1) → NodeProto.attribute (5) →
 /// AttributeProto.t (5) → TensorProto.raw_data (9)`. Every other field is copied unchanged. Every key,
 /// varint and length is checked against its enclosing message.
+///
+/// The walk also counts before anything is decoded: more than ``ReaderLimits/maxNodes`` nodes or
+/// ``ReaderLimits/maxTensors`` initializers are refused here, and every walked record (node, attribute,
+/// tensor) is charged what protobuf-c will allocate for it (``recordCost``) against the expansion budget
+/// of the file's size, so a file of ten million empty nodes is refused before protobuf-c builds them.
 struct ONNXLayout {
     /// The model with every walked `raw_data` emptied (re-encoded lengths).
     var structure: [UInt8] = []
@@ -15,12 +20,26 @@ struct ONNXLayout {
     var initializerRaw: [Int: Range<Int>] = [:]
     /// File ranges of the `raw_data` of tensor attributes, by node index and attribute index.
     var attributeRaw: [Int: [Int: Range<Int>]] = [:]
+    /// Graph nodes counted on the wire.
+    private(set) var nodeCount = 0
+    /// Graph initializers counted on the wire.
+    private(set) var initializerCount = 0
+    /// What protobuf-c will allocate for the walked records, estimated and charged.
+    private(set) var budget: ExpansionBudget
+    private let limits: ReaderLimits
+
+    /// Bytes charged per walked record: protobuf-c's struct for it (at most about 200 bytes for the
+    /// ONNX subset), its slot in the parent's pointer array, and allocator overhead.
+    static let recordCost = 256
 
     private enum Kind { case model, graph, node, attribute, tensor }
     private enum Owner { case none, initializer(Int), attribute(node: Int, index: Int) }
 
     /// Walks `file` as a ModelProto.
-    init(_ file: ByteView) throws {
+    /// - Throws: `.limitExceeded` if the nodes, initializers or estimated decoded size are over the limits.
+    init(_ file: ByteView, limits: ReaderLimits) throws {
+        self.limits = limits
+        budget = ExpansionBudget(limits, input: file.count, what: "ONNX: decoded graph records")
         structure = try walk(file, 0 ..< file.count, .model, owner: .none, node: -1)
     }
 
@@ -88,11 +107,24 @@ struct ONNXLayout {
                 p = payload.upperBound
                 var sub: [UInt8]? = nil
                 switch (kind, field) {
+                case (.graph, 5), (.graph, 1), (.node, 5), (.attribute, 5):
+                    try budget.charge(ONNXLayout.recordCost, offset: start)
+                default: break
+                }
+                switch (kind, field) {
                 case (.model, 7): sub = try walk(file, payload, .graph, owner: .none, node: -1)
                 case (.graph, 5):
+                    guard initializerCount < limits.maxTensors else {
+                        throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxTensors) initializers", offset: start)
+                    }
+                    initializerCount += 1
                     sub = try walk(file, payload, .tensor, owner: .initializer(initializers), node: -1)
                     initializers += 1
                 case (.graph, 1):
+                    guard nodeCount < limits.maxNodes else {
+                        throw CheckpointError(.limitExceeded, "ONNX: more than \(limits.maxNodes) nodes (counted before decoding)", offset: start)
+                    }
+                    nodeCount += 1
                     sub = try walk(file, payload, .node, owner: .none, node: nodes)
                     nodes += 1
                 case (.node, 5):

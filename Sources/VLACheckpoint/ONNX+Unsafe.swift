@@ -15,7 +15,7 @@ extension ONNXReader {
     static func read(_ file: ByteView, path: String, limits: ReaderLimits) throws -> CheckpointContents {
         guard file.count > 0 else { throw CheckpointError(.truncated, "ONNX: empty file", offset: 0) }
         // The structure without the weights; raw_data stays in the mapped file (see ONNXLayout).
-        let layout = try ONNXLayout(file)
+        let layout = try ONNXLayout(file, limits: limits)
         let decoded: DecodedModel? = layout.structure.withUnsafeBytes { raw in
             guard let base = raw.baseAddress else { return nil }
             return onnx__model_proto__unpack(nil, raw.count, base.assumingMemoryBound(to: UInt8.self)).map(DecodedModel.init)

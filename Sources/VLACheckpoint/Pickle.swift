@@ -23,13 +23,25 @@ struct PickleMachine {
 
     /// A pickled value. Containers are indices into ``sequences`` (tuples, lists, sets) and
     /// ``dictionaries``, never nested Swift values: a hostile pickle can nest containers a million deep
-    /// or make cycles through the memo, and freeing a flat arena cannot recurse.
+    /// or make cycles through the memo, and freeing a flat arena cannot recurse. Storages and tensors
+    /// are indices into ``storageRefs`` and ``tensorRefs`` too, so a value stays small (a pickle that
+    /// DUPs a value millions of times copies an index, not a tensor description).
     enum Value {
         case none, bool(Bool), int(Int64), float(Double), string(String), bytes([UInt8])
         case tuple(Int), list(Int), set(Int), dict(Int)
         case global(String)
-        case storage(StorageRef), tensor(TensorRef)
+        case storage(Int), tensor(Int)
     }
+
+    /// Every storage a persistent id loaded, by index.
+    var storageRefs: [StorageRef] = []
+    /// Every tensor `_rebuild_tensor_v2` made, by index.
+    var tensorRefs: [TensorRef] = []
+    /// What the machine builds (stack values, memo entries, container items, strings) is charged here
+    /// against ``ReaderLimits/expansionBudget(forInput:)`` of the checkpoint file's size.
+    var budget: ExpansionBudget
+    /// Bytes charged per value placed on the stack, in the memo or in a container.
+    static let valueCost = MemoryLayout<Value>.stride
 
     /// Items of every tuple, list and set, by index.
     var sequences: [[Value]] = []
@@ -54,9 +66,11 @@ struct PickleMachine {
     var memo: [Int: Value] = [:]
     var pc = 0
 
-    init(_ bytes: ByteView, limits: ReaderLimits) {
+    /// A machine for the pickle `bytes` of a checkpoint file of `fileBytes` bytes (its budget's input).
+    init(_ bytes: ByteView, limits: ReaderLimits, fileBytes: Int) {
         self.bytes = bytes
         self.limits = limits
+        self.budget = ExpansionBudget(limits, input: fileBytes, what: "data.pkl: values built")
     }
 
     func fail(_ code: CheckpointError.Code, _ m: String, at o: Int) -> CheckpointError {
@@ -80,7 +94,13 @@ struct PickleMachine {
 
     mutating func push(_ v: Value, _ at: Int) throws {
         guard stack.count < limits.maxPickleStack else { throw fail(.limitExceeded, "stack deeper than \(limits.maxPickleStack)", at: at) }
+        try charge(PickleMachine.valueCost, at)
         stack.append(v)
+    }
+
+    /// Charges `bytes` to the budget, as an error at `at` if it is spent.
+    mutating func charge(_ bytes: Int, _ at: Int) throws {
+        try budget.charge(bytes, offset: at)
     }
 
     mutating func newSequence(_ items: [Value], _ at: Int) throws -> Int {
@@ -119,8 +139,9 @@ struct PickleMachine {
         return s
     }
 
-    func string(_ v: ByteView, _ at: Int) throws -> String {
+    mutating func string(_ v: ByteView, _ at: Int) throws -> String {
         guard v.count <= limits.maxNameBytes else { throw fail(.limitExceeded, "string of \(v.count) bytes exceeds the limit \(limits.maxNameBytes)", at: at) }
+        try charge(v.count, at)
         guard let s = String(validating: v.bytes, as: UTF8.self) else { throw fail("string is not UTF-8", at: at) }
         return s
     }
@@ -159,7 +180,9 @@ struct PickleMachine {
             let shape = try ints(args[2], "size", at)
             let stride = try ints(args[3], "stride", at)
             guard shape.count == stride.count else { throw fail("size \(shape) and stride \(stride) differ in rank", at: at) }
-            return .tensor(TensorRef(storage: s, storageOffset: offset, shape: shape, stride: stride, offset: at))
+            try charge(MemoryLayout<TensorRef>.stride + 16 * shape.count, at)
+            tensorRefs.append(TensorRef(storage: storageRefs[s], storageOffset: offset, shape: shape, stride: stride, offset: at))
+            return .tensor(tensorRefs.count - 1)
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
             guard let first = args.first, case .tensor = first else { throw fail("\(name) needs a tensor", at: at) }
             return first
@@ -169,7 +192,7 @@ struct PickleMachine {
     }
 
     /// `BINPERSID`: `('storage', storage type, key, location, element count)`.
-    func persistent(_ pid: Value, _ at: Int) throws -> Value {
+    mutating func persistent(_ pid: Value, _ at: Int) throws -> Value {
         guard case .tuple(let index) = pid, case let t = sequences[index], t.count == 5, case .string("storage") = t[0] else {
             throw fail("persistent id is not ('storage', type, key, location, count)", at: at)
         }
@@ -179,7 +202,9 @@ struct PickleMachine {
         guard case .string(let key) = t[2] else { throw fail("storage key is not a string", at: at) }
         let n = try int(t[4], "storage element count", at)
         guard n >= 0 else { throw fail("negative storage element count \(n)", at: at) }
-        return .storage(StorageRef(dtype: dtype, key: key, elementCount: n, offset: at))
+        try charge(MemoryLayout<StorageRef>.stride, at)
+        storageRefs.append(StorageRef(dtype: dtype, key: key, elementCount: n, offset: at))
+        return .storage(storageRefs.count - 1)
     }
 
     /// Runs the pickle to its STOP and returns the value it built.
@@ -234,7 +259,9 @@ struct PickleMachine {
                 let lv = try arg(width, "BINBYTES")
                 let n64: UInt64 = width == 1 ? UInt64(lv.bytes[0]) : width == 4 ? UInt64(try lv.le(0, as: UInt32.self)) : try lv.le(0, as: UInt64.self)
                 guard n64 <= UInt64(limits.maxNameBytes) else { throw fail(.limitExceeded, "bytes object of \(n64) bytes", at: at) }
-                try push(.bytes(try arg(Int(n64), "BINBYTES").bytes), at)
+                let payload = try arg(Int(n64), "BINBYTES")
+                try charge(payload.count, at)
+                try push(.bytes(payload.bytes), at)
             case 0x4A: try push(.int(Int64(try arg(4, "BININT").le(0, as: Int32.self))), at)
             case 0x4B: try push(.int(Int64(try arg(1, "BININT1").bytes[0])), at)
             case 0x4D: try push(.int(Int64(try arg(2, "BININT2").le(0, as: UInt16.self))), at)
@@ -299,6 +326,7 @@ struct PickleMachine {
     mutating func memoize(_ i: Int, _ at: Int) throws {
         guard let top = stack.last else { throw fail("memo store from an empty stack", at: at) }
         guard memo.count < limits.maxPickleStack else { throw fail(.limitExceeded, "memo larger than \(limits.maxPickleStack)", at: at) }
+        try charge(PickleMachine.valueCost + 16, at)
         memo[i] = top
     }
 

@@ -11,7 +11,8 @@
 /// Checks: every entry's local header and data lie inside the file and before the central directory,
 /// entries do not overlap, names are relative without `..` components, encrypted entries and methods
 /// other than stored (0) and deflate (8) are refused, declared sizes are capped and the inflate ratio
-/// is capped (``ReaderLimits/maxCompressionRatio``), inflated size and CRC-32 must match the directory.
+/// is capped (``ReaderLimits/maxCompressionRatio``), inflated size and CRC-32 must match the directory,
+/// and the CRC-32 of a stored entry is checked whenever it is read.
 struct ZipArchive {
     struct Entry {
         var name: String
@@ -196,13 +197,32 @@ struct ZipArchive {
     /// The entry named `name`, or nil.
     func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
 
-    /// The bytes of `entry`: a zero-copy view if stored, an inflated buffer if deflated.
-    /// Stored entries are not CRC-checked (that would read every page of a large file); inflated ones are.
+    /// The bytes of `entry`: a zero-copy view if stored, an inflated buffer if deflated. Either way the
+    /// CRC-32 of the bytes must match the directory's (for a stored entry this reads every page of it).
+    /// A deflated entry's buffer grows as bytes arrive (``Inflate``), so a declared size larger than
+    /// what the entry holds costs no more than twice what it holds.
+    /// - Throws: `.decompression` naming the entry and both CRCs if they differ.
     func contents(_ entry: Entry) throws -> ByteView {
         let what = "zip entry \"\(entry.name)\""
         let raw = try file.slice(entry.dataOffset, entry.compressedSize, "\(what) data")
-        if entry.method == 0 { return raw }
-        let storage = try Inflate.inflate(raw, size: entry.size, crc: entry.crc, what: what, offset: entry.dataOffset)
+        if entry.method == 0 {
+            let got = raw.withUnsafeBytes { Inflate.crc32(of: $0) }
+            guard got == entry.crc else {
+                throw CheckpointError(.decompression, "\(what): CRC-32 of the stored bytes is \(Inflate.hex(got)), the directory says \(Inflate.hex(entry.crc))", offset: entry.dataOffset)
+            }
+            return raw
+        }
+        let storage = try Inflate.inflate(raw, size: entry.size, crc: entry.crc, what: what, offset: entry.dataOffset,
+                                          initialCapacity: limits.inflateInitialCapacity)
         return storage.view
+    }
+
+    /// At most the first `count` bytes of `entry`, for reading a header: a view if stored, only that
+    /// many inflated bytes if deflated. Nothing is CRC-checked (the rest of the entry is not read).
+    func prefix(_ entry: Entry, count: Int) throws -> ByteView {
+        let what = "zip entry \"\(entry.name)\""
+        let raw = try file.slice(entry.dataOffset, entry.compressedSize, "\(what) data")
+        if entry.method == 0 { return raw.prefix(count) }
+        return try Inflate.inflatePrefix(raw, count: min(count, entry.size), what: what, offset: entry.dataOffset).view
     }
 }

@@ -9,7 +9,9 @@ struct Inspect: ParsableCommand {
             Reads safetensors, NumPy .npy/.npz, Flax msgpack, ONNX and PyTorch zip checkpoints, or a \
             Hugging Face directory (config.json + weights, sharded safetensors with an index). Prints \
             each tensor's name, dtype, shape and byte size, the totals, and the SHA-256 of every file \
-            read. Weights are mapped, not copied. For ONNX it also prints the opsets and the operators.
+            read. Weights are mapped, not copied, and never decompressed: a compressed .npz entry is \
+            inflated only as far as its header. A path that is not a regular file or directory (a \
+            FIFO, a device) is refused at once. For ONNX it also prints the opsets and the operators.
 
             Examples:
               vlac inspect all-MiniLM-L6-v2/model.safetensors
@@ -31,17 +33,17 @@ struct Inspect: ParsableCommand {
     var noHash = false
 
     func run() throws {
-        let checkpoint = try Checkpoint(path: path)
-        print(Inspect.render(checkpoint, json: json, graph: graph, hash: !noHash), terminator: "")
+        let listing = try CheckpointListing(path: path)
+        print(Inspect.render(listing, json: json, graph: graph, hash: !noHash), terminator: "")
     }
 
     /// The report for `checkpoint`, as text or JSON, ending in a newline.
-    static func render(_ checkpoint: Checkpoint, json: Bool, graph: Bool, hash: Bool) -> String {
+    static func render(_ checkpoint: CheckpointListing, json: Bool, graph: Bool, hash: Bool) -> String {
         let digests = checkpoint.files.map { (path: $0.path, bytes: $0.bytes.count, sha256: hash ? $0.sha256().hex : nil) }
         return json ? renderJSON(checkpoint, digests: digests, graph: graph) : renderText(checkpoint, digests: digests, graph: graph)
     }
 
-    static func renderText(_ c: Checkpoint, digests: [(path: String, bytes: Int, sha256: String?)], graph: Bool) -> String {
+    static func renderText(_ c: CheckpointListing, digests: [(path: String, bytes: Int, sha256: String?)], graph: Bool) -> String {
         var out = "\(escaped(c.path)): \(c.format), \(c.tensors.count) tensors\n"
         for d in digests {
             out += "  file \(escaped(d.path)) \(d.bytes) bytes" + (d.sha256.map { " sha256 \($0)" } ?? "") + "\n"
@@ -71,7 +73,7 @@ struct Inspect: ParsableCommand {
         return out
     }
 
-    static func renderJSON(_ c: Checkpoint, digests: [(path: String, bytes: Int, sha256: String?)], graph: Bool) -> String {
+    static func renderJSON(_ c: CheckpointListing, digests: [(path: String, bytes: Int, sha256: String?)], graph: Bool) -> String {
         var o = "{\n  \"formatVersion\": 1,\n"
         o += "  \"path\": \(quoted(c.path)),\n  \"format\": \(quoted(c.format.name)),\n"
         o += "  \"files\": [" + digests.map { d in

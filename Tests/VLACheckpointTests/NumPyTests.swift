@@ -17,6 +17,15 @@ enum ZipPatch {
         return nil
     }
 
+    /// Writes the CRC-32 of stored entry `name`'s bytes into its central directory record (after a
+    /// patch, so the patched bytes reach the reader instead of the CRC check).
+    static func resealCRC(_ b: inout [UInt8], _ name: String) {
+        guard let r = centralRecord(b, name) else { return }
+        let lh = Int(le32(b, r + 42))
+        let start = lh + 30 + (Int(b[lh + 26]) | Int(b[lh + 27]) << 8) + (Int(b[lh + 28]) | Int(b[lh + 29]) << 8)
+        put32(&b, r + 16, Craft.crc(Array(b[start ..< start + Int(le32(b, r + 20))])))
+    }
+
     /// Replaces every occurrence of `from` with `to` (same length).
     static func replaceAll(_ b: inout [UInt8], _ from: String, _ to: String) {
         let f = Array(from.utf8), t = Array(to.utf8)
@@ -132,6 +141,7 @@ enum ZipPatch {
     @Test func lyingNpyShapeIsRefusedWithTheEntryName() throws {
         var b = try Support.bytes(Support.fixture("stored.npz"))
         ZipPatch.replaceAll(&b, "'shape': (3, 5)", "'shape': (3, 9)")
+        ZipPatch.resealCRC(&b, "f32.npy")
         expectError(b, .truncated, #"entry "f32.npy": array "f32""#)
     }
 }

@@ -53,8 +53,8 @@ import VLACheckpoint
     /// Mutations confined to data.pkl (the zip layout intact) exercise the pickle machine itself.
     @Test func tenThousandPickleMutationsNeverTrap() throws {
         let bytes = try Support.bytes(Support.fixture("state_dict.pt"))
-        // data.pkl is the first entry, stored: its bytes follow the first local header; CRCs are not
-        // checked for stored entries, so mutated pickles reach the interpreter.
+        // data.pkl is the first entry, stored: its bytes follow the first local header. Stored entries
+        // are CRC-checked, so each mutation re-seals the directory's CRC to reach the interpreter.
         let nameLength = Int(bytes[26]) | Int(bytes[27]) << 8, extraLength = Int(bytes[28]) | Int(bytes[29]) << 8
         let start = 30 + nameLength + extraLength
         let record = try #require(ZipPatch.centralRecord(bytes, "state_dict/data.pkl"))
@@ -67,6 +67,7 @@ import VLACheckpoint
             for _ in 0 ..< 1 + Int(rng.next() % 3) {
                 m[start + Int(rng.next() % UInt64(size))] = UInt8(truncatingIfNeeded: rng.next())
             }
+            ZipPatch.put32(&m, record + 16, Craft.crc(Array(m[start ..< start + size])))
             do { _ = try Checkpoint(parsing: ByteStorage(copying: m).view, path: "m.pt", format: .pytorch) } catch is CheckpointError { refused += 1 }
         }
         #expect(refused > 1000)

@@ -14,7 +14,7 @@ import VLACheckpoint
     @Test(arguments: files)
     func textListsEveryTensorAndTheTotals(_ name: String) throws {
         let c = try Checkpoint(path: Self.fixtures + "/" + name)
-        let text = Inspect.render(c, json: false, graph: true, hash: true)
+        let text = Inspect.render(try CheckpointListing(path: Self.fixtures + "/" + name), json: false, graph: true, hash: true)
         for t in c.tensors { #expect(text.contains(t.name), "\(t.name)") }
         #expect(text.contains("total: \(c.tensors.count) tensors, \(c.totalElements) elements, \(c.totalBytes) bytes"))
         for f in c.files { #expect(text.contains("sha256 \(f.sha256().hex)")) }
@@ -23,7 +23,7 @@ import VLACheckpoint
     @Test(arguments: files)
     func jsonParsesAndAgreesWithTheCheckpoint(_ name: String) throws {
         let c = try Checkpoint(path: Self.fixtures + "/" + name)
-        let json = Inspect.render(c, json: true, graph: true, hash: false)
+        let json = Inspect.render(try CheckpointListing(path: Self.fixtures + "/" + name), json: true, graph: true, hash: false)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["formatVersion"] as? Int == 1)
         #expect(object["format"] as? String == c.format.name)
@@ -37,7 +37,7 @@ import VLACheckpoint
 
     @Test func onnxListsOpsetsAndNodes() throws {
         let c = try Checkpoint(path: Self.fixtures + "/toy.onnx")
-        let text = Inspect.render(c, json: false, graph: true, hash: false)
+        let text = Inspect.render(CheckpointListing(c), json: false, graph: true, hash: false)
         #expect(text.contains("opsets: ai.onnx 17"))
         #expect(text.contains("node 4 MatMul \"mm\""))
         #expect(text.contains("operators: Constant ×4, Add ×1, MatMul ×1"))
