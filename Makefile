@@ -15,7 +15,7 @@ help:
 	@echo "make reference-hypervla-full  generate the released-size HyperVLA reference (random weights, not committed)"
 	@echo "make test-full  the full-size parity tests (release build; generates both full-size references if missing)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
-	@echo "make fuzz       run the libFuzzer target over the .vla verifier (FUZZ_SECONDS=60)"
+	@echo "make fuzz       run every libFuzzer target (Fuzz/run.sh list), FUZZ_SECONDS=60 each"
 
 setup:
 	@scripts/setup.sh
@@ -81,7 +81,7 @@ reference-full: setup-reference
 
 FUZZ_SECONDS ?= 60
 fuzz: setup
-	Fuzz/run.sh FuzzFormatReader $(FUZZ_SECONDS)
+	Fuzz/run.sh all $(FUZZ_SECONDS)
 # Released-size HyperVLA (T5-base, DINOv2-base, 128-d 6-layer HN, 64-d 4-layer policy; random weights) with its
 # goldens into .reference/hypervla-full (several GB, not committed).
 reference-hypervla-full: setup-reference

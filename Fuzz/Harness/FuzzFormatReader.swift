@@ -3,6 +3,7 @@
 // Every input is first re-sealed: its last 32 bytes are replaced by the SHA-256 of the rest, so mutations
 // reach the structural checks instead of stopping at the digest. A file that verifies is then turned back
 // into a document and serialized again, which must verify too.
+import VLAFormat
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFormatReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

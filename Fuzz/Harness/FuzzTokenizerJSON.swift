@@ -1,0 +1,11 @@
+// libFuzzer target over the Hugging Face tokenizer.json loader (Fuzz/run.sh FuzzTokenizerJSON).
+// A tokenizer that loads then encodes a fixed sentence with mixed scripts, digits and spaces.
+import VLATokenizer
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTokenizerJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let tokenizer = try? Tokenizer(fileBytes: bytes, fileName: "tokenizer.json") else { return 0 }
+    _ = try? tokenizer.encode("Pick up the red block, 2×  then place it in the bowl: déjà vu 東京 ok")
+    return 0
+}
