@@ -123,7 +123,7 @@ let package = Package(
         // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
-            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLAFormat", "VLATestSupport", "CAllocationCounter", "CVLAKernels"],
+            name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLARuntimeC", "VLAFormat", "VLATestSupport", "CAllocationCounter", "CVLAKernels"],
             swiftSettings: commonSettings
         ),
         // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.

@@ -14,13 +14,23 @@ import Glibc
     private let isMapped: Bool
 
     /// Maps `path` read-only.
-    init(mapping path: String) throws(FormatError) {
-        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
+    ///
+    /// Opened with `O_NONBLOCK`, so that a FIFO or a device in the file's place is refused by the regular-file
+    /// check instead of blocking the caller forever in `open` (the flag changes nothing for a regular file,
+    /// which is only mapped). With `expectedSize`, a file of any other size is refused from its `fstat`, before
+    /// a byte of it is mapped or read.
+    init(mapping path: String, expectedSize: UInt64? = nil) throws(FormatError) {
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw FormatError(.io, "cannot open \(path): \(FileBytes.errnoText())") }
         defer { close(fd) }
         var st = stat()
         guard unsafe fstat(fd, &st) == 0 else { throw FormatError(.io, "cannot stat \(path): \(FileBytes.errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError(.io, "\(path) is not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(.io, "\(path) is not a regular file (\(FileBytes.kind(st.st_mode))); give the path of a .vla file")
+        }
+        if let expectedSize, UInt64(st.st_size) != expectedSize {
+            throw FormatError(.io, "\(path) is \(st.st_size) bytes, expected \(expectedSize); not read")
+        }
         let size = Int(st.st_size)
         if size == 0 {
             unsafe buffer = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -51,6 +61,18 @@ import Glibc
             unsafe munmap(UnsafeMutableRawPointer(mutating: p), buffer.count)
         } else {
             unsafe UnsafeMutableRawPointer(mutating: p).deallocate()
+        }
+    }
+
+    /// A file type's name for messages.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "not a regular file"
         }
     }
 

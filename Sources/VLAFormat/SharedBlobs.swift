@@ -7,8 +7,9 @@ import Glibc
 /// Finds and checks the shared blobs a policy references, by SHA-256.
 ///
 /// A blob is looked up in each search folder as `<anything>-<sha256 hex>.vla` or `<sha256 hex>.vla` (the
-/// names `vlac compile` writes). A candidate is accepted only when its whole-file SHA-256 equals the
-/// reference, it verifies, it is flagged as a shared blob, its size matches, and every external tensor of
+/// names `vlac compile` writes). A candidate is accepted only when it is a regular file of the size the
+/// reference records (checked first, from `fstat`, before anything is read), its whole-file SHA-256 equals the
+/// reference, it verifies, it is flagged as a shared blob, and every external tensor of
 /// the policy finds a stored (inline) tensor of the same name, dtype and shape at its index. Every `call` op must
 /// then name a program of its blob whose inputs and outputs match the op's operands. Names alone never bind.
 public struct SharedBlobResolver: Sendable {
@@ -105,12 +106,10 @@ public struct SharedBlobResolver: Sendable {
             for name in SharedBlobResolver.entries(of: folder) where name == "\(hex).vla" || name.hasSuffix("-\(hex).vla") {
                 let path = folder + "/" + name
                 do {
-                    let blob = try VLAFile(path: path, limits: limits)
+                    // The size first, from fstat: a candidate of another size (say, a huge sparse file) is refused
+                    // before it is hashed; a FIFO or device is refused without blocking.
+                    let blob = try VLAFile(path: path, limits: limits, byteCount: ref.size)
                     guard blob.header.isSharedBlob else { rejected.append("\(path): not a shared blob"); continue }
-                    guard UInt64(blob.byteCount) == ref.size else {
-                        rejected.append("\(path): \(blob.byteCount) bytes, the reference says \(ref.size)")
-                        continue
-                    }
                     guard blob.contentHash() == ref.sha256 else {
                         rejected.append("\(path): its SHA-256 is \(hexString(blob.contentHash())), the file was altered")
                         continue

@@ -101,6 +101,13 @@
         try self.init(storage: FileBytes(mapping: path), limits: limits)
     }
 
+    /// Maps and verifies the file at `path` only if it is `byteCount` bytes long: a file of another size is
+    /// refused from its `fstat`, before any of it is read or hashed (shared-blob lookup, whose references
+    /// record each blob's size).
+    convenience init(path: String, limits: FormatLimits, byteCount: UInt64) throws(FormatError) {
+        try self.init(storage: FileBytes(mapping: path, expectedSize: byteCount), limits: limits)
+    }
+
     /// Verifies a copy of `bytes` (placed at a 64-byte aligned address).
     ///
     /// - Throws: the first problem the verifier finds, with its byte offset.

@@ -95,8 +95,13 @@ public final class ActionProcessor {
 
     /// Applies the contract to one raw chunk and returns the action (``action``).
     ///
+    /// The last line of defence before a robot: a raw chunk holding a NaN or an infinity, or a chunk that the
+    /// contract turns into one (an absurd mean or std), is refused with `.nonFiniteAction` before it enters the
+    /// ensembling history, so the episode state is as before the call and ``action`` keeps the last good action.
+    /// ``raw`` still receives the chunk (for diagnosis); ``processed`` may hold the refused chunk.
+    ///
     /// - Parameter chunk: `horizon × actionDim` raw values.
-    /// - Throws: `.invalidInput` when the count is wrong.
+    /// - Throws: `.invalidInput` when the count is wrong; `.nonFiniteAction` naming the first non-finite value.
     /// - Complexity: O(window × actionDim + horizon × actionDim); allocates nothing.
     @discardableResult
     public func process(_ chunk: Span<Float>) throws(RuntimeError) -> [Float] {
@@ -104,20 +109,26 @@ public final class ActionProcessor {
             throw RuntimeError(.invalidInput, "raw action chunk has \(chunk.count) values, the contract says \(horizon)×\(actionDim)")
         }
         for i in 0..<raw.count { raw[i] = chunk[i] }
+        for i in 0..<raw.count where !raw[i].isFinite {
+            throw ActionProcessor.nonFinite("the step program's raw chunk", raw[i], i, actionDim)
+        }
         let squashed = Int(contract.squashedDims)
         let bound = contract.squashBound
         let gdim = Int(contract.gripperDim)
-        let slot = head * horizon * actionDim
         for h in 0..<horizon {
             for d in 0..<actionDim {
                 var v = raw[h * actionDim + d]
                 if d < squashed { v = bound * tanhf(v / bound) }
                 if contract.gripper == .logitThreshold, d == gdim { v = v >= 0 ? 1 : 0 }
                 if contract.normalization == .meanStd, contract.mask[d] { v = v * contract.std[d] + contract.mean[d] }
+                guard v.isFinite else {
+                    throw ActionProcessor.nonFinite("the chunk after squash, gripper rule and unnormalization (check the action contract's squash bound, mean and std)", v, h * actionDim + d, actionDim)
+                }
                 processed[h * actionDim + d] = v
-                history[slot + h * actionDim + d] = Double(v)
             }
         }
+        let slot = head * horizon * actionDim
+        for i in 0..<processed.count { history[slot + i] = Double(processed[i]) }
         head = (head + 1) % window
         historyCount = min(historyCount + 1, window)
         // Ensembling: the newest chunk contributes its step 0, the one before its step 1, ...
@@ -142,7 +153,18 @@ public final class ActionProcessor {
             let g = Double(action[gdim])
             action[gdim] = Float(mapGripper(g))
         }
+        // Finite chunks give finite means; checked anyway, so that no later change can hand one on.
+        for d in 0..<actionDim where !action[d].isFinite {
+            throw ActionProcessor.nonFinite("the action after ensembling, rotation and robot mapping", action[d], d, actionDim)
+        }
         return action
+    }
+
+    /// The error for a non-finite value at flat index `i` of a `[·, actionDim]` array.
+    static func nonFinite(_ what: String, _ value: Float, _ i: Int, _ actionDim: Int) -> RuntimeError {
+        RuntimeError(
+            .nonFiniteAction,
+            "\(what) holds \(value) at [\(i / actionDim)][\(i % actionDim)]; nothing was handed on (refusing a NaN or infinite action)")
     }
 
     func mapGripper(_ g: Double) -> Double {

@@ -35,12 +35,13 @@ import Synchronization
     public var bytes: Int { lock.withLock { $0 } }
 
     /// The pool's 64-byte aligned copy of `payload`, made on first use.
-    func copy(of payload: [UInt8]) -> UnsafeRawPointer {
+    /// - Throws: `.outOfMemory` when the copy cannot be allocated.
+    func copy(of payload: [UInt8]) throws(RuntimeError) -> UnsafeRawPointer {
         let address = unsafe payload.withUnsafeBytes { Int(bitPattern: $0.baseAddress) }
         let key = Key(address: address, count: payload.count)
-        return unsafe lock.withLock { total in
+        return try unsafe lock.withLock { (total: inout Int) throws(RuntimeError) -> UnsafeRawPointer in
             if let e = unsafe entries[key] { return unsafe e.copy }
-            let p = unsafe owned.allocate(bytes: payload.count)
+            let p = try unsafe owned.allocate(bytes: payload.count, "a shared constant")
             unsafe payload.withUnsafeBytes { src in
                 if let s = src.baseAddress { unsafe p.copyMemory(from: s, byteCount: src.count) }
             }

@@ -164,12 +164,36 @@ public struct TestVectorResult: Sendable, Hashable {
     public var index: Int
     /// The program it ran.
     public var program: String
-    /// Largest absolute difference between an output and its expected value (∞ where one is NaN and the other not).
+    /// Largest absolute difference between an output and its expected value (∞ where either is NaN or
+    /// infinite and they differ).
     public var maxAbsDifference: Float
     /// The tolerance the file allows.
     public var tolerance: Float
-    /// Whether the vector holds.
-    public var passed: Bool { maxAbsDifference <= tolerance }
+    /// f32 output values that are NaN or infinite. Any makes the vector fail, even where the expected value is
+    /// the same NaN: a self-test must not pass a policy whose actions would be refused.
+    public var nonFiniteOutputs: Int = 0
+    /// Whether the vector holds: every output finite and within the tolerance.
+    public var passed: Bool { nonFiniteOutputs == 0 && maxAbsDifference <= tolerance }
+
+    /// Creates a result.
+    public init(index: Int, program: String, maxAbsDifference: Float, tolerance: Float, nonFiniteOutputs: Int = 0) {
+        self.index = index
+        self.program = program
+        self.maxAbsDifference = maxAbsDifference
+        self.tolerance = tolerance
+        self.nonFiniteOutputs = nonFiniteOutputs
+    }
+
+    /// Why the vector fails, as a lowercase clause (nil when it passes).
+    public var failure: String? {
+        if nonFiniteOutputs > 0 {
+            return "\(nonFiniteOutputs) output value\(nonFiniteOutputs == 1 ? " is" : "s are") NaN or infinite"
+        }
+        if maxAbsDifference > tolerance || maxAbsDifference.isNaN {
+            return "largest difference \(maxAbsDifference) exceeds the tolerance \(tolerance)"
+        }
+        return nil
+    }
 }
 
 /// Runs a file's embedded test vectors.
@@ -189,11 +213,13 @@ public enum TestVectors {
             }
             try interpreter.run(vector.program)
             var worst: Float = 0
+            var nonFinite = 0
             for binding in vector.expected {
                 let expected = storedBytes(file, blobs: blobs, tensor: binding.value) ?? []
                 let type = file.tensors[binding.target].type
                 if type.dtype == .f32 {
                     let got = try interpreter.floats(binding.target)
+                    for value in got where !value.isFinite { nonFinite += 1 }
                     for (k, want) in floats(expected).enumerated() where k < got.count {
                         worst = max(worst, difference(got[k], want))
                     }
@@ -203,7 +229,8 @@ public enum TestVectors {
                 }
             }
             results.append(TestVectorResult(
-                index: i, program: file.programs[vector.program].name, maxAbsDifference: worst, tolerance: vector.tolerance))
+                index: i, program: file.programs[vector.program].name, maxAbsDifference: worst, tolerance: vector.tolerance,
+                nonFiniteOutputs: nonFinite))
         }
         return results
     }

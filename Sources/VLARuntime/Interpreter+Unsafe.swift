@@ -36,17 +36,26 @@ import VLAFormat
     }
 }
 
-/// Owns memory allocated for an interpreter (the in-memory document's constants, converted weights).
+/// Owns memory allocated for an interpreter (the arena, scratch, the in-memory document's constants, converted
+/// and packed weights).
+///
+/// Every allocation is failable: sizes come from files, and a refused allocation is a ``RuntimeError`` with
+/// code `.outOfMemory`, never a trap (Swift's own `allocate` aborts the process when `malloc` fails).
 @safe final class OwnedBuffers {
     var buffers: [UnsafeMutableRawPointer] = unsafe []
 
-    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+    /// 64-byte aligned memory of at least `bytes` bytes (64 for smaller requests), freed with the owner.
+    /// - Parameter what: What the memory is for, named in the error.
+    /// - Throws: `.outOfMemory` when the system refuses the allocation or `bytes` is negative.
+    func allocate(bytes: Int, _ what: @autoclosure () -> String = "scratch") throws(RuntimeError) -> UnsafeMutableRawPointer {
+        guard bytes >= 0, let p = unsafe FailableAllocation.aligned(bytes: max(bytes, 64)) else {
+            throw RuntimeError(.outOfMemory, "cannot allocate \(bytes) bytes for \(what()); the system refused the allocation (free memory, or raise the process's memory limit)")
+        }
         unsafe buffers.append(p)
         return unsafe p
     }
 
-    deinit { for unsafe p in unsafe buffers { unsafe p.deallocate() } }
+    deinit { for unsafe p in unsafe buffers { unsafe FailableAllocation.free(p) } }
 }
 
 /// Runs the programs of a `.vla` document or file: prepared once, then run any number of times.
@@ -112,7 +121,7 @@ import VLAFormat
                 }
             }
         }
-        let base = unsafe owned.allocate(bytes: pool == nil ? total : 0)
+        let base = try unsafe owned.allocate(bytes: pool == nil ? total : 0, "the document's constants")
         var cursor = 0
         for (id, entry) in document.tensors.enumerated() {
             switch entry.location {
@@ -124,7 +133,7 @@ import VLAFormat
                         "tensor \(id) \"\(entry.name)\": \(bytes.count) payload bytes for type \(entry.type)")
                 }
                 if let pool {
-                    let p = unsafe pool.copy(of: bytes)
+                    let p = try unsafe pool.copy(of: bytes)
                     unsafe bindings.append(TensorBinding(name: entry.name, type: entry.type, storage: .constant(p), scale: entry.scaleTensor))
                     continue
                 }
@@ -193,11 +202,11 @@ import VLAFormat
         self.keepAlive = keepAlive
         self.owned = owned
         unsafe try Interpreter.checkTensors(tensors, arenaSize: arenaSize)
-        let arena = unsafe owned.allocate(bytes: arenaSize)
+        let arena = try unsafe owned.allocate(bytes: arenaSize, "the arena (RuntimeLimits.maxArenaBytes is \(options.limits.maxArenaBytes))")
         unsafe arena.initializeMemory(as: UInt8.self, repeating: 0, count: max(arenaSize, 64))
         unsafe self.arena = arena
-        unsafe self.threadScratch = owned.allocate(bytes: 64).bindMemory(to: Float.self, capacity: 16)
-        unsafe self.sharedScratch = owned.allocate(bytes: 64).bindMemory(to: Float.self, capacity: 16)
+        unsafe self.threadScratch = try owned.allocate(bytes: 64).bindMemory(to: Float.self, capacity: 16)
+        unsafe self.sharedScratch = try owned.allocate(bytes: 64).bindMemory(to: Float.self, capacity: 16)
         self.pool = WorkerPool(threadCount: options.threads)
         Threading.useSingleThreadedBLAS()
         var planner = Planner(interpreter: self)
@@ -212,7 +221,7 @@ import VLAFormat
             }
             unsafe all.append(steps)
         }
-        planner.allocateScratch()
+        try planner.allocateScratch()
         unsafe self.steps = unsafe all
     }
 

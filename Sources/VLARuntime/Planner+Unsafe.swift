@@ -173,9 +173,15 @@ import VLAFormat
             return unsafe .attention(try attention(op, at))
         case .gather:
             let tt = unsafe tensors[ins[0]].type, it = unsafe tensors[ins[1]].type
-            let ids = unsafe address(ins[1]).assumingMemoryBound(to: Int32.self)
+            var ids = unsafe address(ins[1]).assumingMemoryBound(to: Int32.self)
             var checked = false
             if arenaRange(ins[1]) == nil {
+                // Constant ids are checked once, here, so run reads them unchecked: read a private copy, which a
+                // file rewritten in place under its mapping cannot change into an out-of-range row afterwards.
+                let copy = try unsafe interpreter.owned.allocate(bytes: it.elementCount * 4, "\(at): gather ids")
+                    .bindMemory(to: Int32.self, capacity: max(it.elementCount, 16))
+                unsafe copy.update(from: ids, count: it.elementCount)
+                unsafe ids = UnsafePointer(copy)
                 for i in 0..<it.elementCount {
                     let id = unsafe ids[i]
                     if id < 0 || Int(id) >= tt.shape[0] {
@@ -195,8 +201,8 @@ import VLAFormat
             let outer = outType.shape[..<axis].reduce(1, *)
             let inner = outType.shape[(axis + 1)...].reduce(1, *)
             // Part addresses and sizes live in memory owned by the interpreter, so run iterates no array.
-            let sources = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: UnsafeRawPointer.self, capacity: ins.count)
-            let sizes = unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: Int.self, capacity: ins.count)
+            let sources = try unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: UnsafeRawPointer.self, capacity: ins.count)
+            let sizes = try unsafe interpreter.owned.allocate(bytes: ins.count * 8).bindMemory(to: Int.self, capacity: ins.count)
             for (i, id) in ins.enumerated() {
                 unsafe (sources + i).initialize(to: address(id))
                 unsafe (sizes + i).initialize(to: tensors[id].type.shape[axis] * inner * 4)
@@ -278,10 +284,10 @@ import VLAFormat
         let t = unsafe tensors[id]
         if unsafe t.type.dtype == .f32 { return unsafe floats(id) }
         let count = unsafe t.type.elementCount
-        let c = try conversion(of: id, at)
+        let c = try unsafe conversion(of: id, at)
         if arenaRange(id) == nil {
             if let done = unsafe converted[id] { return unsafe done }
-            let p = unsafe interpreter.owned.allocate(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
+            let p = try unsafe interpreter.owned.allocate(bytes: count * 4, "\(at): f32 weights").bindMemory(to: Float.self, capacity: count)
             unsafe Kernels.convert(c, into: p, from: 0, to: count)
             unsafe converted[id] = ConstFloatPointer(p)
             return unsafe ConstFloatPointer(p)
@@ -307,16 +313,16 @@ import VLAFormat
     mutating func packedF32Weights(_ id: Int, k: Int, n: Int, _ at: String) throws(RuntimeError) -> UnsafeRawPointer {
         if let done = unsafe packedF32[id] { return unsafe done }
         let t = unsafe tensors[id]
-        let packed = unsafe interpreter.owned.allocate(bytes: vla_f32_packed_bytes(k, n))
+        let packed = try unsafe interpreter.owned.allocate(bytes: vla_f32_packed_bytes(k, n), "\(at): packed weights")
         if unsafe t.type.dtype == .f32 {
             unsafe vla_f32_pack(k, n, floats(id), n, packed)
         } else if let done = unsafe converted[id] {
             unsafe vla_f32_pack(k, n, done, n, packed)
         } else {
             let count = unsafe t.type.elementCount
-            let c = try conversion(of: id, at)
-            let f32 = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            defer { unsafe f32.deallocate() }
+            let c = try unsafe conversion(of: id, at)
+            let temporary = OwnedBuffers()  // freed when this returns
+            let f32 = try unsafe temporary.allocate(bytes: count * 4, "\(at): f32 weights to pack").bindMemory(to: Float.self, capacity: max(count, 1))
             unsafe Kernels.convert(c, into: f32, from: 0, to: count)
             unsafe vla_f32_pack(k, n, f32, n, packed)
         }
@@ -352,11 +358,11 @@ import VLAFormat
                 for i in 0..<(k * n) where unsafe bytes[i] == Int8.min {
                     throw RuntimeError(.invalidProgram, unsafe "\(at): weights \"\(w.name)\" hold −128 at element \(i); linear_i8 weights are in [−127, 127]")
                 }
-                let p = unsafe interpreter.owned.allocate(bytes: vla_q8_packed_bytes(k, n))
+                let p = try unsafe interpreter.owned.allocate(bytes: vla_q8_packed_bytes(k, n), "\(at): packed int8 weights")
                 unsafe vla_q8_pack(k, n, bytes, n, p)
                 unsafe packed = UnsafeRawPointer(p)
             } else {
-                let p = unsafe interpreter.owned.allocate(bytes: vla_bf16_packed_bytes(k, n))
+                let p = try unsafe interpreter.owned.allocate(bytes: vla_bf16_packed_bytes(k, n), "\(at): packed bf16 weights")
                 unsafe vla_bf16_pack(k, n, source.assumingMemoryBound(to: UInt16.self), n, p)
                 unsafe packed = UnsafeRawPointer(p)
             }
@@ -586,12 +592,12 @@ import VLAFormat
     }
 
     /// Allocates the scratch sizes found while planning.
-    func allocateScratch() {
+    func allocateScratch() throws(RuntimeError) {
         let threads = interpreter.pool.threadCount  // thread indices go up to the requested count, even if a worker failed to start
-        unsafe interpreter.sharedScratch = interpreter.owned.allocate(bytes: sharedScratchFloats * 4)
+        unsafe interpreter.sharedScratch = try interpreter.owned.allocate(bytes: sharedScratchFloats * 4, "shared scratch")
             .bindMemory(to: Float.self, capacity: max(sharedScratchFloats, 16))
         let per = (threadScratchFloats + 15) & ~15
-        unsafe interpreter.threadScratch = interpreter.owned.allocate(bytes: per * threads * 4)
+        unsafe interpreter.threadScratch = try interpreter.owned.allocate(bytes: per * threads * 4, "per-thread scratch")
             .bindMemory(to: Float.self, capacity: max(per * threads, 16))
         interpreter.threadScratchCount = per
     }

@@ -12,9 +12,10 @@ import VLAFormat
     var outputCount: Int
 
     init(interpreter: Interpreter, policy: Policy) throws(RuntimeError) {
-        let n = policy.metadata.image.height * policy.metadata.image.width * 3
-        unsafe inputCount = Int(n)
-        unsafe outputCount = Int(policy.metadata.action.horizon * policy.metadata.action.actionDim)
+        // In Int: the UInt32 fields of the metadata could overflow UInt32 arithmetic (the shapes were checked
+        // against the arena already, so these products fit).
+        unsafe inputCount = Int(policy.metadata.image.height) * Int(policy.metadata.image.width) * 3
+        unsafe outputCount = Int(policy.metadata.action.horizon) * Int(policy.metadata.action.actionDim)
         unsafe stepInput = try interpreter.arenaAddress(policy.inputTensor, dtype: .f32, count: inputCount, "step input")
             .bindMemory(to: Float.self, capacity: inputCount)
         if let r = policy.resetInputTensor {

@@ -31,7 +31,11 @@ import VLAFormat
     let addresses: SessionAddresses
 
     /// Prepares a session: allocates the arena and all scratch, starts the worker threads.
-    /// - Throws: ``RuntimeError`` when preparing the programs fails.
+    ///
+    /// The arena is checked against `options.limits.maxArenaBytes` (``RuntimeLimits``, 1 GiB by default) before
+    /// anything is allocated, and every allocation is failable.
+    /// - Throws: ``RuntimeError`` `.limitExceeded` for an arena over the limit, `.outOfMemory` when the system
+    ///   refuses an allocation, other codes when preparing the programs fails.
     public init(policy: Policy, options: RuntimeOptions = RuntimeOptions()) throws(RuntimeError) {
         self.policy = policy
         interpreter = try Interpreter(file: policy.file, blobs: policy.blobs, options: options)
@@ -68,8 +72,10 @@ import VLAFormat
 
     /// Runs one control step on a camera frame and returns the action (`actionDim` values).
     ///
-    /// - Throws: `.invalidInput` for a frame of the wrong byte count or size, or when the policy has a
-    ///   `reset` program and ``reset(frame:height:width:)`` has not run yet.
+    /// - Throws: `.invalidInput` for a frame of the wrong byte count or size; `.invalidState` when the policy has
+    ///   a `reset` program and ``reset(frame:height:width:)`` has not run yet (or failed); `.nonFiniteAction`
+    ///   when the raw chunk or the action holds a NaN or an infinity (nothing is returned, the episode state is
+    ///   unchanged); errors of the `step` program.
     public func step(frame: Span<UInt8>, height: Int, width: Int) throws(RuntimeError) -> [Float] {
         try checkReset()
         try image.prepare(frame: frame, frameHeight: height, frameWidth: width)
@@ -94,13 +100,14 @@ import VLAFormat
 
     func checkReset() throws(RuntimeError) {
         if policy.resetProgram != nil && !didReset {
-            throw RuntimeError(.invalidInput, "the policy has a reset program: call reset with the episode's first frame before step")
+            throw RuntimeError(.invalidState, "the policy has a reset program: call reset with the episode's first frame before step (a reset that failed does not count)")
         }
     }
 
     func runReset() throws(RuntimeError) {
         actions.reset()
         if let r = policy.resetProgram {
+            didReset = false  // until the reset program has run: a failed reset leaves no half-written weights to step on
             writeNormalized(reset: true)
             try run(r)
         }

@@ -7,7 +7,7 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
             case invalidProgram, unsupported, outOfBounds, invalidInput, limitExceeded
-            case invalidFile, sharedBlob
+            case invalidFile, sharedBlob, outOfMemory, nonFiniteAction, invalidState
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -27,6 +27,15 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         public static let invalidFile = Code(.invalidFile)
         /// A shared blob that is missing, altered or does not hold what the policy references (named by hash).
         public static let sharedBlob = Code(.sharedBlob)
+        /// An allocation (the arena, scratch, converted or packed weights) that the system refused; nothing was
+        /// half-prepared. Lower the memory other processes use, or the file's needs (``RuntimeLimits``).
+        public static let outOfMemory = Code(.outOfMemory)
+        /// The `step` program produced a NaN or infinite raw value, or the action contract turned a chunk into
+        /// one (an absurd mean or std): nothing is handed on to the robot, and the episode state is unchanged.
+        public static let nonFiniteAction = Code(.nonFiniteAction)
+        /// A call in the wrong order: `step` before `reset` on a policy with a `reset` program, or after a
+        /// `reset` that failed.
+        public static let invalidState = Code(.invalidState)
 
         /// The code's name.
         public var description: String {
@@ -38,6 +47,9 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
             case .limitExceeded: "limit exceeded"
             case .invalidFile: "invalid file"
             case .sharedBlob: "shared blob"
+            case .outOfMemory: "out of memory"
+            case .nonFiniteAction: "non-finite action"
+            case .invalidState: "invalid state"
             }
         }
     }

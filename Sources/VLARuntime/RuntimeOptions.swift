@@ -50,8 +50,17 @@ public struct RuntimeOptions: Sendable, Hashable {
 
 /// Hard limits the interpreter enforces while preparing, before it allocates.
 public struct RuntimeLimits: Sendable, Hashable {
-    /// Largest arena in bytes.
-    public var maxArenaBytes: Int = 1 << 34
+    /// Largest arena in bytes (for a policy session: the file's arena plus its call region,
+    /// ``Policy/sessionArenaBytes``), checked before anything is allocated.
+    ///
+    /// The default, 1 GiB, is about 40 times what a full-size HyperVLA policy needs at any precision: the
+    /// hypervla-tiny backbone blob's arena is 1.06 MB at width 32, activations grow linearly with the width
+    /// (768 for DINOv2-base, so about 25 MB), and the arena holds f32 activations whatever the weights'
+    /// precision. Raise it for larger models; lower it on a small robot computer. A file asking for more is
+    /// refused with `.limitExceeded`; an allocation under the limit that the system refuses is `.outOfMemory`.
+    public var maxArenaBytes: Int = RuntimeLimits.defaultMaxArenaBytes
+    /// The default ``maxArenaBytes``: 1 GiB (`VLA_DEFAULT_MAX_ARENA_BYTES` in `vlart.h`).
+    public static let defaultMaxArenaBytes = 1 << 30
     /// Largest constant storage the in-memory path copies, in bytes.
     public var maxConstantBytes: Int = 1 << 36
     /// Largest scratch memory in bytes: attention scores (one block per thread, all threads together), and separately the shared im2col or weight-conversion buffer.

@@ -111,15 +111,15 @@ import VLAFormat
         for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 5 &+ i / 1920) }
         var action = [Float](repeating: 0, count: 16)
         frame.withUnsafeBufferPointer { f in
-            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, f.count) == vlaOK)
-            #expect(vla_session_step(sessionHandle, f.baseAddress, 480, 640, f.count, &action, action.count) == vlaOK)
-            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, f.count) == vlaOK)
+            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
+            #expect(vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), &action, UInt(action.count)) == vlaOK)
+            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
         }
         let counter = Counter(live.interpreter)
         let n = frame.withUnsafeBufferPointer { f in
             action.withUnsafeMutableBufferPointer { out in
                 counter.during {
-                    for _ in 0..<4 { _ = vla_session_step(sessionHandle, f.baseAddress, 480, 640, f.count, out.baseAddress, out.count) }
+                    for _ in 0..<4 { _ = vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), out.baseAddress, UInt(out.count)) }
                 }
             }
         }

@@ -8,15 +8,34 @@
  *  - Functions return a vla_status_t; VLA_OK (0) is success. On failure, out-parameters are left
  *    unchanged (or set to NULL for handles) and a message naming the problem is stored for the calling
  *    thread: read it with vla_last_error_message. A successful call does not clear it.
- *  - No function aborts, exits or traps on any input: NULL pointers, wrong sizes, bad or altered files
- *    and calls in the wrong order all return a status.
- *  - Sizes are in elements unless a name says bytes. Frames are height x width x 3 uint8 RGB bytes,
- *    row-major, no padding between rows.
+ *  - No function aborts, exits or traps on any input: NULL pointers, wrong sizes, bad or altered files,
+ *    files that ask for more memory than the limit or than the system gives (VLA_ERR_LIMIT_EXCEEDED,
+ *    VLA_ERR_OUT_OF_MEMORY), FIFOs or devices where a file is expected, and calls in the wrong order all
+ *    return a status.
+ *  - Sizes are in elements unless a name says bytes, and every size_t is compared as the unsigned value it
+ *    is: (size_t)-1 as a capacity is a very large buffer, as a frame side it is out of range.
+ *  - Frames are height x width x 3 uint8 RGB bytes, row-major, no padding between rows.
+ *  - Handles: a function dereferences a handle only after finding it among the live handles that
+ *    vla_policy_open and vla_session_create returned, so a closed or destroyed handle, or one of the other
+ *    kind, gives VLA_ERR_INVALID_ARGUMENT (unless a later open or create was given the same address: then
+ *    it names that new object).
+ *  - No action leaves the library unless every value of it is finite: a NaN or infinite raw chunk, or an
+ *    action contract that turns a chunk into one, gives VLA_ERR_NON_FINITE_ACTION and writes nothing.
  *
  * Threading: a vla_policy_t is immutable after vla_policy_open and may be used from any number of
  * threads at once. A vla_session_t holds one episode's mutable state and its own arena: call its
  * functions from one thread at a time (different sessions may run on different threads in parallel).
+ * A call on a session while another thread is inside a call on the same session returns VLA_ERR_BUSY
+ * (an atomic flag; nothing is run); destroying a session while another thread uses it is undefined.
  * The last-error message is per thread.
+ *
+ * Files: the policy and its shared blobs are mapped read-only and verified once at vla_policy_open. The
+ * integrator must guarantee that these files are not truncated or rewritten in place while the policy is
+ * open (replace them by writing a new file and renaming it over the old one, as vlac does: the open
+ * mapping keeps the old bytes). A file truncated under the mapping makes the next read of a lost page
+ * raise SIGBUS in the reading thread; a file rewritten in place gives wrong weights (the tables, shapes and
+ * offsets were parsed into private memory at open, and the values the runtime uses to index memory are
+ * checked on a private copy, so no read leaves the mapping or the arena).
  */
 #ifndef VLART_H
 #define VLART_H
@@ -35,9 +54,16 @@ typedef int32_t vla_status_t;
 #define VLA_ERR_INVALID_FILE      2 /* a policy file that cannot be read or fails verification */
 #define VLA_ERR_SHARED_BLOB       3 /* a shared blob that is missing, altered or does not match (the message names its SHA-256) */
 #define VLA_ERR_INVALID_PROGRAM   4 /* a verified file that is not a runnable policy (conventions of the format spec, section 8.0) */
-#define VLA_ERR_STATE             5 /* a call in the wrong order (step before reset on a policy with a reset program) */
+#define VLA_ERR_STATE             5 /* a call in the wrong order (step before reset on a policy with a reset program, or after a reset that failed) */
 #define VLA_ERR_BUFFER_TOO_SMALL  6 /* an output buffer smaller than the result; nothing was written */
-#define VLA_ERR_RUNTIME           7 /* a failure while running a program (out-of-range ids, limits) */
+#define VLA_ERR_RUNTIME           7 /* a failure while running a program (out-of-range ids); a self-test message */
+#define VLA_ERR_OUT_OF_MEMORY     8 /* the system refused an allocation (arena, scratch, weights); nothing was created */
+#define VLA_ERR_NON_FINITE_ACTION 9 /* the step produced a NaN or infinite raw value or action; nothing was written */
+#define VLA_ERR_BUSY             10 /* another thread is inside a call on this session; nothing was run */
+#define VLA_ERR_LIMIT_EXCEEDED   11 /* the policy needs more than a limit allows (the session arena: max_arena_bytes) */
+
+/* The arena limit of vla_session_create: 1 GiB, about 40 times what a full-size HyperVLA policy needs. */
+#define VLA_DEFAULT_MAX_ARENA_BYTES ((uint64_t)1 << 30)
 
 /* An opened, verified policy with its shared blobs mapped. Opaque. */
 typedef struct vla_policy vla_policy_t;
@@ -68,7 +94,9 @@ size_t vla_last_error_message(char *buf, size_t len);
  * and finds its shared blobs by SHA-256 in shared_dirs (shared_dir_count folders, searched in order;
  * when shared_dir_count is 0, the policy's folder and ../shared beside it). On success *out receives a
  * handle the caller owns and must release with vla_policy_close. path and shared_dirs are only read
- * during the call. Thread-safe.
+ * during the call. The policy and every blob candidate must be regular files: a FIFO, device or
+ * directory is refused without blocking, and a blob candidate whose size differs from the size the policy
+ * records is refused before it is read. Thread-safe.
  */
 vla_status_t vla_policy_open(const char *path, const char *const *shared_dirs, size_t shared_dir_count,
                              vla_policy_t **out);
@@ -91,12 +119,34 @@ vla_status_t vla_policy_self_test(const vla_policy_t *policy, int32_t *passed);
 
 /*
  * Creates a session: allocates its arena and scratch memory and starts threads - 1 worker threads
- * (threads in 1..64; 0 means 1). On success *out receives a handle the caller owns and must release
- * with vla_session_destroy. Thread-safe with respect to the policy.
+ * (threads in 1..64; 0 means 1). The session arena (vla_policy_info's arena_bytes) is checked against
+ * VLA_DEFAULT_MAX_ARENA_BYTES first (VLA_ERR_LIMIT_EXCEEDED, nothing allocated), and an allocation the
+ * system refuses is VLA_ERR_OUT_OF_MEMORY. On success *out receives a handle the caller owns and must
+ * release with vla_session_destroy. Thread-safe with respect to the policy.
  */
 vla_status_t vla_session_create(vla_policy_t *policy, int32_t threads, vla_session_t **out);
 
-/* Destroys a session and stops its worker threads. NULL is ignored. Not concurrently with other calls on it. */
+/* Options of vla_session_create_with_options. Initialize with VLA_SESSION_OPTIONS_INIT, then set fields. */
+typedef struct vla_session_options {
+    uint32_t struct_size;     /* sizeof(vla_session_options_t); later versions may append fields */
+    int32_t threads;          /* kernel threads, 1..64 (0 means 1) */
+    uint64_t max_arena_bytes; /* refuse policies whose session arena is larger; 0 means VLA_DEFAULT_MAX_ARENA_BYTES */
+} vla_session_options_t;
+
+#define VLA_SESSION_OPTIONS_INIT { (uint32_t)sizeof(vla_session_options_t), 1, 0 }
+
+/*
+ * vla_session_create with options (see vla_session_options_t). options is only read during the call;
+ * struct_size below sizeof(vla_session_options_t) of this header's first version (16) is
+ * VLA_ERR_INVALID_ARGUMENT. Thread-safe with respect to the policy.
+ */
+vla_status_t vla_session_create_with_options(vla_policy_t *policy, const vla_session_options_t *options,
+                                             vla_session_t **out);
+
+/*
+ * Destroys a session and stops its worker threads. NULL is ignored; a handle that is not live (destroyed
+ * already) is ignored and leaves a message. Not concurrently with other calls on it (undefined).
+ */
 void vla_session_destroy(vla_session_t *session);
 
 /*
@@ -110,7 +160,10 @@ vla_status_t vla_session_reset(vla_session_t *session, const uint8_t *rgb, size_
 /*
  * One control step on a frame of any size (height, width in 1..16384): image contract, step program,
  * action contract. Writes action_dim floats to action (action_capacity must be >= action_dim).
- * After a reset with frames of the same size, allocates no memory. One thread at a time per session.
+ * A raw chunk or action holding a NaN or an infinity is VLA_ERR_NON_FINITE_ACTION: nothing is written
+ * and the ensembling history is unchanged (vla_session_chunk with processed 0 shows the refused chunk).
+ * After a reset with frames of the same size, allocates no memory. One thread at a time per session
+ * (VLA_ERR_BUSY otherwise).
  */
 vla_status_t vla_session_step(vla_session_t *session, const uint8_t *rgb, size_t height, size_t width,
                               size_t byte_count, float *action, size_t action_capacity);
