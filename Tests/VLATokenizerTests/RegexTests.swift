@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import VLATokenizer
 
@@ -53,6 +54,19 @@ import Testing
             }
         }
         #expect(checked == 2000)
+    }
+
+    /// The attack as a file carries it: a `Split` pre-tokenizer with eight `a*` then `b` in a tokenizer.json,
+    /// encoding 4,096 `a` then `b` (a backtracking matcher would not finish): the whole text is one split.
+    @Test func splitPatternInATokenizerFile() throws {
+        let json = TokenizerJSONBadInputTests.small.replacingOccurrences(
+            of: "\"pre_tokenizer\": {\"type\": \"Metaspace\"",
+            with: "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\(String(repeating: "a*", count: 8))b\"}, \"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"Metaspace\"")
+            .replacingOccurrences(of: "\"split\": true},", with: "\"split\": true}]},")
+        let t = try HFTokenizer(jsonBytes: Array(json.utf8), source: "attack.json")
+        let ids = try t.encode(String(repeating: "a", count: 4096) + "b").ids
+        // "▁a" then 4,095 "a" then "b" then </s>.
+        #expect(ids == [4] + [Int32](repeating: 6, count: 4095) + [5, 1])
     }
 
     /// A pattern over the state budget is refused at load time, naming the field and the budget.
