@@ -42,8 +42,11 @@ extension Compiler {
         }
         let lock = try OutputLock(folder: out)
         let previous = ManifestFile.read(out + "/manifest.json")
+        // What a run that throws keeps: the files the manifest in place names (the previous one, until the
+        // new one is written).
+        var named = Set((previous?.files ?? []).map(\.file))
         var finished = false
-        defer { if !finished { Self.abandon(lock, previous: previous?.files ?? [], in: out) } }
+        defer { if !finished { Self.abandon(lock, keeping: named, in: out) } }
         let temporaries = Self.removeTemporaries(in: out)
         summary.temporariesRemoved = temporaries.removed
         for note in temporaries.left { progress(.warning(note)) }
@@ -153,6 +156,7 @@ extension Compiler {
         for f in remove { try lock.record(f.file, sha256: f.sha256, size: f.size) }
         for dir in [out + "/policies", out + "/shared"] { try syncDirectory(dir) }
         try writeIfChanged(Array(manifest.json().utf8), to: out + "/manifest.json")
+        named = newFiles.union(manifest.stale.map(\.file))
         try syncDirectory(out)
         clock = threadCPUSeconds()
         let (removed, left) = Self.removeStale(remove, in: out)
@@ -166,11 +170,10 @@ extension Compiler {
         return summary
     }
 
-    /// A run that throws: removes the journaled files (this run's and interrupted runs') that the previous
-    /// manifest does not name, if they still hold the journaled bytes, then deletes the lock file. OUT is left
-    /// as the previous run left it.
-    static func abandon(_ lock: OutputLock, previous: [ManifestFile.FileRecord], in out: String) {
-        let named = Set(previous.map(\.file))
+    /// A run that throws: removes the journaled files (this run's and interrupted runs') that the manifest in
+    /// place does not name (`named`), if they still hold the journaled bytes, then deletes the lock file. Before
+    /// the new manifest is written, OUT is left as the previous run left it.
+    static func abandon(_ lock: OutputLock, keeping named: Set<String>, in out: String) {
         var seen: Set<String> = []
         _ = removeStale(lock.records.filter { !named.contains($0.file) && seen.insert($0.file).inserted }, in: out)
         lock.finish()
