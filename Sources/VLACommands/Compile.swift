@@ -28,6 +28,12 @@ struct Compile: ParsableCommand {
             list, blobs of a changed model) are removed, if they still hold the bytes vlac wrote; \
             --keep-stale keeps them. Nothing else in OUT is touched.
 
+            While it runs, a compile holds a lock on OUT (OUT/.vlac-compile.lock, deleted at the end): a second \
+            compile into the same folder fails at once, naming the process that holds it. A compile killed at \
+            any moment leaves no partial file under a final name and a manifest whose files are all complete; \
+            the next run removes the temporary files (*.vla.tmp-XXXXXX) and the files the killed run wrote \
+            that no manifest names, and rewrites what is missing or wrong.
+
             tasks.txt: one instruction per line; blank lines and # comments are skipped; duplicates are \
             compiled once; a line over 32 tokens is truncated with a warning naming the line. A line that \
             fails is reported as FILE:LINE and the others are still written (--strict stops instead).
@@ -171,6 +177,9 @@ struct Compile: ParsableCommand {
             let p = summary.phases
             let f = { (x: Double) in String(format: "%.2f", x) }
             stderr.write("CPU time (summed over jobs): shared parts \(f(p.context)) s, T5+HN \(f(p.evaluate)) s, emit \(f(p.emit)) s, hash+write \(f(p.write)) s\n")
+        }
+        if !summary.temporariesRemoved.isEmpty {
+            stderr.write("removed \(summary.temporariesRemoved.count) temporary files of an interrupted run\n")
         }
         for file in summary.removed where !quiet { stderr.write("removed stale \(file)\n") }
         if !summary.removed.isEmpty || !summary.kept.isEmpty {

@@ -8,9 +8,18 @@ extension Compiler {
     /// and `manifest.json` (written last).
     ///
     /// Every file is written atomically (temporary file, then rename), and a file whose bytes are already in
-    /// place is not rewritten. An instruction whose manifest entry (same instruction, model digest, options,
-    /// compiler) names a file that is still present with the recorded SHA-256 is skipped as up to date. A
-    /// failing instruction is reported through `progress` and the others are still written, unless `strict`.
+    /// place is not rewritten. A run that throws removes the files it wrote that the previous manifest does
+    /// not name: OUT is left as before. An instruction whose manifest entry (same instruction, model digest, options,
+    /// compiler) names a file that is still present with the recorded SHA-256, and that is a policy recording
+    /// that instruction, is skipped as up to date. A failing instruction is reported through `progress` and
+    /// the others are still written, unless `strict`.
+    ///
+    /// The run holds ``OutputLock`` on `out` (a second compile into it fails at once) and journals every file
+    /// before writing it. It first removes the temporary files that killed runs left (`*.vla.tmp-XXXXXX`,
+    /// `manifest.json.tmp-XXXXXX`), and treats the files an interrupted run journaled like files of the
+    /// previous manifest: removed unless the new manifest names them. So a run killed at any moment leaves
+    /// every file the manifest names complete, no partial file under a final name, and a rerun ends with
+    /// exactly what an uninterrupted run writes.
     ///
     /// After the manifest is written, the files the previous manifest named and the new one does not are
     /// removed (only if they still hold the bytes recorded there; nothing else in `out` is touched), unless
@@ -31,7 +40,16 @@ extension Compiler {
                 throw CompileError(.output, "\(dir): cannot create", cause: error)
             }
         }
+        let lock = try OutputLock(folder: out)
         let previous = ManifestFile.read(out + "/manifest.json")
+        // What a run that throws keeps: the files the manifest in place names (the previous one, until the
+        // new one is written).
+        var named = Set((previous?.files ?? []).map(\.file))
+        var finished = false
+        defer { if !finished { Self.abandon(lock, keeping: named, in: out) } }
+        let temporaries = Self.removeTemporaries(in: out)
+        summary.temporariesRemoved = temporaries.removed
+        for note in temporaries.left { progress(.warning(note)) }
         let key = runKey
         var clock = threadCPUSeconds()
         let ctx = try makeContext()
@@ -41,6 +59,7 @@ extension Compiler {
         var shared: [ManifestFile.Shared] = []
         for b in ctx.blobs {
             let name = "shared/\(b.role)-\(hexString(b.sha)).vla"
+            try lock.record(name, sha256: hexString(b.sha), size: b.bytes.count)
             try writeIfChanged(b.bytes, to: out + "/" + name)
             shared.append(.init(role: b.role, file: name, sha256: hexString(b.sha), size: b.bytes.count))
             summary.sharedBytes += b.bytes.count
@@ -55,8 +74,9 @@ extension Compiler {
         var failedLines: Set<String> = []
         for task in tasks.tasks {
             if let old = previous?.policies.first(where: { $0.instruction == task.text }), previous?.key == key,
-                let bytes = fm.contents(atPath: out + "/" + old.file), bytes.count == old.size,
-                hexString(VLAFormat.SHA256.hash([UInt8](bytes))) == old.sha256
+                let data = fm.contents(atPath: out + "/" + old.file), data.count == old.size,
+                case let bytes = [UInt8](data), hexString(VLAFormat.SHA256.hash(bytes)) == old.sha256,
+                Self.isPolicy(bytes, for: task.text)
             {
                 var e = old
                 e.line = task.line
@@ -87,7 +107,7 @@ extension Compiler {
         }
         var firstError: CompileError?
         var phases = summary.phases
-        try run(batches: batches, out: out, ctx: ctx, stats: &phases, shouldStop: { strict && firstError != nil }) { p, result in
+        try run(batches: batches, out: out, journal: lock, ctx: ctx, stats: &phases, shouldStop: { strict && firstError != nil }) { p, result in
             switch result {
             case .success(let w):
                 entries[p.task.line] = .init(
@@ -112,7 +132,10 @@ extension Compiler {
         let newFiles = Set(shared.map(\.file) + entries.values.map(\.file))
         var stale: [ManifestFile.FileRecord] = []
         var seen: Set<String> = []
-        for f in previous?.files ?? [] where !newFiles.contains(f.file) && seen.insert(f.file).inserted { stale.append(f) }
+        // Files that interrupted runs journaled count as the previous run's: no manifest names them.
+        for f in (previous?.files ?? []) + lock.interrupted where !newFiles.contains(f.file) && seen.insert(f.file).inserted {
+            stale.append(f)
+        }
         var keep = stale.filter { f in keepStale || (f.instruction.map { failedLines.contains($0) } ?? false) }
         // A kept policy may reference the previous blobs: keep those too.
         if keep.contains(where: { $0.file.hasPrefix("policies/") }) {
@@ -127,7 +150,14 @@ extension Compiler {
             generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage,
             precision: precisionReport.precision == .fp32 ? nil : precisionReport,
             stale: keep.filter { fm.fileExists(atPath: out + "/" + $0.file) }.sorted { $0.file < $1.file })
+        // The files about to be removed are journaled first: a run killed while removing them leaves them to
+        // the next run, which no longer finds them in the (new) manifest. The folders are flushed so that the
+        // manifest never names a file a power loss could lose.
+        for f in remove { try lock.record(f.file, sha256: f.sha256, size: f.size) }
+        for dir in [out + "/policies", out + "/shared"] { try syncDirectory(dir) }
         try writeIfChanged(Array(manifest.json().utf8), to: out + "/manifest.json")
+        named = newFiles.union(manifest.stale.map(\.file))
+        try syncDirectory(out)
         clock = threadCPUSeconds()
         let (removed, left) = Self.removeStale(remove, in: out)
         summary.removed = removed
@@ -135,7 +165,55 @@ extension Compiler {
         for note in left { progress(.warning(note)) }
         summary.phases.stale = threadCPUSeconds() - clock
         summary.compileSeconds = Date().timeIntervalSince(started)
+        lock.finish()
+        finished = true
         return summary
+    }
+
+    /// A run that throws: removes the journaled files (this run's and interrupted runs') that the manifest in
+    /// place does not name (`named`), if they still hold the journaled bytes, then deletes the lock file. Before
+    /// the new manifest is written, OUT is left as the previous run left it.
+    static func abandon(_ lock: OutputLock, keeping named: Set<String>, in out: String) {
+        var seen: Set<String> = []
+        _ = removeStale(lock.records.filter { !named.contains($0.file) && seen.insert($0.file).inserted }, in: out)
+        lock.finish()
+    }
+
+    /// Whether `bytes` verify as a policy whose metadata records `instruction` (a manifest edited to map an
+    /// instruction to another instruction's file is not taken at its word).
+    static func isPolicy(_ bytes: [UInt8], for instruction: String) -> Bool {
+        guard let file = try? VLAFile(bytes: bytes) else { return false }
+        return !file.header.isSharedBlob && file.metadata.instruction == instruction
+    }
+
+    /// Removes the temporary files that `AtomicFile.write` names `<final>.tmp-XXXXXX` beside vlac's outputs
+    /// (`manifest.json` in `out`, `*.vla` in `policies/` and `shared/`): only a killed run leaves them, and the
+    /// caller holds the output lock, so no other run is writing them. Returns the removed paths (relative to
+    /// `out`) and a note for each that could not be removed.
+    static func removeTemporaries(in out: String) -> (removed: [String], left: [String]) {
+        let fm = FileManager.default
+        var removed: [String] = [], left: [String] = []
+        for sub in ["", "policies", "shared"] {
+            let dir = sub.isEmpty ? out : out + "/" + sub
+            for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+                guard let final = AtomicFile.finalName(ofTemporary: name),
+                    sub.isEmpty ? final == "manifest.json" : ManifestFile.isOutputName(sub + "/" + final)
+                else { continue }
+                let relative = sub.isEmpty ? name : sub + "/" + name
+                guard (try? fm.attributesOfItem(atPath: dir + "/" + name))?[.type] as? FileAttributeType == .typeRegular else { continue }
+                do {
+                    try fm.removeItem(atPath: dir + "/" + name)
+                    removed.append(relative)
+                } catch {
+                    left.append("\(relative): a temporary file of an interrupted run; cannot remove (\(error.localizedDescription))")
+                }
+            }
+        }
+        return (removed, left)
+    }
+
+    func syncDirectory(_ path: String) throws(CompileError) {
+        do { try AtomicFile.syncDirectory(path) } catch { throw CompileError(.output, "\(path): cannot flush", cause: error) }
     }
 
     /// Identifies everything that decides the bytes: compiler, model digest, options.
@@ -271,11 +349,15 @@ struct ManifestFile {
             guard let f = entry["file"] as? String, let s = entry["sha256"] as? String, let size = entry["size"] as? Int else { continue }
             files.append(FileRecord(file: f, sha256: s, size: size, instruction: entry["instruction"] as? String))
         }
-        files = files.filter { f in
-            let parts = f.file.split(separator: "/", omittingEmptySubsequences: false)
-            return parts.count == 2 && (parts[0] == "policies" || parts[0] == "shared") && parts[1].hasSuffix(".vla")
-                && !parts[1].hasPrefix(".") && f.sha256.count == 64
-        }
+        files = files.filter { f in isOutputName(f.file) && f.sha256.count == 64 }
         return (key, out, files)
+    }
+
+    /// Whether `file` is a name vlac writes: `policies/NAME.vla` or `shared/NAME.vla`, NAME without `/` and not
+    /// starting with a dot.
+    static func isOutputName(_ file: String) -> Bool {
+        let parts = file.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 2 && (parts[0] == "policies" || parts[0] == "shared") && parts[1].hasSuffix(".vla")
+            && !parts[1].hasPrefix(".")
     }
 }

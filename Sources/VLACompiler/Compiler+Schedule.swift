@@ -25,7 +25,7 @@ extension Compiler {
     ///   - shouldStop: Checked before each task (under the lock): true stops taking new work (`--strict`).
     ///   - finish: Receives each instruction's outcome.
     func run(
-        batches: [(length: Int, items: [Prepared])], out: String, ctx: EmitContext, stats: inout PhaseTimes,
+        batches: [(length: Int, items: [Prepared])], out: String, journal: OutputLock, ctx: EmitContext, stats: inout PhaseTimes,
         shouldStop: () -> Bool,
         finish: (Prepared, Result<EmittedPolicy, CompileError>) -> Void
     ) throws(CompileError) {
@@ -36,7 +36,7 @@ extension Compiler {
         // The closures run only while this call lasts (concurrentPerform returns after every thread ends).
         withoutActuallyEscaping(finish) { finish in
             withoutActuallyEscaping(shouldStop) { shouldStop in
-                runWorkers(workers, queue: queue, contexts: UncheckedBox(contexts), out: out,
+                runWorkers(workers, queue: queue, contexts: UncheckedBox(contexts), out: out, journal: journal,
                            finish: UncheckedBox(finish), stop: UncheckedBox(shouldStop))
             }
         }
@@ -46,7 +46,7 @@ extension Compiler {
     }
 
     private func runWorkers(
-        _ workers: Int, queue: WorkQueue, contexts sendableContexts: UncheckedBox<[EmitContext]>, out: String,
+        _ workers: Int, queue: WorkQueue, contexts sendableContexts: UncheckedBox<[EmitContext]>, out: String, journal: OutputLock,
         finish finishBox: UncheckedBox<(Prepared, Result<EmittedPolicy, CompileError>) -> Void>,
         stop stopBox: UncheckedBox<() -> Bool>
     ) {
@@ -75,6 +75,7 @@ extension Compiler {
                         let emitted = threadCPUSeconds()
                         let sha = hexString(identity)
                         let name = "policies/\(ev.prepared.task.text.slug)-\(sha.prefix(8)).vla"
+                        try journal.record(name, sha256: sha, size: bytes.count)
                         try self.writeIfChanged(bytes, to: out + "/" + name)
                         queue.add(emit: emitted - start, write: threadCPUSeconds() - emitted)
                         result = .success(EmittedPolicy(file: name, sha256: sha, size: bytes.count, deviation: policy.deviation))
@@ -144,7 +145,7 @@ final class EvaluatorCache {
 }
 
 /// A value handed to the worker threads: the compiler's run is structured so that each value is either
-/// read-only while the threads run or used by one thread only (see ``Compiler/run(batches:out:ctx:stats:shouldStop:finish:)``).
+/// read-only while the threads run or used by one thread only (see ``Compiler/run(batches:out:journal:ctx:stats:shouldStop:finish:)``).
 final class UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

@@ -146,6 +146,8 @@ public struct CompileSummary: Sendable {
     public var removed: [String] = []
     /// Files of the previous run kept although no entry names them (`--keep-stale`, or a failed instruction).
     public var kept: [String] = []
+    /// Temporary files that killed runs left (`policies/NAME.vla.tmp-XXXXXX`, ...), removed at the start.
+    public var temporariesRemoved: [String] = []
 }
 
 /// Compiles instructions into HyperVLA policies (`vlac compile`).

@@ -50,6 +50,35 @@ public enum AtomicFile {
         }
         ok = true
     }
+
+    /// The final name that `name` is a temporary file for, or nil: `write` creates `<final>.tmp-XXXXXX` beside
+    /// the destination (six ASCII letters or digits, chosen by `mkstemp`). A process killed between creating
+    /// and renaming it leaves that file behind; only the writer's own pattern is recognized.
+    ///
+    /// - Parameter name: A file name without its folder.
+    public static func finalName(ofTemporary name: String) -> String? {
+        let bytes = Array(name.utf8)
+        let marker = Array(".tmp-".utf8)
+        guard bytes.count > marker.count + 6 else { return nil }
+        let cut = bytes.count - 6 - marker.count
+        guard Array(bytes[cut..<(cut + marker.count)]) == marker else { return nil }
+        for b in bytes[(cut + marker.count)...] {
+            let alnum = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+            if !alnum { return nil }
+        }
+        return String(decoding: bytes[..<cut], as: UTF8.self)
+    }
+
+    /// Flushes a folder's entries to disk (`fsync` on the folder), so that files renamed into it survive a
+    /// power loss, not only a killed process.
+    ///
+    /// - Throws: `FormatError` with code `.io`, naming the folder and the system's reason.
+    public static func syncDirectory(_ path: String) throws(FormatError) {
+        let fd = unsafe open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FormatError(.io, "cannot open the folder \(path): \(FileBytes.errnoText())") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FormatError(.io, "cannot flush the folder \(path): \(FileBytes.errnoText())") }
+    }
 }
 
 extension VLAWriter {

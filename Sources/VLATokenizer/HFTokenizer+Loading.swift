@@ -220,7 +220,7 @@ private struct Reader {
     func pattern(_ j: JSON, _ path: String) throws(TokenizerError) -> HFTokenizer.Pattern {
         _ = try object(j, path)
         if let s = j["String"] { return .literal(Array(try string(s, "\(path).String").utf8)) }
-        if let r = j["Regex"] { return .regex(try SimpleRegex(try string(r, "\(path).Regex"), field: "\(source): \(path).Regex")) }
+        if let r = j["Regex"] { return .regex(try SimpleRegex(try string(r, "\(path).Regex"), field: "\(source): \(path).Regex", maxStates: limits.maxRegexStates)) }
         throw fail(.malformed, path, "has neither String nor Regex", j)
     }
 

@@ -81,6 +81,9 @@ public struct TokenizerLimits: Sendable {
     public var maxListItems = 1 << 16
     /// The largest `max_length` / padding length accepted from a file.
     public var maxSequenceLength = 1 << 20
+    /// The most matcher states one `Regex` pattern compiles to (about one per literal and anchor, plus
+    /// `m + 1` for a `{n,m}` quantifier): matching costs this many steps per text byte.
+    public var maxRegexStates = 4096
 
     /// The default limits.
     public init() {}
