@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VLAFormat
 import VLAModels
 import VLARuntime
 import VLATokenizer
@@ -137,16 +138,16 @@ struct TextInput {
     /// Loads the tokenizer of `dir` once.
     init(directory dir: String, t5: Bool) throws {
         guard let name = TextInput.candidates.first(where: { FileManager.default.fileExists(atPath: dir + "/" + $0) }),
-            let data = FileManager.default.contents(atPath: dir + "/" + name)
+            let data = try RegularFile.read(dir + "/" + name)
         else {
             throw ValidationError("\(dir) has no tokenizer (looked for \(TextInput.candidates.joined(separator: ", "))); pass --ids")
         }
         if t5 {
-            let p = try TextProcessor.hyperVLA(fileBytes: [UInt8](data), fileName: name)
+            let p = try TextProcessor.hyperVLA(fileBytes: data, fileName: name)
             tokenizer = p.tokenizer
             postProcessing = p.postProcessing
         } else {
-            tokenizer = try Tokenizer(fileBytes: [UInt8](data), fileName: name)
+            tokenizer = try Tokenizer(fileBytes: data, fileName: name)
             var post = tokenizer.defaultPostProcessing
             post.padToLength = nil
             post.maxLength = TextInput.sentenceMaxLength(dir)
@@ -162,8 +163,8 @@ struct TextInput {
 
     /// `max_seq_length` from sentence_bert_config.json, else 512.
     static func sentenceMaxLength(_ dir: String) -> Int {
-        guard let data = FileManager.default.contents(atPath: dir + "/sentence_bert_config.json"),
-            let json = try? JSONValue(parsing: [UInt8](data)), case .number(let n)? = json["max_seq_length"], n >= 2, n <= 8192
+        guard let data = try? RegularFile.read(dir + "/sentence_bert_config.json"),
+            let json = try? JSONValue(parsing: data), case .number(let n)? = json["max_seq_length"], n >= 2, n <= 8192
         else { return 512 }
         return Int(n)
     }

@@ -74,8 +74,8 @@ extension Compiler {
         var failedLines: Set<String> = []
         for task in tasks.tasks {
             if let old = previous?.policies.first(where: { $0.instruction == task.text }), previous?.key == key,
-                let data = fm.contents(atPath: out + "/" + old.file), data.count == old.size,
-                case let bytes = [UInt8](data), hexString(VLAFormat.SHA256.hash(bytes)) == old.sha256,
+                let bytes = try? RegularFile.read(out + "/" + old.file), bytes.count == old.size,
+                hexString(VLAFormat.SHA256.hash(bytes)) == old.sha256,
                 Self.isPolicy(bytes, for: task.text)
             {
                 var e = old
@@ -226,7 +226,7 @@ extension Compiler {
     }
 
     func writeIfChanged(_ bytes: [UInt8], to path: String) throws(CompileError) {
-        if let existing = FileManager.default.contents(atPath: path), existing.count == bytes.count, [UInt8](existing) == bytes { return }
+        if let existing = try? RegularFile.read(path), existing == bytes { return }
         do { try AtomicFile.write(bytes, to: path) } catch { throw CompileError(.output, "\(path): cannot write", cause: error) }
     }
 }
@@ -329,8 +329,8 @@ struct ManifestFile {
 
     /// Reads a previous manifest (nil when absent or unreadable: everything is then recompiled).
     static func read(_ path: String) -> (key: String, policies: [Policy], files: [FileRecord])? {
-        guard let data = FileManager.default.contents(atPath: path),
-            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let bytes = try? RegularFile.read(path),
+            let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
             let key = obj["key"] as? String, let list = obj["policies"] as? [[String: Any]]
         else { return nil }
         var out: [Policy] = []

@@ -248,7 +248,7 @@ extension Compiler {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDir) else { continue }
             var h = VLAFormat.SHA256()
-            let data = isDir.boolValue ? nil : fm.contents(atPath: path)
+            let data = isDir.boolValue ? nil : try? RegularFile.read(path)
             data?.withUnsafeBytes { h.update($0) }
             guard let data, data.count == f.size, hexString(h.finalize()) == f.sha256 else {
                 kept.append("\(f.file): changed since vlac wrote it; left in place")

@@ -203,8 +203,8 @@ public final class Compiler: @unchecked Sendable {
         // the model directory), else text_encoder/ and vision_encoder/ inside it.
         var named: [String: String] = [:]
         var backboneJSON: JSONValue?
-        if let data = FileManager.default.contents(atPath: directory + "/config.json"),
-            let json = try? JSONValue(parsing: [UInt8](data)), let v = json["vlac"]
+        if let data = try Compiler.readIfPresent(directory + "/config.json"),
+            let json = try? JSONValue(parsing: data), let v = json["vlac"]
         {
             for key in ["text_encoder", "vision_encoder"] {
                 if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
@@ -217,8 +217,8 @@ public final class Compiler: @unchecked Sendable {
         var visionConfig: DINOv2.Config?
         var frozenEncoder: DINOv2?
         do {
-            if let data = FileManager.default.contents(atPath: visionDir + "/config.json") {
-                visionJSON = try JSONValue(parsing: [UInt8](data))
+            if let data = try Compiler.readIfPresent(visionDir + "/config.json") {
+                visionJSON = try JSONValue(parsing: data)
                 switch try FoundationModel.open(directory: visionDir) {
                 case .dinov2(let m):
                     frozenEncoder = m
@@ -257,8 +257,8 @@ public final class Compiler: @unchecked Sendable {
         // Tokenizer: tokenizer.json preferred (transformers' T5 tokenizer), else spiece.model.
         var processor: TextProcessor?
         for name in ["tokenizer.json", "spiece.model"] {
-            guard let data = FileManager.default.contents(atPath: textDir + "/" + name) else { continue }
-            do { processor = try TextProcessor.hyperVLA(fileBytes: [UInt8](data), fileName: name) } catch {
+            guard let data = try Compiler.readIfPresent(textDir + "/" + name) else { continue }
+            do { processor = try TextProcessor.hyperVLA(fileBytes: data, fileName: name) } catch {
                 throw CompileError(.model, "\(textDir)/\(name): \(error)")
             }
             break
@@ -394,6 +394,13 @@ public final class Compiler: @unchecked Sendable {
     }
 
     /// Hashes `files` in order, on up to `jobs` threads (largest files first).
+    /// The bytes of a file a model folder may hold (a config, a tokenizer), or nil if it is not there.
+    /// - Throws: `CompileError` `.model` when something other than a regular file is there (a FIFO would
+    ///   otherwise block the compile forever) or it cannot be read.
+    static func readIfPresent(_ path: String) throws(CompileError) -> [UInt8]? {
+        do { return try RegularFile.read(path) } catch { throw CompileError(.model, error.message) }
+    }
+
     static func hashFiles(_ files: [(path: String, name: String)], jobs: Int) throws(CompileError) -> [Provenance.Source] {
         if jobs <= 1 || files.count < 2 {
             var out: [Provenance.Source] = []

@@ -81,3 +81,24 @@ import Glibc
         return unsafe String(cString: s)
     }
 }
+
+/// Whole files that a folder is expected to hold (a model's `config.json`, a tokenizer, a manifest, a
+/// policy in an output folder), read without blocking: a FIFO, socket or device in such a file's place is an
+/// error at once, not a `read` that waits forever for a writer.
+public enum RegularFile {
+    /// The bytes of the regular file at `path` (symbolic links followed), or nil if nothing is there.
+    /// - Throws: ``FormatError`` with code `.io` when something other than a regular file is there, or the
+    ///   file cannot be opened or mapped.
+    public static func read(_ path: String) throws(FormatError) -> [UInt8]? {
+        var st = stat()
+        guard unsafe stat(path, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw FormatError(.io, "cannot stat \(path): \(FileBytes.errnoText())")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(.io, "\(path) is \(FileBytes.kind(st.st_mode)), where a regular file is expected")
+        }
+        let file = try FileBytes(mapping: path)
+        return unsafe Array(file.buffer)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import VLACheckpoint
+import VLAFormat
 
 extension Checkpoint: WeightSource {
     /// The tensor's shape, or nil.
@@ -28,11 +29,13 @@ public enum FoundationModel {
     ///   builders' lists of config and weight problems).
     public static func open(directory: String) throws(ModelError) -> FoundationModel {
         let configPath = directory + "/config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else {
+        let contents: [UInt8]?
+        do { contents = try RegularFile.read(configPath) } catch { throw ModelError(.io, error.message) }
+        guard let data = contents else {
             throw ModelError(.io, "\(configPath): cannot read (a Hugging Face model directory needs config.json)")
         }
         let json: JSONValue
-        do { json = try JSONValue(parsing: [UInt8](data)) } catch {
+        do { json = try JSONValue(parsing: data) } catch {
             throw ModelError(.badConfig, "\(configPath): \(error.message)", offset: error.offset)
         }
         let type: String

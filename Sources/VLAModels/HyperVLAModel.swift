@@ -1,5 +1,6 @@
 import Foundation
 import VLACheckpoint
+import VLAFormat
 
 /// Action statistics from `dataset_statistics.json` (`hypervla.md` §7.2).
 public struct ActionStatistics: Sendable, Equatable {
@@ -223,8 +224,10 @@ public struct HyperVLAModel: @unchecked Sendable {
 
 /// Reads and parses a JSON file.
 func readJSON(_ path: String) throws(ModelError) -> JSONValue {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ModelError(.io, "\(path): cannot read") }
-    do { return try JSONValue(parsing: [UInt8](data)) } catch {
+    let contents: [UInt8]?
+    do { contents = try RegularFile.read(path) } catch { throw ModelError(.io, error.message) }
+    guard let data = contents else { throw ModelError(.io, "\(path): cannot read") }
+    do { return try JSONValue(parsing: data) } catch {
         throw ModelError(.badConfig, "\(path): \(error.message)", offset: error.offset)
     }
 }
