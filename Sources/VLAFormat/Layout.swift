@@ -114,10 +114,10 @@ public struct FormatLimits: Sendable, Equatable {
     public var maxActionStd: Float = 1e6
     /// Most work of one run of one program, in FLOP-equivalents (``OpWork``; calls count their callee's work
     /// once blobs are resolved): 2³⁹ ≈ 5.5·10¹¹, about 12 times the full-size HyperVLA step (DINOv2-base at
-    /// 224×224, 4.6·10¹⁰).
+    /// 224×224 with its calls, 4.7·10¹⁰ by this estimate).
     public var maxProgramWork: UInt64 = 1 << 39
-    /// Most work of all test vectors together (what `vlac verify` runs), in the same units: 2³⁹, at least 5 times
-    /// a full-size policy's `reset` and `step` vectors.
+    /// Most work of all test vectors together (what `vlac verify` runs), in the same units: 2³⁹, about 6 times
+    /// a full-size policy's `reset` and `step` vectors (4.7·10¹⁰ each).
     public var maxTestVectorWork: UInt64 = 1 << 39
 
     /// The limits this version of vlac enforces.

@@ -65,6 +65,8 @@ extension Interpreter {
             return (file.programs, file.programs.map { $0.operations.indices.map { OpOrigin(op: $0) } }, Int(file.arenaSize))
         }
         do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
+            // The budgets of the expanded programs (FormatLimits) are the verifier's; the rest is a wrong blob.
+            if error.code == .limitExceeded { throw RuntimeError(.limitExceeded, error.message) }
             throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
         }
         // Expansion multiplies: every call becomes its callee's ops plus copies, and a hostile pair of files can
