@@ -95,6 +95,30 @@ public struct FormatLimits: Sendable, Equatable {
     public var maxActionDim: UInt32 = 64
     /// Longest action horizon.
     public var maxHorizon: UInt32 = 64
+    /// Longest side of the image contract (height or width). Real policies take 224×224.
+    public var maxImageSide: UInt32 = 4096
+    /// Most pixels (height × width) of the image contract: 2048², so one f32 frame is at most 48 MiB.
+    public var maxImagePixels: UInt64 = 1 << 22
+    /// Largest |mean| of the image contract (the mean of `x / 255`, which is in [0, 1]).
+    public var maxImageMean: Float = 1000
+    /// The image contract's std is in `minImageStd...maxImageStd`, so a normalized pixel stays within ±10⁶.
+    public var minImageStd: Float = 1e-3
+    /// See ``minImageStd``.
+    public var maxImageStd: Float = 1000
+    /// Largest |mean| of an action dim that is unnormalized (normalization `mean_std`, mask 1).
+    public var maxActionMean: Float = 1e6
+    /// The std of an unnormalized action dim is in `minActionStd...maxActionStd` (a normal f32, never 0,
+    /// negative or subnormal).
+    public var minActionStd: Float = 1e-6
+    /// See ``minActionStd``.
+    public var maxActionStd: Float = 1e6
+    /// Most work of one run of one program, in FLOP-equivalents (``OpWork``; calls count their callee's work
+    /// once blobs are resolved): 2³⁹ ≈ 5.5·10¹¹, about 12 times the full-size HyperVLA step (DINOv2-base at
+    /// 224×224 with its calls, 4.7·10¹⁰ by this estimate).
+    public var maxProgramWork: UInt64 = 1 << 39
+    /// Most work of all test vectors together (what `vlac verify` runs), in the same units: 2³⁹, about 6 times
+    /// a full-size policy's `reset` and `step` vectors (4.7·10¹⁰ each).
+    public var maxTestVectorWork: UInt64 = 1 << 39
 
     /// The limits this version of vlac enforces.
     public static let `default` = FormatLimits()

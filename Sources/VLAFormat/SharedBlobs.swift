@@ -61,16 +61,72 @@ public struct SharedBlobResolver: Sendable {
             }
             blobs.append(blob)
         }
-        try SharedBlobResolver.checkCalls(of: file, blobs: blobs)
+        try SharedBlobResolver.checkCalls(of: file, blobs: blobs, limits: limits)
         return blobs
     }
 
     /// Checks every `call` op of `file` against the blob programs it runs: the program exists, and its inputs and
-    /// outputs match the op's operands in count, dtype and shape.
+    /// outputs match the op's operands in count, dtype and shape. Then the budgets of the expanded programs
+    /// (each call replaced by its callee's ops): all programs together expand to at most `limits.maxOps` ops
+    /// (what the runtime plans), each program's work with its callees' is at most `limits.maxProgramWork`, and
+    /// the test vectors' work at most `limits.maxTestVectorWork`.
     ///
-    /// - Parameter blobs: The file's blobs in the order of `file.sharedRefs` (already matched by hash).
-    /// - Throws: `FormatError` `.sharedBlob` naming the blob's role and hash, the program and the operand.
-    public static func checkCalls(of file: VLAFile, blobs: [VLAFile]) throws(FormatError) {
+    /// - Parameters:
+    ///   - blobs: The file's blobs in the order of `file.sharedRefs` (already matched by hash).
+    ///   - limits: The budgets (the verifier's defaults unless given).
+    /// - Throws: `FormatError` `.sharedBlob` naming the blob's role and hash, the program and the operand;
+    ///   `.limitExceeded` naming the budget.
+    public static func checkCalls(of file: VLAFile, blobs: [VLAFile], limits: FormatLimits = .default) throws(FormatError) {
+        try checkCallSignatures(of: file, blobs: blobs)
+        var ops = 0
+        var work: [UInt64] = []
+        for p in file.programs.indices {
+            let e = expansion(of: p, in: file, blobs: blobs)
+            ops += e.ops
+            let name = escaped(file.programs[p].name)
+            guard ops <= Int(limits.maxOps) else {
+                throw FormatError(
+                    .limitExceeded,
+                    "program \"\(name)\" expands to more than \(limits.maxOps) ops with its calls into shared blob programs (FormatLimits.maxOps; the runtime plans at most as many)")
+            }
+            guard e.work <= limits.maxProgramWork else {
+                throw FormatError(
+                    .limitExceeded,
+                    "program \"\(name)\" with its calls into shared blob programs is \(e.work) FLOP-equivalents of work, over the budget of \(limits.maxProgramWork) per run (FormatLimits.maxProgramWork)")
+            }
+            work.append(e.work)
+        }
+        var total: UInt64 = 0
+        for (i, vector) in file.testVectors.enumerated() {
+            total = OpWork.add(total, work[vector.program])
+            guard total <= limits.maxTestVectorWork else {
+                throw FormatError(
+                    .limitExceeded,
+                    "test vector \(i) brings the test vectors' work with their calls into shared blob programs to \(total) FLOP-equivalents, over the budget of \(limits.maxTestVectorWork) (FormatLimits.maxTestVectorWork)")
+            }
+        }
+    }
+
+    /// The size of program `program` of `file` once every `call` is replaced by its callee: ops (a call counts its
+    /// callee's ops plus one copy per operand, as the runtime links it) and work (``VLAFile/programWork`` plus
+    /// each callee's). Call ops whose callee is missing count as one op (``checkCalls(of:blobs:limits:)``
+    /// refuses them).
+    ///
+    /// - Returns: The op count and the work, saturated.
+    public static func expansion(of program: Int, in file: VLAFile, blobs: [VLAFile]) -> (ops: Int, work: UInt64) {
+        var ops = 0
+        var work = file.programWork.indices.contains(program) ? file.programWork[program] : 0
+        for op in file.programs[program].operations {
+            guard op.opcode == .call, op.attributes.count == 2 else { ops += 1; continue }
+            let r = Int(op.attributes[0]), index = Int(op.attributes[1])
+            guard blobs.indices.contains(r), blobs[r].programs.indices.contains(index) else { ops += 1; continue }
+            ops += blobs[r].programs[index].operations.count + op.inputs.count + op.outputs.count
+            work = OpWork.add(work, blobs[r].programWork[index])
+        }
+        return (ops, work)
+    }
+
+    private static func checkCallSignatures(of file: VLAFile, blobs: [VLAFile]) throws(FormatError) {
         for program in file.programs {
             for (k, op) in program.operations.enumerated() where op.opcode == .call {
                 let r = Int(op.attributes[0]), index = Int(op.attributes[1])

@@ -78,6 +78,10 @@
     public let metadata: Metadata
     /// Programs.
     public let programs: [Program]
+    /// The work of one run of each program, in FLOP-equivalents (``OpWork``), by program index; a `call` op
+    /// counts its operands only (``SharedBlobResolver/expansion(of:in:blobs:)`` adds its callee's work).
+    /// Each is at most ``FormatLimits/maxProgramWork``.
+    public let programWork: [UInt64]
     /// Arena size in bytes.
     public let arenaSize: UInt64
     /// Provenance.
@@ -131,6 +135,7 @@
         tensors = v.tensors
         metadata = v.metadata
         programs = v.programs
+        programWork = v.programWork
         arenaSize = v.arenaSize
         provenance = v.provenance
         testVectors = v.testVectors

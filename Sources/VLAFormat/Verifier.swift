@@ -13,6 +13,8 @@ struct Verifier {
     var tensors: [VLAFile.Tensor] = []
     var metadata = Metadata()
     var programs: [Program] = []
+    /// The work of one run of each program (``OpWork``), call ops counting their operands only.
+    var programWork: [UInt64] = []
     var arenaSize: UInt64 = 0
     var provenance = Provenance()
     var testVectors: [TestVector] = []
@@ -201,8 +203,19 @@ struct Verifier {
         }
     }
 
+    /// Strings already decoded, by (offset << 32 | length): a repeated reference (the writer interns strings)
+    /// costs a lookup, not another copy.
+    private var decodedStrings: [UInt64: String] = [:]
+    /// Bytes of the distinct strings decoded so far; at most the string table's length (see ``string(at:_:)``).
+    private var decodedStringBytes: UInt64 = 0
+
     /// Reads a string reference (u32 offset, u32 length) at `at`.
-    private func string(at position: UInt64, _ field: @autoclosure () -> String) throws(FormatError) -> String {
+    ///
+    /// Budget: the distinct strings a file references add up to at most its string table's length, so that the
+    /// bytes decoded, hashed and escaped are linear in the file's size. The writer stores each distinct string
+    /// once; only strings that overlap in the table (thousands of names that are windows of one long run of
+    /// bytes) can exceed it.
+    private mutating func string(at position: UInt64, _ field: @autoclosure () -> String) throws(FormatError) -> String {
         let at = position
         let offset = UInt64(try reader.u32(at, field()))
         let length = try reader.u32(at + 4, field())
@@ -212,10 +225,20 @@ struct Verifier {
         guard offset + UInt64(length) <= stringsRange.length else {
             throw FormatError(.outOfBounds, "\(field()): string \(offset)..<\(offset + UInt64(length)) is outside the string table (\(stringsRange.length) bytes)", offset: at)
         }
+        let key = offset << 32 | UInt64(length)
+        if let known = decodedStrings[key] { return known }
+        decodedStringBytes += UInt64(length)
+        guard decodedStringBytes <= stringsRange.length else {
+            throw FormatError(
+                .limitExceeded,
+                "\(field()): string \(offset)..<\(offset + UInt64(length)) brings the distinct strings read to \(decodedStringBytes) bytes, more than the \(stringsRange.length)-byte string table: strings overlap in the table (string budget)",
+                offset: at)
+        }
         let bytes = try reader.bytes(stringsRange.offset + offset, UInt64(length), field())
         guard let s = String(validating: bytes, as: UTF8.self) else {
             throw FormatError(.badString, "\(field()): string at string-table offset \(offset) is not valid UTF-8", offset: stringsRange.offset + offset)
         }
+        decodedStrings[key] = s
         return s
     }
 
@@ -493,12 +516,25 @@ struct Verifier {
             throw bad("ensemble window \(a.ensembleWindow) is not in 1...horizon (\(a.horizon))", at + 32)
         }
         if a.rotation != .none && a.actionDim < 6 { throw bad("rotation mapping needs action_dim ≥ 6, has \(a.actionDim)", at + 84) }
-        guard im.height <= 16384, im.width <= 16384, (im.height == 0) == (im.width == 0) else {
-            throw bad("image size \(im.height)×\(im.width) must be both zero or both in 1...16384", at + 40)
+        guard (im.height == 0) == (im.width == 0) else {
+            throw bad("image size \(im.height)×\(im.width) must be both zero or both positive", at + 40)
+        }
+        let pixels = UInt64(im.height) * UInt64(im.width)
+        guard im.height <= limits.maxImageSide, im.width <= limits.maxImageSide, pixels <= limits.maxImagePixels else {
+            throw FormatError(
+                .limitExceeded,
+                "metadata: image size \(im.height)×\(im.width) exceeds the image budget (each side ≤ \(limits.maxImageSide), at most \(limits.maxImagePixels) pixels)",
+                offset: at + 40)
         }
         if im.crop != .none && !(im.cropArea > 0 && im.cropArea <= 1) { throw bad("crop area \(im.cropArea) is not in (0, 1]", at + 56) }
-        guard im.mean.allSatisfy(\.isFinite), im.std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw bad("image mean must be finite and std finite and positive", at + 60)
+        for c in 0..<3 {
+            let mean = im.mean[c], std = im.std[c]
+            guard mean.isFinite, abs(mean) <= limits.maxImageMean else {
+                throw bad("image mean of channel \(c) is \(mean); it must be finite with |mean| ≤ \(limits.maxImageMean)", at + 60 + 4 * UInt64(c))
+            }
+            guard std.isFinite, std >= limits.minImageStd, std <= limits.maxImageStd else {
+                throw bad("image std of channel \(c) is \(std); it must be in \(limits.minImageStd)...\(limits.maxImageStd)", at + 72 + 4 * UInt64(c))
+            }
         }
         let n = UInt64(a.actionDim)
         let arrays = start + UInt64(fixed)
@@ -509,8 +545,20 @@ struct Verifier {
             let mean = try reader.f32(arrays + 4 * i, "action mean")
             let std = try reader.f32(arrays + 4 * n + 4 * i, "action std")
             let mask = try reader.u8(arrays + 8 * n + i, "action mask")
-            guard mean.isFinite, std.isFinite else { throw bad("action mean/std of dim \(i) is not finite", arrays + 4 * i) }
+            guard mean.isFinite else { throw bad("action mean of dim \(i) is \(mean), not finite", arrays + 4 * i) }
+            guard std.isFinite else { throw bad("action std of dim \(i) is \(std), not finite", arrays + 4 * n + 4 * i) }
             guard mask <= 1 else { throw bad("action mask of dim \(i) is \(mask), must be 0 or 1", arrays + 8 * n + i) }
+            // A dim the runtime unnormalizes (a · std + mean) needs sane statistics; the others are never applied.
+            if a.normalization == .meanStd && mask == 1 {
+                guard abs(mean) <= limits.maxActionMean else {
+                    throw bad("action mean of dim \(i) is \(mean); an unnormalized dim needs |mean| ≤ \(limits.maxActionMean)", arrays + 4 * i)
+                }
+                guard std >= limits.minActionStd, std <= limits.maxActionStd else {
+                    throw bad(
+                        "action std of dim \(i) is \(std); an unnormalized dim needs std in \(limits.minActionStd)...\(limits.maxActionStd) (not zero, negative or subnormal)",
+                        arrays + 4 * n + 4 * i)
+                }
+            }
             a.mean.append(mean)
             a.std.append(std)
             a.mask.append(mask == 1)
@@ -546,6 +594,9 @@ struct Verifier {
             return try reader.u32(pool + 4 * index, what())
         }
         var names = Set<String>()
+        // Budget: every op record and every operand-pool word is used once on average (the writer lays both
+        // out in order, unshared), so verifying and preparing programs is linear in the section's size.
+        var opsUsed: UInt64 = 0, wordsUsed: UInt64 = 0
         for p in 0..<UInt64(programCount) {
             let e = entries + p * UInt64(programEntrySize)
             let name = try string(at: e, "program \(p) name")
@@ -558,12 +609,19 @@ struct Verifier {
             guard firstOp + count <= UInt64(opCount) else {
                 throw FormatError(.outOfBounds, "\(label): ops \(firstOp)..<\(firstOp + count) exceed the \(opCount) op records", offset: e + 8)
             }
+            opsUsed += count
+            guard opsUsed <= UInt64(opCount) else {
+                throw FormatError(
+                    .limitExceeded, "\(label): the programs run \(opsUsed) op records so far, more than the \(opCount) stored: programs share op records (op budget)",
+                    offset: e + 12)
+            }
             let io = UInt64(try reader.u32(e + 16, "\(label) io start"))
             let inCount = UInt64(try reader.u32(e + 20, "\(label) input count"))
             let outCount = UInt64(try reader.u32(e + 24, "\(label) output count"))
             guard inCount <= UInt64(limits.maxOperandsPerOp), outCount <= UInt64(limits.maxOperandsPerOp) else {
                 throw FormatError(.limitExceeded, "\(label) has \(inCount) inputs and \(outCount) outputs, the limit is \(limits.maxOperandsPerOp) each", offset: e + 20)
             }
+            wordsUsed += inCount + outCount
             var inputs: [Int] = [], outputs: [Int] = []
             for i in 0..<(inCount + outCount) {
                 let id = try tensorID(try word(io + i, "\(label) io", at: e + 16), "\(label) io \(i)", at: e + 16)
@@ -573,17 +631,37 @@ struct Verifier {
                 if i < inCount { inputs.append(id) } else { outputs.append(id) }
             }
             var operations: [Operation] = []
+            var work: UInt64 = 0
             for k in firstOp..<(firstOp + count) {
-                operations.append(try operation(at: ops + k * UInt64(opRecordSize), index: k, program: label, pool: pool, word: word))
+                let r = ops + k * UInt64(opRecordSize)
+                let operandCount = UInt64(try reader.u16(r + 8, "op \(k) input count")) + UInt64(try reader.u16(r + 10, "op \(k) output count"))
+                    + UInt64(try reader.u16(r + 12, "op \(k) attribute count"))
+                wordsUsed += operandCount
+                guard wordsUsed <= UInt64(poolWords) else {
+                    throw FormatError(
+                        .limitExceeded,
+                        "\(label) op \(k): the ops and programs use \(wordsUsed) operand words so far, more than the \(poolWords) in the pool: operand lists are shared (operand budget)",
+                        offset: r + 4)
+                }
+                let (operation, opWork) = try operation(at: r, index: k, program: label, pool: pool, word: word)
+                operations.append(operation)
+                work = OpWork.add(work, opWork)
+                guard work <= limits.maxProgramWork else {
+                    throw FormatError(
+                        .limitExceeded,
+                        "\(label): the work of ops \(firstOp)...\(k) is \(work) FLOP-equivalents, over the work budget of \(limits.maxProgramWork) per run (FormatLimits.maxProgramWork)",
+                        offset: r)
+                }
             }
             programs.append(Program(name: name, inputs: inputs, outputs: outputs, operations: operations))
+            programWork.append(work)
         }
     }
 
     private func operation(
         at r: UInt64, index k: UInt64, program label: String, pool: UInt64,
         word: (UInt64, @autoclosure () -> String, UInt64) throws(FormatError) -> UInt32
-    ) throws(FormatError) -> Operation {
+    ) throws(FormatError) -> (Operation, work: UInt64) {
         let opcode = OpCode(rawValue: try reader.u16(r, "op \(k) code"))
         let what = "\(label) op \(k) (\(opcode))"
         guard opcode.isKnown else {
@@ -606,11 +684,11 @@ struct Verifier {
         var attributes: [UInt32] = []
         for i in 0..<nAttr { attributes.append(try word(start + nIn + nOut + i, "\(what) attribute \(i)", r + 4)) }
         let inputs = Array(ids[0..<Int(nIn)]), outputs = Array(ids[Int(nIn)...])
-        if let problem = opcode.signatureProblem(
-            inputs: inputs.map { tensors[$0].type }, outputs: outputs.map { tensors[$0].type }, attributes: attributes)
-        {
+        let inputTypes = inputs.map { tensors[$0].type }, outputTypes = outputs.map { tensors[$0].type }
+        if let problem = opcode.signatureProblem(inputs: inputTypes, outputs: outputTypes, attributes: attributes) {
             throw FormatError(.badOperation, "\(what): \(problem)", offset: r)
         }
+        let work = OpWork.estimate(opcode, inputs: inputTypes, outputs: outputTypes, attributes: attributes)
         var written: [Range<UInt64>] = []
         for id in outputs {
             guard let out = arenaRange(id) else {
@@ -642,7 +720,7 @@ struct Verifier {
                     .badReference, "\(what): program \(attributes[1]) exceeds the limit of \(limits.maxPrograms) programs per file", offset: attributesAt + 4)
             }
         }
-        return Operation(opcode, inputs: inputs, outputs: outputs, attributes: attributes)
+        return (Operation(opcode, inputs: inputs, outputs: outputs, attributes: attributes), work)
     }
 
     /// The weights of `linear_i8` and `linear_bf16` are inline constants (the runtime packs them once when it
@@ -710,6 +788,7 @@ struct Verifier {
 
     private mutating func verifyTestVectors() throws(FormatError) {
         guard let (start, length) = known[.testVectors] else { return }
+        var testVectorWork: UInt64 = 0
         let end = start + length
         let count = try reader.u32(start, "test vector count")
         let entrySize = try reader.u32(start + 4, "test vector entry size")
@@ -733,6 +812,13 @@ struct Verifier {
             let tolerance = try reader.f32(e + 12, "test vector \(i) tolerance")
             guard tolerance.isFinite, tolerance >= 0 else {
                 throw FormatError(.invalidValue, "test vector \(i) tolerance \(tolerance) must be finite and non-negative", offset: e + 12)
+            }
+            testVectorWork = OpWork.add(testVectorWork, programWork[program])
+            guard testVectorWork <= limits.maxTestVectorWork else {
+                throw FormatError(
+                    .limitExceeded,
+                    "test vector \(i) (program \"\(escaped(programs[program].name))\") brings the test vectors' work to \(testVectorWork) FLOP-equivalents, over the budget of \(limits.maxTestVectorWork) (FormatLimits.maxTestVectorWork)",
+                    offset: e)
             }
             guard first + nIn + nOut <= UInt64(bindings) else {
                 throw FormatError(.outOfBounds, "test vector \(i): bindings \(first)..<\(first + nIn + nOut) exceed the \(bindings) bindings", offset: e + 4)

@@ -65,22 +65,20 @@ extension Interpreter {
             return (file.programs, file.programs.map { $0.operations.indices.map { OpOrigin(op: $0) } }, Int(file.arenaSize))
         }
         do { try SharedBlobResolver.checkCalls(of: file, blobs: blobs) } catch {
+            // The budgets of the expanded programs (FormatLimits) are the verifier's; the rest is a wrong blob.
+            if error.code == .limitExceeded { throw RuntimeError(.limitExceeded, error.message) }
             throw RuntimeError(.invalidInput, "\(error.message); resolve blobs with SharedBlobResolver")
         }
         // Expansion multiplies: every call becomes its callee's ops plus copies, and a hostile pair of files can
         // point thousands of calls at a long blob program. Count first, refuse above the limit, then build.
+        // The count is the verifier's (one function); checkCalls already refused more than FormatLimits.maxOps.
         var planned = 0
-        for program in file.programs {
-            for op in program.operations {
-                let size = op.opcode == .call
-                    ? blobs[Int(op.attributes[0])].programs[Int(op.attributes[1])].operations.count + op.inputs.count + op.outputs.count
-                    : 1
-                planned += size
-                guard planned <= limits.maxPlannedOps else {
-                    throw RuntimeError(
-                        .limitExceeded,
-                        "program \"\(program.name)\" expands to more than \(limits.maxPlannedOps) ops with its calls into shared blob programs (RuntimeLimits.maxPlannedOps)")
-                }
+        for (p, program) in file.programs.enumerated() {
+            planned += SharedBlobResolver.expansion(of: p, in: file, blobs: blobs).ops
+            guard planned <= limits.maxPlannedOps else {
+                throw RuntimeError(
+                    .limitExceeded,
+                    "program \"\(program.name)\" expands to more than \(limits.maxPlannedOps) ops with its calls into shared blob programs (RuntimeLimits.maxPlannedOps)")
             }
         }
         let base = (Int(file.arenaSize) + 63) & ~63

@@ -488,7 +488,8 @@ import VLAFormat
     /// any op that reads them; and no program input or output and no other program touches them.
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
         let ops = program.operations
-        unsafe fuseReduced(&steps, program: program, reads: reads)
+        let outside = ReadIntervals(outsideOf: program, planner: self)
+        unsafe fuseReduced(&steps, program: program, reads: reads, outside: outside)
         var i = 0
         while unsafe i + 1 < steps.count {
             defer { i += 1 }
@@ -497,7 +498,7 @@ import VLAFormat
                 unsafe x == ConstFloatPointer(lin.y), unsafe count == lin.m * lin.n
             else { continue }
             if unsafe y != lin.y {
-                guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads) else { continue }
+                guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads, outside: outside) else { continue }
             }
             unsafe lin.y = y
             unsafe lin.epilogue = f
@@ -510,12 +511,12 @@ import VLAFormat
     /// then an `add` of an `[m, n]` tensor (layer scale and residual: both become the product's epilogue,
     /// with the same roundings), or an element-wise op (applied to each block after the product). Each
     /// intermediate must be written in place or be dead afterwards, as for ``fuse(_:program:reads:)``.
-    func fuseReduced(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
+    func fuseReduced(_ steps: inout [Step], program: Program, reads: [[Range<Int>]], outside: ReadIntervals) {
         let ops = program.operations
         func consumable(_ produced: Int, by consumer: Int, writingTo y: FloatPointer, over output: FloatPointer) -> Bool {
             if unsafe y == output { return true }
             guard let range = arenaRange(ops[produced].outputs[0]) else { return false }
-            return isDead(range, after: consumer, in: program, reads: reads)
+            return isDead(range, after: consumer, in: program, reads: reads, outside: outside)
         }
         var i = 0
         while unsafe i + 1 < steps.count {
@@ -572,16 +573,21 @@ import VLAFormat
         }
     }
 
+    /// How many ops ``isDead(_:after:in:reads:outside:)`` looks ahead before it answers "not dead" (not fusing
+    /// is always correct). Compiled programs are far shorter (the full-size HyperVLA step expands to about 400
+    /// ops), so this changes no fusion of theirs; it keeps planning a long hostile program (16,000 tiny ops)
+    /// linear in its length instead of quadratic.
+    static let deadScanLimit = 1024
+
     /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.
-    func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]]) -> Bool {
-        for p in interpreter.programs {
-            for id in p.outputs + p.inputs where arenaRange(id)?.overlaps(range) ?? false { return false }
-            if p != program {
-                for o in p.operations { for id in o.inputs where arenaRange(id)?.overlaps(range) ?? false { return false } }
-            }
-        }
+    ///
+    /// - Complexity: O(log m) for the reads outside the program (`outside`), then at most
+    ///   ``deadScanLimit`` ops of the program.
+    func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]], outside: ReadIntervals) -> Bool {
+        if outside.overlaps(range) { return false }
         let n = program.operations.count
         for step in 1..<max(n, 1) {
+            if step > Self.deadScanLimit { return false }
             let j = (index + step) % n
             if reads[j].contains(where: { $0.overlaps(range) }) { return false }
             if let w = arenaRange(program.operations[j].outputs[0]), w.lowerBound <= range.lowerBound, w.upperBound >= range.upperBound {
@@ -600,5 +606,41 @@ import VLAFormat
         unsafe interpreter.threadScratch = try interpreter.owned.allocate(bytes: per * threads * 4, "per-thread scratch")
             .bindMemory(to: Float.self, capacity: max(per * threads, 16))
         interpreter.threadScratchCount = per
+    }
+}
+
+/// The arena bytes read from outside one program: every program's inputs and outputs, and the inputs of the
+/// ops of every other program, merged into sorted disjoint intervals so that a fusion's dead-range check is a
+/// binary search instead of a walk over all ops (which made planning quadratic in the number of ops).
+struct ReadIntervals {
+    private var intervals: [Range<Int>] = []
+
+    init(outsideOf program: Program, planner: Planner) {
+        var ranges: [Range<Int>] = []
+        for p in planner.interpreter.programs {
+            for id in p.outputs + p.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } }
+            if p != program {
+                for o in p.operations { for id in o.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } } }
+            }
+        }
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+        for r in ranges where !r.isEmpty {
+            if let last = intervals.last, r.lowerBound <= last.upperBound {
+                intervals[intervals.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                intervals.append(r)
+            }
+        }
+    }
+
+    /// Whether any interval overlaps `range`.
+    func overlaps(_ range: Range<Int>) -> Bool {
+        // The first interval ending after range's start; intervals are sorted and disjoint.
+        var low = 0, high = intervals.count
+        while low < high {
+            let mid = (low + high) / 2
+            if intervals[mid].upperBound <= range.lowerBound { low = mid + 1 } else { high = mid }
+        }
+        return low < intervals.count && intervals[low].overlaps(range)
     }
 }

@@ -65,45 +65,17 @@ public final class Policy: Sendable {
     /// Wraps an already verified file and its resolved blobs.
     /// - Throws: `.invalidProgram` when the file is not a policy that follows §8.0.
     public init(file: VLAFile, blobs: [VLAFile]) throws(RuntimeError) {
-        guard !file.header.isSharedBlob else {
-            throw RuntimeError(.invalidProgram, "the file is a shared blob (role \"\(file.metadata.role)\"), not a policy")
-        }
+        // The conventions are VLAFormat's (one function, which `vlac verify` also runs on every policy).
+        let found: PolicyPrograms
+        do { found = try file.policyPrograms() } catch { throw RuntimeError(.invalidProgram, error.message) }
         guard blobs.count == file.sharedRefs.count else {
             throw RuntimeError(.sharedBlob, "the policy references \(file.sharedRefs.count) shared blobs, \(blobs.count) were given")
         }
         let action = file.metadata.action
-        let image = file.metadata.image
-        guard action.actionDim > 0 else {
-            throw RuntimeError(.invalidProgram, "action_dim is 0: the file produces no action")
-        }
-        guard image.height > 0, image.width > 0 else {
-            throw RuntimeError(.invalidProgram, "the image contract takes no image (height or width 0)")
-        }
-        guard let step = file.programs.firstIndex(where: { $0.name == "step" }) else {
-            throw RuntimeError(.invalidProgram, "the policy has no \"step\" program")
-        }
-        let frameType = TensorType(.f32, [Int(image.height), Int(image.width), 3])
-        let chunkType = TensorType(.f32, [Int(action.horizon), Int(action.actionDim)])
-        let p = file.programs[step]
-        guard p.inputs.count == 1, p.outputs.count == 1 else {
-            throw RuntimeError(.invalidProgram, "program \"step\" has \(p.inputs.count) inputs and \(p.outputs.count) outputs; a policy's has one of each")
-        }
-        guard file.tensors[p.inputs[0]].type == frameType else {
-            throw RuntimeError(.invalidProgram, "program \"step\" input \"\(file.tensors[p.inputs[0]].name)\" is \(file.tensors[p.inputs[0]].type), the image contract says \(frameType)")
-        }
-        guard file.tensors[p.outputs[0]].type == chunkType else {
-            throw RuntimeError(.invalidProgram, "program \"step\" output \"\(file.tensors[p.outputs[0]].name)\" is \(file.tensors[p.outputs[0]].type), the action contract says \(chunkType)")
-        }
-        var resetProgram: Int? = nil
-        var resetInput: Int? = nil
-        if let r = file.programs.firstIndex(where: { $0.name == "reset" }) {
-            let rp = file.programs[r]
-            guard rp.inputs.count == 1, rp.outputs.isEmpty, file.tensors[rp.inputs[0]].type == frameType else {
-                throw RuntimeError(.invalidProgram, "program \"reset\" must take one \(frameType) input and have no outputs (it has \(rp.inputs.count) inputs, \(rp.outputs.count) outputs)")
-            }
-            resetProgram = r
-            resetInput = rp.inputs[0]
-        }
+        let p = file.programs[found.step]
+        let step = found.step
+        let resetProgram = found.reset
+        let resetInput = found.reset.map { file.programs[$0].inputs[0] }
         self.file = file
         self.blobs = blobs
         self.stepProgram = step

@@ -102,7 +102,8 @@ import VLATestSupport
     @Test func verifyResolvesTheSharedBlobByHash() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let (policy, blob) = try SampleDocuments.policyAndBlob()
+        // The call sample: it has no action contract, so the policy conventions do not apply to it.
+        let (policy, blob) = try SampleDocuments.callPolicyAndBlob()
         let policyPath = dir.appendingPathComponent("policies/sample.vla").path
         try Data(policy).write(to: URL(fileURLWithPath: policyPath))
         // Missing blob: non-zero, the message names the hash and says what to do.
@@ -116,6 +117,9 @@ import VLATestSupport
         run = try Self.vlac(["verify", policyPath])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("shared blob   ok"))
+        // The work of each program with its calls, against the budget (the call sample's step is tiny).
+        #expect(run.stdout.contains("  work          ok  step "), "\(run.stdout)")
+        #expect(run.stdout.contains("per run (budget 5.5e11)"), "\(run.stdout)")
         // Altered blob under the right name: refused.
         var altered = blob
         altered[altered.count - 40] ^= 1
@@ -123,6 +127,20 @@ import VLATestSupport
         run = try Self.vlac(["verify", policyPath])
         #expect(run.status != 0)
         #expect(run.stderr.contains("shared_blob"))
+    }
+
+    /// The format sample has an action contract but its `reset` writes an output and its `step` does not take
+    /// the image contract's frame: the runtime refuses it, so verify does too, naming the rule.
+    @Test func verifyChecksThePolicyConventions() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (policy, blob) = try SampleDocuments.policyAndBlob()
+        let policyPath = dir.appendingPathComponent("policies/sample.vla").path
+        try Data(policy).write(to: URL(fileURLWithPath: policyPath))
+        try Data(blob).write(to: URL(fileURLWithPath: dir.appendingPathComponent("shared/backbone-\(hexString(SHA256.hash(blob))).vla").path))
+        let run = try Self.vlac(["verify", policyPath])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("policy conventions (§8.0): program \"step\""), "\(run.stderr)")
     }
 
     @Test func dumpRefusesACorruptFile() throws {
