@@ -53,9 +53,9 @@ public struct RuntimeLimits: Sendable, Hashable {
     /// Largest arena in bytes (for a policy session: the file's arena plus its call region,
     /// ``Policy/sessionArenaBytes``), checked before anything is allocated.
     ///
-    /// The default, 1 GiB, is about 40 times what a full-size HyperVLA policy needs at any precision: the
-    /// hypervla-tiny backbone blob's arena is 1.06 MB at width 32, activations grow linearly with the width
-    /// (768 for DINOv2-base, so about 25 MB), and the arena holds f32 activations whatever the weights'
+    /// The default, 1 GiB, is about 75 times what a full-size HyperVLA policy needs at any precision: its
+    /// session arena is 13.9 MB (the policy's 2,208,512 bytes plus the backbone blob's 11,652,096, read with
+    /// `vlac dump` from the released-size model), and the arena holds f32 activations whatever the weights'
     /// precision. Raise it for larger models; lower it on a small robot computer. A file asking for more is
     /// refused with `.limitExceeded`; an allocation under the limit that the system refuses is `.outOfMemory`.
     public var maxArenaBytes: Int = RuntimeLimits.defaultMaxArenaBytes
