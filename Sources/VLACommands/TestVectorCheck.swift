@@ -4,9 +4,9 @@ import VLARuntime
 /// Runs a file's embedded test vectors with this build's interpreter.
 enum TestVectorCheck {
     /// Returns a one-line summary, or throws naming the first vector that does not hold.
-    static func run(_ file: VLAFile, blobs: [VLAFile]) throws -> String {
+    static func run(_ file: VLAFile, blobs: [VLAFile], options: RuntimeOptions = RuntimeOptions()) throws -> String {
         if file.testVectors.isEmpty { return "none embedded" }
-        let results = try TestVectors.run(file: file, blobs: blobs)
+        let results = try TestVectors.run(file: file, blobs: blobs, options: options)
         if let bad = results.first(where: { !$0.passed }) {
             throw CommandFailure(
                 bad.nonFiniteOutputs > 0

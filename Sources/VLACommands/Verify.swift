@@ -1,5 +1,6 @@
 import ArgumentParser
 import VLAFormat
+import VLARuntime
 
 /// `vlac verify FILE`: digest, structure, shared references, test vectors.
 struct Verify: ParsableCommand {
@@ -10,8 +11,9 @@ struct Verify: ParsableCommand {
             shape and op signature, and the work budgets (the verifier every load runs); for a policy, \
             the program conventions the runtime relies on; that each shared blob the file references is \
             found by its SHA-256, verifies, and holds the tensors the file expects; and the file's \
-            embedded test vectors, run by this build's interpreter. Exits 0 when all hold, 1 with the \
-            first problem otherwise.
+            embedded test vectors, run by this build's interpreter; and that a session's arena fits \
+            the runtime's limit (--max-arena-bytes, the runtime's default unless the robot sets \
+            another). Exits 0 when all hold, 1 with the first problem otherwise.
 
             Shared blobs are looked up as *-<sha256>.vla in each --shared folder, then in the file's \
             folder and ../shared beside it (the layout vlac compile writes).
@@ -26,6 +28,11 @@ struct Verify: ParsableCommand {
 
     @Option(name: .customLong("shared"), help: ArgumentHelp("A folder holding shared blobs (repeatable).", valueName: "dir"))
     var sharedFolders: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "The arena limit the robot's runtime runs with (RuntimeLimits.maxArenaBytes, vla_session_options_t.max_arena_bytes).",
+        valueName: "bytes"))
+    var maxArenaBytes: Int = RuntimeLimits.defaultMaxArenaBytes
 
     func run() throws {
         let vla = try about(file) { try VLAFile(path: file) }
@@ -52,7 +59,19 @@ struct Verify: ParsableCommand {
             }
             print("  work          ok  \(work.joined(separator: ", ")) per run (budget \(scientific(FormatLimits.default.maxProgramWork)))")
         }
-        let outcome = try about(file) { try TestVectorCheck.run(vla, blobs: blobs) }
+        if vla.isPolicy {
+            let arena = Policy.sessionArenaBytes(of: vla, blobs: blobs)
+            guard arena <= UInt64(max(0, maxArenaBytes)) else {
+                throw CommandFailure(
+                    "\(file): a session needs an arena of \(arena) bytes, over the runtime's limit of \(maxArenaBytes) bytes: "
+                        + "vla_session_create refuses it (VLA_ERR_LIMIT_EXCEEDED); a robot that means to run it must raise "
+                        + "max_arena_bytes, and --max-arena-bytes checks against that")
+            }
+            print("  session       ok  arena \(arena) bytes (runtime limit \(maxArenaBytes))")
+        }
+        var limits = RuntimeLimits()
+        limits.maxArenaBytes = max(0, maxArenaBytes)
+        let outcome = try about(file) { try TestVectorCheck.run(vla, blobs: blobs, options: RuntimeOptions(limits: limits)) }
         print("  test vectors  \(outcome)")
     }
 }

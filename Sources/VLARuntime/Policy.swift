@@ -94,7 +94,11 @@ public final class Policy: Sendable {
 
     /// Bytes of one session's arena: the file's arena rounded up to 64, then one region as large as the largest
     /// arena (rounded up to 64) of the shared blobs whose programs the file `call`s (`Schemas/vla-format.md` §8.3).
-    public var sessionArenaBytes: UInt64 {
+    public var sessionArenaBytes: UInt64 { Policy.sessionArenaBytes(of: file, blobs: blobs) }
+
+    /// ``sessionArenaBytes`` of a verified file and its resolved blobs, before any `Policy` is made (what
+    /// `vlac verify` checks against the runtime's arena limit).
+    public static func sessionArenaBytes(of file: VLAFile, blobs: [VLAFile]) -> UInt64 {
         let called = Set(file.programs.flatMap { $0.operations.filter { $0.opcode == .call }.map { Int($0.attributes[0]) } })
         guard !called.isEmpty else { return file.arenaSize }
         let region = called.map { r in r < blobs.count ? (blobs[r].arenaSize + 63) / 64 * 64 : 0 }.max() ?? 0

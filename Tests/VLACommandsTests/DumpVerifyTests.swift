@@ -143,6 +143,35 @@ import VLATestSupport
         #expect(run.stderr.contains("policy conventions (§8.0): program \"step\""), "\(run.stderr)")
     }
 
+    /// arena16g.vla's kind: a policy whose session arena is over the runtime's default limit verifies
+    /// structurally, but the runtime would refuse every session, so verify fails too, naming the limit; with the
+    /// robot's raised limit (--max-arena-bytes) it passes.
+    @Test func verifyChecksTheSessionArenaAgainstTheRuntimeLimit() throws {
+        let files = try DemoPolicy.make(withReset: true)
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(files.blob).write(to: dir.appendingPathComponent("shared/\(files.blobName)"))
+        func policy(arena: UInt64) throws -> String {
+            var doc = try VLAFile(bytes: files.policy).document()
+            doc.arenaSize = arena
+            let path = dir.appendingPathComponent("policies/arena-\(arena).vla").path
+            try Data(try VLAWriter.serialize(doc)).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        // 16 GiB against the default limit: refused before any test vector allocates it.
+        var run = try Self.vlac(["verify", try policy(arena: 1 << 34)])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("a session needs an arena of 17179869184 bytes, over the runtime's limit of 1073741824 bytes"), "\(run.stderr)")
+        // 4 MiB against a robot's 1 MiB limit, then against a limit that fits (the test vectors run under it).
+        let small = try policy(arena: 1 << 22)
+        run = try Self.vlac(["verify", small, "--max-arena-bytes", "1048576"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("a session needs an arena of 4194304 bytes, over the runtime's limit of 1048576 bytes"), "\(run.stderr)")
+        run = try Self.vlac(["verify", small, "--max-arena-bytes", "4194304"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("session       ok  arena 4194304 bytes (runtime limit 4194304)"), "\(run.stdout)")
+    }
+
     @Test func dumpRefusesACorruptFile() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
