@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VLACompilerTests",
-            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint"],
+            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint", "VLATestSupport"],
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),

@@ -110,23 +110,10 @@ import VLATestSupport
 
     // MARK: FIFOs and sparse files
 
-    /// Calls `body` while a watchdog waits; if `body` has not returned after 20 s (it is blocked opening `fifo`),
-    /// the watchdog opens the FIFO for writing to unblock it and the test fails instead of hanging.
+    /// Runs `body` under ``FIFOWatchdog``: a reader stuck opening `fifo` is unblocked after 20 s and the test fails.
     static func withoutHanging<R>(on fifo: String, _ body: () throws -> R) rethrows -> R {
-        let state = Atomic<Int>(0)  // 0 running, 1 returned, 2 the watchdog had to unblock
-        let watchdog = Thread {
-            for _ in 0..<2000 {
-                if state.load(ordering: .acquiring) == 1 { return }
-                usleep(10_000)
-            }
-            let fd = open(fifo, O_WRONLY | O_NONBLOCK)
-            if fd >= 0 { state.store(2, ordering: .releasing); close(fd) }
-        }
-        watchdog.start()
-        defer { _ = state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing) }
-        let result = try body()
-        let hung = state.load(ordering: .acquiring) == 2
-        #expect(!hung, "opening \(fifo) blocked until a writer came")
+        let (result, blocked) = try FIFOWatchdog.run(on: fifo, body)
+        #expect(!blocked, "opening \(fifo) blocked until a writer came")
         return result
     }
 
