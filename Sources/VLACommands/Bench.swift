@@ -171,7 +171,7 @@ struct Bench: ParsableCommand {
                     ])
                 })),
             ])
-            print(out.serialized(), terminator: "")
+            print(out.serialized())
             return
         }
         print("\(escaped(policy)): \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, frame \(frame.width)×\(frame.height)")

@@ -56,16 +56,16 @@ struct Compile: ParsableCommand {
                 --calibration frames/ -o out-int8
             """)
 
-    @Option(name: .customLong("instructions"), help: ArgumentHelp("The task list: one instruction per line.", valueName: "tasks.txt"))
+    @Option(name: .customLong("instructions"), help: ArgumentHelp("The task list: one instruction per line (- reads standard input).", valueName: "tasks.txt"))
     var instructions: String
 
     @Option(help: ArgumentHelp("The HyperVLA model directory (config.json, dataset_statistics.json, params.*).", valueName: "dir"))
     var model: String
 
-    @Option(help: ArgumentHelp("The T5 text-encoder directory (default: named in config.json, else MODEL/text_encoder).", valueName: "dir"))
+    @Option(help: ArgumentHelp("The T5 text-encoder directory (default: named in config.json, else MODEL/text_encoder or MODEL/text-encoder).", valueName: "dir"))
     var textEncoder: String?
 
-    @Option(help: ArgumentHelp("The frozen DINOv2 directory (default: named in config.json, else MODEL/vision_encoder).", valueName: "dir"))
+    @Option(help: ArgumentHelp("The frozen DINOv2 directory (default: named in config.json, else MODEL/vision_encoder or MODEL/vision-encoder).", valueName: "dir"))
     var visionEncoder: String?
 
     @Option(name: .shortAndLong, help: ArgumentHelp("The output directory.", valueName: "out"))
@@ -107,6 +107,9 @@ struct Compile: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress output (warnings and errors are still printed).")
     var quiet = false
 
+    @Flag(help: "Print a JSON summary on standard output (policies, shared blobs, failures by line; Schemas/compile-summary.schema.json) instead of the summary lines.")
+    var json = false
+
     func validate() throws {
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
         if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be in 1...64") }
@@ -120,15 +123,18 @@ struct Compile: ParsableCommand {
     }
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: instructions) else {
-            throw CommandFailure("\(instructions): cannot read the task list")
-        }
-        let listName = (instructions as NSString).lastPathComponent
-        let tasks = TaskList(bytes: [UInt8](data), name: listName)
+        let (bytes, listName) = try Self.readTaskList(instructions)
+        let tasks = TaskList(bytes: bytes, name: listName)
         let stderr = StandardError()
         for w in tasks.warnings { stderr.write("warning: \(w)\n") }
         for e in tasks.errors { stderr.write("error: \(e)\n") }
         if strict, let first = tasks.errors.first { throw CommandFailure(first) }
+        var report = CompileReport(output: output, failures: tasks.failures)
+        if tasks.tasks.isEmpty && !tasks.errors.isEmpty {
+            // Nothing could be read (a UTF-16 file, say): the model is not loaded and OUT is not touched.
+            if json { print(report.json().serialized()) }
+            throw ExitCode(1)
+        }
         var options = CompileOptions()
         options.textEncoder = textEncoder
         options.visionEncoder = visionEncoder
@@ -141,20 +147,28 @@ struct Compile: ParsableCommand {
         options.precision = Precision(rawValue: precision) ?? .fp32
         options.maxDeviation = maxDeviation
         if let calibration { options.calibration = try Self.calibrationFrames(calibration, crop: crop) }
-        let tty = isatty(2) == 1
-        let compiler = try Compiler(model: model, options: options)
+        // Progress (phases, then a bar) only on a terminal; a log gets one line per policy.
+        let tty = isatty(2) == 1 && !quiet
         let start = Date()
-        var failed = tasks.errors.count
+        let phase = { (what: String) in
+            if tty { stderr.write("\r\u{1B}[K\(what) … (\(String(format: "%.1f", Date().timeIntervalSince(start))) s)") }
+        }
+        let compiler = try Compiler(model: model, options: options, progress: phase)
+        let lines = Dictionary(tasks.tasks.map { ($0.text, $0.line) }, uniquingKeysWith: { a, _ in a })
         let summary = try compiler.compile(tasks: tasks, listName: listName, to: output, strict: strict, keepStale: keepStale) { event in
             switch event {
+            case .phase(let what):
+                phase(what)
             case .warning(let w):
-                if tty && !quiet { stderr.write("\r\u{1B}[K") }
+                if tty { stderr.write("\r\u{1B}[K") }
                 stderr.write("warning: \(w)\n")
             case .failed(let line, let message):
-                if tty && !quiet { stderr.write("\r\u{1B}[K") }
+                if tty { stderr.write("\r\u{1B}[K") }
                 stderr.write("error: \(listName):\(line): \(message)\n")
-            case .policy(let done, let total, let instruction, let file, _, let upToDate):
-                guard !quiet else { return }
+                report.failures.append(TaskLineFailure(line: line, message: message))
+            case .policy(let done, let total, let instruction, let file, let bytes, let upToDate):
+                report.policies.append(.init(instruction: instruction, line: lines[instruction] ?? 0, file: file, bytes: bytes, upToDate: upToDate))
+                guard !quiet && !json else { return }
                 let elapsed = Date().timeIntervalSince(start)
                 let rate = elapsed > 0 ? Double(done) / elapsed : 0
                 let eta = rate > 0 ? Double(total - done) / rate : 0
@@ -168,9 +182,12 @@ struct Compile: ParsableCommand {
                 }
             }
         }
-        failed += summary.failed
-        if tty && !quiet { stderr.write("\r\u{1B}[K") }
-        if !quiet {
+        report.shared = summary.sharedFiles
+        report.removed = summary.removed
+        report.kept = summary.kept
+        let failed = report.failures.count
+        if tty { stderr.write("\r\u{1B}[K") }
+        if !quiet && !json {
             let t = Date().timeIntervalSince(start)
             stderr.write(
                 "\(summary.policies) policies (\(summary.upToDate) up to date, \(summary.policyBytes) bytes), \(summary.sharedBlobs) shared blobs (\(summary.sharedBytes) bytes), \(failed) failed; load \(String(format: "%.2f", summary.loadSeconds)) s, compile \(String(format: "%.2f", t)) s\n")
@@ -181,19 +198,43 @@ struct Compile: ParsableCommand {
         if !summary.temporariesRemoved.isEmpty {
             stderr.write("removed \(summary.temporariesRemoved.count) temporary files of an interrupted run\n")
         }
-        for file in summary.removed where !quiet { stderr.write("removed stale \(file)\n") }
+        for file in summary.removed where !quiet && !json { stderr.write("removed stale \(file)\n") }
         if !summary.removed.isEmpty || !summary.kept.isEmpty {
             stderr.write("\(summary.removed.count) stale files removed, \(summary.kept.count) kept\(summary.kept.isEmpty ? "" : " (listed as stale in manifest.json)")\n")
         }
         let r = compiler.precisionReport
-        if !quiet && r.precision != .fp32 {
+        if !quiet && !json && r.precision != .fp32 {
             let f = { (x: Double) in String(format: "%.3g", x) }
             stderr.write(
                 "precision \(r.precision): \(r.convertedLinears) products converted; backbone output vs fp32: relative L2 \(f(r.backbone.relativeL2)), max abs \(f(r.backbone.maxAbs)) on the test frame"
                     + (r.calibrationFrames > 0 ? "; worst of \(r.calibrationFrames) calibration frames: relative L2 \(f(r.calibrationBackbone.relativeL2)), max abs \(f(r.calibrationBackbone.maxAbs))" : "")
                     + " (bound \(f(r.bound)); per policy in manifest.json)\n")
         }
+        if json { print(report.json().serialized()) }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The bytes of the task list and the name messages give it: `-` is standard input (`<stdin>`); any other
+    /// path is opened and read to its end, so `/dev/stdin` and a pipe from process substitution
+    /// (`<(grep drawer tasks.txt)`, a path like `/dev/fd/63`) work as well as a file.
+    static func readTaskList(_ path: String) throws -> (bytes: [UInt8], name: String) {
+        let usage = "--instructions takes a text file, one instruction per line, or - for standard input"
+        if path == "-" {
+            do { return (Array(try FileHandle.standardInput.readToEnd() ?? Data()), "<stdin>") } catch {
+                throw CommandFailure("standard input: cannot read the task list (\(error.localizedDescription))")
+            }
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CommandFailure("\(path): no such file (\(usage))") }
+        guard !isDir.boolValue else { throw CommandFailure("\(path): a folder, not a task list (\(usage))") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw CommandFailure("\(path): cannot open the task list (check its permissions)") }
+        defer { try? handle.close() }
+        let data: Data
+        do { data = try handle.readToEnd() ?? Data() } catch {
+            throw CommandFailure("\(path): cannot read the task list (\(error.localizedDescription))")
+        }
+        let name = path == "/dev/stdin" ? "<stdin>" : path.hasPrefix("/dev/") || path.hasPrefix("/proc/") ? path : (path as NSString).lastPathComponent
+        return (Array(data), name)
     }
 
     /// The PNG and PPM images of `dir` (sorted by name), preprocessed by the policies' image contract and
@@ -219,6 +260,47 @@ struct Compile: ParsableCommand {
         }
         if frames.isEmpty { throw CommandFailure("\(dir): no .png or .ppm frames for --calibration") }
         return frames
+    }
+}
+
+/// What `vlac compile --json` prints (Schemas/compile-summary.schema.json).
+struct CompileReport {
+    struct Policy {
+        var instruction: String
+        var line: Int
+        var file: String
+        var bytes: Int
+        var upToDate: Bool
+    }
+
+    var output: String
+    var failures: [TaskLineFailure]
+    var policies: [Policy] = []
+    var shared: [(role: String, file: String, bytes: Int)] = []
+    var removed: [String] = []
+    var kept: [String] = []
+
+    init(output: String, failures: [TaskLineFailure]) {
+        self.output = output
+        self.failures = failures
+    }
+
+    func json() -> JSON {
+        .object([
+            ("formatVersion", .int(1)),
+            ("output", .string(output)),
+            ("ok", .bool(failures.isEmpty)),
+            ("policies", .array(policies.map { p in
+                .object([
+                    ("instruction", .string(p.instruction)), ("line", .int(Int64(p.line))), ("file", .string(p.file)),
+                    ("bytes", .int(Int64(p.bytes))), ("upToDate", .bool(p.upToDate)),
+                ])
+            })),
+            ("sharedBlobs", .array(shared.map { .object([("role", .string($0.role)), ("file", .string($0.file)), ("bytes", .int(Int64($0.bytes)))]) })),
+            ("failures", .array(failures.sorted { $0.line < $1.line }.map { .object([("line", .int(Int64($0.line))), ("message", .string($0.message))]) })),
+            ("staleRemoved", .array(removed.map { .string($0) })),
+            ("staleKept", .array(kept.map { .string($0) })),
+        ])
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import VLACheckpoint
+import VLAFormat
 
 /// `vlac inspect PATH`: the tensors of any supported checkpoint file or Hugging Face directory.
 struct Inspect: ParsableCommand {
@@ -13,10 +15,17 @@ struct Inspect: ParsableCommand {
             inflated only as far as its header. A path that is not a regular file or directory (a \
             FIFO, a device) is refused at once. For ONNX it also prints the opsets and the operators.
 
+            A HyperVLA model folder (config.json with hypernet_kwargs) lists each params.* file and \
+            the text- and vision-encoder folders it uses (named in config.json's vlac section, else \
+            text_encoder/ or text-encoder/ and vision_encoder/ or vision-encoder/ inside it). A .vla \
+            file is pointed to vlac dump; other files that are not checkpoints (a Git LFS pointer, an \
+            image, an archive) are named by their first bytes.
+
             Examples:
               vlac inspect all-MiniLM-L6-v2/model.safetensors
               vlac inspect all-MiniLM-L6-v2/ --json > tensors.json
               vlac inspect model.onnx --graph
+              vlac inspect Examples/hypervla-tiny/model
             """
     )
 
@@ -33,8 +42,67 @@ struct Inspect: ParsableCommand {
     var noHash = false
 
     func run() throws {
-        let listing = try CheckpointListing(path: path)
+        if let model = try HyperVLAFolder(path: path) {
+            print(try model.render(json: json, hash: !noHash), terminator: "")
+            return
+        }
+        let head = Self.firstBytes(of: path)
+        if let what = Self.notACheckpoint(head, path: path) { throw CommandFailure("\(path): \(what)") }
+        let listing: CheckpointListing
+        do { listing = try CheckpointListing(path: path) } catch {
+            // A file whose magic bytes name a format was read by that format's reader: its message stands.
+            guard !head.isEmpty, !Self.hasCheckpointMagic(head) else { throw error }
+            throw CommandFailure(
+                "\(error) (the file starts with \(head.prefix(8).map { String($0, radix: 16).leftPadded(to: 2) }.joined(separator: " ")); vlac inspect reads safetensors, NumPy .npy/.npz, Flax msgpack, ONNX and PyTorch files and Hugging Face folders)")
+        }
         print(Inspect.render(listing, json: json, graph: graph, hash: !noHash), terminator: "")
+    }
+
+    /// The first 32 bytes of a regular file (empty for a folder, a FIFO, a device or an unreadable path).
+    static func firstBytes(of path: String) -> [UInt8] {
+        guard let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType, type == .typeRegular,
+            let handle = FileHandle(forReadingAtPath: path)
+        else { return [] }
+        defer { try? handle.close() }
+        return Array((try? handle.read(upToCount: 32)) ?? Data())
+    }
+
+    /// Whether `head` starts like a NumPy, zip (npz, PyTorch), legacy PyTorch or safetensors file.
+    static func hasCheckpointMagic(_ head: [UInt8]) -> Bool {
+        if head.starts(with: [0x93] + Array("NUMPY".utf8)) || head.starts(with: [0x50, 0x4B]) || head.starts(with: [0x80, 0x02, 0x8A]) { return true }
+        // safetensors: a little-endian u64 header length, then '{'.
+        return head.count > 8 && head[8] == UInt8(ascii: "{") && head[6] == 0 && head[7] == 0
+    }
+
+    /// What a file is when its first bytes say it is not a checkpoint (a .vla file, a Git LFS pointer, an
+    /// image...), with what to do; nil when it may be one.
+    static func notACheckpoint(_ head: [UInt8], path: String) -> String? {
+        func starts(_ prefix: [UInt8]) -> Bool { head.starts(with: prefix) }
+        if starts(Layout.magic) {
+            return "a .vla file (a compiled policy or shared blob), not a checkpoint: vlac dump \(path) lists its tensors and programs, vlac verify \(path) checks it"
+        }
+        if starts(Array("version https://git-lfs".utf8)) {
+            return "a Git LFS pointer, not the weights: fetch them with git lfs pull (or download the file itself)"
+        }
+        let known: [([UInt8], String)] = [
+            ([0x89] + Array("HDF".utf8), "an HDF5 file (Keras .h5?), which vlac does not read: export the weights to safetensors"),
+            (Array("GGUF".utf8), "a GGUF file (llama.cpp), which vlac does not read: use the model's safetensors"),
+            ([0x89] + Array("PNG".utf8), "a PNG image, not a checkpoint"),
+            ([0xFF, 0xD8, 0xFF], "a JPEG image, not a checkpoint"),
+            ([0x7F] + Array("ELF".utf8), "an executable (ELF), not a checkpoint"),
+            ([0x1F, 0x8B], "gzip-compressed: decompress it first (gunzip), then inspect what it holds"),
+            (Array("BZh".utf8), "bzip2-compressed: decompress it first (bunzip2)"),
+            ([0xFD] + Array("7zXZ".utf8), "xz-compressed: decompress it first (unxz)"),
+            ([0x28, 0xB5, 0x2F, 0xFD], "zstd-compressed: decompress it first (unzstd)"),
+        ]
+        if let (_, what) = known.first(where: { starts($0.0) }) { return what }
+        if !head.isEmpty && head.allSatisfy { $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || (0x20..<0x7F).contains($0) } {
+            if let first = head.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }), first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+                return "a JSON file, not weights: vlac inspect FOLDER lists the weights of the Hugging Face or HyperVLA folder it belongs to"
+            }
+            return "a text file, not a checkpoint (vlac inspect reads safetensors, NumPy .npy/.npz, Flax msgpack, ONNX and PyTorch files and Hugging Face folders)"
+        }
+        return nil
     }
 
     /// The report for `checkpoint`, as text or JSON, ending in a newline.
@@ -118,7 +186,69 @@ struct Inspect: ParsableCommand {
     }
 }
 
+/// A HyperVLA model folder for `vlac inspect`: its `params.*` files and the encoder folders it uses.
+struct HyperVLAFolder {
+    var path: String
+    var params: [String]
+    var encoders: [(role: String, path: String, source: String)]
+
+    /// Nil when `path` is not a folder whose config.json has `hypernet_kwargs`.
+    init?(path: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+            let type = try? FileManager.default.attributesOfItem(atPath: path + "/config.json")[.type] as? FileAttributeType, type == .typeRegular,
+            let data = FileManager.default.contents(atPath: path + "/config.json"),
+            let config = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        let model = config["model"] as? [String: Any] ?? [:]
+        guard config["hypernet_kwargs"] != nil || model["hypernet_kwargs"] != nil else { return nil }
+        self.path = path
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        params = names.filter { ($0.hasPrefix("params.") || $0.hasPrefix("hn_params.")) && !$0.hasSuffix(".json") }
+        let vlac = config["vlac"] as? [String: Any] ?? [:]
+        encoders = []
+        for (key, kebab, role) in [("text_encoder", "text-encoder", "text encoder"), ("vision_encoder", "vision-encoder", "vision encoder")] {
+            if let named = vlac[key] as? String {
+                encoders.append((role, named.hasPrefix("/") ? named : path + "/" + named, "named in config.json"))
+            } else if let inside = [key, kebab].first(where: { names.contains($0) }) {
+                encoders.append((role, path + "/" + inside, "inside the model folder"))
+            }
+        }
+    }
+
+    /// The listing of every params file, then the encoder folders, as text or JSON, ending in a newline.
+    func render(json: Bool, hash: Bool) throws -> String {
+        var listings: [CheckpointListing] = []
+        for name in params { listings.append(try about(path + "/" + name) { try CheckpointListing(path: path + "/" + name) }) }
+        if json {
+            var o = "{\n  \"formatVersion\": 1,\n  \"path\": \(Inspect.quoted(path)),\n  \"format\": \"hypervla\",\n"
+            o += "  \"encoders\": [" + encoders.map { "{\"role\": \(Inspect.quoted($0.role)), \"path\": \(Inspect.quoted($0.path)), \"exists\": \(FileManager.default.fileExists(atPath: $0.path))}" }.joined(separator: ", ") + "],\n"
+            o += "  \"params\": [\n" + listings.map { Inspect.render($0, json: true, graph: false, hash: hash).trimmingTrailingNewlines().replacingOccurrences(of: "\n", with: "\n    ").prefixed("    ") }.joined(separator: ",\n")
+            o += (listings.isEmpty ? "" : "\n") + "  ]\n}\n"
+            return o
+        }
+        var out = "\(Inspect.escaped(path)): HyperVLA model folder, \(params.count) params file\(params.count == 1 ? "" : "s")\(params.isEmpty ? " (none: a model folder holds params.safetensors, params.npz or params.msgpack)" : "")\n"
+        for e in encoders {
+            let there = FileManager.default.fileExists(atPath: e.path)
+            out += "  \(e.role): \(Inspect.escaped(e.path)) (\(e.source)\(there ? "; vlac inspect \(Inspect.escaped(e.path)) lists it" : "; not there"))\n"
+        }
+        if encoders.count < 2 {
+            out += "  encoders not named: vlac compile looks for text_encoder/ (or text-encoder/) and vision_encoder/ (or vision-encoder/) inside the folder, or takes --text-encoder and --vision-encoder\n"
+        }
+        for l in listings { out += "\n" + Inspect.render(l, json: false, graph: false, hash: hash) }
+        return out
+    }
+}
+
 extension String {
+    fileprivate func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+    fileprivate func prefixed(_ p: String) -> String { p + self }
+    fileprivate func trimmingTrailingNewlines() -> String {
+        var s = Substring(self)
+        while s.last == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+
     fileprivate func trimmingTrailingSpaces() -> String {
         var s = Substring(self)
         while s.last == " " { s = s.dropLast() }

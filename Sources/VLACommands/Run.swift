@@ -47,7 +47,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let search = sharedFolders + SharedBlobResolver.defaultSearchPaths(forPolicyAt: policy)
-        let opened = try about(policy) { try Policy(path: policy, sharedSearchPaths: search) }
+        // Policy's errors already name the file.
+        let opened: Policy
+        do { opened = try Policy(path: policy, sharedSearchPaths: search) } catch { throw CommandFailure("\(error)") }
         let session = try about(policy) { try PolicySession(policy: opened, options: RuntimeOptions(threads: threads)) }
         var steps: [JSON] = []
         if !json {
@@ -81,7 +83,7 @@ struct Run: ParsableCommand {
                 ("formatVersion", .int(1)), ("policy", .string(policy)),
                 ("instruction", .string(opened.metadata.instruction)), ("steps", .array(steps)),
             ])
-            print(out.serialized(), terminator: "")
+            print(out.serialized())
         }
     }
 

@@ -52,17 +52,22 @@ extension Compiler {
         for note in temporaries.left { progress(.warning(note)) }
         let key = runKey
         var clock = threadCPUSeconds()
+        progress(.phase(options.embedShared ? "building the shared parts" : "building the shared blobs"))
         let ctx = try makeContext()
         summary.phases.context = threadCPUSeconds() - clock
         clock = threadCPUSeconds()
         // Shared blobs first: policies name them by hash.
         var shared: [ManifestFile.Shared] = []
+        if !ctx.blobs.isEmpty {
+            progress(.phase("writing \(ctx.blobs.count) shared blobs (\(Self.megabytes(ctx.blobs.reduce(0) { $0 + $1.bytes.count })))"))
+        }
         for b in ctx.blobs {
             let name = "shared/\(b.role)-\(hexString(b.sha)).vla"
             try lock.record(name, sha256: hexString(b.sha), size: b.bytes.count)
             try writeIfChanged(b.bytes, to: out + "/" + name)
             shared.append(.init(role: b.role, file: name, sha256: hexString(b.sha), size: b.bytes.count))
             summary.sharedBytes += b.bytes.count
+            summary.sharedFiles.append((b.role, name, b.bytes.count))
         }
         summary.phases.write += threadCPUSeconds() - clock
         summary.sharedBlobs = shared.count

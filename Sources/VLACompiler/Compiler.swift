@@ -113,6 +113,8 @@ public struct PrecisionReport: Sendable {
 
 /// What the compiler reports while it works.
 public enum CompileEvent: Sendable {
+    /// A phase of the run starts (`"writing 3 shared blobs (345.2 MB)"`), for progress on a terminal.
+    case phase(String)
     /// A warning about a line or an input (`tasks.txt:3: ...`).
     case warning(String)
     /// One instruction finished: `done` of `total`, its policy file (relative to OUT) and whether it was
@@ -134,6 +136,8 @@ public struct CompileSummary: Sendable {
     public var policyBytes = 0
     /// Bytes of shared blobs.
     public var sharedBytes = 0
+    /// The shared blobs, by role, file (relative to OUT) and size.
+    public var sharedFiles: [(role: String, file: String, bytes: Int)] = []
     /// Failed instructions.
     public var failed = 0
     /// Seconds spent loading the model (hashing, weights, shared blobs).
@@ -194,38 +198,53 @@ public final class Compiler: @unchecked Sendable {
     /// Opens the model and the foundation-model directories, hashes every source file, builds the shared
     /// parts and evaluates them on the fixed test frame.
     ///
+    /// Folders are checked before anything is loaded: a model folder that does not exist or lacks one of its
+    /// files, an encoder folder that is missing (with the flag that names it), and a frozen encoder whose width
+    /// does not fit the model are each reported once, before any work.
+    ///
+    /// - Parameters:
+    ///   - directory: The HyperVLA model folder.
+    ///   - options: What to compile.
+    ///   - progress: Called with a short phrase as each loading phase starts (`"hashing 9 source files (1.2 MB)"`).
     /// - Throws: `CompileError` `.model` with every config/tensor problem listed.
-    public init(model directory: String, options: CompileOptions = CompileOptions()) throws(CompileError) {
+    public init(model directory: String, options: CompileOptions = CompileOptions(), progress: (String) -> Void = { _ in }) throws(CompileError) {
         let start = Date()
         self.options = options
         runtime = RuntimeOptions(threads: max(1, options.threads))
+        progress("reading the model")
+        try Self.checkModelFolder(directory)
         // Foundation-model directories: the flags, else named in config.json's "vlac" section (relative to
-        // the model directory), else text_encoder/ and vision_encoder/ inside it.
+        // the model directory), else text_encoder/ or text-encoder/ (vision_encoder/ or vision-encoder/) inside it.
         var named: [String: String] = [:]
         var backboneJSON: JSONValue?
-        if let data = try Compiler.readIfPresent(directory + "/config.json"),
-            let json = try? JSONValue(parsing: data), let v = json["vlac"]
-        {
-            for key in ["text_encoder", "vision_encoder"] {
-                if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
+        var useInitialImage = true
+        if let data = try Compiler.readIfPresent(directory + "/config.json"), let json = try? JSONValue(parsing: data) {
+            if let v = json["vlac"] {
+                for key in ["text_encoder", "vision_encoder"] {
+                    if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
+                }
+                backboneJSON = v["image_encoder_config"]
             }
-            backboneJSON = v["image_encoder_config"]
+            if let c = try? HyperVLAConfig(json: json) { useInitialImage = c.useInitialImage }
         }
-        let textDir = options.textEncoder ?? named["text_encoder"] ?? directory + "/text_encoder"
-        let visionDir = options.visionEncoder ?? named["vision_encoder"] ?? directory + "/vision_encoder"
+        let textFolder = EncoderFolder(role: .text, flag: options.textEncoder, named: named["text_encoder"], model: directory)
+        let visionFolder = EncoderFolder(role: .vision, flag: options.visionEncoder, named: named["vision_encoder"], model: directory)
+        let textDir = textFolder.path, visionDir = visionFolder.path
+        try textFolder.requireFolder()
+        // The frozen encoder's weights are read only for use_initial_image; otherwise at most its config.json
+        // (the backbone's architecture, unless config.json states it).
+        if useInitialImage { try visionFolder.requireFolder() }
         var visionJSON: JSONValue = .null
         var visionConfig: DINOv2.Config?
         var frozenEncoder: DINOv2?
+        var frozenConfig: DINOv2.Config?
         do {
             if let data = try Compiler.readIfPresent(visionDir + "/config.json") {
                 visionJSON = try JSONValue(parsing: data)
-                switch try FoundationModel.open(directory: visionDir) {
-                case .dinov2(let m):
-                    frozenEncoder = m
-                    visionConfig = m.config
-                default:
-                    throw CompileError(.model, "\(visionDir): not a DINOv2 directory")
-                }
+                // The config alone first: the widths are checked before any weights are read.
+                let config = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
+                if useInitialImage { frozenConfig = config }
+                if backboneJSON == nil { visionConfig = config }
             }
             if let backboneJSON {
                 // The fine-tuned backbone's own architecture, when the model directory states it.
@@ -233,15 +252,32 @@ public final class Compiler: @unchecked Sendable {
                 visionConfig = try DINOv2(config: backboneJSON, weights: InMemoryWeights(), checkWeights: false).config
             }
             guard let visionConfig else {
-                throw CompileError(.model, "\(visionDir)/config.json: cannot read (the vision-encoder directory gives the DINOv2 architecture; pass --vision-encoder DIR)")
+                throw CompileError(
+                    .model,
+                    "\(visionDir)/config.json: not found, and \(directory)/config.json has no vlac.image_encoder_config: one of them gives the fine-tuned DINOv2 backbone's architecture\(useInitialImage ? "" : " (with use_initial_image = false only that config.json is read, no weights)"); \(visionFolder.remedy)")
             }
             model = try HyperVLAModel(directory: directory, dataset: options.dataset, backbone: visionConfig)
-            if model.config.useInitialImage, frozenEncoder == nil {
-                throw CompileError(.model, "\(visionDir): the frozen DINOv2 directory is needed for use_initial_image = true (pass --vision-encoder DIR)")
+            if model.config.useInitialImage {
+                guard let frozenConfig else {
+                    throw CompileError(.model, "\(visionDir)/config.json: not found; the frozen DINOv2 folder is needed for use_initial_image = true (\(visionFolder.remedy))")
+                }
+                // The frozen encoder's CLS token feeds initial_image_projection: a wider or narrower encoder would
+                // fail on every instruction, so it is refused here, before its weights are read or anything is written.
+                guard frozenConfig.hiddenSize == model.imageDim else {
+                    throw CompileError(
+                        .model,
+                        "\(visionDir): DINOv2 hidden_size \(frozenConfig.hiddenSize) does not match initial_image_projection/kernel's input width \(model.imageDim) (the frozen encoder's CLS token feeds it); pass the --vision-encoder DIR the model was trained with")
+                }
+                progress("reading the vision encoder")
+                switch try FoundationModel.open(directory: visionDir) {
+                case .dinov2(let m): frozenEncoder = m
+                default: throw CompileError(.model, "\(visionDir): not a DINOv2 folder (\(visionFolder.remedy))")
+                }
             }
+            progress("reading the text encoder")
             switch try FoundationModel.open(directory: textDir) {
             case .t5(let m): t5 = m
-            default: throw CompileError(.model, "\(textDir): not a T5 directory (pass --text-encoder DIR)")
+            default: throw CompileError(.model, "\(textDir): not a T5 folder (\(textFolder.remedy))")
             }
         } catch let e as CompileError {
             throw e
@@ -263,7 +299,7 @@ public final class Compiler: @unchecked Sendable {
             }
             break
         }
-        guard let processor else { throw CompileError(.model, "\(textDir): no tokenizer.json or spiece.model") }
+        guard let processor else { throw CompileError(.model, "\(textDir): no tokenizer.json or spiece.model (\(textFolder.remedy))") }
         text = processor
         frozen = model.config.useInitialImage ? frozenEncoder : nil
         // Sources: every file of the three directories, by role-relative name.
@@ -279,6 +315,8 @@ public final class Compiler: @unchecked Sendable {
                 toHash.append((dir + "/" + f, role + "/" + f))
             }
         }
+        let hashBytes = toHash.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1.path)[.size] as? Int) ?? 0) }
+        progress("hashing \(toHash.count) source files (\(Self.megabytes(hashBytes)))")
         let src = try Self.hashFiles(toHash, jobs: options.jobs)
         sources = src
         var h = VLAFormat.SHA256()
@@ -290,6 +328,7 @@ public final class Compiler: @unchecked Sendable {
         _ = visionJSON
         let fp32Backbone: BuiltModel
         var converted: [String] = []
+        progress("building the backbone")
         do {
             let bbConfig = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
             let bb = try DINOv2(config: visionJSON, weights: model.backboneWeights(config: bbConfig))
@@ -301,6 +340,7 @@ public final class Compiler: @unchecked Sendable {
         }
         frame = Self.testFrame()
         frameBytes = Bytes.of(frame)
+        progress("evaluating the backbone on the test frame")
         do {
             let ib = try Interpreter(document: backbone.document, options: runtime)
             func patches(_ i: Interpreter, _ m: BuiltModel, _ f: [Float]) throws -> [Float] {

@@ -34,33 +34,41 @@ public struct SharedBlobResolver: Sendable {
     /// Resolves every shared reference of `file`.
     ///
     /// - Returns: The verified blobs, in the order of `file.sharedRefs`.
-    /// - Throws: `FormatError` with code `.sharedBlob` naming the role and hash of a blob that is missing,
-    ///   altered, or does not hold the tensor a policy expects.
+    /// - Throws: `FormatError` with code `.sharedBlob` naming the role and hash of every blob that is missing (with
+    ///   the folders searched and what to pass), of a candidate that was found but refused (and why), or of a blob
+    ///   that does not hold the tensor a policy expects.
     public func resolve(for file: VLAFile) throws(FormatError) -> [VLAFile] {
         var blobs: [VLAFile] = []
+        var missing: [(ref: SharedReference, rejected: [String])] = []
         for (r, ref) in file.sharedRefs.enumerated() {
-            let blob = try find(ref)
-            for (id, tensor) in file.tensors.enumerated() {
-                guard case .external(let tr, let index) = tensor.storage, tr == r else { continue }
-                guard index < blob.tensors.count else {
-                    throw FormatError(
-                        .sharedBlob,
-                        "tensor \(id) \"\(escaped(tensor.name))\" wants tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which has \(blob.tensors.count)")
+            switch find(ref) {
+            case .failure(let reasons):
+                missing.append((ref, reasons.rejected))
+                continue
+            case .success(let blob):
+                for (id, tensor) in file.tensors.enumerated() {
+                    guard case .external(let tr, let index) = tensor.storage, tr == r else { continue }
+                    guard index < blob.tensors.count else {
+                        throw FormatError(
+                            .sharedBlob,
+                            "tensor \(id) \"\(escaped(tensor.name))\" wants tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which has \(blob.tensors.count)")
+                    }
+                    let found = blob.tensors[index]
+                    guard found.name == tensor.name, found.type == tensor.type else {
+                        throw FormatError(
+                            .sharedBlob,
+                            "tensor \(id) \"\(escaped(tensor.name))\" \(tensor.type) does not match tensor \(index) \"\(escaped(found.name))\" \(found.type) of blob \(ref.role) sha256:\(hexString(ref.sha256))")
+                    }
+                    guard case .inline = found.storage else {
+                        throw FormatError(
+                            .sharedBlob,
+                            "tensor \(id) \"\(escaped(tensor.name))\" names tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which is an arena tensor, not stored bytes")
+                    }
                 }
-                let found = blob.tensors[index]
-                guard found.name == tensor.name, found.type == tensor.type else {
-                    throw FormatError(
-                        .sharedBlob,
-                        "tensor \(id) \"\(escaped(tensor.name))\" \(tensor.type) does not match tensor \(index) \"\(escaped(found.name))\" \(found.type) of blob \(ref.role) sha256:\(hexString(ref.sha256))")
-                }
-                guard case .inline = found.storage else {
-                    throw FormatError(
-                        .sharedBlob,
-                        "tensor \(id) \"\(escaped(tensor.name))\" names tensor \(index) of blob \(ref.role) sha256:\(hexString(ref.sha256)), which is an arena tensor, not stored bytes")
-                }
+                blobs.append(blob)
             }
-            blobs.append(blob)
         }
+        if !missing.isEmpty { throw FormatError(.sharedBlob, notFoundMessage(missing)) }
         try SharedBlobResolver.checkCalls(of: file, blobs: blobs, limits: limits)
         return blobs
     }
@@ -155,7 +163,12 @@ public struct SharedBlobResolver: Sendable {
         }
     }
 
-    private func find(_ ref: SharedReference) throws(FormatError) -> VLAFile {
+    /// The candidates of `ref` that were refused, and why.
+    struct NotFound: Error {
+        var rejected: [String]
+    }
+
+    private func find(_ ref: SharedReference) -> Result<VLAFile, NotFound> {
         let hex = hexString(ref.sha256)
         var rejected: [String] = []
         for folder in searchPaths {
@@ -170,17 +183,64 @@ public struct SharedBlobResolver: Sendable {
                         rejected.append("\(path): its SHA-256 is \(hexString(blob.contentHash())), the file was altered")
                         continue
                     }
-                    return blob
+                    return .success(blob)
                 } catch {
                     rejected.append("\(path): \(error)")
                 }
             }
         }
-        let looked = searchPaths.isEmpty ? "no search folders" : searchPaths.joined(separator: ", ")
-        let detail = rejected.isEmpty ? "" : "; rejected: " + rejected.joined(separator: "; ")
-        throw FormatError(
-            .sharedBlob,
-            "shared blob \(ref.role) sha256:\(hex) not found in \(looked) (looked for *-\(hex).vla)\(detail); pass its folder with --shared")
+        return .failure(NotFound(rejected: rejected))
+    }
+
+    /// One message for every blob not found: the ones whose file was there but refused (why, and that the file
+    /// must be replaced), then the ones not there at all (where vlac looked, what each folder was, and `--shared`).
+    private func notFoundMessage(_ missing: [(ref: SharedReference, rejected: [String])]) -> String {
+        var parts: [String] = []
+        for (ref, rejected) in missing where !rejected.isEmpty {
+            parts.append(
+                "shared blob \(ref.role) sha256:\(hexString(ref.sha256)) was found but refused: \(rejected.joined(separator: "; ")); replace it with the blob vlac compile wrote for this policy (OUT/shared), or compile again")
+        }
+        let absent = missing.filter { $0.rejected.isEmpty }.map(\.ref)
+        if !absent.isEmpty {
+            let names = absent.map { "\($0.role) sha256:\(hexString($0.sha256))" }.joined(separator: ", ")
+            let folders = searchPaths.isEmpty ? "no search folders" : searchPaths.map { $0 + SharedBlobResolver.folderNote($0) }.joined(separator: ", ")
+            parts.append(
+                (absent.count == 1 ? "shared blob \(names) not found" : "\(absent.count) shared blobs not found: \(names)")
+                    + " (looked for *-<sha256>.vla in \(folders)); pass the folder that holds \(absent.count == 1 ? "it" : "them") with --shared DIR (vlac compile writes them to OUT/shared)")
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    /// What is wrong with a search folder, for the not-found message: `" (no such folder)"`, a file given where a
+    /// folder is wanted, or a `vlac compile` output folder (whose blobs are in its `shared/`); empty when it is
+    /// a readable folder.
+    static func folderNote(_ folder: String) -> String {
+        switch folderKind(folder) {
+        case .missing: return " (no such folder)"
+        case .file:
+            var parent = "."
+            if let slash = folder.lastIndex(of: "/") { parent = slash == folder.startIndex ? "/" : String(folder[..<slash]) }
+            return " (a file, not a folder: --shared takes the folder that holds the blobs, such as \(parent))"
+        case .folder:
+            let names = entries(of: folder)
+            if names.contains("manifest.json") && names.contains("shared") {
+                return " (the output folder of vlac compile: its blobs are in \(folder)/shared)"
+            }
+            return ""
+        }
+    }
+
+    enum FolderKind { case folder, file, missing }
+
+    /// Whether `path` is a folder that can be listed, something else that exists, or nothing.
+    static func folderKind(_ path: String) -> FolderKind {
+        if let dir = unsafe opendir(path) {
+            unsafe closedir(dir)
+            return .folder
+        }
+        // A folder that cannot be listed still has a "." entry.
+        if access(path + "/.", F_OK) == 0 { return .folder }
+        return access(path, F_OK) == 0 ? .file : .missing
     }
 
     /// File names in `folder` (empty when it cannot be read).

@@ -65,6 +65,7 @@ import VLATestSupport
         let policyPath = folder + "/policies/demo.vla"
         let result = try Self.execute(["run", policyPath] + images.flatMap { ["--image", $0] } + ["--json"])
         #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.hasSuffix("}\n"), "every JSON output ends with a newline")
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
         let steps = try #require(parsed["steps"] as? [[String: Any]])
         #expect(steps.count == 3)
@@ -94,6 +95,7 @@ import VLATestSupport
         let folder = try Self.demoFolder()
         let result = try Self.execute(["bench", folder + "/policies/demo.vla", "--steps", "2", "--warmup", "1", "--json"])
         #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.hasSuffix("}\n"), "every JSON output ends with a newline")
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
         #expect(parsed["allocationsPerStep"] as? Double == 0)
         #expect((parsed["profile"] as? [Any])?.count == 4)
