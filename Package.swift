@@ -71,6 +71,11 @@ let package = Package(
             name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat"],
             swiftSettings: commonSettings),
 
+        // Counts heap allocations per thread by interposing the malloc family (Sources/CAllocationCounter/include/
+        // allocation_counter.h): `vlac bench` reports allocations per step with it, and the runtime tests prove
+        // that `step` allocates nothing.
+        .target(name: "CAllocationCounter"),
+
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
@@ -97,7 +102,8 @@ let package = Package(
 
         // Examples: small programs that show an API and that `make demo` runs.
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
-        // A tiny §8.0 policy for the C robot loop and `vlac run` (until `vlac compile` lands).
+        // A tiny §8.0 policy written directly with the writer API, for the C robot loop example (Docs/C-API.md);
+        // real policies come from `vlac compile` (`make demo`).
         .executableTarget(name: "write-demo-policy", dependencies: ["VLAFormat", "VLATestSupport"], path: "Examples/DemoPolicy"),
 
         // Shared test helpers: sample documents and raw-byte patching.
@@ -120,8 +126,6 @@ let package = Package(
             name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer"],
             swiftSettings: commonSettings
         ),
-        // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
-        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLARuntimeC", "VLAFormat", "VLATestSupport", "CAllocationCounter", "CVLAKernels"],
             swiftSettings: commonSettings
