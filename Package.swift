@@ -53,22 +53,27 @@ let package = Package(
         // Generated protobuf-c code for the ONNX subset in Schemas/onnx.proto (scripts/gen-proto.sh).
         .target(name: "CONNX", dependencies: ["CProtobufC"]),
 
+        // The one strict JSON reader (offsets in errors, depth limit, duplicate keys refused, numbers as text, a
+        // budget on what it builds) for safetensors headers, index and config files and tokenizer.json. No
+        // Foundation, no dependencies: VLACheckpoint and VLATokenizer both use it and neither depends on the other.
+        .target(name: "VLAJSON", swiftSettings: strictSettings),
+
         // Checkpoint readers behind one tensor-store API.
-        .target(name: "VLACheckpoint", dependencies: ["VLAFormat", "CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
+        .target(name: "VLACheckpoint", dependencies: ["VLAFormat", "VLAJSON", "CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
         // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
         .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
 
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
         .target(
-            name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
+            name: "VLATokenizer", dependencies: ["VLAJSON", "CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
 
         // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
-        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
+        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint", "VLAJSON"], swiftSettings: commonSettings),
 
         // HyperVLA compilation: partial evaluation, memory planning, emission of policies, shared blobs, manifest.
         .target(
-            name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat"],
+            name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat", "VLAJSON"],
             swiftSettings: commonSettings),
 
         // Counts heap allocations per thread by interposing the malloc family (Sources/CAllocationCounter/include/
@@ -80,7 +85,7 @@ let package = Package(
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "CZlib",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "VLAJSON", "CZlib",
                 // `vlac bench` counts heap allocations per step with the interposed counter.
                 "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,21 +114,22 @@ let package = Package(
         // Shared test helpers: sample documents and raw-byte patching.
         .target(name: "VLATestSupport", dependencies: ["VLAFormat", "VLARuntime"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
+        .testTarget(name: "VLAJSONTests", dependencies: ["VLAJSON"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLAModelsTests",
-            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint", "VLAJSON"],
             swiftSettings: commonSettings
         ),
         .testTarget(
             name: "VLACompilerTests",
-            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint"],
+            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint", "VLAJSON"],
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         // The hypervla-tiny demo model and its Flax goldens, read with vlac's checkpoint readers.
         .testTarget(
-            name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer"],
+            name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer", "VLAJSON"],
             swiftSettings: commonSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VLAFormat
+import VLAJSON
 import VLAModels
 import VLARuntime
 import VLATokenizer
@@ -164,7 +165,7 @@ struct TextInput {
     /// `max_seq_length` from sentence_bert_config.json, else 512.
     static func sentenceMaxLength(_ dir: String) -> Int {
         guard let data = try? RegularFile.read(dir + "/sentence_bert_config.json"),
-            let json = try? JSONValue(parsing: data), case .number(let n)? = json["max_seq_length"], n >= 2, n <= 8192
+            let json = try? JSONValue(parsing: data), let n = json["max_seq_length"]?.double, n >= 2, n <= 8192
         else { return 512 }
         return Int(n)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import VLAFormat
+import VLAJSON
 import VLAModels
 import VLARuntime
 import VLATokenizer
@@ -207,7 +208,7 @@ public final class Compiler: @unchecked Sendable {
             let json = try? JSONValue(parsing: data), let v = json["vlac"]
         {
             for key in ["text_encoder", "vision_encoder"] {
-                if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
+                if let s = v[key]?.string { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
             }
             backboneJSON = v["image_encoder_config"]
         }
@@ -218,7 +219,9 @@ public final class Compiler: @unchecked Sendable {
         var frozenEncoder: DINOv2?
         do {
             if let data = try Compiler.readIfPresent(visionDir + "/config.json") {
-                visionJSON = try JSONValue(parsing: data)
+                do { visionJSON = try JSONValue(parsing: data) } catch {
+                    throw CompileError(.model, "\(visionDir)/config.json: \(error)")
+                }
                 switch try FoundationModel.open(directory: visionDir) {
                 case .dinov2(let m):
                     frozenEncoder = m
