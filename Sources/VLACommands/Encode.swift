@@ -16,7 +16,7 @@ struct Encode: ParsableCommand {
             interpreter, the same code the compiler and the robot use.
 
             Examples:
-              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block and place it in the bowl"
+              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block"
               vlac encode text --model t5-base --tokens "put the eggplant in the basket"
               vlac encode image --model dinov2-base --json frame.png
             """,
@@ -59,7 +59,7 @@ struct EncodeText: ParsableCommand {
             pooling over the tokens, then L2 normalization (with --tokens, also the last hidden state).
 
             Example:
-              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block and place it in the bowl"
+              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block"
             """
     )
 
