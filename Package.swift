@@ -53,29 +53,39 @@ let package = Package(
         // Generated protobuf-c code for the ONNX subset in Schemas/onnx.proto (scripts/gen-proto.sh).
         .target(name: "CONNX", dependencies: ["CProtobufC"]),
 
+        // The one strict JSON reader (offsets in errors, depth limit, duplicate keys refused, numbers as text, a
+        // budget on what it builds) for safetensors headers, index and config files and tokenizer.json. No
+        // Foundation, no dependencies: VLACheckpoint and VLATokenizer both use it and neither depends on the other.
+        .target(name: "VLAJSON", swiftSettings: strictSettings),
+
         // Checkpoint readers behind one tensor-store API.
-        .target(name: "VLACheckpoint", dependencies: ["VLAFormat", "CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
+        .target(name: "VLACheckpoint", dependencies: ["VLAFormat", "VLAJSON", "CZlib", "CProtobufC", "CONNX"], swiftSettings: commonSettings),
 
         // Generated protobuf-c code for Schemas/sentencepiece_model.proto (scripts/gen-proto.sh).
         .target(name: "CSentencePieceProto", dependencies: ["CProtobufC"]),
 
         // SentencePiece unigram and WordPiece tokenizers; no I/O of their own.
         .target(
-            name: "VLATokenizer", dependencies: ["CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
+            name: "VLATokenizer", dependencies: ["VLAJSON", "CProtobufC", "CSentencePieceProto"], swiftSettings: commonSettings),
 
         // T5 encoder, BERT encoder, DINOv2 built as programs of the op set, from Hugging Face directories.
-        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint"], swiftSettings: commonSettings),
+        .target(name: "VLAModels", dependencies: ["VLAFormat", "VLACheckpoint", "VLAJSON"], swiftSettings: commonSettings),
 
         // HyperVLA compilation: partial evaluation, memory planning, emission of policies, shared blobs, manifest.
         .target(
-            name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat"],
+            name: "VLACompiler", dependencies: ["VLAModels", "VLATokenizer", "VLARuntime", "VLAFormat", "VLAJSON"],
             swiftSettings: commonSettings),
+
+        // Counts heap allocations per thread by interposing the malloc family (Sources/CAllocationCounter/include/
+        // allocation_counter.h): `vlac bench` reports allocations per step with it, and the runtime tests prove
+        // that `step` allocates nothing.
+        .target(name: "CAllocationCounter"),
 
         // The subcommands, as a library so tests can run them in-process.
         .target(
             name: "VLACommands",
             dependencies: [
-                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "CZlib",
+                "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "VLAJSON", "CZlib",
                 // `vlac bench` counts heap allocations per step with the interposed counter.
                 "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -97,31 +107,31 @@ let package = Package(
 
         // Examples: small programs that show an API and that `make demo` runs.
         .executableTarget(name: "write-example", dependencies: ["VLAFormat"], path: "Examples/WriteExample"),
-        // A tiny §8.0 policy for the C robot loop and `vlac run` (until `vlac compile` lands).
+        // A tiny §8.0 policy written directly with the writer API, for the C robot loop example (Docs/C-API.md);
+        // real policies come from `vlac compile` (`make demo`).
         .executableTarget(name: "write-demo-policy", dependencies: ["VLAFormat", "VLATestSupport"], path: "Examples/DemoPolicy"),
 
         // Shared test helpers: sample documents and raw-byte patching.
         .target(name: "VLATestSupport", dependencies: ["VLAFormat", "VLARuntime"], path: "Tests/VLATestSupport", swiftSettings: commonSettings),
         .testTarget(name: "VLAFormatTests", dependencies: ["VLAFormat", "VLATestSupport"], swiftSettings: commonSettings),
+        .testTarget(name: "VLAJSONTests", dependencies: ["VLAJSON"], swiftSettings: commonSettings),
         .testTarget(name: "VLACheckpointTests", dependencies: ["VLACheckpoint", "CZlib"], swiftSettings: commonSettings),
         .testTarget(
             name: "VLAModelsTests",
-            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint"],
+            dependencies: ["VLAModels", "VLAFormat", "VLARuntime", "VLACheckpoint", "VLAJSON"],
             swiftSettings: commonSettings
         ),
         .testTarget(
             name: "VLACompilerTests",
-            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint", "VLATestSupport"],
+            dependencies: ["VLACompiler", "VLAModels", "VLARuntime", "VLAFormat", "VLACheckpoint", "VLATestSupport", "VLAJSON"],
             swiftSettings: commonSettings
         ),
         .testTarget(name: "VLATokenizerTests", dependencies: ["VLATokenizer"], swiftSettings: commonSettings),
         // The hypervla-tiny demo model and its Flax goldens, read with vlac's checkpoint readers.
         .testTarget(
-            name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer"],
+            name: "HyperVLAExampleTests", dependencies: ["VLACheckpoint", "VLAModels", "VLARuntime", "VLATokenizer", "VLAJSON"],
             swiftSettings: commonSettings
         ),
-        // Test-only: counts heap allocations per thread (interposed malloc family), for run-allocates-nothing tests.
-        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "VLARuntimeTests", dependencies: ["VLARuntime", "VLARuntimeC", "VLAFormat", "VLATestSupport", "CAllocationCounter", "CVLAKernels"],
             swiftSettings: commonSettings

@@ -60,9 +60,10 @@ case "$target" in
     FuzzFormatReader) seeds=(Fuzz/Seeds/FuzzFormatReader/* ../shared/reliability/*.vla) ;;
     FuzzSafetensors|FuzzNpy|FuzzNpz|FuzzMsgpack|FuzzONNX|FuzzPyTorch)
         c_module CONNX Sources/CONNX/include/onnx.pb-c.h Sources/CONNX/onnx.pb-c.c
+        swift_module VLAJSON Sources/VLAJSON/*.swift
         swift_module VLACheckpoint Sources/VLACheckpoint/*.swift
         harness+=(Fuzz/Harness/CheckpointHarness.swift)
-        links=("$build/libVLACheckpoint.a" "${links[@]}" "$build/CONNX-onnx.pb-c.o" -lz -lprotobuf-c)
+        links=("$build/libVLACheckpoint.a" "$build/libVLAJSON.a" "${links[@]}" "$build/CONNX-onnx.pb-c.o" -lz -lprotobuf-c)
         case "$target" in
             FuzzSafetensors) seeds=(Tests/Fixtures/VLACheckpoint/*.safetensors) ;;
             FuzzNpy) seeds=(Tests/Fixtures/VLACheckpoint/*.npy) ;;
@@ -74,8 +75,9 @@ case "$target" in
         seeds+=(Fuzz/Seeds/"$target"/*) ;;
     FuzzTokenizerJSON|FuzzSentencePiece)
         c_module CSentencePieceProto Sources/CSentencePieceProto/include/sentencepiece_model.pb-c.h Sources/CSentencePieceProto/sentencepiece_model.pb-c.c
+        swift_module VLAJSON Sources/VLAJSON/*.swift
         swift_module VLATokenizer Sources/VLATokenizer/*.swift
-        links=("$build/libVLATokenizer.a" "$build/CSentencePieceProto-sentencepiece_model.pb-c.o" -lprotobuf-c)
+        links=("$build/libVLATokenizer.a" "$build/libVLAJSON.a" "$build/CSentencePieceProto-sentencepiece_model.pb-c.o" -lprotobuf-c)
         if [ "$target" = FuzzTokenizerJSON ]; then
             seeds=(Tests/Fixtures/VLATokenizer/*.json Examples/hypervla-tiny/text-encoder/tokenizer.json)
         else

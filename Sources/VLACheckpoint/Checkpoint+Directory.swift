@@ -1,3 +1,5 @@
+import VLAJSON
+
 extension Checkpoint {
     /// The weight files looked for in a Hugging Face directory, in order of preference.
     /// An `*.index.json` file (sharded weights) is preferred over the single file it indexes.
@@ -27,7 +29,7 @@ extension Checkpoint {
         }
         let json: JSONValue
         do {
-            json = try JSONParser.parse(indexStorage.view.bytes, limits: limits, what: "index")
+            json = try ExpansionBudget.parseJSON(indexStorage.view.bytes, limits: limits, what: "index")
         } catch let e as CheckpointError { throw e.inFile(indexPath) }
         guard let map = json["weight_map"]?.object else {
             throw CheckpointError(.malformed, "index has no \"weight_map\" object", offset: 0, file: indexPath)

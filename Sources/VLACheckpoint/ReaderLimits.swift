@@ -72,9 +72,12 @@ struct ExpansionBudget {
     /// - Throws: `.limitExceeded` at `offset` if the total passes the budget.
     mutating func charge(_ bytes: Int, offset: Int?) throws {
         let (sum, o) = spent.addingReportingOverflow(max(bytes, 0))
-        guard !o, sum <= limit else {
-            throw CheckpointError(.limitExceeded, "\(what): would build more than the budget of \(limit) bytes (ReaderLimits.expansionFactor × input + expansionAllowance)", offset: offset)
-        }
+        guard !o, sum <= limit else { throw exceeded(offset: offset) }
         spent = sum
+    }
+
+    /// The error for going over the budget at `offset`.
+    func exceeded(offset: Int?) -> CheckpointError {
+        CheckpointError(.limitExceeded, "\(what): would build more than the budget of \(limit) bytes (ReaderLimits.expansionFactor × input + expansionAllowance)", offset: offset)
     }
 }

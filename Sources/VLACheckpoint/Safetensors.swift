@@ -1,3 +1,5 @@
+import VLAJSON
+
 /// The safetensors reader, strict to the format's specification:
 ///
 /// ```
@@ -21,7 +23,7 @@ enum SafetensorsReader {
         guard headerBytes.first == UInt8(ascii: "{") else {
             throw CheckpointError(.malformed, "header does not start with '{'", offset: 8)
         }
-        let header = try JSONParser.parse(headerBytes, base: 8, limits: limits, what: "header")
+        let header = try ExpansionBudget.parseJSON(headerBytes, base: 8, limits: limits, what: "header")
         guard let members = header.object else { throw CheckpointError(.malformed, "header is not a JSON object", offset: 8) }
         let dataStart = 8 + n
         let dataSize = file.count - dataStart

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
             called program `backbone`).
 
             Examples:
-              vlac bench out/policies/open-the-drawer-1c9e.vla --steps 50 --threads 2
+              vlac bench out/policies/open-the-top-drawer-12fedafa.vla --threads 2
               vlac bench policy.vla --shared shared --image frame.png --top 15
             """)
 

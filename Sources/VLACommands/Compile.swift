@@ -48,12 +48,10 @@ struct Compile: ParsableCommand {
             records the figures in the backbone blob, the policies and manifest.json, and refuses (writes \
             nothing for) a backbone or a policy whose relative L2 deviation is over --max-deviation.
 
-            Example:
-              vlac compile --instructions Examples/hypervla-tiny/tasks.txt \\
-                --model Examples/hypervla-tiny/model -o out
-              vlac verify out/policies/pick-up-the-red-block-1a2b3c4d.vla
-              vlac compile --instructions tasks.txt --model MODEL --precision int8 \\
-                --calibration frames/ -o out-int8
+            Examples (in Examples/hypervla-tiny):
+              vlac compile --instructions tasks.txt --model model -o out
+              vlac verify out/policies/open-the-top-drawer-12fedafa.vla
+              vlac compile --instructions tasks.txt --model model -o out --precision int8
             """)
 
     @Option(name: .customLong("instructions"), help: ArgumentHelp("The task list: one instruction per line (- reads standard input).", valueName: "tasks.txt"))

@@ -11,8 +11,8 @@ struct Dump: ParsableCommand {
             printed escaped (\\u{1b}), so a hostile file cannot drive the terminal.
 
             Examples:
-              vlac dump policies/pick-up-the-red-block-3f2a.vla
-              vlac dump --json shared/backbone-9c1e….vla | jq '.tensors | length'
+              vlac dump out/policies/open-the-top-drawer-12fedafa.vla
+              vlac dump --json out/shared/backbone-*.vla | jq '.tensors | length'
 
             The JSON output's schema is Schemas/vla-dump.schema.json; its "formatVersion" field changes \
             when the output's shape does.

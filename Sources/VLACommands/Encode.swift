@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VLAFormat
+import VLAJSON
 import VLAModels
 import VLARuntime
 import VLATokenizer
@@ -15,7 +16,7 @@ struct Encode: ParsableCommand {
             interpreter, the same code the compiler and the robot use.
 
             Examples:
-              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block and place it in the bowl"
+              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block"
               vlac encode text --model t5-base --tokens "put the eggplant in the basket"
               vlac encode image --model dinov2-base --json frame.png
             """,
@@ -58,7 +59,7 @@ struct EncodeText: ParsableCommand {
             pooling over the tokens, then L2 normalization (with --tokens, also the last hidden state).
 
             Example:
-              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block and place it in the bowl"
+              vlac encode text --model all-MiniLM-L6-v2 "pick up the red block"
             """
     )
 
@@ -164,7 +165,7 @@ struct TextInput {
     /// `max_seq_length` from sentence_bert_config.json, else 512.
     static func sentenceMaxLength(_ dir: String) -> Int {
         guard let data = try? RegularFile.read(dir + "/sentence_bert_config.json"),
-            let json = try? JSONValue(parsing: data), case .number(let n)? = json["max_seq_length"], n >= 2, n <= 8192
+            let json = try? JSONValue(parsing: data), let n = json["max_seq_length"]?.double, n >= 2, n <= 8192
         else { return 512 }
         return Int(n)
     }

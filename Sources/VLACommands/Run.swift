@@ -18,8 +18,8 @@ struct Run: ParsableCommand {
             folder and ../shared beside it (the layout vlac compile writes).
 
             Examples:
-              vlac run out/policies/open-the-drawer-1c9e.vla --image frame0.png --image frame1.png
-              vlac run policy.vla --shared /opt/robot/vla-shared --image f0.ppm --image f1.ppm --json
+              vlac run out/policies/open-the-top-drawer-12fedafa.vla --image f0.png --json
+              vlac run policy.vla --shared /opt/vla-shared --image f0.ppm --image f1.ppm
             """)
 
     @Argument(help: ArgumentHelp("The policy .vla file.", valueName: "policy"))

@@ -16,7 +16,7 @@ struct Tokenize: ParsableCommand {
 
             Examples:
               vlac tokenize --tokenizer spiece.model "pick up the red block"
-              vlac tokenize --tokenizer t5/tokenizer.json --hypervla --json "open the drawer"
+              vlac tokenize --tokenizer t5/tokenizer.json --hypervla "open the drawer"
               vlac tokenize --tokenizer tokenizer.json --bench corpus.txt --repeat 5
             """)
 

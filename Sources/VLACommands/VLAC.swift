@@ -10,11 +10,10 @@ public struct VLAC: ParsableCommand {
             memory plan, the action and image contracts, provenance and test vectors. Every file is \
             verified (SHA-256 digest first, then every offset, length and op) before anything is trusted.
 
-            A typical run, with the demo model in this repository:
-              vlac compile --instructions Examples/hypervla-tiny/tasks.txt \\
-                  --model Examples/hypervla-tiny/model -o out
-              vlac verify out/policies/open-the-top-drawer-*.vla
-              vlac run out/policies/open-the-top-drawer-*.vla --image frame0.png --image frame1.png
+            A typical run, with the demo model in this repository (in Examples/hypervla-tiny):
+              vlac compile --instructions tasks.txt --model model -o out
+              vlac verify out/policies/open-the-top-drawer-12fedafa.vla
+              vlac run out/policies/open-the-top-drawer-12fedafa.vla --image f0.png
             """,
         version: vlacVersion,
         subcommands: [

@@ -22,7 +22,7 @@ struct Verify: ParsableCommand {
             folder and ../shared beside it (the layout vlac compile writes).
 
             Examples:
-              vlac verify out/policies/open-the-drawer-1c9e.vla
+              vlac verify out/policies/open-the-top-drawer-12fedafa.vla
               vlac verify policy.vla --shared /opt/robot/vla-shared --json
             """)
 

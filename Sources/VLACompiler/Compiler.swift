@@ -1,5 +1,6 @@
 import Foundation
 import VLAFormat
+import VLAJSON
 import VLAModels
 import VLARuntime
 import VLATokenizer
@@ -221,7 +222,7 @@ public final class Compiler: @unchecked Sendable {
         if let data = try Compiler.readIfPresent(directory + "/config.json"), let json = try? JSONValue(parsing: data) {
             if let v = json["vlac"] {
                 for key in ["text_encoder", "vision_encoder"] {
-                    if case .string(let s)? = v[key] { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
+                    if let s = v[key]?.string { named[key] = s.hasPrefix("/") ? s : directory + "/" + s }
                 }
                 backboneJSON = v["image_encoder_config"]
             }
@@ -240,7 +241,9 @@ public final class Compiler: @unchecked Sendable {
         var frozenConfig: DINOv2.Config?
         do {
             if let data = try Compiler.readIfPresent(visionDir + "/config.json") {
-                visionJSON = try JSONValue(parsing: data)
+                do { visionJSON = try JSONValue(parsing: data) } catch {
+                    throw CompileError(.model, "\(visionDir)/config.json: \(error)")
+                }
                 // The config alone first: the widths are checked before any weights are read.
                 let config = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
                 if useInitialImage { frozenConfig = config }

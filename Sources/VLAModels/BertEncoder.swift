@@ -1,4 +1,5 @@
 import VLAFormat
+import VLAJSON
 
 /// A BERT-family encoder (BERT, MiniLM, ...) from a Hugging Face `config.json` and weights.
 ///

@@ -1,3 +1,5 @@
+import VLAJSON
+
 /// Reads typed keys from a parsed `config.json`, collecting every missing or mistyped key instead of
 /// stopping at the first.
 struct ConfigReader {
@@ -14,12 +16,12 @@ struct ConfigReader {
 
     /// An optional integer with a default.
     mutating func int(_ key: String, default d: Int, min: Int = 1) -> Int {
-        guard let v = json[key], v != .null else { return d }
+        guard let v = json[key], !v.isNull else { return d }
         return check(key, v, min: min) ?? d
     }
 
     private mutating func check(_ key: String, _ v: JSONValue, min: Int) -> Int? {
-        guard case .number(let x) = v, x.isFinite, x == x.rounded(), abs(x) < 1e12 else {
+        guard let x = v.double, x.isFinite, x == x.rounded(), abs(x) < 1e12 else {
             problems.add("config key \"\(key)\" must be an integer, is \(v)")
             return nil
         }
@@ -34,8 +36,8 @@ struct ConfigReader {
 
     /// An optional number with a default.
     mutating func double(_ key: String, default d: Double) -> Double {
-        guard let v = json[key], v != .null else { return d }
-        guard case .number(let x) = v, x.isFinite else {
+        guard let v = json[key], !v.isNull else { return d }
+        guard let x = v.double, x.isFinite else {
             problems.add("config key \"\(key)\" must be a finite number, is \(v)")
             return d
         }
@@ -44,22 +46,22 @@ struct ConfigReader {
 
     /// An optional string with a default.
     mutating func string(_ key: String, default d: String?) -> String? {
-        guard let v = json[key], v != .null else { return d }
-        guard case .string(let s) = v else { problems.add("config key \"\(key)\" must be a string, is \(v)"); return d }
+        guard let v = json[key], !v.isNull else { return d }
+        guard let s = v.string else { problems.add("config key \"\(key)\" must be a string, is \(v)"); return d }
         return s
     }
 
     /// An optional boolean with a default.
     mutating func bool(_ key: String, default d: Bool) -> Bool {
-        guard let v = json[key], v != .null else { return d }
-        guard case .bool(let b) = v else { problems.add("config key \"\(key)\" must be true or false, is \(v)"); return d }
+        guard let v = json[key], !v.isNull else { return d }
+        guard let b = v.bool else { problems.add("config key \"\(key)\" must be true or false, is \(v)"); return d }
         return b
     }
 
     /// The `architectures` list, if present.
     var architectures: [String] {
-        guard case .array(let a)? = json["architectures"] else { return [] }
-        return a.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        guard let a = json["architectures"]?.array else { return [] }
+        return a.compactMap(\.string)
     }
 }
 

@@ -1,4 +1,5 @@
 import VLAFormat
+import VLAJSON
 
 /// DINOv2 (a ViT with layer scale) from a Hugging Face `config.json` and weights, as `Dinov2Model` computes it.
 ///

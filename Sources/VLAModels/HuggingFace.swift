@@ -1,6 +1,7 @@
 import Foundation
 import VLACheckpoint
 import VLAFormat
+import VLAJSON
 
 extension Checkpoint: WeightSource {
     /// The tensor's shape, or nil.
@@ -38,8 +39,7 @@ public enum FoundationModel {
         do { json = try JSONValue(parsing: data) } catch {
             throw ModelError(.badConfig, "\(configPath): \(error.message)", offset: error.offset)
         }
-        let type: String
-        if case .string(let t)? = json["model_type"] { type = t } else { type = "" }
+        let type = json["model_type"]?.string ?? ""
         let weights: Checkpoint
         do { weights = try Checkpoint(path: directory) } catch {
             throw ModelError(.io, "\(directory): \(error)")

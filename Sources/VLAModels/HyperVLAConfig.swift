@@ -1,3 +1,5 @@
+import VLAJSON
+
 /// The settings of a HyperVLA model read from its `config.json` (`hypervla.md` §5–6).
 ///
 /// The released code writes `hypernet_kwargs`, `base_net_kwargs` and `text_processor` either at the top level
@@ -51,20 +53,22 @@ public struct HyperVLAConfig: Sendable, Equatable {
         let baseJSON = section("base_net_kwargs")
         if hnJSON == nil { problems.add("config key \"hypernet_kwargs\" is missing (top level or under \"model\")") }
         if baseJSON == nil { problems.add("config key \"base_net_kwargs\" is missing (top level or under \"model\")") }
-        var hn = ConfigReader(hnJSON ?? .object([:]))
-        var enc = ConfigReader(hnJSON?["context_encoder_kwargs"] ?? .object([:]))
+        var hn = ConfigReader(hnJSON ?? JSONValue(.object([])))
+        var enc = ConfigReader(hnJSON?["context_encoder_kwargs"] ?? JSONValue(.object([])))
         if hnJSON != nil, hnJSON?["context_encoder_kwargs"] == nil {
             problems.add("config key \"hypernet_kwargs.context_encoder_kwargs\" is missing")
         }
         // The released code nests the ViT and action-head settings: merge them over the top level.
-        var merged: [String: JSONValue] = [:]
-        if case .object(let o)? = baseJSON {
+        var merged: [(key: String, value: JSONValue)] = []
+        if let o = baseJSON?.object {
             merged = o
             for key in ["action_head_kwargs", "vit_kwargs"] {
-                if case .object(let inner)? = o[key] { merged.merge(inner) { _, new in new } }
+                for m in baseJSON?[key]?.object ?? [] {
+                    if let i = merged.firstIndex(where: { $0.key == m.key }) { merged[i].value = m.value } else { merged.append(m) }
+                }
             }
         }
-        var base = ConfigReader(.object(merged))
+        var base = ConfigReader(JSONValue(.object(merged), offset: baseJSON?.offset ?? 0))
         contextDim = hn.int("context_embedding_dim")
         useInitialImage = hn.bool("use_initial_image", default: false)
         scaleContextEmbedding = hn.bool("scale_context_embedding", default: false)

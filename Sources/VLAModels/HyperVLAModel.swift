@@ -1,6 +1,7 @@
 import Foundation
 import VLACheckpoint
 import VLAFormat
+import VLAJSON
 
 /// Action statistics from `dataset_statistics.json` (`hypervla.md` §7.2).
 public struct ActionStatistics: Sendable, Equatable {
@@ -49,12 +50,12 @@ public struct ActionStatistics: Sendable, Equatable {
         }
         guard let action else { throw ModelError(.badConfig, "\(what): no \"action\" statistics") }
         func floats(_ key: String) throws(ModelError) -> [Float] {
-            guard case .array(let a)? = action[key] else {
+            guard let a = action[key]?.array else {
                 throw ModelError(.badConfig, "\(what): action.\(key) is missing or not an array")
             }
             var out: [Float] = []
             for v in a {
-                guard case .number(let x) = v, x.isFinite else {
+                guard let x = v.double, x.isFinite else {
                     throw ModelError(.badConfig, "\(what): action.\(key) has a non-number entry")
                 }
                 out.append(Float(x))
@@ -66,8 +67,8 @@ public struct ActionStatistics: Sendable, Equatable {
         }
         mean = try floats("mean")
         std = try floats("std")
-        if case .array(let m)? = action["mask"] {
-            mask = m.map { if case .bool(let b) = $0 { b } else { false } }
+        if let m = action["mask"]?.array {
+            mask = m.map { $0.bool ?? false }
             guard mask.count == actionDim else {
                 throw ModelError(.badConfig, "\(what): action.mask has \(mask.count) entries, the config's action_dim is \(actionDim)")
             }
@@ -81,8 +82,7 @@ public struct ActionStatistics: Sendable, Equatable {
     }
 
     private static func names(_ json: JSONValue) -> [String] {
-        if case .object(let o) = json { return o.keys.sorted() }
-        return []
+        (json.object ?? []).map(\.key).sorted()
     }
 }
 

@@ -2,6 +2,7 @@ import VLAFormat
 
 #if canImport(Glibc)
 import Glibc
+import VLAJSON
 #endif
 
 /// A T5 encoder (the encoder stack of `T5EncoderModel`) from a Hugging Face `config.json` and weights.

@@ -1,3 +1,5 @@
+import VLAJSON
+
 extension HFTokenizer {
     /// Loads a `tokenizer.json` file's bytes.
     /// - Parameters:
@@ -10,7 +12,7 @@ extension HFTokenizer {
         if bytes.count > limits.maxFileBytes {
             throw TokenizerError(.limitExceeded, "\(source): \(bytes.count) bytes is above the limit of \(limits.maxFileBytes)")
         }
-        let root = try JSON.parse(bytes, source: source, limits: limits)
+        let root = try JSONValue.parseTokenizerJSON(bytes, source: source, limits: limits)
         let r = Reader(source: source, limits: limits)
         _ = try r.object(root, "")
         guard let modelJSON = root["model"], !modelJSON.isNull else {
@@ -98,36 +100,37 @@ private struct Reader {
     let source: String
     let limits: TokenizerLimits
 
-    func fail(_ code: TokenizerError.Code, _ path: String, _ what: String, _ j: JSON?) -> TokenizerError {
+    func fail(_ code: TokenizerError.Code, _ path: String, _ what: String, _ j: JSONValue?) -> TokenizerError {
         TokenizerError(code, "\(source): \(path) \(what)", offset: j?.offset)
     }
 
-    func object(_ j: JSON, _ path: String) throws(TokenizerError) -> [(String, JSON)] {
-        guard case .object(let m) = j.value else { throw fail(.wrongType, path.isEmpty ? "the document" : path, "is \(j.typeName), expected an object", j) }
+    func object(_ j: JSONValue, _ path: String) throws(TokenizerError) -> [(key: String, value: JSONValue)] {
+        guard case .object(let m) = j.kind else { throw fail(.wrongType, path.isEmpty ? "the document" : path, "is \(j.typeName), expected an object", j) }
         return m
     }
 
-    func member(_ j: JSON, _ key: String, _ path: String) throws(TokenizerError) -> JSON {
+    func member(_ j: JSONValue, _ key: String, _ path: String) throws(TokenizerError) -> JSONValue {
         guard let v = j[key] else { throw fail(.missing, "\(path).\(key)", "is missing", j) }
         return v
     }
 
-    func string(_ j: JSON, _ path: String) throws(TokenizerError) -> String {
-        guard case .string(let s) = j.value else { throw fail(.wrongType, path, "is \(j.typeName), expected a string", j) }
+    func string(_ j: JSONValue, _ path: String) throws(TokenizerError) -> String {
+        guard case .string(let s) = j.kind else { throw fail(.wrongType, path, "is \(j.typeName), expected a string", j) }
         return s
     }
 
-    func bool(_ j: JSON, _ path: String) throws(TokenizerError) -> Bool {
-        guard case .bool(let b) = j.value else { throw fail(.wrongType, path, "is \(j.typeName), expected a boolean", j) }
+    func bool(_ j: JSONValue, _ path: String) throws(TokenizerError) -> Bool {
+        guard case .bool(let b) = j.kind else { throw fail(.wrongType, path, "is \(j.typeName), expected a boolean", j) }
         return b
     }
 
-    func number(_ j: JSON, _ path: String) throws(TokenizerError) -> Double {
-        guard case .number(let d) = j.value else { throw fail(.wrongType, path, "is \(j.typeName), expected a number", j) }
+    func number(_ j: JSONValue, _ path: String) throws(TokenizerError) -> Double {
+        // Valid number syntax always converts (to ±infinity beyond Double's range, which callers refuse).
+        guard case .number(let text) = j.kind, let d = Double(text) else { throw fail(.wrongType, path, "is \(j.typeName), expected a number", j) }
         return d
     }
 
-    func int(_ j: JSON, _ path: String, max: Int) throws(TokenizerError) -> Int {
+    func int(_ j: JSONValue, _ path: String, max: Int) throws(TokenizerError) -> Int {
         let d = try number(j, path)
         guard d >= 0, d <= Double(max), d == d.rounded() else {
             throw fail(.malformed, path, "is \(d), expected an integer in 0...\(max)", j)
@@ -135,24 +138,24 @@ private struct Reader {
         return Int(d)
     }
 
-    func array(_ j: JSON, _ path: String) throws(TokenizerError) -> [JSON] {
-        guard case .array(let a) = j.value else { throw fail(.wrongType, path, "is \(j.typeName), expected an array", j) }
+    func array(_ j: JSONValue, _ path: String) throws(TokenizerError) -> [JSONValue] {
+        guard case .array(let a) = j.kind else { throw fail(.wrongType, path, "is \(j.typeName), expected an array", j) }
         return a
     }
 
-    func optionalBool(_ j: JSON, _ key: String, _ path: String, default d: Bool) throws(TokenizerError) -> Bool {
+    func optionalBool(_ j: JSONValue, _ key: String, _ path: String, default d: Bool) throws(TokenizerError) -> Bool {
         guard let v = j[key], !v.isNull else { return d }
         return try bool(v, "\(path).\(key)")
     }
 
-    func type(_ j: JSON, _ path: String) throws(TokenizerError) -> String {
+    func type(_ j: JSONValue, _ path: String) throws(TokenizerError) -> String {
         _ = try object(j, path)
         return try string(try member(j, "type", path), "\(path).type")
     }
 
     // MARK: Model
 
-    func model(_ j: JSON) throws(TokenizerError) -> HFTokenizer.Model {
+    func model(_ j: JSONValue) throws(TokenizerError) -> HFTokenizer.Model {
         let kind = try type(j, "model")
         switch kind {
         case "Unigram":
@@ -217,14 +220,14 @@ private struct Reader {
 
     // MARK: Normalizers
 
-    func pattern(_ j: JSON, _ path: String) throws(TokenizerError) -> HFTokenizer.Pattern {
+    func pattern(_ j: JSONValue, _ path: String) throws(TokenizerError) -> HFTokenizer.Pattern {
         _ = try object(j, path)
         if let s = j["String"] { return .literal(Array(try string(s, "\(path).String").utf8)) }
         if let r = j["Regex"] { return .regex(try SimpleRegex(try string(r, "\(path).Regex"), field: "\(source): \(path).Regex", maxStates: limits.maxRegexStates)) }
         throw fail(.malformed, path, "has neither String nor Regex", j)
     }
 
-    func normalizer(_ j: JSON, _ path: String) throws(TokenizerError) -> HFTokenizer.Normalizer {
+    func normalizer(_ j: JSONValue, _ path: String) throws(TokenizerError) -> HFTokenizer.Normalizer {
         let kind = try type(j, path)
         switch kind {
         case "Sequence":
@@ -267,7 +270,7 @@ private struct Reader {
 
     // MARK: Pre-tokenizers
 
-    func preTokenizer(_ j: JSON, _ path: String) throws(TokenizerError) -> HFTokenizer.PreTokenizer {
+    func preTokenizer(_ j: JSONValue, _ path: String) throws(TokenizerError) -> HFTokenizer.PreTokenizer {
         let kind = try type(j, path)
         switch kind {
         case "Sequence":
@@ -314,7 +317,7 @@ private struct Reader {
 
     // MARK: Added tokens, post-processing
 
-    func addedTokens(_ j: JSON?) throws(TokenizerError) -> [HFTokenizer.AddedToken] {
+    func addedTokens(_ j: JSONValue?) throws(TokenizerError) -> [HFTokenizer.AddedToken] {
         guard let j, !j.isNull else { return [] }
         let list = try array(j, "added_tokens")
         guard list.count <= limits.maxListItems else { throw fail(.limitExceeded, "added_tokens", "has more than \(limits.maxListItems) entries", j) }
@@ -339,7 +342,7 @@ private struct Reader {
         return out
     }
 
-    func special(_ j: JSON, _ key: String, _ specials: JSON?, _ path: String) throws(TokenizerError) -> [PostProcessing.Special] {
+    func special(_ j: JSONValue, _ key: String, _ specials: JSONValue?, _ path: String) throws(TokenizerError) -> [PostProcessing.Special] {
         guard let specials else { throw fail(.missing, "\(path).special_tokens", "is missing", j) }
         guard let entry = specials[key] else { throw fail(.missing, "\(path).special_tokens[\"\(key)\"]", "is missing", specials) }
         let ids = try array(try member(entry, "ids", "\(path).special_tokens[\"\(key)\"]"), "\(path).special_tokens[\"\(key)\"].ids")
@@ -352,7 +355,7 @@ private struct Reader {
         return out
     }
 
-    func postProcessor(_ j: JSON) throws(TokenizerError) -> PostProcessing {
+    func postProcessor(_ j: JSONValue) throws(TokenizerError) -> PostProcessing {
         let kind = try type(j, "post_processor")
         var post = PostProcessing()
         switch kind {
@@ -387,7 +390,7 @@ private struct Reader {
         return post
     }
 
-    func truncation(_ j: JSON, _ post: inout PostProcessing) throws(TokenizerError) {
+    func truncation(_ j: JSONValue, _ post: inout PostProcessing) throws(TokenizerError) {
         _ = try object(j, "truncation")
         post.maxLength = try int(try member(j, "max_length", "truncation"), "truncation.max_length", max: limits.maxSequenceLength)
         if let d = j["direction"], !d.isNull {
@@ -402,11 +405,11 @@ private struct Reader {
         }
     }
 
-    func padding(_ j: JSON, _ post: inout PostProcessing) throws(TokenizerError) {
+    func padding(_ j: JSONValue, _ post: inout PostProcessing) throws(TokenizerError) {
         _ = try object(j, "padding")
         let strategy = try member(j, "strategy", "padding")
         var length: Int?
-        if case .string(let s) = strategy.value {
+        if case .string(let s) = strategy.kind {
             guard s == "BatchLongest" else { throw fail(.unsupported, "padding.strategy", "\"\(s)\" is not supported", strategy) }
         } else if let f = strategy["Fixed"] {
             length = try int(f, "padding.strategy.Fixed", max: limits.maxSequenceLength)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VLACheckpoint
+import VLAJSON
 import VLAModels
 import VLARuntime
 import VLATokenizer

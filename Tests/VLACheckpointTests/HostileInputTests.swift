@@ -306,7 +306,7 @@ enum Craft {
             try Checkpoint(parsing: view(b), path: "n.safetensors", format: .safetensors, limits: limits)
         }
         var budget = ExpansionBudget(limits, input: json.count, what: "JSON")
-        #expect(throws: CheckpointError.self) { _ = try JSONParser.parse(json, maxDepth: 64, what: "h", budget: &budget) }
+        #expect(throws: CheckpointError.self) { _ = try budget.parseJSON(json, maxDepth: 64, what: "h") }
         #expect(budget.spent <= budget.limit && budget.limit == 4 * json.count)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLAJSON
 import VLAModels
 import VLARuntime
 @testable import VLACompiler

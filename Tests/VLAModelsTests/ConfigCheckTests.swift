@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLACheckpoint
 import VLAFormat
+import VLAJSON
 @testable import VLAModels
 
 /// Configs that disagree with their weights give one error listing every problem.
@@ -14,10 +15,19 @@ import VLAFormat
         return w
     }
 
-    static func edit(_ json: JSONValue, _ changes: [String: JSONValue]) -> JSONValue {
-        guard case .object(var o) = json else { return json }
-        for (k, v) in changes { o[k] = v }
-        return .object(o)
+    /// `json` with members replaced, added (at the end) or, for nil, removed.
+    static func edit(_ json: JSONValue, _ changes: [String: JSONValue.Kind?]) -> JSONValue {
+        guard var o = json.object else { return json }
+        for (k, v) in changes {
+            let i = o.firstIndex { $0.key == k }
+            switch (i, v) {
+            case (let i?, let v?): o[i].value = JSONValue(v)
+            case (let i?, nil): o.remove(at: i)
+            case (nil, let v?): o.append((k, JSONValue(v)))
+            case (nil, nil): break
+            }
+        }
+        return JSONValue(.object(o))
     }
 
     @Test func bertListsEveryProblem() throws {
@@ -38,7 +48,8 @@ import VLAFormat
         let w = try Self.weights("t5-tiny-relu")
         // A bigger d_ff than the weights have, a gated config for ungated weights, an unknown architecture.
         let json = Self.edit(try Fixtures.config(Fixtures.path("t5-tiny-relu")), [
-            "d_ff": .number(64), "feed_forward_proj": .string("gated-gelu"), "architectures": .array([.string("T5Nope"), .string("MarianModel")]),
+            "d_ff": .number("64"), "feed_forward_proj": .string("gated-gelu"),
+            "architectures": .array([JSONValue(.string("T5Nope")), JSONValue(.string("MarianModel"))]),
         ])
         let error = try #require(throws: ModelError.self) { try T5Encoder(config: json, weights: w) }
         // 2 layers × (wi_0 missing, wi_1 missing, wo shape) + 1 architecture.
@@ -57,12 +68,10 @@ import VLAFormat
 
     @Test func dinov2ListsMissingKeysAndShapes() throws {
         let w = try Self.weights("dinov2-tiny")
-        guard case .object(var o) = try Fixtures.config(Fixtures.path("dinov2-tiny")) else { Issue.record("config"); return }
-        o["hidden_size"] = nil
-        o["image_size"] = .number(40)
-        o["model_type"] = .string("vit")
-        o["patch_size"] = .number(64)
-        let error = try #require(throws: ModelError.self) { try DINOv2(config: .object(o), weights: w) }
+        let json = Self.edit(try Fixtures.config(Fixtures.path("dinov2-tiny")), [
+            "hidden_size": nil, "image_size": .number("40"), "model_type": .string("vit"), "patch_size": .number("64"),
+        ])
+        let error = try #require(throws: ModelError.self) { try DINOv2(config: json, weights: w) }
         #expect(error.problems.contains("config key \"hidden_size\" is missing"))
         #expect(error.problems.contains("model_type \"vit\" is not supported by the DINOv2 builder (expected dinov2)"))
         #expect(error.problems.contains("image_size 40 is smaller than patch_size 64: no position table"))
@@ -70,15 +79,28 @@ import VLAFormat
     }
 
     @Test func badJSONNamesTheOffset() throws {
-        let error = try #require(throws: ModelError.self) { try JSONValue(parsing: Array(#"{"a": [1, 2,, 3]}"#.utf8)) }
-        #expect(error.code == .badConfig)
+        let error = try #require(throws: JSONError.self) { try JSONValue(parsing: Array(#"{"a": [1, 2,, 3]}"#.utf8)) }
+        #expect(error.code == .malformed)
         #expect(error.offset == 12)
+    }
+
+    /// A model directory whose config.json is not strict JSON: `.badConfig` naming the file, what is wrong
+    /// and the byte (here a key given twice, which Python's json would silently resolve to the last).
+    @Test func badConfigFileNamesTheFileAndByte() throws {
+        let dir = NSTemporaryDirectory() + "vlac-badjson-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data(#"{"model_type": "t5", "d_model": 8, "d_model": 16}"#.utf8).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let error = try #require(throws: ModelError.self) { try FoundationModel.open(directory: dir) }
+        #expect(error.code == .badConfig)
+        #expect(error.offset == 35)
+        #expect(error.description.contains(dir + "/config.json: duplicate key \"d_model\""), "\(error)")
     }
 
     @Test func jsonPrefixesNeverTrap() {
         let text = Array(#"{"d_model": 32, "x": [1.5e3, "a\u00e9\"", {"y": null}], "t": true}"#.utf8)
         for n in 0..<text.count {
-            #expect(throws: ModelError.self) { try JSONValue(parsing: Array(text[0..<n])) }
+            #expect(throws: JSONError.self) { try JSONValue(parsing: Array(text[0..<n])) }
         }
         var rng = SplitMix(seed: 7)
         for _ in 0..<500 {
@@ -87,7 +109,7 @@ import VLAFormat
             _ = try? JSONValue(parsing: m)
         }
         // Deep nesting is an error, not a stack overflow.
-        #expect(throws: ModelError.self) { try JSONValue(parsing: [UInt8](repeating: UInt8(ascii: "["), count: 100_000)) }
+        #expect(throws: JSONError.self) { try JSONValue(parsing: [UInt8](repeating: UInt8(ascii: "["), count: 100_000)) }
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLACheckpoint
 import VLAFormat
+import VLAJSON
 @testable import VLAModels
 
 /// Paths and readers for the committed fixtures and the venv's data packages.

@@ -8,7 +8,7 @@ import VLAFormat
 
 /// After `reset`, `step` allocates nothing on any thread of the session (the caller and every kernel worker):
 /// on the hypervla-tiny policies `vlac compile` makes in both configurations, with 1 and 2 threads, through
-/// PolicySession and through the C ABI. Counted with the interposed malloc family (Tests/CAllocationCounter).
+/// PolicySession and through the C ABI. Counted with the interposed malloc family (Sources/CAllocationCounter).
 @Suite(.serialized) struct StepAllocationTests {
     static let root: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)

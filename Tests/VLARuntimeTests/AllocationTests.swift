@@ -3,7 +3,7 @@ import Testing
 import VLAFormat
 @testable import VLARuntime
 
-/// `run` allocates nothing: counted with an interposed malloc family (Tests/CAllocationCounter) on the calling
+/// `run` allocates nothing: counted with an interposed malloc family (Sources/CAllocationCounter) on the calling
 /// thread and on every worker thread of the interpreter.
 @Suite struct AllocationTests {
     /// Sums per-thread allocation counts over the caller and every worker of an interpreter, without allocating.

@@ -1,4 +1,4 @@
-// Test-only allocation counter; see include/allocation_counter.h.
+// The allocation counter `vlac bench` and the runtime tests link; see include/allocation_counter.h.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>

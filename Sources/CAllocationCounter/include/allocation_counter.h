@@ -1,5 +1,7 @@
-// Test-only: counts heap allocations per thread by interposing the allocator (glibc: the executable's malloc
-// family wins over libc's, and forwards to __libc_*). Linked only into VLARuntimeTests.
+// Counts heap allocations per thread by interposing the allocator (glibc: the executable's malloc family wins
+// over libc's, and forwards to __libc_*). Linked into `vlac` (`vlac bench` reports allocations per step) and into
+// the runtime test targets (`step` allocates nothing). The counters only add; nothing else changes how memory is
+// allocated.
 #ifndef VLA_ALLOCATION_COUNTER_H
 #define VLA_ALLOCATION_COUNTER_H
 
