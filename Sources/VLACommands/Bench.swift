@@ -47,7 +47,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Ops listed in the profile.", valueName: "n"))
     var top: Int = 12
 
-    @Flag(help: "Print JSON (formatVersion 1) instead of text.")
+    @Flag(help: "Print JSON (Schemas/bench.schema.json) instead of text.")
     var json = false
 
     func validate() throws {

@@ -32,7 +32,7 @@ struct EncodeOptions: ParsableArguments {
     @Flag(help: "Print every token's vector (last hidden state), not only the summary vector.")
     var tokens = false
 
-    @Flag(help: "Print JSON: {\"formatVersion\": 1, \"model\", \"outputs\": [{\"name\", \"shape\", \"values\"}]}.")
+    @Flag(help: "Print JSON (Schemas/encode.schema.json): the model and each output's name, shape and values.")
     var json = false
 
     @Option(help: ArgumentHelp("Kernel threads.", valueName: "n"))

@@ -32,7 +32,7 @@ struct Inspect: ParsableCommand {
     @Argument(help: ArgumentHelp("The checkpoint file, or a directory in the Hugging Face layout.", valueName: "path"))
     var path: String
 
-    @Flag(help: "Print JSON instead of text (the layout is versioned by \"formatVersion\").")
+    @Flag(help: "Print JSON (Schemas/inspect.schema.json) instead of text.")
     var json = false
 
     @Flag(help: "For ONNX, list every graph node (name and operator).")

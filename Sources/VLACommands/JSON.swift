@@ -11,7 +11,8 @@ indirect enum JSON: Sendable, Equatable {
 
     static func == (a: JSON, b: JSON) -> Bool { a.serialized() == b.serialized() }
 
-    /// Serialized with two-space indentation and a trailing newline at the top level.
+    /// Serialized with two-space indentation, without a trailing newline: `print` adds the one newline every
+    /// `--json` output ends in.
     func serialized(indent: Int = 0) -> String {
         var out = ""
         write(into: &out, indent: indent)

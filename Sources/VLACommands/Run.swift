@@ -37,7 +37,7 @@ struct Run: ParsableCommand {
     @Flag(help: "Also print each step's raw action chunk (the step program's output).")
     var raw = false
 
-    @Flag(help: "Print JSON (formatVersion 1) instead of text.")
+    @Flag(help: "Print JSON (Schemas/run.schema.json) instead of text.")
     var json = false
 
     func validate() throws {

@@ -29,7 +29,7 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Segment only: no special tokens, truncation or padding.")
     var noPostProcessing = false
 
-    @Flag(help: "Print JSON (formatVersion 1) instead of text.")
+    @Flag(help: "Print JSON (Schemas/tokenize.schema.json) instead of text.")
     var json = false
 
     @Option(

@@ -6,8 +6,9 @@ import VLATestSupport
 
 /// `dump --json` output checked against Schemas/vla-dump.schema.json, so the schema stays true to the code.
 ///
-/// The validator covers the keywords the schema uses: type, required, properties, additionalProperties,
-/// items, enum, const, pattern, minimum, minItems, maxItems and local $ref.
+/// The validator covers the keywords the schemas of `Schemas/` use: type (a name or a list of names),
+/// required, properties, additionalProperties (false or a schema), items, enum, const, pattern, minimum,
+/// maximum, minItems, maxItems, oneOf, anyOf and local $ref.
 @Suite struct DumpSchemaTests {
     let schema: [String: Any]
 
@@ -36,24 +37,38 @@ import VLATestSupport
             guard let target = defs[String(ref.dropFirst(8))] as? [String: Any] else { return ["\(path): bad $ref \(ref)"] }
             return problems(value, target, at: path)
         }
-        if let expected = schema["type"] as? String {
-            let ok: Bool
-            let boxed = "\(type(of: value))"
-            switch expected {
-            case "object": ok = value is [String: Any]
-            case "array": ok = value is [Any]
-            case "string": ok = value is String
-            // Foundation on Linux boxes JSON true/false as __NSCFBoolean and numbers as NSNumber.
-            case "boolean": ok = boxed == "__NSCFBoolean"
-            case "integer": ok = boxed != "__NSCFBoolean" && (value as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() } ?? false
-            case "number": ok = boxed != "__NSCFBoolean" && value is NSNumber
-            default: ok = false
-            }
-            if !ok { return ["\(path): expected \(expected), got \(value)"] }
+        if let branches = schema["oneOf"] as? [[String: Any]] {
+            let fits = branches.filter { problems(value, $0, at: path).isEmpty }.count
+            if fits != 1 { return ["\(path): fits \(fits) of the \(branches.count) oneOf branches"] }
         }
-        if let choices = schema["enum"] as? [String], let s = value as? String, !choices.contains(s) { out.append("\(path): \(s) not in \(choices)") }
-        if let c = schema["const"] as? Int, (value as? Int) != c { out.append("\(path): expected \(c)") }
+        if let branches = schema["anyOf"] as? [[String: Any]], !branches.contains(where: { problems(value, $0, at: path).isEmpty }) {
+            return ["\(path): fits none of the anyOf branches: \(value)"]
+        }
+        if let expected = (schema["type"] as? String).map({ [$0] }) ?? schema["type"] as? [String] {
+            let boxed = "\(type(of: value))"
+            let ok = expected.contains { name in
+                switch name {
+                case "object": value is [String: Any]
+                case "array": value is [Any]
+                case "string": value is String
+                case "null": value is NSNull
+                // Foundation on Linux boxes JSON true/false as __NSCFBoolean and numbers as NSNumber.
+                case "boolean": boxed == "__NSCFBoolean"
+                case "integer": boxed != "__NSCFBoolean" && (value as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() } ?? false
+                case "number": boxed != "__NSCFBoolean" && value is NSNumber
+                default: false
+                }
+            }
+            if !ok { return ["\(path): expected \(expected.joined(separator: " or ")), got \(value)"] }
+        }
+        if let choices = schema["enum"] as? [String] {
+            if let s = value as? String, !choices.contains(s) { out.append("\(path): \(s) not in \(choices)") }
+            if !(value is String) { out.append("\(path): \(value) not in \(choices)") }
+        }
+        if let c = schema["const"] as? String, (value as? String) != c { out.append("\(path): expected \"\(c)\"") }
+        if let c = schema["const"] as? NSNumber, !(schema["const"] is String), (value as? NSNumber) != c || value is String { out.append("\(path): expected \(c)") }
         if let min = schema["minimum"] as? Double, let n = value as? NSNumber, n.doubleValue < min { out.append("\(path): \(n) < \(min)") }
+        if let max = schema["maximum"] as? Double, let n = value as? NSNumber, n.doubleValue > max { out.append("\(path): \(n) > \(max)") }
         if let pattern = schema["pattern"] as? String, let s = value as? String,
            (try? Regex(pattern).wholeMatch(in: s)) == nil { out.append("\(path): \(s) does not match \(pattern)") }
         if let object = value as? [String: Any] {
@@ -64,6 +79,8 @@ import VLATestSupport
                     out += problems(v, sub, at: "\(path).\(key)")
                 } else if schema["additionalProperties"] as? Bool == false {
                     out.append("\(path): unexpected key \(key)")
+                } else if let rest = schema["additionalProperties"] as? [String: Any] {
+                    out += problems(v, rest, at: "\(path).\(key)")
                 }
             }
         }
