@@ -163,4 +163,35 @@ import Testing
             #expect(help.contains("Schemas/\(schema).schema.json"), "\(command)")
         }
     }
+
+    /// Issue 15: `--quiet` on every command that prints progress. Only compile (a line per policy and the
+    /// summary on standard error) and verify (a line per check) print any, and both take --quiet, which
+    /// silences it; the others print only what was asked for, on standard output.
+    @Test func quietSilencesEveryCommandThatPrintsProgress() throws {
+        let inputs = try Self.inputs.get()
+        let subcommands: [any ParsableCommand.Type] = [Compile.self, Dump.self, Verify.self, Run.self, Bench.self, Inspect.self, Tokenize.self, EncodeText.self, EncodeImage.self]
+        let quiet = subcommands.filter { VLAC.helpMessage(for: $0, columns: 200).contains("--quiet") }.map { $0._commandName }
+        #expect(quiet == ["compile", "verify"])
+        // compile: the output folder is up to date, so these runs only load the model and check the files.
+        let compile = ["compile", "--instructions", inputs.tasks, "--model", Self.root + "/Examples/hypervla-tiny/model", "-o", inputs.tiny]
+        let loud = try FirstHourTests.vlac(compile)
+        #expect(loud.status == 0 && loud.out.isEmpty && loud.err.contains("2/2 up to date policies/") && loud.err.contains("2 policies (2 up to date"), "\(loud.err)")
+        let silent = try FirstHourTests.vlac(compile + ["--quiet"])
+        #expect(silent.status == 0 && silent.out.isEmpty && silent.err.isEmpty, "\(silent.err)")
+        let verify = try FirstHourTests.vlac(["verify", inputs.policy])
+        #expect(verify.status == 0 && verify.out.contains("digest") && verify.out.contains(": ok, all "), "\(verify.out)")
+        let verifyQuiet = try FirstHourTests.vlac(["verify", inputs.policy, "--quiet"])
+        #expect(verifyQuiet.status == 0 && verifyQuiet.out.isEmpty && verifyQuiet.err.isEmpty)
+        // The others write nothing on standard error when they succeed: there is no progress to silence.
+        for arguments in [
+            ["run", inputs.demo + "/policies/demo.vla", "--image", Self.root + "/Tests/Fixtures/VLACommands/images/rgb.png"],
+            ["bench", inputs.demo + "/policies/demo.vla", "--steps", "1", "--warmup", "0"],
+            ["inspect", Self.root + "/Examples/hypervla-tiny/model", "--no-hash"],
+            ["tokenize", "--tokenizer", Self.root + "/Tests/Fixtures/VLATokenizer/tiny.model", "hello"],
+            ["encode", "text", "--model", Self.root + "/Tests/Fixtures/VLAModels/bert-tiny", "--ids", "2,17,3"],
+        ] {
+            let r = try FirstHourTests.vlac(arguments)
+            #expect(r.status == 0 && !r.out.isEmpty && r.err.isEmpty, "\(arguments[0]): \(r.err)")
+        }
+    }
 }
