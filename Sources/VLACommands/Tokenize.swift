@@ -84,7 +84,8 @@ struct Tokenize: ParsableCommand {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let bytes = lines.reduce(0) { $0 + $1.count }
-        let rate = Double(lines.count) / best
+        // A pass too fast for the clock (an empty file) has no rate; JSON has no spelling for infinity or NaN.
+        let rate = best > 0 ? Double(lines.count) / best : 0
         if json {
             print(
                 "{\"formatVersion\": 1, \"lines\": \(lines.count), \"bytes\": \(bytes), \"tokens\": \(tokens), \"seconds\": \(best), \"linesPerSecond\": \(rate)}"

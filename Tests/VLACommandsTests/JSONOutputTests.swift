@@ -10,8 +10,8 @@ import Testing
 @Suite struct JSONOutputTests {
     /// One `vlac` run: its arguments (`$ROOT` is the repository, `$DEMO` the demo policy's folder, `$TASKS` a
     /// task list of two instructions, `$TINY` the output folder of hypervla-tiny compiled from it, `$POLICY`
-    /// its first policy, `$LONE` a copy of that policy without its shared blobs), its exit status and the
-    /// schema its output fits.
+    /// its first policy, `$LONE` a copy of that policy without its shared blobs, `$EMPTY` an empty file), its
+    /// exit status and the schema its output fits.
     struct Case: CustomTestStringConvertible, Sendable {
         var arguments: [String]
         var schema: String
@@ -49,6 +49,7 @@ import Testing
         Case(arguments: ["tokenize", "--tokenizer", tokenizers + "tiny.model", "--json", "hello world", "pick up the can"], schema: "tokenize.schema.json"),
         Case(arguments: ["tokenize", "--tokenizer", tokenizers + "t5-nobf.tokenizer.json", "--hypervla", "--json", "open the drawer"], schema: "tokenize.schema.json"),
         Case(arguments: ["tokenize", "--tokenizer", tokenizers + "t5-bf.model", "--bench", tokenizers + "corpus.txt", "--repeat", "1", "--json"], schema: "tokenize.schema.json"),
+        Case(arguments: ["tokenize", "--tokenizer", tokenizers + "tiny.model", "--bench", "$EMPTY", "--json"], schema: "tokenize.schema.json"),
         // encode: T5, BERT with --tokens, DINOv2 with --tokens.
         Case(arguments: ["encode", "text", "--model", models + "t5-tiny-gated", "--ids", "37,3,1", "--json"], schema: "encode.schema.json"),
         Case(arguments: ["encode", "text", "--model", models + "bert-tiny", "--ids", "2,17,3", "--tokens", "--json"], schema: "encode.schema.json"),
@@ -68,6 +69,7 @@ import Testing
     static let inputs = Result { () throws -> Inputs in
         let tiny = try FirstHourTests.temporary("json-tiny")
         try Data("open the drawer\npick coke can\n".utf8).write(to: URL(fileURLWithPath: tiny + "-tasks.txt"))
+        try Data().write(to: URL(fileURLWithPath: tiny + "-empty.txt"))
         var inputs = Inputs(demo: try RunBenchTests.demoFolder(), tasks: tiny + "-tasks.txt", tiny: tiny, policy: "", lone: "", compileOutput: "")
         let compiled = try FirstHourTests.vlac(cases[0].arguments.map { resolve($0, inputs) })
         guard compiled.status == 0 else { throw CommandFailure("compile failed: \(compiled.err)") }
@@ -83,7 +85,7 @@ import Testing
 
     static func resolve(_ argument: String, _ inputs: Inputs) -> String {
         argument.replacingOccurrences(of: "$ROOT", with: root).replacingOccurrences(of: "$DEMO", with: inputs.demo)
-            .replacingOccurrences(of: "$TASKS", with: inputs.tasks)
+            .replacingOccurrences(of: "$TASKS", with: inputs.tasks).replacingOccurrences(of: "$EMPTY", with: inputs.tasks.replacingOccurrences(of: "-tasks.txt", with: "-empty.txt"))
             .replacingOccurrences(of: "$TINY", with: inputs.tiny).replacingOccurrences(of: "$POLICY", with: inputs.policy)
             .replacingOccurrences(of: "$LONE", with: inputs.lone)
     }
