@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test c-example reference reference-full reference-hypervla-full test-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test c-example lib install test-lib reference reference-full reference-hypervla-full test-full fuzz clean help
 
 all: build
 
@@ -15,6 +15,9 @@ help:
 	@echo "make reference-hypervla-full  generate the released-size HyperVLA reference (random weights, not committed)"
 	@echo "make test-full  the full-size parity tests (release build; generates both full-size references if missing)"
 	@echo "make release    optimized build of the vlac command (.build/release/vlac)"
+	@echo "make lib        the robot-side C library: .build-vlart/release/libvlart.so (release, Swift runtime inside)"
+	@echo "make install    install libvlart, vlart.h, vlart.pc and the CMake package (PREFIX=/usr/local, DESTDIR=)"
+	@echo "make test-lib   install into a temporary prefix and build and run C and C++ consumers against it"
 	@echo "make fuzz       run every libFuzzer target (Fuzz/run.sh list), FUZZ_SECONDS=60 each"
 
 setup:
@@ -50,6 +53,7 @@ test: setup
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) c-example
+	$(MAKE) test-lib
 
 # The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
 C_EXAMPLE_OUT ?= .build/c-example
@@ -66,6 +70,48 @@ c-example:
 	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(C_EXAMPLE_OUT)/tiny/tasks.txt \
 		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(C_EXAMPLE_OUT)/tiny/out
 	Examples/c-robot-loop/robot_loop $$(ls $(C_EXAMPLE_OUT)/tiny/out/policies/*.vla) $(C_EXAMPLE_OUT)/tiny/out/shared
+
+# libvlart for robots (Docs/C-API.md): a release build in its own scratch folder with the Swift runtime linked
+# statically (no Swift libraries to ship, no RUNPATH), the SONAME libvlart.so.MAJOR and only the functions of
+# vlart.h exported (Packaging/libvlart/vlart.map). The version comes from vlart.h.
+VLART_BUILD ?= .build-vlart
+VLART_HEADER := Sources/VLARuntimeC/include/vlart.h
+VLART_MAJOR := $(shell sed -n 's/^\#define VLART_VERSION_MAJOR \([0-9]*\).*/\1/p' $(VLART_HEADER))
+VLART_VERSION := $(VLART_MAJOR).$(shell sed -n 's/^\#define VLART_VERSION_MINOR \([0-9]*\).*/\1/p' $(VLART_HEADER)).$(shell sed -n 's/^\#define VLART_VERSION_PATCH \([0-9]*\).*/\1/p' $(VLART_HEADER))
+VLART_LIB := $(VLART_BUILD)/release/libvlart.so
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
+lib: setup
+	$(SWIFT) build -c release --product vlart --scratch-path $(VLART_BUILD) --disable-local-rpath -Xswiftc -static-stdlib \
+		-Xlinker -soname=libvlart.so.$(VLART_MAJOR) -Xlinker --version-script=$(CURDIR)/Packaging/libvlart/vlart.map \
+		$(SWIFT_BUILD_FLAGS)
+
+# Installs the stripped library as libvlart.so.X.Y.Z with the links libvlart.so.X (the SONAME) and libvlart.so
+# (for -lvlart), vlart.h, vlart.pc and the CMake package lib/cmake/vlart (imported target vlart::vlart). The
+# files name PREFIX, never DESTDIR (a staging folder for packagers).
+install: lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/vlart
+	install -m 644 $(VLART_HEADER) $(DESTDIR)$(INCLUDEDIR)/vlart.h
+	strip --strip-unneeded -o $(DESTDIR)$(LIBDIR)/libvlart.so.$(VLART_VERSION) $(VLART_LIB)
+	chmod 755 $(DESTDIR)$(LIBDIR)/libvlart.so.$(VLART_VERSION)
+	ln -sf libvlart.so.$(VLART_VERSION) $(DESTDIR)$(LIBDIR)/libvlart.so.$(VLART_MAJOR)
+	ln -sf libvlart.so.$(VLART_MAJOR) $(DESTDIR)$(LIBDIR)/libvlart.so
+	@set -e; for f in vlart.pc:pkgconfig/vlart.pc vlartConfig.cmake:cmake/vlart/vlartConfig.cmake \
+		vlartConfigVersion.cmake:cmake/vlart/vlartConfigVersion.cmake; do \
+		sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+			-e 's|@VERSION@|$(VLART_VERSION)|g' -e 's|@MAJOR@|$(VLART_MAJOR)|g' \
+			Packaging/libvlart/$${f%%:*}.in > $(DESTDIR)$(LIBDIR)/$${f#*:}; \
+	done
+
+# Installs into a temporary prefix (and a DESTDIR), checks the library's SONAME, RUNPATH and exported symbols,
+# and builds the C robot loop and a C++ consumer through pkg-config and through CMake (scripts/test-libvlart.sh).
+test-lib: lib
+	$(SWIFT) build --product write-demo-policy $(SWIFT_BUILD_FLAGS)
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/write-demo-policy $(C_EXAMPLE_OUT)
+	MAKE="$(MAKE)" scripts/test-libvlart.sh $(C_EXAMPLE_OUT)/policies/demo.vla $(C_EXAMPLE_OUT)/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \
@@ -98,4 +144,4 @@ test-full: setup-reference
 		--filter "FullSize|HyperVLAExampleTests|EpisodeParityTests"
 
 clean:
-	rm -rf .build $(DEMO_OUT)
+	rm -rf .build $(VLART_BUILD) $(DEMO_OUT)

@@ -42,8 +42,14 @@ int main(int argc, char **argv) {
     const char *dirs[1] = {argc > 2 ? argv[2] : NULL};
     int steps = argc > 3 ? atoi(argv[3]) : 12;
 
+    /* The library must serve this header's version (same major, minor at least the header's). */
+    vla_status_t status = VLART_CHECK_VERSION();
+    if (status != VLA_OK) return report("VLART_CHECK_VERSION", status);
+    printf("libvlart %u (header %d.%d.%d)\n", vla_runtime_version(), VLART_VERSION_MAJOR, VLART_VERSION_MINOR,
+           VLART_VERSION_PATCH);
+
     vla_policy_t *policy = NULL;
-    vla_status_t status = vla_policy_open(argv[1], dirs, argc > 2 ? 1 : 0, &policy);
+    status = vla_policy_open(argv[1], dirs, argc > 2 ? 1 : 0, &policy);
     if (status != VLA_OK) return report("vla_policy_open", status);
 
     vla_policy_info_t info;

@@ -8,6 +8,15 @@ struct FileReport {
     let path: String
     let file: VLAFile
 
+    /// The number format of the matrix products: the provenance's `precision` option (a policy whose backbone
+    /// sits in a shared blob records it there), else from the file's weights (`int8` when any is i8, `bf16` when
+    /// any is bf16), else `fp32`.
+    var precision: String {
+        if let p = file.provenance.options.first(where: { $0.key == "precision" }) { return p.value }
+        let types = Set(file.tensors.map(\.type.dtype))
+        return types.contains(.i8) ? "int8" : types.contains(.bf16) ? "bf16" : "fp32"
+    }
+
     // MARK: Text
 
     func text() -> String {
@@ -18,8 +27,15 @@ struct FileReport {
         line("format    \(h.major).\(h.minor)  \(h.isSharedBlob ? "shared blob" : "policy")  flags 0x\(String(h.flags, radix: 16))  \(file.byteCount) bytes")
         line("digest    sha256:\(hexString(file.digest)) (verified)")
         line("identity  sha256:\(hexString(file.contentHash())) (whole file; what policies reference)")
-        line()
         let m = file.metadata
+        // What a robot integrator checks first (vla_policy_string gives the same values to C).
+        let crop = m.image.crop == .none ? "none" : "\(m.image.crop) \(m.image.cropArea)"
+        if h.isSharedBlob {
+            line("summary   shared blob \(quoted(m.role)): precision \(precision), model \(quoted(m.model.name)), format \(h.major).\(h.minor)")
+        } else {
+            line("summary   \(quoted(m.instruction)): robot \(m.action.robot), crop \(crop), precision \(precision), model \(quoted(m.model.name)), format \(h.major).\(h.minor)")
+        }
+        line()
         line("metadata")
         line("  role         \(quoted(m.role))")
         line("  instruction  \(quoted(m.instruction))")
@@ -197,6 +213,7 @@ struct FileReport {
                 ("kind", .string(h.isSharedBlob ? "shared_blob" : "policy")), ("fileSize", .uint(h.fileSize)),
                 ("digest", hash(file.digest)), ("contentHash", hash(file.contentHash())),
             ])),
+            ("precision", .string(precision)),
             ("metadata", .object([
                 ("role", .string(m.role)), ("instruction", .string(m.instruction)),
                 ("model", .object([("name", .string(m.model.name)), ("digest", hash(m.model.digest))])),

@@ -132,13 +132,15 @@ extension Compiler {
         Provenance(compiler: compilerVersion, sources: sources, options: options.provenancePairs)
     }
 
-    /// A shared blob's provenance. The backbone blob records the precision, how activations are quantized and
-    /// the deviation measured on the test frame; the other blobs do not depend on `--precision` at all.
+    /// A shared blob's provenance: only what changes the blob's bytes, so that compiling one model for another
+    /// robot, crop or dataset into the same folder writes no new blob. The backbone blob records the precision,
+    /// how activations are quantized and the deviation measured on the test frame; the other blobs do not
+    /// depend on `--precision` at all.
     func blobProvenance(_ role: String) -> Provenance {
         guard role == "backbone" else {
-            return Provenance(compiler: compilerVersion, sources: sources, options: options.precisionFreePairs)
+            return Provenance(compiler: compilerVersion, sources: sources, options: options.sharedBlobPairs)
         }
-        var p = provenance
+        var p = Provenance(compiler: compilerVersion, sources: sources, options: options.backbonePairs)
         let r = precisionReport
         switch r.precision {
         case .fp32: return p
@@ -177,7 +179,10 @@ extension Compiler {
                     parts.append(("hn-tail", [BlobProgram(name: "hn-tail", model: m, prefix: "hn/")], []))
                 }
                 for (role, programs, extra) in parts {
-                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: metadataBase, provenance: blobProvenance(role), extra: extra)
+                    // The blob's metadata has no crop: the image contract (like the action contract) is the policy's.
+                    var blobMetadata = metadataBase
+                    blobMetadata.image = Self.imageContract(crop: false)
+                    let (doc, index) = sharedBlob(programs: programs, role: role, metadata: blobMetadata, provenance: blobProvenance(role), extra: extra)
                     // The identity comes from the writer's one pass over the bytes.
                     let (bytes, identity) = try VLAWriter.serializeWithIdentity(doc)
                     ctx.blobs.append((role, doc, bytes, identity, index))

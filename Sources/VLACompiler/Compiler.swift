@@ -56,8 +56,14 @@ public struct CompileOptions: Sendable, Hashable {
     }
 
     /// The provenance options of the blobs that `--precision` does not change (frozen encoder, HN tail): a
-    /// model compiled at several precisions into one folder shares them.
-    var precisionFreePairs: [Provenance.Option] { provenancePairs.filter { $0.key != "precision" } }
+    /// model compiled at several precisions, for several robots, crops or datasets into one folder shares them.
+    /// Only what changes a blob's bytes is recorded: the test frame it holds. The robot mapping, the crop and the
+    /// dataset statistics are the policy's (its action and image contracts), the instruction batch only groups
+    /// the per-instruction work, and blobs exist only without `--embed-shared`.
+    var sharedBlobPairs: [Provenance.Option] { provenancePairs.filter { $0.key == "test-frame" } }
+
+    /// The provenance options of the backbone blob: ``sharedBlobPairs`` and the precision of its products.
+    var backbonePairs: [Provenance.Option] { provenancePairs.filter { $0.key == "test-frame" || $0.key == "precision" } }
 
     /// The deviation bound in force.
     public var deviationBound: Double { maxDeviation ?? precision.defaultBound }

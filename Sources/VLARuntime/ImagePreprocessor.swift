@@ -75,13 +75,37 @@ public final class ImagePreprocessor {
     /// - Complexity: O(output pixels × taps); allocates only when the frame size differs from the last one.
     public func prepare(frame: Span<UInt8>, frameHeight: Int, frameWidth: Int) throws(RuntimeError) {
         try checkFrame(count: frame.count, frameHeight: frameHeight, frameWidth: frameWidth)
+        try prepare(frame: frame, layout: FrameLayout(height: frameHeight, width: frameWidth))
+    }
+
+    /// Resizes (and crops, rounds and clips) a frame of any ``FrameLayout`` into ``pixels``: the same values
+    /// as for a packed RGB copy of the frame, bit for bit.
+    ///
+    /// - Parameters:
+    ///   - frame: at least `layout.minimumByteCount` bytes (bytes after them are not read).
+    /// - Throws: `.invalidInput` when the buffer is smaller than the layout needs, or the contract has no
+    ///   resize and the frame is not height × width.
+    /// - Complexity: O(output pixels × taps); allocates only when the frame size differs from the last one.
+    public func prepare(frame: Span<UInt8>, layout: FrameLayout) throws(RuntimeError) {
+        try layout.check(byteCount: frame.count)
+        let frameHeight = layout.height, frameWidth = layout.width
+        let packed = layout.isPackedRGB
+        let stride = layout.rowStride, bpp = layout.pixel.bytes
+        let r = layout.pixel.red, g = layout.pixel.green, b = layout.pixel.blue
         if contract.resize == .none {
             guard frameHeight == height, frameWidth == width else {
                 throw RuntimeError(
                     .invalidInput,
                     "frame is \(frameHeight)×\(frameWidth), the policy takes \(height)×\(width) frames and does not resize (resize method none)")
             }
-            for i in 0..<pixels.count { pixels[i] = frame[i] }
+            for y in 0..<height {
+                for x in 0..<width {
+                    let src = y * stride + x * bpp, dst = (y * width + x) * 3
+                    pixels[dst] = frame[src + r]
+                    pixels[dst + 1] = frame[src + g]
+                    pixels[dst + 2] = frame[src + b]
+                }
+            }
             return
         }
         if rows.inputSize != frameHeight || rowPass.count != height * frameWidth * 3 {
@@ -99,8 +123,19 @@ public final class ImagePreprocessor {
             let first = rows.first[i]
             for t in 0..<rows.count[i] {
                 let w = rows.weights[i * rows.taps + t]
-                let src = (first + t) * rowStride
-                for j in 0..<rowStride { rowPass[base + j] += w * Float(frame[src + j]) }
+                if packed {
+                    let src = (first + t) * rowStride
+                    for j in 0..<rowStride { rowPass[base + j] += w * Float(frame[src + j]) }
+                } else {
+                    // The same products and sums in the same order as the packed loop, so the same floats.
+                    let src = (first + t) * stride
+                    for x in 0..<frameWidth {
+                        let p = src + x * bpp, q = base + x * 3
+                        rowPass[q] += w * Float(frame[p + r])
+                        rowPass[q + 1] += w * Float(frame[p + g])
+                        rowPass[q + 2] += w * Float(frame[p + b])
+                    }
+                }
             }
         }
         // Columns.

@@ -63,6 +63,17 @@ import VLAFormat
         try runReset()
     }
 
+    /// Starts an episode on its first camera frame as the camera delivered it (BGR, RGBA, BGRA, gray, padded
+    /// rows): the image contract sees the RGB values a packed copy would hold.
+    ///
+    /// - Parameters:
+    ///   - frame: at least `layout.minimumByteCount` bytes.
+    /// - Throws: `.invalidInput` for a buffer smaller than the layout needs; errors of the `reset` program.
+    public func reset(frame: Span<UInt8>, layout: FrameLayout) throws(RuntimeError) {
+        try image.prepare(frame: frame, layout: layout)
+        try runReset()
+    }
+
     /// Starts an episode on a frame that is already preprocessed to uint8 height × width × 3 (after resize,
     /// crop and rounding).
     public func reset(pixels: Span<UInt8>) throws(RuntimeError) {
@@ -79,6 +90,16 @@ import VLAFormat
     public func step(frame: Span<UInt8>, height: Int, width: Int) throws(RuntimeError) -> [Float] {
         try checkReset()
         try image.prepare(frame: frame, frameHeight: height, frameWidth: width)
+        return try runStep()
+    }
+
+    /// Runs one control step on a camera frame as the camera delivered it (see ``FrameLayout``); the action is
+    /// bit-identical to ``step(frame:height:width:)`` on a packed RGB copy of the frame.
+    ///
+    /// - Throws: as ``step(frame:height:width:)``, and `.invalidInput` for a buffer smaller than the layout needs.
+    public func step(frame: Span<UInt8>, layout: FrameLayout) throws(RuntimeError) -> [Float] {
+        try checkReset()
+        try image.prepare(frame: frame, layout: layout)
         return try runStep()
     }
 

@@ -75,4 +75,42 @@ import VLAFormat
         #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--max-deviation", "0.1"]) }
         #expect(throws: (any Error).self) { try Compile.parse(["--instructions", "t", "--model", "m", "-o", "o", "--precision", "bf16", "--max-deviation", "-1"]) }
     }
+    /// Options that change only the policy (robot mapping, crop) leave the shared blobs' bytes alone: compiling
+    /// the model for widowx_bridge and then for google_robot with a crop into one folder writes one set of
+    /// blobs, which both policies reference, and the blobs' provenance records none of those options.
+    @Test func robotsShareOneSetOfBlobs() throws {
+        let dir = NSTemporaryDirectory() + "vlac-compile-robots-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        FileManager.default.createFile(atPath: dir + "/tasks.txt", contents: Data("pick coke can\n".utf8))
+        func compile(_ extra: [String]) throws {
+            try Compile.parse([
+                "--instructions", dir + "/tasks.txt", "--model", Self.root + "/Examples/hypervla-tiny/model", "-o", dir + "/out", "--quiet",
+            ] + extra).run()
+        }
+        func shared() throws -> [String: Data] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/out/shared").sorted()
+            return try Dictionary(uniqueKeysWithValues: names.map { ($0, try #require(FileManager.default.contents(atPath: dir + "/out/shared/" + $0))) })
+        }
+        try compile(["--robot", "widowx_bridge"])
+        let first = try shared()
+        #expect(first.keys.filter { $0.hasPrefix("backbone-") }.count == 1)
+        try compile(["--robot", "google_robot", "--crop", "--keep-stale"])
+        let second = try shared()
+        #expect(second.keys.sorted() == first.keys.sorted(), "a second set of blobs: \(second.keys.sorted())")
+        #expect(second == first)
+        let policies = try FileManager.default.contentsOfDirectory(atPath: dir + "/out/policies").sorted()
+        #expect(policies.count == 2)
+        let files = try policies.map { try VLAFile(path: dir + "/out/policies/" + $0) }
+        #expect(Set(files.map(\.metadata.action.robot)) == [.widowxBridge, .googleRobot])
+        #expect(Set(files.map(\.metadata.image.crop)) == [.none, .central])
+        #expect(files[0].sharedRefs.map(\.sha256) == files[1].sharedRefs.map(\.sha256))
+        for name in first.keys {
+            let blob = try VLAFile(path: dir + "/out/shared/" + name)
+            let keys = blob.provenance.options.map(\.key)
+            #expect(!keys.contains("robot") && !keys.contains("crop") && !keys.contains("dataset") && !keys.contains("batch"), "\(name): \(keys)")
+            #expect(blob.metadata.image.crop == .none)
+        }
+    }
 }

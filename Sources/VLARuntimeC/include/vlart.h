@@ -14,7 +14,9 @@
  *    return a status.
  *  - Sizes are in elements unless a name says bytes, and every size_t is compared as the unsigned value it
  *    is: (size_t)-1 as a capacity is a very large buffer, as a frame side it is out of range.
- *  - Frames are height x width x 3 uint8 RGB bytes, row-major, no padding between rows.
+ *  - Frames are height x width x 3 uint8 RGB bytes, row-major, no padding between rows, for the functions
+ *    that take rgb; vla_session_reset_frame and vla_session_step_frame take a vla_frame_t that describes
+ *    BGR, RGBA, BGRA or gray pixels and padded rows.
  *  - Handles: a function dereferences a handle only after finding it among the live handles that
  *    vla_policy_open and vla_session_create returned, so a closed or destroyed handle, or one of the other
  *    kind, gives VLA_ERR_INVALID_ARGUMENT (unless a later open or create was given the same address: then
@@ -47,6 +49,20 @@
 extern "C" {
 #endif
 
+/*
+ * Versions and the ABI promise. libvlart is installed as libvlart.so.MAJOR (its SONAME). Within one major
+ * version the ABI only grows: functions are added (never removed or changed), status codes, pixel formats
+ * and fields are added, and structs grow only at their end behind a struct_size field. A program built with
+ * this header MAJOR.MINOR runs with every libvlart MAJOR.N for N >= MINOR; an incompatible change raises
+ * the major version and so the SONAME. Programs that load the library at run time (dlopen, ctypes) call
+ * VLART_CHECK_VERSION() once first.
+ */
+#define VLART_VERSION_MAJOR 1
+#define VLART_VERSION_MINOR 0
+#define VLART_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, the form vla_runtime_version returns. */
+#define VLART_VERSION (VLART_VERSION_MAJOR * 10000 + VLART_VERSION_MINOR * 100 + VLART_VERSION_PATCH)
+
 /* Status codes. New codes may be added in later versions; treat unknown non-zero values as errors. */
 typedef int32_t vla_status_t;
 #define VLA_OK                    0 /* success */
@@ -61,6 +77,7 @@ typedef int32_t vla_status_t;
 #define VLA_ERR_NON_FINITE_ACTION 9 /* the step produced a NaN or infinite raw value or action; nothing was written */
 #define VLA_ERR_BUSY             10 /* another thread is inside a call on this session; nothing was run */
 #define VLA_ERR_LIMIT_EXCEEDED   11 /* the policy needs more than a limit allows (the session arena: max_arena_bytes) */
+#define VLA_ERR_VERSION          12 /* the header a program was built with does not match the loaded library (vla_runtime_check_version) */
 
 /* The arena limit of vla_session_create: 1 GiB, about 75 times the 13.9 MB a full-size HyperVLA policy needs. */
 #define VLA_DEFAULT_MAX_ARENA_BYTES ((uint64_t)1 << 30)
@@ -80,6 +97,17 @@ typedef struct vla_policy_info {
     uint64_t mapped_bytes;  /* bytes of the policy file plus its shared blobs, mapped read-only */
     uint64_t arena_bytes;   /* bytes of the arena each session allocates */
 } vla_policy_info_t;
+
+/* The loaded library's version as MAJOR * 10000 + MINOR * 100 + PATCH (compare with VLART_VERSION). Thread-safe. */
+uint32_t vla_runtime_version(void);
+
+/*
+ * Checks that the loaded library serves a program built with header version major.minor: the same major
+ * version and a minor version no older than the header's. VLA_ERR_VERSION with a message naming both
+ * versions otherwise. Use VLART_CHECK_VERSION(). Thread-safe.
+ */
+vla_status_t vla_runtime_check_version(uint32_t major, uint32_t minor);
+#define VLART_CHECK_VERSION() vla_runtime_check_version(VLART_VERSION_MAJOR, VLART_VERSION_MINOR)
 
 /*
  * Copies the calling thread's last error message into buf (at most len - 1 bytes, then a NUL byte;
@@ -110,6 +138,26 @@ void vla_policy_close(vla_policy_t *policy);
 
 /* Fills *info. Thread-safe. */
 vla_status_t vla_policy_info(const vla_policy_t *policy, vla_policy_info_t *info);
+
+/* Fields of vla_policy_string: what a robot integrator checks before running a policy. */
+typedef int32_t vla_policy_field_t;
+#define VLA_FIELD_INSTRUCTION    0 /* the instruction the policy was compiled for ("" when none) */
+#define VLA_FIELD_ROBOT          1 /* the action contract's robot mapping: "none", "google_robot", "widowx_bridge", "libero" */
+#define VLA_FIELD_CROP           2 /* the image contract's crop: "none" or "central 0.9" (method and area) */
+#define VLA_FIELD_PRECISION      3 /* the matrix products' number format: "fp32", "bf16" or "int8" (from the weights' types) */
+#define VLA_FIELD_MODEL_NAME     4 /* the model's name ("hypervla-tiny") */
+#define VLA_FIELD_MODEL_SHA256   5 /* the model's hash: 64 lowercase hex digits of the SHA-256 over its defining files */
+#define VLA_FIELD_FORMAT_VERSION 6 /* the .vla format version of the policy file: "1.2" */
+#define VLA_FIELD_COMPILER       7 /* the compiler that wrote the file: "vlac 0.1.0" */
+
+/*
+ * Copies one field of the policy's description (VLA_FIELD_*) into buf as a NUL-terminated UTF-8 string and
+ * sets *length to its length in bytes (without the NUL). buf NULL with len 0 asks for the length only. A
+ * buffer of len <= *length is VLA_ERR_BUFFER_TOO_SMALL: nothing is written to buf, but *length is set (the
+ * one out-parameter a failure sets). An unknown field is VLA_ERR_INVALID_ARGUMENT. Thread-safe.
+ */
+vla_status_t vla_policy_string(const vla_policy_t *policy, vla_policy_field_t field, char *buf, size_t len,
+                               size_t *length);
 
 /*
  * Runs the policy's embedded test vectors on a fresh arena (the runtime self-test). *passed is set to 1
@@ -174,6 +222,43 @@ vla_status_t vla_session_step(vla_session_t *session, const uint8_t *rgb, size_t
  */
 vla_status_t vla_session_step_preprocessed(vla_session_t *session, const uint8_t *pixels, size_t byte_count,
                                            float *action, size_t action_capacity);
+
+/* Pixel formats of vla_frame_t. */
+typedef int32_t vla_pixel_format_t;
+#define VLA_PIXEL_RGB  0 /* 3 bytes: red, green, blue */
+#define VLA_PIXEL_BGR  1 /* 3 bytes: blue, green, red (OpenCV) */
+#define VLA_PIXEL_RGBA 2 /* 4 bytes: red, green, blue, ignored */
+#define VLA_PIXEL_BGRA 3 /* 4 bytes: blue, green, red, ignored */
+#define VLA_PIXEL_GRAY 4 /* 1 byte, used as red, green and blue */
+
+/*
+ * A camera frame as the camera delivered it. Pixel (y, x) starts at data + y * row_stride + x * bytes per
+ * pixel. The image contract sees exactly the RGB values of a packed RGB copy, so actions are bit-identical
+ * to vla_session_step on that copy.
+ */
+typedef struct vla_frame {
+    const uint8_t *data;        /* the first byte of the first row; only read during the call */
+    size_t byte_count;          /* bytes readable at data: at least (height - 1) * row_stride + width * bytes per pixel */
+    size_t height;              /* rows, 1..16384 */
+    size_t width;               /* pixels per row, 1..16384 */
+    size_t row_stride;          /* bytes from one row's start to the next; 0 means packed (width * bytes per pixel) */
+    vla_pixel_format_t pixel_format; /* VLA_PIXEL_* */
+} vla_frame_t;
+
+/*
+ * vla_session_reset on a described frame. A NULL frame or data, a side outside 1..16384, a row_stride smaller
+ * than a row, a byte_count smaller than the frame, sizes that overflow, or an unknown pixel_format is
+ * VLA_ERR_INVALID_ARGUMENT with a message. One thread at a time per session (VLA_ERR_BUSY otherwise).
+ */
+vla_status_t vla_session_reset_frame(vla_session_t *session, const vla_frame_t *frame);
+
+/*
+ * vla_session_step on a described frame (checked as in vla_session_reset_frame). Writes action_dim floats to
+ * action. After a reset with frames of the same size and stride, allocates no memory. One thread at a time
+ * per session (VLA_ERR_BUSY otherwise).
+ */
+vla_status_t vla_session_step_frame(vla_session_t *session, const vla_frame_t *frame, float *action,
+                                    size_t action_capacity);
 
 /*
  * Copies the last raw chunk (horizon * action_dim floats, row-major: pre-squash values and the gripper
