@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test c-example reference reference-full reference-hypervla-full test-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test c-example python-test python-example reference reference-full reference-hypervla-full test-full fuzz clean help
 
 all: build
 
@@ -50,6 +50,7 @@ test: setup
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) c-example
+	$(MAKE) python-test
 
 # The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
 C_EXAMPLE_OUT ?= .build/c-example
@@ -66,6 +67,25 @@ c-example:
 	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(C_EXAMPLE_OUT)/tiny/tasks.txt \
 		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(C_EXAMPLE_OUT)/tiny/out
 	Examples/c-robot-loop/robot_loop $$(ls $(C_EXAMPLE_OUT)/tiny/out/policies/*.vla) $(C_EXAMPLE_OUT)/tiny/out/shared
+
+# The vlart Python package (python/): installed into .venv with pip, tested with pytest against libvlart and
+# `vlac run --json`, then its lerobot-style example (Examples/python) runs an episode on the demo policy.
+python-test: setup
+	$(SWIFT) build --product vlart $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build --product vlac $(SWIFT_BUILD_FLAGS)
+	.venv/bin/python -m pip install -q --no-deps --no-build-isolation ./python
+	VLART_LIBRARY=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/libvlart.so \
+		VLAC=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac .venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+	$(MAKE) python-example
+
+PYTHON_EXAMPLE_OUT ?= .build/python-example
+python-example:
+	@rm -rf $(PYTHON_EXAMPLE_OUT) && mkdir -p $(PYTHON_EXAMPLE_OUT)
+	@printf 'pick up the coke can\n' > $(PYTHON_EXAMPLE_OUT)/tasks.txt
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(PYTHON_EXAMPLE_OUT)/tasks.txt \
+		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(PYTHON_EXAMPLE_OUT)/out
+	VLART_LIBRARY=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/libvlart.so .venv/bin/python \
+		Examples/python/lerobot_policy.py $$(ls $(PYTHON_EXAMPLE_OUT)/out/policies/*.vla) --shared $(PYTHON_EXAMPLE_OUT)/out/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \
