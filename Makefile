@@ -29,14 +29,17 @@ build: setup
 release: setup
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
-# Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy.
+# Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy and runs it
+# on the sample camera frame (Examples/frames/tabletop.jpg, a rendered 320x256 tabletop scene).
+DEMO_FRAME ?= Examples/frames/tabletop.jpg
 # The writer-API example (write-example) stays buildable as an API example: `make write-example`.
 demo: setup
 	$(SWIFT) build -c release --product vlac $(SWIFT_BUILD_FLAGS)
 	.build/release/vlac compile --instructions Examples/hypervla-tiny/tasks.txt --model Examples/hypervla-tiny/model -o $(DEMO_OUT)
 	@set -e; policy=$$(ls $(DEMO_OUT)/policies/pick-up-the-red-block-and-place-it-in-the-bowl-*.vla | head -1); \
 	echo "== vlac verify $$policy"; .build/release/vlac verify "$$policy"; \
-	echo "== vlac dump $$policy"; .build/release/vlac dump "$$policy"
+	echo "== vlac dump $$policy"; .build/release/vlac dump "$$policy"; \
+	echo "== vlac run $$policy --image $(DEMO_FRAME)"; .build/release/vlac run "$$policy" --image $(DEMO_FRAME)
 
 write-example: setup
 	$(SWIFT) build -c release --product write-example $(SWIFT_BUILD_FLAGS)

@@ -12,7 +12,7 @@ want_reference=0
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------------
-debs=(libopenblas-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler pkg-config)
+debs=(libopenblas-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler pkg-config libturbojpeg0-dev)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
