@@ -3,7 +3,7 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test c-example lib install test-lib reference reference-full reference-hypervla-full test-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test c-example lib install test-lib python-test python-example reference reference-full reference-hypervla-full test-full fuzz clean help
 
 all: build
 
@@ -32,14 +32,17 @@ build: setup
 release: setup
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
-# Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy.
+# Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy and runs it
+# on the sample camera frame (Examples/frames/tabletop.jpg, a rendered 320x256 tabletop scene).
+DEMO_FRAME ?= Examples/frames/tabletop.jpg
 # The writer-API example (write-example) stays buildable as an API example: `make write-example`.
 demo: setup
 	$(SWIFT) build -c release --product vlac $(SWIFT_BUILD_FLAGS)
 	.build/release/vlac compile --instructions Examples/hypervla-tiny/tasks.txt --model Examples/hypervla-tiny/model -o $(DEMO_OUT)
 	@set -e; policy=$$(ls $(DEMO_OUT)/policies/pick-up-the-red-block-and-place-it-in-the-bowl-*.vla | head -1); \
 	echo "== vlac verify $$policy"; .build/release/vlac verify "$$policy"; \
-	echo "== vlac dump $$policy"; .build/release/vlac dump "$$policy"
+	echo "== vlac dump $$policy"; .build/release/vlac dump "$$policy"; \
+	echo "== vlac run $$policy --image $(DEMO_FRAME)"; .build/release/vlac run "$$policy" --image $(DEMO_FRAME)
 
 write-example: setup
 	$(SWIFT) build -c release --product write-example $(SWIFT_BUILD_FLAGS)
@@ -54,6 +57,7 @@ test: setup
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 	$(MAKE) c-example
 	$(MAKE) test-lib
+	$(MAKE) python-test
 
 # The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
 C_EXAMPLE_OUT ?= .build/c-example
@@ -112,6 +116,25 @@ test-lib: lib
 	$(SWIFT) build --product write-demo-policy $(SWIFT_BUILD_FLAGS)
 	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/write-demo-policy $(C_EXAMPLE_OUT)
 	MAKE="$(MAKE)" scripts/test-libvlart.sh $(C_EXAMPLE_OUT)/policies/demo.vla $(C_EXAMPLE_OUT)/shared
+
+# The vlart Python package (python/): installed into .venv with pip, tested with pytest against libvlart and
+# `vlac run --json`, then its lerobot-style example (Examples/python) runs an episode on the demo policy.
+python-test: setup
+	$(SWIFT) build --product vlart $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build --product vlac $(SWIFT_BUILD_FLAGS)
+	.venv/bin/python -m pip install -q --no-deps --no-build-isolation ./python
+	VLART_LIBRARY=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/libvlart.so \
+		VLAC=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac .venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+	$(MAKE) python-example
+
+PYTHON_EXAMPLE_OUT ?= .build/python-example
+python-example:
+	@rm -rf $(PYTHON_EXAMPLE_OUT) && mkdir -p $(PYTHON_EXAMPLE_OUT)
+	@printf 'pick up the coke can\n' > $(PYTHON_EXAMPLE_OUT)/tasks.txt
+	$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/vlac compile --instructions $(PYTHON_EXAMPLE_OUT)/tasks.txt \
+		--model Examples/hypervla-tiny/model --crop --robot google_robot -o $(PYTHON_EXAMPLE_OUT)/out
+	VLART_LIBRARY=$$($(SWIFT) build --show-bin-path $(SWIFT_BUILD_FLAGS))/libvlart.so .venv/bin/python \
+		Examples/python/lerobot_policy.py $$(ls $(PYTHON_EXAMPLE_OUT)/out/policies/*.vla) --shared $(PYTHON_EXAMPLE_OUT)/out/shared
 
 reference: setup-reference
 	@for g in Tests/Reference/gen_*.py; do \

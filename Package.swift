@@ -27,10 +27,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libprotobuf-c-dev).
+        // System libraries (Debian: libopenblas-dev, zlib1g-dev, libprotobuf-c-dev, libturbojpeg0-dev).
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
 
         // SHA-256 block compression on the x86 SHA extensions, chosen at run time by VLAFormat's SHA256
         // (Sources/CVLASHA256/include/vla_sha256.h).
@@ -86,6 +87,8 @@ let package = Package(
             name: "VLACommands",
             dependencies: [
                 "VLAFormat", "VLARuntime", "VLACheckpoint", "VLATokenizer", "VLAModels", "VLACompiler", "VLAJSON", "CZlib",
+                // JPEG frames for run, bench and encode (libjpeg-turbo's TurboJPEG API).
+                "CTurboJPEG",
                 // `vlac bench` counts heap allocations per step with the interposed counter.
                 "CAllocationCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

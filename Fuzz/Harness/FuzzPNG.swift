@@ -1,5 +1,6 @@
-// libFuzzer target over the PNG and PPM decoders of `vlac run --image` (Fuzz/run.sh FuzzPNG). The decoder
-// sources are compiled into this module. A decoded image must have width × height × 3 bytes.
+// libFuzzer target over the PNG, JPEG (libjpeg-turbo, not instrumented) and PPM decoders of `vlac run --image`
+// (Fuzz/run.sh FuzzPNG). The decoder sources are compiled into this module. A decoded image must have
+// width × height × 3 bytes.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPNG(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))

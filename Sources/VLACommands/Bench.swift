@@ -38,7 +38,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("shared"), help: ArgumentHelp("A folder holding shared blobs (repeatable).", valueName: "dir"))
     var sharedFolders: [String] = []
 
-    @Option(help: ArgumentHelp("A PNG or PPM frame to use instead of the synthetic one.", valueName: "path"))
+    @Option(help: ArgumentHelp("A PNG, JPEG or PPM frame to use instead of the synthetic one.", valueName: "path"))
     var image: String?
 
     @Option(help: ArgumentHelp("Products with fewer rows use vlac's own kernel instead of OpenBLAS (RuntimeOptions.smallProductRows).", valueName: "n"))

@@ -175,7 +175,7 @@ struct TextInput {
 struct EncodeImage: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Encode an image (PNG or PPM) with DINOv2.",
+        abstract: "Encode an image (PNG, JPEG or PPM) with DINOv2.",
         discussion: """
             The image is used at its own size (crop or resize it beforehand; HyperVLA uses 224×224), scaled \
             to [0, 1] and normalized with ImageNet's mean and std, as DINOv2's image processor does after \

@@ -1,4 +1,4 @@
-/// An 8-bit RGB image decoded from PNG or PPM, row-major, 3 bytes per pixel.
+/// An 8-bit RGB image decoded from PNG, JPEG or PPM, row-major, 3 bytes per pixel.
 public struct RGBImage: Sendable, Equatable {
     /// Width in pixels.
     public var width: Int
@@ -14,15 +14,20 @@ public struct RGBImage: Sendable, Equatable {
         self.pixels = pixels
     }
 
-    /// Decodes PNG or binary PPM (P6), chosen by the first bytes.
+    /// The formats ``init(decoding:limits:)`` reads, for messages.
+    public static let readableFormats = "PNG (8-bit, not interlaced), JPEG (baseline or progressive, not CMYK) and binary PPM (P6)"
+
+    /// Decodes PNG, JPEG (through libjpeg-turbo) or binary PPM (P6), chosen by the first bytes.
     /// - Throws: `ImageError` naming the problem and its byte offset.
     public init(decoding bytes: [UInt8], limits: ImageLimits = ImageLimits()) throws(ImageError) {
         if bytes.starts(with: PNGDecoder.signature) {
             self = try PNGDecoder.decode(bytes, limits: limits)
+        } else if bytes.starts(with: JPEGDecoder.signature) {
+            self = try JPEGDecoder.decode(bytes, limits: limits)
         } else if bytes.starts(with: Array("P6".utf8)) {
             self = try PPMDecoder.decode(bytes, limits: limits)
         } else {
-            throw ImageError(.unsupported, "not a PNG or binary PPM (P6) image", offset: 0)
+            throw ImageError(.unsupported, "not an image vlac reads: it reads \(Self.readableFormats)", offset: 0)
         }
     }
 

@@ -11,21 +11,22 @@ struct Run: ParsableCommand {
             Opens the policy (verifying it and finding its shared blobs by SHA-256), starts an episode \
             with reset on the first image, then runs one step per image, in order, and prints each \
             action after the whole action contract (squash, gripper, unnormalize, temporal ensembling, \
-            rotation and robot mapping). Images are PNG (8-bit gray, RGB, RGBA or palette) or binary PPM \
-            (P6) of any size; the policy's image contract resizes and crops them.
+            rotation and robot mapping). Images are PNG (8-bit gray, RGB, RGBA or palette), JPEG \
+            (baseline or progressive, through libjpeg-turbo) or binary PPM (P6) of any size; the policy's \
+            image contract resizes and crops them.
 
             Shared blobs are looked up as *-<sha256>.vla in each --shared folder, then in the policy's \
             folder and ../shared beside it (the layout vlac compile writes).
 
             Examples:
               vlac run out/policies/open-the-top-drawer-12fedafa.vla --image f0.png --json
-              vlac run policy.vla --shared /opt/vla-shared --image f0.ppm --image f1.ppm
+              vlac run policy.vla --shared /opt/vla-shared --image f0.jpg --image f1.jpg
             """)
 
     @Argument(help: ArgumentHelp("The policy .vla file.", valueName: "policy"))
     var policy: String
 
-    @Option(name: .customLong("image"), help: ArgumentHelp("A camera frame, PNG or PPM (repeatable; the first also resets).", valueName: "path"))
+    @Option(name: .customLong("image"), help: ArgumentHelp("A camera frame, PNG, JPEG or PPM (repeatable; the first also resets).", valueName: "path"))
     var images: [String] = []
 
     @Option(name: .customLong("shared"), help: ArgumentHelp("A folder holding shared blobs (repeatable).", valueName: "dir"))

@@ -61,14 +61,17 @@ import VLATestSupport
     /// `vlac run --json` prints the actions a PolicySession computes in-process on the same decoded images.
     @Test func runMatchesSession() throws {
         let folder = try Self.demoFolder()
-        let images = ["rgb.png", "rgb.ppm", "rgba.png"].map { Self.root.appendingPathComponent("Tests/Fixtures/VLACommands/images/\($0)").path }
+        let images = ["rgb.png", "rgb.ppm", "rgba.png", "rgb-progressive.jpg"].map {
+            Self.root.appendingPathComponent("Tests/Fixtures/VLACommands/images/\($0)").path
+        } + [Self.root.appendingPathComponent("Examples/frames/tabletop.jpg").path]
         let policyPath = folder + "/policies/demo.vla"
         let result = try Self.execute(["run", policyPath] + images.flatMap { ["--image", $0] } + ["--json"])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.hasSuffix("}\n"), "every JSON output ends with a newline")
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
         let steps = try #require(parsed["steps"] as? [[String: Any]])
-        #expect(steps.count == 3)
+        #expect(steps.count == 5)
+        #expect(steps[4]["width"] as? Int == 320 && steps[4]["height"] as? Int == 256)
         let session = try PolicySession(policy: Policy(path: policyPath))
         for (t, path) in images.enumerated() {
             let image = try RGBImage(decoding: [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
@@ -85,7 +88,9 @@ import VLATestSupport
         let missing = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/nope.png"])
         #expect(missing.status != 0 && missing.err.contains("nope.png"))
         let notImage = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/policies/demo.vla"])
-        #expect(notImage.status != 0 && notImage.err.contains("not a PNG"))
+        // A file that is no image: the message lists the formats vlac reads.
+        #expect(notImage.status != 0 && notImage.err.contains("not an image vlac reads"), "\(notImage.err)")
+        #expect(notImage.err.contains("PNG") && notImage.err.contains("JPEG") && notImage.err.contains("PPM"))
         try FileManager.default.removeItem(atPath: folder + "/shared")
         let noBlob = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/x.png"])
         #expect(noBlob.status != 0 && noBlob.err.contains("sha256:"), "\(noBlob.err)")
