@@ -33,8 +33,8 @@ release: setup
 	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
 
 # Compiles the demo task list with hypervla-tiny (random weights), then verifies and dumps one policy and runs it
-# on the sample camera frame (Examples/frames/tabletop.jpg, a rendered 320x256 tabletop scene).
-DEMO_FRAME ?= Examples/frames/tabletop.jpg
+# on the sample camera frame (Examples/frames/coffee.jpg, a real 320x256 tabletop photograph, CC0).
+DEMO_FRAME ?= Examples/frames/coffee.jpg
 # The writer-API example (write-example) stays buildable as an API example: `make write-example`.
 demo: setup
 	$(SWIFT) build -c release --product vlac $(SWIFT_BUILD_FLAGS)

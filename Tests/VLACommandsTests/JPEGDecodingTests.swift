@@ -10,7 +10,7 @@ import Testing
     static var sample: String {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
-        return parts.joined(separator: "/") + "/Examples/frames/tabletop.jpg"
+        return parts.joined(separator: "/") + "/Examples/frames/coffee.jpg"
     }
 
     /// Bit for bit what libjpeg-turbo decoded at generation, and within the JPEG's own loss of the source raster
@@ -29,9 +29,16 @@ import Testing
     @Test func theSampleFrameDecodes() throws {
         let image = try RGBImage(decoding: [UInt8](try #require(FileManager.default.contents(atPath: Self.sample))))
         #expect(image.width == 320 && image.height == 256)
-        // The red block at (112, 170): red dominates.
-        let p = (170 * 320 + 112) * 3
-        #expect(image.pixels[p] > 120 && image.pixels[p + 1] < 60 && image.pixels[p + 2] < 60)
+        /// The mean of each channel over rows y0..<y1 and columns x0..<x1.
+        func mean(_ y0: Int, _ y1: Int, _ x0: Int, _ x1: Int) -> [Double] {
+            var sum = [0.0, 0.0, 0.0]
+            for y in y0..<y1 { for x in x0..<x1 { for c in 0..<3 { sum[c] += Double(image.pixels[(y * 320 + x) * 3 + c]) } } }
+            return sum.map { $0 / Double((y1 - y0) * (x1 - x0)) }
+        }
+        // The dark wood in the top-left corner; the coffee in the cup, brown (red over green over blue).
+        #expect(mean(0, 30, 0, 30).allSatisfy { $0 < 60 })
+        let coffee = mean(108, 148, 140, 180)
+        #expect(coffee[0] > 150 && coffee[0] > coffee[1] + 30 && coffee[1] > coffee[2] + 20, "\(coffee)")
     }
 
     @Test func cmykIsUnsupportedWithAMessage() throws {

@@ -63,7 +63,7 @@ import VLATestSupport
         let folder = try Self.demoFolder()
         let images = ["rgb.png", "rgb.ppm", "rgba.png", "rgb-progressive.jpg"].map {
             Self.root.appendingPathComponent("Tests/Fixtures/VLACommands/images/\($0)").path
-        } + [Self.root.appendingPathComponent("Examples/frames/tabletop.jpg").path]
+        } + [Self.root.appendingPathComponent("Examples/frames/coffee.jpg").path]
         let policyPath = folder + "/policies/demo.vla"
         let result = try Self.execute(["run", policyPath] + images.flatMap { ["--image", $0] } + ["--json"])
         #expect(result.status == 0, "\(result.err)")
