@@ -143,9 +143,17 @@ static int bf16_supported(void) { return 0; }
 // -1 until first use (see gemm.c: a race between first uses writes the same value twice).
 static volatile int q8_chosen = -1, bf16_chosen = -1;
 
+// aarch64: SMMLA (path 3) only when forced: this file's SMMLA tiles execute ~2.4× the instructions of its SDOT
+// tiles (row pairs assembled, column pairs zipped; Docs/Deploying.md), so SDOT is the default where both exist.
 int vla_q8_isa(void) {
     int isa = q8_chosen;
-    if (isa < 0) q8_chosen = isa = q8_supported();
+    if (isa < 0) {
+        isa = q8_supported();
+#if defined(__aarch64__)
+        isa = isa == 3 ? 2 : isa;
+#endif
+        q8_chosen = isa;
+    }
     return isa;
 }
 

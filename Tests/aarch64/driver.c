@@ -611,9 +611,16 @@ int main(int argc, char **argv) {
     printf("hwcap %#lx hwcap2 %#lx\n", getauxval(AT_HWCAP), getauxval(AT_HWCAP2));
 #endif
     const int isa = expect("vla_kernels_supported_isa", want_isa, vla_kernels_supported_isa());
+    const int q8_default = vla_q8_isa();
     const int q8 = expect("vla_q8 best", want_q8, vla_q8_force_isa(99));
     int bf16 = expect("vla_bf16 best", want_bf16, vla_bf16_force_isa(99));
     expect("vla_sha256_has_instructions", want_sha, vla_sha256_has_instructions());
+#if defined(__aarch64__)
+    // SMMLA only when forced: the default is SDOT where both exist.
+    expect("vla_q8_isa default", q8 == 3 ? 2 : q8, q8_default);
+#else
+    (void)q8_default;
+#endif
     printf("levels: fp32 %d, int8 %d, bf16 %d, sha256 instructions %d\n", isa, q8, bf16,
            vla_sha256_has_instructions());
 #if defined(__x86_64__)
