@@ -3,13 +3,14 @@ SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all setup setup-reference build release demo write-example test c-example lib install test-lib python-test python-example reference reference-full reference-hypervla-full test-full fuzz clean help
+.PHONY: all setup setup-reference build release demo write-example test test-aarch64 c-example lib install test-lib python-test python-example reference reference-full reference-hypervla-full test-full fuzz clean help
 
 all: build
 
 help:
 	@echo "make demo       install what is missing, build, and run the example end to end"
 	@echo "make test       install what is missing and run the whole test suite"
+	@echo "make test-aarch64  the C kernels and SHA-256 cross-built for aarch64, checked under qemu-aarch64"
 	@echo "make reference  install the reference stack (torch CPU, transformers, JAX, ...) and regenerate fixtures"
 	@echo "make reference-full  generate the full-size t5-base / dinov2-base parity references (not committed)"
 	@echo "make reference-hypervla-full  generate the released-size HyperVLA reference (random weights, not committed)"
@@ -58,6 +59,14 @@ test: setup
 	$(MAKE) c-example
 	$(MAKE) test-lib
 	$(MAKE) python-test
+	$(MAKE) test-aarch64
+
+# The C kernels (Sources/CVLAKernels) and SHA-256 (Sources/CVLASHA256) cross-compiled for aarch64 with a C
+# driver (Tests/aarch64) and run under qemu-aarch64 at three CPU models, every Arm path against the portable
+# reference bit for bit; about 15 s on the 2-core CI machine, so `make test` runs it. On an Arm machine the
+# driver runs natively. Docs/Deploying.md says what this covers.
+test-aarch64: setup
+	$(MAKE) -C Tests/aarch64 run
 
 # The C robot loop (Examples/c-robot-loop), compiled with cc against vlart.h and libvlart, run on the demo policy.
 C_EXAMPLE_OUT ?= .build/c-example

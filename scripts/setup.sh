@@ -13,6 +13,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------------
 debs=(libopenblas-dev zlib1g-dev libprotobuf-c-dev protobuf-c-compiler pkg-config cmake libturbojpeg0-dev)
+# `make test-aarch64` (Tests/aarch64): the aarch64 cross compiler and qemu-user, on hosts that are not Arm.
+[ "$(uname -m)" = aarch64 ] || debs+=(gcc-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -126,7 +126,8 @@ func serve() throws {
 
 /// One linear [m, k] x [k, n] + bias (a constant weight) timed on each route: the packed kernel (the default
 /// for constant weights), the own unpacked kernel (`smallProductRows: Int.max`) and OpenBLAS (0). `--isa N`
-/// forces the own kernels' instruction set (2 AVX-512, 1 AVX2 + FMA); `OPENBLAS_CORETYPE` picks OpenBLAS's.
+/// forces the own kernels' instruction set (2 AVX-512, 1 AVX2 + FMA; on aarch64 1 Advanced SIMD);
+/// `OPENBLAS_CORETYPE` picks OpenBLAS's.
 func crossover() throws {
     if CommandLine.arguments.contains("--isa") { _ = vla_kernels_force_isa(Int32(option("--isa", 2))) }
     let maxRows = option("--max-rows", 257)
@@ -213,7 +214,11 @@ func bestTime(_ n: Int, _ body: () -> Void) -> Double {
 /// rounding, done once per activation) is timed apart.
 func reducedPrecision(int8: Bool) {
     let m = option("--rows", 257), iterations = option("--iterations", 25)
+    #if arch(arm64)
+    let pathNames = int8 ? ["portable", "ASIMD", "SDOT", "SMMLA", "-"] : ["portable", "ASIMD", "-", "-", "-"]
+    #else
     let pathNames = int8 ? ["portable", "AVX2", "AVX-512BW", "AVX-512 VNNI", "AMX"] : ["portable", "AVX2+FMA", "AVX-512F", "AVX-512 BF16", "AMX"]
+    #endif
     // AMX (path 4) is also given as a ratio to the best vector path: VNNI (int8) or AVX-512F (bf16).
     let vectorPath = int8 ? 3 : 2
     let defaultPath = int8 ? vla_q8_isa() : vla_bf16_isa()

@@ -1,16 +1,12 @@
-// Element-wise and row-wise kernels with AVX-512: the same operations, in the same order, as the Swift kernels
+// Element-wise and row-wise kernels with AVX-512 (x86) or Advanced SIMD (aarch64): the same operations, in the same order, as the Swift kernels
 // of VLARuntime (VectorMath+Unsafe.swift, Kernels+Unsafe.swift), so results are bit-identical to them. No
-// floating-point contraction here: every product and sum below is a separate IEEE operation, like Swift's.
+// floating-point contraction here: every product and sum below is a separate IEEE operation, like Swift's (the
+// pragma for clang; gcc builds of this file need -ffp-contract=off, as Tests/aarch64/Makefile passes).
 #include <stdint.h>
 #include <string.h>
 #include "vla_kernels.h"
 
 #pragma clang fp contract(off)
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-#define T512 __attribute__((target("avx512f"), always_inline)) static inline
 
 // The f32 constants of VectorMath, by bit pattern (Swift rounds its decimal literals the same way once).
 static inline float bits(uint32_t b) {
@@ -18,6 +14,11 @@ static inline float bits(uint32_t b) {
     memcpy(&f, &b, 4);
     return f;
 }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f"), always_inline)) static inline
 
 T512 __m512 splat(float f) { return _mm512_set1_ps(f); }
 T512 __m512 neg(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
@@ -169,12 +170,190 @@ __attribute__((target("avx512f"))) static void softmax512(const float *x, float 
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
     if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
 }
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+
+// MARK: aarch64 Advanced SIMD: VectorMath's functions on 4 lanes (each lane on its own, as in Swift's 16)
+
+#define TN __attribute__((always_inline)) static inline
+typedef float32x4_t v4;
+
+TN v4 dup(float f) { return vdupq_n_f32(f); }
+TN v4 madd4(v4 p, v4 r, float c) { return vaddq_f32(vmulq_f32(p, r), dup(c)); }
+// where(mask, a, b): a in the lanes where mask is set, else b (Swift's replacing(with: a, where: mask) on b).
+TN v4 where(uint32x4_t mask, v4 a, v4 b) { return vbslq_f32(mask, a, b); }
+
+TN v4 exp4(v4 x) {
+    const float log2e = bits(0x3fb8aa3b), ln2Hi = bits(0x3f317200), ln2Lo = bits(0x35bfbe8e);
+    const float lo = bits(0xc2aeac50), hi = bits(0x42b17218), magic = 12582912.0f;
+    v4 xc = where(vcltq_f32(x, dup(lo)), dup(lo), x);
+    xc = where(vcgtq_f32(xc, dup(hi)), dup(hi), xc);
+    const v4 shifted = vaddq_f32(vmulq_f32(xc, dup(log2e)), dup(magic));
+    const v4 n = vsubq_f32(shifted, dup(magic));
+    v4 r = vsubq_f32(xc, vmulq_f32(n, dup(ln2Hi)));
+    r = vsubq_f32(r, vmulq_f32(n, dup(ln2Lo)));
+    v4 p = dup(1.0f / 5040);
+    p = madd4(p, r, 1.0f / 720);
+    p = madd4(p, r, 1.0f / 120);
+    p = madd4(p, r, 1.0f / 24);
+    p = madd4(p, r, 1.0f / 6);
+    p = madd4(p, r, 0.5f);
+    p = madd4(p, r, 1.0f);
+    p = madd4(p, r, 1.0f);
+    const int32x4_t ni = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_f32(shifted), 10), 10);
+    const int32x4_t half = vshrq_n_s32(ni, 1);
+    const int32x4_t k127 = vdupq_n_s32(127);
+    const v4 f1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(half, k127), 23));
+    const v4 f2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, half), k127), 23));
+    v4 y = vmulq_f32(vmulq_f32(p, f1), f2);
+    y = where(vcltq_f32(x, dup(lo)), dup(0.0f), y);
+    y = where(vcgtq_f32(x, dup(hi)), dup(__builtin_inff()), y);
+    return y;
+}
+
+TN v4 abs4(v4 x) { return where(vcltq_f32(x, dup(0.0f)), vnegq_f32(x), x); }
+TN uint32x4_t is_nan4(v4 x) { return vmvnq_u32(vceqq_f32(x, x)); }
+
+TN v4 tanh4(v4 x) {
+    const v4 a = abs4(x);
+    const v4 t = exp4(vmulq_f32(dup(-2.0f), a));
+    v4 big = vdivq_f32(vsubq_f32(dup(1.0f), t), vaddq_f32(dup(1.0f), t));
+    big = where(vcgtq_f32(a, dup(bits(0x4111999a))), dup(1.0f), big);
+    const v4 s = vmulq_f32(x, x);
+    v4 p = dup((float)(-929569.0 / 638512875.0));
+    p = madd4(p, s, 21844.0f / 6081075);
+    p = madd4(p, s, -1382.0f / 155925);
+    p = madd4(p, s, 62.0f / 2835);
+    p = madd4(p, s, -17.0f / 315);
+    p = madd4(p, s, 2.0f / 15);
+    p = madd4(p, s, -1.0f / 3);
+    const v4 small = vaddq_f32(x, vmulq_f32(vmulq_f32(x, s), p));
+    v4 y = where(vcltq_f32(x, dup(0.0f)), vnegq_f32(big), big);
+    y = where(vcltq_f32(a, dup(bits(0x3ecccccd))), small, y);
+    return where(is_nan4(x), x, y);
+}
+
+TN v4 erf4(v4 x) {
+    const v4 a = abs4(x);
+    const v4 t = vdivq_f32(dup(1.0f), vaddq_f32(dup(1.0f), vmulq_f32(dup(bits(0x3ea7ba05)), a)));
+    v4 p = dup(bits(0x3f87dc22));
+    p = madd4(p, t, bits(0xbfba00e3));
+    p = madd4(p, t, bits(0x3fb5f0e3));
+    p = madd4(p, t, bits(0xbe91a98e));
+    p = madd4(p, t, bits(0x3e827906));
+    p = vmulq_f32(p, t);
+    v4 y = vsubq_f32(dup(1.0f), vmulq_f32(p, exp4(vnegq_f32(vmulq_f32(a, a)))));
+    y = where(vcltq_f32(x, dup(0.0f)), vnegq_f32(y), y);
+    const v4 s = vmulq_f32(x, x);
+    v4 q = dup(-1.0f / 75600);
+    q = madd4(q, s, 1.0f / 9360);
+    q = madd4(q, s, -1.0f / 1320);
+    q = madd4(q, s, 1.0f / 216);
+    q = madd4(q, s, -1.0f / 42);
+    q = madd4(q, s, 1.0f / 10);
+    q = madd4(q, s, -1.0f / 3);
+    q = madd4(q, s, 1.0f);
+    const v4 series = vmulq_f32(vmulq_f32(dup(bits(0x3f906ebb)), x), q);
+    y = where(vcltq_f32(a, dup(bits(0x3f19999a))), series, y);
+    return where(is_nan4(x), x, y);
+}
+
+TN v4 apply4(int kind, float param, v4 x) {
+    switch (kind) {
+    case VLA_GELU_TANH: {
+        const v4 cube = vmulq_f32(vmulq_f32(x, x), x);
+        const v4 inner = vmulq_f32(dup(bits(0x3f4c422a)), vaddq_f32(x, vmulq_f32(dup(bits(0x3d372713)), cube)));
+        return vmulq_f32(vmulq_f32(dup(0.5f), x), vaddq_f32(dup(1.0f), tanh4(inner)));
+    }
+    case VLA_GELU_ERF:
+        return vmulq_f32(vmulq_f32(dup(0.5f), x), vaddq_f32(dup(1.0f), erf4(vmulq_f32(x, dup(bits(0x3f3504f3))))));
+    case VLA_TANH: return tanh4(x);
+    default: /* VLA_SCALED_TANH */ return vmulq_f32(dup(param), tanh4(vdivq_f32(x, dup(param))));
+    }
+}
+
+static void unary_neon(int kind, float param, const float *x, float *y, long n) {
+    long i = 0;
+    switch (kind) {  // one loop per kind, so the switch is outside the loop
+    case VLA_GELU_TANH: for (; i + 4 <= n; i += 4) vst1q_f32(y + i, apply4(VLA_GELU_TANH, param, vld1q_f32(x + i))); break;
+    case VLA_GELU_ERF: for (; i + 4 <= n; i += 4) vst1q_f32(y + i, apply4(VLA_GELU_ERF, param, vld1q_f32(x + i))); break;
+    case VLA_TANH: for (; i + 4 <= n; i += 4) vst1q_f32(y + i, apply4(VLA_TANH, param, vld1q_f32(x + i))); break;
+    default: for (; i + 4 <= n; i += 4) vst1q_f32(y + i, apply4(kind, param, vld1q_f32(x + i))); break;
+    }
+    if (i < n) {  // 1 to 3 left: through a zero-filled vector, as Swift's loadPartial(fill: 0)
+        float in[4] = {0, 0, 0, 0}, out[4];
+        memcpy(in, x + i, (size_t)(n - i) * sizeof(float));
+        vst1q_f32(out, apply4(kind, param, vld1q_f32(in)));
+        memcpy(y + i, out, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+// Softmax with Swift's 16-lane structure: lane l of the max and of the sum sees the elements i ≡ l (mod 16), held
+// here in four q registers (lanes 0–3, 4–7, 8–11, 12–15); the lanes are then reduced in lane order as Swift's
+// (max: lane 0 first, then each larger one; sum: SIMD16.sum(), from −0 in lane order).
+static void softmax_neon(const float *x, float *y, long n) {
+    v4 mx[4];
+    for (int v = 0; v < 4; v++) mx[v] = dup(-__builtin_inff());
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int v = 0; v < 4; v++) {
+            const v4 e = vld1q_f32(x + i + 4 * v);
+            mx[v] = where(vcgtq_f32(e, mx[v]), e, mx[v]);
+        }
+    const long tail = n - i;
+    float part[16];
+    if (tail > 0) {
+        for (int l = 0; l < 16; l++) part[l] = l < tail ? x[i + l] : -__builtin_inff();
+        for (int v = 0; v < 4; v++) {
+            const v4 e = vld1q_f32(part + 4 * v);
+            mx[v] = where(vcgtq_f32(e, mx[v]), e, mx[v]);
+        }
+    }
+    float lanes[16];
+    for (int v = 0; v < 4; v++) vst1q_f32(lanes + 4 * v, mx[v]);
+    float top = lanes[0];
+    for (int l = 1; l < 16; l++)
+        if (lanes[l] > top) top = lanes[l];
+    const v4 m = dup(top);
+    v4 acc[4];
+    for (int v = 0; v < 4; v++) acc[v] = dup(0.0f);
+    for (i = 0; i + 16 <= n; i += 16)
+        for (int v = 0; v < 4; v++) {
+            const v4 e = exp4(vsubq_f32(vld1q_f32(x + i + 4 * v), m));
+            vst1q_f32(y + i + 4 * v, e);
+            acc[v] = vaddq_f32(acc[v], e);
+        }
+    if (tail > 0) {
+        for (int l = 0; l < 16; l++) part[l] = l < tail ? x[i + l] : 0.0f;
+        for (int v = 0; v < 4; v++) {
+            v4 e = exp4(vsubq_f32(vld1q_f32(part + 4 * v), m));
+            float el[4];
+            vst1q_f32(el, e);
+            for (int l = 0; l < 4; l++)
+                if (4 * v + l >= tail) el[l] = 0.0f;
+            e = vld1q_f32(el);
+            for (int l = 0; l < 4 && 4 * v + l < tail; l++) y[i + 4 * v + l] = el[l];
+            acc[v] = vaddq_f32(acc[v], e);
+        }
+    }
+    for (int v = 0; v < 4; v++) vst1q_f32(lanes + 4 * v, acc[v]);
+    float sum = -0.0f;
+    for (int l = 0; l < 16; l++) sum += lanes[l];
+    const float inv = 1.0f / sum;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(y + i), inv));
+    for (; i < n; i++) y[i] *= inv;
+}
 #endif
 
 int vla_unary(int kind, float param, const float *x, float *y, long n) {
 #if defined(__x86_64__)
     if (vla_kernels_isa() == 2) {
         unary512(kind, param, x, y, n);
+        return 1;
+    }
+#elif defined(__aarch64__)
+    if (vla_kernels_isa() >= 1) {
+        unary_neon(kind, param, x, y, n);
         return 1;
     }
 #endif
@@ -186,6 +365,11 @@ int vla_softmax_row(const float *x, float *y, long n) {
 #if defined(__x86_64__)
     if (vla_kernels_isa() == 2) {
         softmax512(x, y, n);
+        return 1;
+    }
+#elif defined(__aarch64__)
+    if (vla_kernels_isa() >= 1) {
+        softmax_neon(x, y, n);
         return 1;
     }
 #endif

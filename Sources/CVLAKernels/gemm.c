@@ -4,6 +4,9 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#include "arm_features.h"
 #endif
 
 // MARK: portable C (the reference every other path must equal bit for bit)
@@ -206,6 +209,67 @@ static int supported_isa(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
     return 0;
 }
+#elif defined(__aarch64__)
+
+// MARK: aarch64 Advanced SIMD: tiles of up to 6 rows × 16 columns held in 24 of the 32 q registers
+//
+// Each accumulator lane is one output element's chain: fmla (vfmaq_f32) is one fused multiply-add, the same
+// rounding as fmaf, so the bits equal gemm_portable's. Four q registers hold the row of b, one the broadcast a.
+// Column tails of 4 to 12 use fewer vectors; the last 1 to 3 columns run the portable chain in scalar fmaf.
+
+__attribute__((always_inline)) static inline void tile_neon(const int mr, const int nv, long k, const float *a,
+                                                            long lda, const float *b, long ldb, float *c, long ldc,
+                                                            int accumulate, float scale) {
+    float32x4_t acc[6][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) acc[r][v] = accumulate ? vld1q_f32(c + r * ldc + 4 * v) : vdupq_n_f32(0);
+    for (long p = 0; p < k; p++) {
+        const float *bp = b + p * ldb;
+        float32x4_t bv[4];
+        for (int v = 0; v < nv; v++) bv[v] = vld1q_f32(bp + 4 * v);
+        for (int r = 0; r < mr; r++) {
+            const float32x4_t x = vld1q_dup_f32(a + r * lda + p);
+            for (int v = 0; v < nv; v++) acc[r][v] = vfmaq_f32(acc[r][v], x, bv[v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            vst1q_f32(c + r * ldc + 4 * v, scale != 1.0f ? vmulq_n_f32(acc[r][v], scale) : acc[r][v]);
+}
+
+#define TILE_NEON(MR, NV) \
+    tile_neon(MR, NV, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, accumulate, scale)
+#define TILE_NEON_NVS(MR)          \
+    case MR:                       \
+        switch (nv) {              \
+        case 1: TILE_NEON(MR, 1); break; \
+        case 2: TILE_NEON(MR, 2); break; \
+        case 3: TILE_NEON(MR, 3); break; \
+        default: TILE_NEON(MR, 4); break; \
+        }                          \
+        break;
+
+static void gemm_neon(long m, long n, long k, const float *a, long lda, const float *b, long ldb, float *c, long ldc,
+                      int accumulate, float scale) {
+    for (long j = 0; j < n; j += 16) {
+        const long cols = n - j < 16 ? n - j : 16;
+        const int nv = (int)(cols / 4);
+        if (nv > 0)
+            for (long i = 0; i < m; i += 6) {
+                switch (m - i < 6 ? m - i : 6) { TILE_NEON_NVS(1) TILE_NEON_NVS(2) TILE_NEON_NVS(3)
+                    TILE_NEON_NVS(4) TILE_NEON_NVS(5) default: TILE_NEON_NVS(6) }
+            }
+        for (long jj = j + 4 * nv; jj < j + cols; jj++)
+            for (long i = 0; i < m; i++) {
+                float acc = accumulate ? c[i * ldc + jj] : 0.0f;
+                for (long p = 0; p < k; p++) acc = fmaf(a[i * lda + p], b[p * ldb + jj], acc);
+                c[i * ldc + jj] = scale != 1.0f ? acc * scale : acc;
+            }
+    }
+}
+
+// 1 = Advanced SIMD (every AArch64 core with the kernel's ASIMD capability bit).
+static int supported_isa(void) { return vla_arm_features() & VLA_ARM_ASIMD ? 1 : 0; }
 #else
 static int supported_isa(void) { return 0; }
 #endif
@@ -238,6 +302,8 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
 #if defined(__x86_64__)
     case 2: gemm512(m, n, k, a, lda, b, ldb, c, ldc, accumulate, scale); return;
     case 1: gemm256(m, n, k, a, lda, b, ldb, c, ldc, accumulate, scale); return;
+#elif defined(__aarch64__)
+    case 1: gemm_neon(m, n, k, a, lda, b, ldb, c, ldc, accumulate, scale); return;
 #endif
     default: gemm_portable(m, n, k, a, lda, b, ldb, c, ldc, accumulate, scale); return;
     }

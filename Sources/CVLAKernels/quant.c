@@ -7,6 +7,11 @@
 // bf16: 4 = AMX (tdpbf16ps: its own order of sums, see vla_kernels.h), 3 = AVX-512 BF16 (vdpbf16ps),
 //       2 = AVX-512F (bf16 widened to f32 on load, two fmas per pair), 1 = AVX2 + FMA (the same at 256 bits),
 //       0 = portable C.
+// aarch64: int8 3 = i8mm (SMMLA), 2 = dot product (SDOT), 1 = Advanced SIMD (SMULL + SADALP); bf16 1 = Advanced
+//       SIMD (bf16 widened to f32, two fmla per pair, as path 2 on x86). BFDOT/BFMMLA are not used: they sum two
+//       products before one rounding (with round-to-odd or flushed denormals, depending on FEAT_EBF16), not the
+//       fma chain every bf16 path follows, so they would need a numerics rule of their own (as AMX's path 4).
+//       Quantization and rounding run the portable code on Arm.
 // Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
 // (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
 #include <math.h>
@@ -23,11 +28,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#include "arm_features.h"
 #endif
 
 static inline long ceil_to(long x, long m) { return (x + m - 1) / m * m; }
 static inline long min_l(long a, long b) { return a < b ? a : b; }
-static inline int32_t load32(const void *p) {
+__attribute__((unused)) static inline int32_t load32(const void *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return v;
@@ -120,6 +128,13 @@ static int bf16_supported(void) {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
     return 0;
 }
+#elif defined(__aarch64__)
+static int q8_supported(void) {
+    const int f = vla_arm_features();
+    if (!(f & VLA_ARM_ASIMD)) return 0;
+    return f & VLA_ARM_I8MM ? 3 : f & VLA_ARM_DOTPROD ? 2 : 1;
+}
+static int bf16_supported(void) { return vla_arm_features() & VLA_ARM_ASIMD ? 1 : 0; }
 #else
 static int q8_supported(void) { return 0; }
 static int bf16_supported(void) { return 0; }
@@ -128,9 +143,17 @@ static int bf16_supported(void) { return 0; }
 // -1 until first use (see gemm.c: a race between first uses writes the same value twice).
 static volatile int q8_chosen = -1, bf16_chosen = -1;
 
+// aarch64: SMMLA (path 3) only when forced: this file's SMMLA tiles execute ~2.4× the instructions of its SDOT
+// tiles (row pairs assembled, column pairs zipped; Docs/Deploying.md), so SDOT is the default where both exist.
 int vla_q8_isa(void) {
     int isa = q8_chosen;
-    if (isa < 0) q8_chosen = isa = q8_supported();
+    if (isa < 0) {
+        isa = q8_supported();
+#if defined(__aarch64__)
+        isa = isa == 3 ? 2 : isa;
+#endif
+        q8_chosen = isa;
+    }
     return isa;
 }
 
@@ -1002,7 +1025,205 @@ AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_
     amx_gemm(1, m, n0, n1, (const uint8_t *)xb, ldxb * 2, packed, pairs * 64, pairs, &e);
 }
 
-#endif  // __x86_64__
+#elif defined(__aarch64__)
+
+// MARK: aarch64: the int8 products (exact int32 sums, then q8_out per element as the portable code)
+
+#define Q8_MR 6
+#define TA __attribute__((always_inline)) static inline
+
+/// Rows [0, mr) × the 16 columns of one panel from the exact sums acc[r][c] (c < cols stored).
+TA void q8_store_tile(int mr, const int32_t acc[][16], long i0, long j0, long cols, const float *s,
+                      const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
+                      long ldy) {
+    for (int r = 0; r < mr; r++) {
+        const long i = i0 + r;
+        for (long c = 0; c < cols; c++) {
+            const long j = j0 + c;
+            y[i * ldy + j] = q8_out(acc[r][c], s[i], wscale[j], bias ? bias[j] : 0.0f, mul, add ? add + i * ldadd : NULL, j);
+        }
+    }
+}
+
+// Level 1, Advanced SIMD only: each group's 16 bytes per four columns (column c: its 4 values) times the row's 4
+// values repeated, as 16 int16 products (|p| ≤ 16129), summed in pairs into int32 (sadalp); the two int32
+// vectors of a four-column block are added pairwise at the end (addp), giving each column's exact sum.
+TA void q8_tile_asimd(const int mr, long groups, const int8_t *q, long ldq, const int8_t *panel, int32_t out[][16]) {
+    int32x4_t acc[Q8_MR][4][2];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v][0] = acc[r][v][1] = vdupq_n_s32(0);
+    for (long g = 0; g < groups; g++) {
+        const int8_t *wg = panel + g * 64;
+        int8x16_t w[4];
+        for (int v = 0; v < 4; v++) w[v] = vld1q_s8(wg + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            int32_t x4;
+            memcpy(&x4, q + r * ldq + 4 * g, 4);
+            const int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(x4));
+            for (int v = 0; v < 4; v++) {
+                acc[r][v][0] = vpadalq_s16(acc[r][v][0], vmull_s8(vget_low_s8(x), vget_low_s8(w[v])));
+                acc[r][v][1] = vpadalq_s16(acc[r][v][1], vmull_high_s8(x, w[v]));
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) vst1q_s32(out[r] + 4 * v, vpaddq_s32(acc[r][v][0], acc[r][v][1]));
+}
+
+// Level 2, dot product: sdot adds, per int32 lane, the four products of a column's 4 values and the row's 4.
+__attribute__((target("arch=armv8.2-a+dotprod"), always_inline)) static inline void
+q8_tile_dot(const int mr, long groups, const int8_t *q, long ldq, const int8_t *panel, int32_t out[][16]) {
+    int32x4_t acc[Q8_MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = vdupq_n_s32(0);
+    for (long g = 0; g < groups; g++) {
+        const int8_t *wg = panel + g * 64;
+        int8x16_t w[4];
+        for (int v = 0; v < 4; v++) w[v] = vld1q_s8(wg + 16 * v);
+        for (int r = 0; r < mr; r++) {
+            int32_t x4;
+            memcpy(&x4, q + r * ldq + 4 * g, 4);
+            const int8x16_t x = vreinterpretq_s8_s32(vdupq_n_s32(x4));
+            for (int v = 0; v < 4; v++) acc[r][v] = vdotq_s32(acc[r][v], w[v], x);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) vst1q_s32(out[r] + 4 * v, acc[r][v]);
+}
+
+// Level 3, i8mm: smmla multiplies a 2 × 8 block of rows by an 8 × 2 block of columns into 2 × 2 int32 sums. Two
+// groups of a panel, zipped by 32-bit lanes, give the 8 values of two columns side by side (zip1 of groups g and
+// g + 1: columns 0, 1; zip2: columns 2, 3); an odd last group meets zeros. Rows go in pairs (an odd last row
+// pairs with zeros, its sums dropped). Accumulator (pair h, block b) holds [r c, r c+1, r+1 c, r+1 c+1].
+__attribute__((target("arch=armv8.6-a+i8mm"), always_inline)) static inline void
+q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t *panel, int32_t out[][16]) {
+    enum { PAIRS = 2 };
+    int32x4_t acc[PAIRS][8];
+    const int pairs = (mr + 1) / 2;
+    for (int h = 0; h < pairs; h++)
+        for (int b = 0; b < 8; b++) acc[h][b] = vdupq_n_s32(0);
+    for (long g = 0; g < groups; g += 2) {
+        const int8_t *wg = panel + g * 64;
+        const int second = g + 1 < groups;
+        int8x16_t bm[8];
+        for (int v = 0; v < 4; v++) {
+            const int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(wg + 16 * v));
+            const int32x4_t hi = second ? vreinterpretq_s32_s8(vld1q_s8(wg + 64 + 16 * v)) : vdupq_n_s32(0);
+            bm[2 * v] = vreinterpretq_s8_s32(vzip1q_s32(lo, hi));
+            bm[2 * v + 1] = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
+        }
+        for (int h = 0; h < pairs; h++) {
+            const int8_t *r0 = q + (2 * h) * ldq + 4 * g;
+            int8_t row0[8] = {0}, row1[8] = {0};
+            memcpy(row0, r0, second ? 8 : 4);
+            if (2 * h + 1 < mr) memcpy(row1, r0 + ldq, second ? 8 : 4);
+            const int8x16_t a = vcombine_s8(vld1_s8(row0), vld1_s8(row1));
+            for (int b = 0; b < 8; b++) acc[h][b] = vmmlaq_s32(acc[h][b], a, bm[b]);
+        }
+    }
+    for (int h = 0; h < pairs; h++)
+        for (int b = 0; b < 8; b++) {
+            int32_t t[4];
+            vst1q_s32(t, acc[h][b]);
+            out[2 * h][2 * b] = t[0], out[2 * h][2 * b + 1] = t[1];
+            if (2 * h + 1 < mr) out[2 * h + 1][2 * b] = t[2], out[2 * h + 1][2 * b + 1] = t[3];
+        }
+}
+
+#define Q8_ARM_DRIVER(NAME, TILE, MR_MAX, ATTR)                                                                 \
+    ATTR static void NAME(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,          \
+                          const void *packed, const float *wscale, const float *bias, const float *mul,        \
+                          const float *add, long ldadd, float *y, long ldy) {                                  \
+        const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;                                           \
+        int32_t acc[Q8_MR][16];                                                                                 \
+        for (long j0 = n0; j0 < n1; j0 += 16) {                                                                \
+            const int8_t *panel = (const int8_t *)packed + (j0 / 16) * pstride;                                 \
+            const long cols = min_l(16, n1 - j0);                                                              \
+            for (long i = 0; i < m; i += MR_MAX) {                                                             \
+                const int mr = (int)min_l(MR_MAX, m - i);                                                      \
+                switch (mr) {                                                                                  \
+                case 1: TILE(1, groups, q + i * ldq, ldq, panel, acc); break;                                 \
+                case 2: TILE(2, groups, q + i * ldq, ldq, panel, acc); break;                                 \
+                case 3: TILE(3, groups, q + i * ldq, ldq, panel, acc); break;                                 \
+                default: TILE(MR_MAX, groups, q + i * ldq, ldq, panel, acc); break;                           \
+                }                                                                                              \
+                q8_store_tile(mr, (const int32_t(*)[16])acc, i, j0, cols, s, wscale, bias, mul, add, ldadd, y, ldy); \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
+// Row tiles: 3 rows for level 1 (24 accumulators), 4 for levels 2 and 3 (16 accumulators; SDOT: plus 4 weight
+// vectors and one row; SMMLA: plus 8 zipped column pairs and a row pair).
+Q8_ARM_DRIVER(q8_gemm_asimd, q8_tile_asimd, 3, )
+Q8_ARM_DRIVER(q8_gemm_dot, q8_tile_dot, 4, __attribute__((target("arch=armv8.2-a+dotprod"))))
+Q8_ARM_DRIVER(q8_gemm_mmla, q8_tile_mmla, 4, __attribute__((target("arch=armv8.6-a+i8mm"))))
+
+// MARK: aarch64: bf16 widened to f32 (odd element: the high half masked; even: shifted up), two fmla per pair
+
+#define BF_MR 5
+
+TA void bf16_tile_asimd(const int mr, long pairs, const uint16_t *xb, long ldxb, const uint16_t *panel, long cols,
+                        const float *bias, float out[][16]) {
+    float32x4_t acc[BF_MR][4];
+    for (int v = 0; v < 4; v++) {
+        float b[4] = {0, 0, 0, 0};
+        for (int c = 0; c < 4; c++)
+            if (bias && 4 * v + c < cols) b[c] = bias[4 * v + c];
+        for (int r = 0; r < mr; r++) acc[r][v] = vld1q_f32(b);
+    }
+    const uint32x4_t high = vdupq_n_u32(0xffff0000u);
+    for (long t = 0; t < pairs; t++) {
+        const uint16_t *wt = panel + t * 32;
+        float32x4_t we[4], wo[4];
+        for (int v = 0; v < 4; v++) {
+            const uint32x4_t u = vld1q_u32((const uint32_t *)(wt + 8 * v));  // lane c: even | odd << 16
+            we[v] = vreinterpretq_f32_u32(vshlq_n_u32(u, 16));
+            wo[v] = vreinterpretq_f32_u32(vandq_u32(u, high));
+        }
+        for (int r = 0; r < mr; r++) {
+            // x first, as the portable fmaf(x, w, acc): with two NaN operands the first one's NaN comes out.
+            const float32x4_t xe = vdupq_n_f32(bf16_to_f32(xb[r * ldxb + 2 * t]));
+            const float32x4_t xo = vdupq_n_f32(bf16_to_f32(xb[r * ldxb + 2 * t + 1]));
+            for (int v = 0; v < 4; v++) {
+                acc[r][v] = vfmaq_f32(acc[r][v], xo, wo[v]);
+                acc[r][v] = vfmaq_f32(acc[r][v], xe, we[v]);
+            }
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) vst1q_f32(out[r] + 4 * v, acc[r][v]);
+}
+
+static void bf16_gemm_asimd(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed,
+                            const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
+    const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;
+    float acc[BF_MR][16];
+    for (long j0 = n0; j0 < n1; j0 += 16) {
+        const uint16_t *panel = (const uint16_t *)packed + (j0 / 16) * pstride;
+        const long cols = min_l(16, n1 - j0);
+        const float *bj = bias ? bias + j0 : NULL;
+        for (long i = 0; i < m; i += BF_MR) {
+            const int mr = (int)min_l(BF_MR, m - i);
+            switch (mr) {
+            case 1: bf16_tile_asimd(1, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;
+            case 2: bf16_tile_asimd(2, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;
+            case 3: bf16_tile_asimd(3, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;
+            case 4: bf16_tile_asimd(4, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;
+            default: bf16_tile_asimd(BF_MR, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;
+            }
+            for (int r = 0; r < mr; r++)
+                for (long c = 0; c < cols; c++) {
+                    const long j = j0 + c;
+                    float v = acc[r][c];
+                    if (mul) v = v * mul[j];
+                    if (add) v = v + add[(i + r) * ldadd + j];
+                    y[(i + r) * ldy + j] = v;
+                }
+        }
+    }
+}
+
+#endif  // __x86_64__, __aarch64__
 
 // MARK: entry points
 
@@ -1029,6 +1250,10 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
     case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+#elif defined(__aarch64__)
+    case 3: q8_gemm_mmla(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 2: q8_gemm_dot(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 1: q8_gemm_asimd(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
 #endif
     default: q8_gemm_portable(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     }
@@ -1056,6 +1281,8 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
     case 3: bf16_gemm_dp(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     case 2: bf16_gemm512(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     case 1: bf16_gemm256(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+#elif defined(__aarch64__)
+    case 1: bf16_gemm_asimd(m, n0, n1, k, xb, ldxb, packed, bias, mul, add, ldadd, y, ldy); return;
 #endif
     default: bf16_gemm_portable(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     }

@@ -6,11 +6,16 @@
 //                                new ABEF (the old ABEF becomes the new CDGH).
 //   sha256msg1(w0, w1):          w0 + σ0 of the next four words: (W[i]+σ0(W[i+1]), ..., W[i+3]+σ0(W[i+4])).
 //   sha256msg2(x, w3):           adds σ1 terms to finish W[i+16..i+19] given x = W[i..i+3] + σ0(...) + W[i+9..i+12].
+//
+// On aarch64 the Armv8 Cryptographic Extension's SHA2 instructions (Arm Architecture Reference Manual,
+// SHA256H / SHA256H2 / SHA256SU0 / SHA256SU1) do four rounds each:
+//
+//   sha256h(abcd, efgh, wk):   the new ABCD after four rounds (lane 0 = A), wk = W[i..i+3] + K[i..i+3];
+//   sha256h2(efgh, abcd, wk):  the new EFGH after the same four rounds, given the ABCD from before them;
+//   sha256su0(w0, w1), sha256su1(x, w2, w3): W[i+16..i+19] from the four groups before them.
 #include "vla_sha256.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
 static const uint32_t round_constants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -21,8 +26,13 @@ static const uint32_t round_constants[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
+#endif
 
-int vla_sha256_has_sha_ni(void) {
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+
+int vla_sha256_has_instructions(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
@@ -101,9 +111,52 @@ __attribute__((target("sha,sse4.1,ssse3"))) void vla_sha256_blocks(uint32_t stat
     _mm_storeu_si128((__m128i *)&state[4], _mm_unpackhi_epi64(feba, hgdc));  // [E, F, G, H]
 }
 
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
+int vla_sha256_has_instructions(void) {
+#if defined(__linux__)
+    return (getauxval(AT_HWCAP) & (1ul << 6)) ? 1 : 0;  // HWCAP_SHA2
+#elif defined(__APPLE__)
+    return 1;  // every Apple arm64 core has the SHA2 instructions
+#else
+    return 0;
+#endif
+}
+
+__attribute__((target("arch=armv8-a+crypto"))) void vla_sha256_blocks(uint32_t state[8], const uint8_t *data,
+                                                                       size_t blocks) {
+    uint32x4_t abcd = vld1q_u32(&state[0]), efgh = vld1q_u32(&state[4]);
+    for (size_t b = 0; b < blocks; b++, data += 64) {
+        const uint32x4_t saved_abcd = abcd, saved_efgh = efgh;
+        // Message bytes are big-endian words: reverse the bytes within each 32-bit lane.
+        uint32x4_t w[4];
+        for (int g = 0; g < 4; g++) w[g] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(data + 16 * g)));
+        for (int q = 0; q < 16; q++) {
+            // Group q of four words: the first four are the message; later ones come from the four before.
+            uint32x4_t wq = w[q & 3];
+            if (q >= 4) {
+                wq = vsha256su1q_u32(vsha256su0q_u32(w[q & 3], w[(q + 1) & 3]), w[(q + 2) & 3], w[(q + 3) & 3]);
+                w[q & 3] = wq;
+            }
+            const uint32x4_t wk = vaddq_u32(wq, vld1q_u32(&round_constants[4 * q]));
+            const uint32x4_t before = abcd;
+            abcd = vsha256hq_u32(abcd, efgh, wk);
+            efgh = vsha256h2q_u32(efgh, before, wk);
+        }
+        abcd = vaddq_u32(abcd, saved_abcd);
+        efgh = vaddq_u32(efgh, saved_efgh);
+    }
+    vst1q_u32(&state[0], abcd);
+    vst1q_u32(&state[4], efgh);
+}
+
 #else
 
-int vla_sha256_has_sha_ni(void) { return 0; }
+int vla_sha256_has_instructions(void) { return 0; }
 
 void vla_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks) {
     (void)state;

@@ -1,8 +1,8 @@
 import CVLASHA256
 
 extension SHA256 {
-    /// Whether the CPU has the SHA extensions (CPUID, asked once by the C side).
-    static func cpuHasSHAExtensions() -> Bool { vla_sha256_has_sha_ni() != 0 }
+    /// Whether the CPU has SHA-256 instructions (x86: CPUID; aarch64: getauxval's HWCAP_SHA2; asked by the C side).
+    static func cpuHasSHAExtensions() -> Bool { vla_sha256_has_instructions() != 0 }
 
     /// Processes `blocks` consecutive 64-byte blocks starting at `offset` of `bytes`.
     ///

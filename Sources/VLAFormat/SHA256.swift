@@ -1,13 +1,19 @@
 /// SHA-256 (FIPS 180-4), incremental.
 ///
 /// Used for the trailing digest of every .vla file, shared-blob identities and provenance. The compression
-/// function runs on the x86 SHA extensions when the CPU has them (Sources/CVLASHA256, about 7× the
-/// portable Swift rounds), otherwise in portable Swift; both give the same digests.
+/// function runs on the CPU's SHA-256 instructions when it has them (Sources/CVLASHA256: the x86 SHA extensions,
+/// about 7× the portable Swift rounds, or the Armv8 SHA2 instructions on aarch64), otherwise in portable Swift;
+/// both give the same digests.
 public struct SHA256: Sendable {
     /// Which compression function a hasher runs.
     public enum Implementation: String, Sendable, CaseIterable {
+        #if arch(arm64)
+        /// The Armv8 SHA2 instructions (SHA256H/H2, SHA256SU0/SU1), in Sources/CVLASHA256.
+        case shaExtensions = "Armv8 SHA2 instructions"
+        #else
         /// The x86 SHA extensions (SHA256RNDS2, SHA256MSG1/2), in Sources/CVLASHA256.
         case shaExtensions = "x86 SHA extensions"
+        #endif
         /// Portable Swift (FIPS 180-4 §6.2.2 as written).
         case portable = "portable Swift"
     }

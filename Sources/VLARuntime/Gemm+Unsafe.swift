@@ -38,9 +38,16 @@ enum Gemm {
     /// AVX-512 paths, only OpenBLAS's FMA kernel families are: an OpenBLAS that does not know the CPU (0.3.21
     /// takes an Intel Xeon of family 6, model 207 for "Prescott") runs SSE3 kernels at a fifth of the speed, so
     /// every product then goes to the own kernel. Elsewhere (the own kernel is portable C) OpenBLAS always is.
+    /// On aarch64 it always is too: every OpenBLAS core family there (armv8, cortexa53/a57/a72/a76,
+    /// neoversen1/n2/v1, ...) runs NEON or SVE kernels, and the own kernel's Advanced SIMD path is not measured
+    /// against them yet (Docs/Deploying.md), so large products stay with OpenBLAS.
     static let openBLASIsFast: Bool = {
+        #if arch(arm64)
+        return true
+        #else
         if vla_kernels_isa() == 0 { return true }
         return ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(openBLASCore)
+        #endif
     }()
 
     /// `dst[j, i] = src[i, j]` for a `rows × cols` block (row strides `lds`, `ldd`).

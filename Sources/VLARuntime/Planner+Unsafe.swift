@@ -238,7 +238,7 @@ import VLAFormat
     /// ``RuntimeOptions/smallProductRows`` `Int.max` forces the own unpacked kernel (`vla_gemm`) and 0 forces
     /// OpenBLAS, for every product (tests compare the paths). Otherwise a product whose weight is a constant
     /// runs the packed kernel (weights packed here, once) where the own kernel has SIMD paths (AVX2 + FMA or
-    /// AVX-512), and the others (weights in the arena, or portable C) follow ``useBLAS(m:n:k:)``.
+    /// AVX-512; not on aarch64, see ``packedProducts``), and the others (weights in the arena, or portable C) follow ``useBLAS(m:n:k:)``.
     func productRoute(m: Int, n: Int, k: Int, constantWeights: Bool) -> ProductRoute {
         let small = interpreter.options.smallProductRows
         if small == Int.max { return .own }
@@ -249,8 +249,14 @@ import VLAFormat
 
     /// Whether constant weights are packed for vla_f32_gemm_packed: on x86 with AVX2 + FMA or AVX-512, where it
     /// is faster than the unpacked kernel and than OpenBLAS's FMA kernels at every row count measured
-    /// (`vlac-kernel-bench crossover`). With portable C only (Arm) OpenBLAS keeps the large products.
+    /// (`vlac-kernel-bench crossover`). On aarch64 not (yet): the Advanced SIMD packed path gives the same bits
+    /// but has not been timed against OpenBLAS's NEON kernels on a board, so OpenBLAS keeps the large products
+    /// and the own kernel (Advanced SIMD there) the small ones (Docs/Deploying.md).
+    #if arch(arm64)
+    static let packedProducts = false
+    #else
     static let packedProducts: Bool = vla_kernels_supported_isa() >= 1
+    #endif
 
     /// Whether a product goes to OpenBLAS: at least ``RuntimeOptions/smallProductRows`` rows, and more than
     /// 2²⁴ (about 16.8 M) multiply-adds. Below that the own kernel (Sources/CVLAKernels) is as fast or faster

@@ -15,7 +15,7 @@ public struct RuntimeOptions: Sendable, Hashable {
     ///
     /// A `linear` or `patch_embed` whose weight is a constant instead runs the packed kernel (its weight packed
     /// once at prepare time) on CPUs with AVX2 + FMA or AVX-512, whatever its row count: it is faster than both
-    /// there (`Docs/Interpreter.md`). `Int.max` turns that off too: every product then runs the own unpacked
+    /// there (`Docs/Interpreter.md`; on aarch64 constant weights follow the row rule above, Docs/Deploying.md). `Int.max` turns that off too: every product then runs the own unpacked
     /// kernel (`vla_gemm`), which gives the same bits as the packed one (tests compare them).
     ///
     /// The default is 4 (`vlac-kernel-bench crossover`, `Docs/Interpreter.md`): with 1 to 3 rows and large

@@ -1,5 +1,7 @@
-// vlac's matrix-product kernels, in C so that each instruction set gets its own compiled copy (AVX-512,
-// AVX2 + FMA, portable) chosen once at run time. Used by VLARuntime (Sources/VLARuntime/Gemm+Unsafe.swift).
+// vlac's matrix-product kernels, in C so that each instruction set gets its own compiled copy (x86: AVX-512,
+// AVX2 + FMA; aarch64: Advanced SIMD, dot product, i8mm; portable C) chosen once at run time (x86: CPUID;
+// aarch64 Linux: getauxval(AT_HWCAP/AT_HWCAP2), so a core without an extension never runs it). Used by
+// VLARuntime (Sources/VLARuntime/Gemm+Unsafe.swift). Tests/aarch64 checks the aarch64 paths under qemu-aarch64.
 //
 // Every path computes every output element the same way, so results are bit-identical whichever path runs:
 //   acc = accumulate ? c[i, j] : 0;  for p = 0 ..< k: acc = fma(a[i, p], b[p, j], acc);  c[i, j] = acc · scale
@@ -26,7 +28,7 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
 // scale 1; or accumulate 0 without bias) bit for bit on every path:
 //   acc = bias ? bias[j] : +0;  for p = 0 ..< k: acc = fma(a[i, p], w[p, j], acc);  y[i, j] = acc.
 // The path follows vla_kernels_isa() (and vla_kernels_force_isa): AVX-512F tiles of 8 rows × 48 columns,
-// AVX2 + FMA tiles of 6 × 16, portable C.
+// AVX2 + FMA tiles of 6 × 16, aarch64 Advanced SIMD tiles of 6 × 16 (24 of the 32 q registers), portable C.
 
 /// Bytes of a packed [k, n] weight (a multiple of 64).
 size_t vla_f32_packed_bytes(long k, long n);
@@ -47,14 +49,15 @@ enum { VLA_GELU_TANH = 1, VLA_GELU_ERF = 2, VLA_TANH = 3, VLA_SCALED_TANH = 4 };
 
 /// y[i] = f(x[i]) for i < n (x may equal y), f = kind (param: the bound of VLA_SCALED_TANH), with the same
 /// operations as VLARuntime's Swift kernels (bit-identical). Returns 0, doing nothing, when this CPU has no
-/// fast path (the caller then runs its Swift kernel).
+/// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), aarch64 Advanced SIMD (isa 1).
 int vla_unary(int kind, float param, const float *x, float *y, long n);
 
 /// Softmax of one row of n floats (in place allowed), bit-identical to VLARuntime's `Kernels.softmaxRow`;
 /// returns 0, doing nothing, when this CPU has no fast path.
 int vla_softmax_row(const float *x, float *y, long n);
 
-/// The instruction set vla_gemm uses: 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable C.
+/// The instruction set vla_gemm uses: x86 2 = AVX-512F, 1 = AVX2 + FMA; aarch64 1 = Advanced SIMD (ASIMD);
+/// 0 = portable C.
 int vla_kernels_isa(void);
 
 /// A spin-wait hint to the CPU (x86 `pause`, Arm `yield`), for VLARuntime's worker pool.
@@ -143,7 +146,11 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
 
 /// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
-/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. bf16: 4 = AMX (tdpbf16ps),
+/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA,
+/// only when forced: more instructions than SDOT as written, Docs/Deploying.md), 2 = dot product (SDOT, the
+/// default where present), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 1 = Advanced SIMD (the fma chain
+/// of paths 0–2; BFDOT/BFMMLA are not used, their sums are rounded otherwise); quantization and rounding run
+/// the portable code there. bf16: 4 = AMX (tdpbf16ps),
 /// 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable; the default is 4 where AMX is usable, else 2
 /// where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced: on the Intel Xeon measured,
 /// vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32 flops per cycle against 64 for
