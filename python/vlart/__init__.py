@@ -94,7 +94,38 @@ def _pointer(array: np.ndarray, kind):
     return array.ctypes.data_as(ctypes.POINTER(kind))
 
 
-class Policy:
+class _Handle:
+    """An owned runtime handle: ``close()`` releases it once, ``with`` blocks and garbage collection close it, and
+    every call through ``_live_handle()`` after closing raises ``Error`` instead of reaching the C library."""
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return not self._handle
+
+    def _live_handle(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise Error(self._closed_message(), _library.ERR_INVALID_ARGUMENT)
+        return self._handle
+
+    def close(self) -> None:
+        """Releases the handle; a second call does nothing."""
+        if self._handle:
+            self._release(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_handle", None):
+            self.close()
+
+
+class Policy(_Handle):
     """An opened, verified policy with its shared blobs mapped (vla_policy_t).
 
     ``path`` is the .vla file; ``shared`` the folders searched, in order, for its shared blobs by SHA-256 (when
@@ -115,15 +146,8 @@ class Policy:
         self.info = PolicyInfo(info.action_dim, info.horizon, info.image_height, info.image_width,
                                bool(info.has_reset), info.mapped_bytes, info.arena_bytes)
 
-    @property
-    def closed(self) -> bool:
-        """True after ``close()``."""
-        return not self._handle
-
-    def _live_handle(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise Error(f"{self.path}: the policy is closed", _library.ERR_INVALID_ARGUMENT)
-        return self._handle
+    def _closed_message(self) -> str:
+        return f"{self.path}: the policy is closed"
 
     def self_test(self) -> bool:
         """Runs the policy's embedded test vectors on a fresh arena; returns True, or raises Error with the message."""
@@ -137,27 +161,15 @@ class Policy:
         """A new session of this policy (same as ``Session(policy, ...)``)."""
         return Session(self, threads=threads, max_arena_bytes=max_arena_bytes)
 
-    def close(self) -> None:
-        """Releases the policy handle; a second call does nothing."""
-        if self._handle:
-            self._lib.vla_policy_close(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __enter__(self) -> "Policy":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            self.close()
+    def _release(self, handle) -> None:
+        """Releases the policy handle (``close()``)."""
+        self._lib.vla_policy_close(handle)
 
     def __repr__(self) -> str:
         return f"vlart.Policy({self.path!r}{', closed' if self.closed else ''})"
 
 
-class Session:
+class Session(_Handle):
     """One episode stream of a policy, with its own arena (vla_session_t).
 
     ``threads`` kernel threads (1...64) run each step. Use a session from one thread at a time; different
@@ -178,15 +190,8 @@ class Session:
         _check(self._lib, status, "vla_session_create")
         self._action = np.empty(self.info.action_dim, np.float32)
 
-    @property
-    def closed(self) -> bool:
-        """True after ``close()``."""
-        return not self._handle
-
-    def _live_handle(self) -> ctypes.c_void_p:
-        if not self._handle:
-            raise Error("the session is closed", _library.ERR_INVALID_ARGUMENT)
-        return self._handle
+    def _closed_message(self) -> str:
+        return "the session is closed"
 
     def reset(self, frame) -> None:
         """Starts an episode on its first frame: image contract, the reset program, cleared ensembling state."""
@@ -215,18 +220,6 @@ class Session:
         _check(self._lib, status, "vla_session_chunk")
         return out
 
-    def close(self) -> None:
-        """Destroys the session and stops its worker threads; a second call does nothing."""
-        if self._handle:
-            self._lib.vla_session_destroy(self._handle)
-            self._handle = ctypes.c_void_p()
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_handle", None):
-            self.close()
+    def _release(self, handle) -> None:
+        """Destroys the session and stops its worker threads (``close()``)."""
+        self._lib.vla_session_destroy(handle)
