@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VLAFormat
 
 #if _endian(big)
 #error("VLACheckpoint reads little-endian files with little-endian loads; big-endian hosts are not supported")
@@ -47,7 +48,7 @@ public final class ByteStorage: @unchecked Sendable {
             throw CheckpointError(.io, "cannot stat: \(String(cString: strerror(errno)))", file: path)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.io, "not a regular file (\(FileSystem.kind(st.st_mode))); give the path of a checkpoint file", file: path)
+            throw CheckpointError(.io, "not a regular file (\(RegularFile.kind(ofMode: st.st_mode))); give the path of a checkpoint file", file: path)
         }
         let size = Int(st.st_size)
         if size == 0 { return ByteStorage(base: nil, count: 0, release: { _, _ in }) }

@@ -12,19 +12,6 @@ enum FileSystem {
         return st.st_mode & S_IFMT
     }
 
-    /// A word for the kind of file `mode` describes, for messages ("a FIFO", "a directory", ...).
-    static func kind(_ mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFREG: "a regular file"
-        case S_IFDIR: "a directory"
-        case S_IFIFO: "a FIFO"
-        case S_IFSOCK: "a socket"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        default: "not a regular file"
-        }
-    }
-
     static func isDirectory(_ path: String) -> Bool { mode(path) == S_IFDIR }
     static func isRegularFile(_ path: String) -> Bool { mode(path) == S_IFREG }
 

@@ -64,9 +64,10 @@ import Glibc
         }
     }
 
-    /// A file type's name for messages.
+    /// A file type's name for messages ("a FIFO", "a directory", ...).
     static func kind(_ mode: mode_t) -> String {
         switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
         case S_IFIFO: "a FIFO"
         case S_IFDIR: "a directory"
         case S_IFCHR: "a character device"
@@ -86,6 +87,9 @@ import Glibc
 /// policy in an output folder), read without blocking: a FIFO, socket or device in such a file's place is an
 /// error at once, not a `read` that waits forever for a writer.
 public enum RegularFile {
+    /// A file type's name for messages ("a FIFO", "a directory", "a regular file", ...), from `st_mode`.
+    public static func kind(ofMode mode: mode_t) -> String { FileBytes.kind(mode) }
+
     /// The bytes of the regular file at `path` (symbolic links followed), or nil if nothing is there.
     /// - Throws: ``FormatError`` with code `.io` when something other than a regular file is there, or the
     ///   file cannot be opened or mapped.
