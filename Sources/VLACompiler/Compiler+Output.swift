@@ -1,5 +1,6 @@
 import Foundation
 import VLAFormat
+import VLAJSON
 import VLAModels
 import VLARuntime
 
@@ -275,21 +276,7 @@ struct ManifestFile {
     }
 
     func json() -> String {
-        func q(_ s: String) -> String {
-            var o = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": o += "\\\""
-                case "\\": o += "\\\\"
-                case "\n": o += "\\n"
-                case "\t": o += "\\t"
-                case "\r": o += "\\r"
-                default:
-                    if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
-                }
-            }
-            return o + "\""
-        }
+        let q = JSONValue.quoted
         var s = "{\n"
         s += "  \"formatVersion\": 1,\n"
         s += "  \"compiler\": \(q(compiler)),\n"

@@ -100,8 +100,9 @@ extension JSONValue: CustomStringConvertible {
         }
     }
 
-    /// `s` as a JSON string literal.
-    static func quoted(_ s: String) -> String {
+    /// `s` as a JSON string literal: `"`, `\\`, newline, return and tab escaped by name, other control
+    /// characters as `\u00xx` (lowercase hex), everything else as it is.
+    public static func quoted(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
