@@ -122,9 +122,11 @@ struct Verify: ParsableCommand {
             }
             report(Check(name: "work", ok: true, detail: "\(work.joined(separator: ", ")) per run (budget \(scientific(FormatLimits.default.maxProgramWork)))"))
         }
+        var limits = RuntimeLimits()
+        limits.maxArenaBytes = max(0, maxArenaBytes)
         if vla.isPolicy {
             let arena = Policy.sessionArenaBytes(of: vla, blobs: blobs)
-            guard arena <= UInt64(max(0, maxArenaBytes)) else {
+            guard arena <= UInt64(limits.maxArenaBytes) else {
                 throw Failure(
                     check: "session",
                     message: "a session needs an arena of \(arena) bytes, over the runtime's limit of \(maxArenaBytes) bytes: "
@@ -133,8 +135,6 @@ struct Verify: ParsableCommand {
             }
             report(Check(name: "session", ok: true, detail: "arena \(arena) bytes (runtime limit \(maxArenaBytes))"))
         }
-        var limits = RuntimeLimits()
-        limits.maxArenaBytes = max(0, maxArenaBytes)
         let outcome = try check("test vectors") { try TestVectorCheck.run(vla, blobs: blobs, options: RuntimeOptions(limits: limits)) }
         report(Check(name: "test vectors", ok: true, detail: outcome.hasPrefix("ok  ") ? String(outcome.dropFirst(4)) : outcome))
     }
