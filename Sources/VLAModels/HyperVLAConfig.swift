@@ -92,6 +92,14 @@ public struct HyperVLAConfig: Sendable, Equatable {
         if hn.bool("include_goal_image", default: false) { hn.problems.add("include_goal_image true is not supported") }
         if hn.bool("share_TF_output_head", default: false) { hn.problems.add("share_TF_output_head true is not supported") }
         if !hn.bool("output_head_bias", default: true) { hn.problems.add("output_head_bias false is not supported") }
+        if let t = hn.string("encoder_type", default: "transformer"), t != "transformer" {
+            hn.problems.add("encoder_type \"\(t)\" is not supported (transformer)")
+        }
+        if hn.bool("one_hot_context", default: false) { hn.problems.add("one_hot_context true is not supported") }
+        if let shared = hnJSON?["shared_modules"], !shared.isNull,
+           !(shared.array ?? []).contains(where: { $0.string == "image_encoder" }) {
+            hn.problems.add("shared_modules \(shared) is not supported: vlac needs [\"image_encoder\"] (the fine-tuned DINOv2 stored, not generated)")
+        }
         let strategy = hn.string("generation_strategy", default: "full") ?? "full"
         if strategy == "block" {
             if !hn.bool("share_layer_index", default: false) {
@@ -143,6 +151,12 @@ public struct HyperVLAConfig: Sendable, Equatable {
         }
         if base.bool("use_language_token", default: false) { base.problems.add("base_net_kwargs.use_language_token true is not supported") }
         if base.bool("include_class_token", default: false) { base.problems.add("base_net_kwargs.include_class_token true is not supported") }
+        if !base.bool("add_positional_embedding", default: true) {
+            base.problems.add("vit_kwargs.add_positional_embedding false is not supported (true: a learned position per token)")
+        }
+        if base.bool("use_differential_transformer", default: false) {
+            base.problems.add("vit_kwargs.use_differential_transformer true is not supported")
+        }
         if base.bool("token_per_horizon", default: false) { base.problems.add("base_net_kwargs.token_per_horizon true is not supported") }
         if !(maxAction > 0) { base.problems.add("action_head_kwargs.max_action must be positive, is \(maxAction)") }
         if squashContinuousAction, !(tanhScalingFactor > 0) {
@@ -180,6 +194,10 @@ public struct HyperVLAConfig: Sendable, Equatable {
             }
         }
         maxTokens = maxLen
+        // One frame per step: the released base network squeezes the history axis.
+        if let w = json["window_size"], !w.isNull, w.double != 1 {
+            problems.add("window_size \(w) is not supported (1: no image history)")
+        }
         if hnHeads > 0, contextDim % hnHeads != 0 { problems.add("context_embedding_dim \(contextDim) is not a multiple of num_attention_heads \(hnHeads)") }
         if heads > 0, hidden % heads != 0 { problems.add("base_net_kwargs.hidden_dim \(hidden) is not a multiple of num_heads \(heads)") }
         problems.items += hn.problems.items.map { "hypernet_kwargs: " + $0 }
