@@ -132,4 +132,52 @@ import VLAModels
         try? FileManager.default.removeItem(atPath: dir)
         try? FileManager.default.removeItem(atPath: vision)
     }
+
+    /// Every refused value of Docs/HyperVLA.md's table, in one config: each is one problem naming the field and
+    /// what vlac supports, all reported at once.
+    @Test func everyRefusedFieldIsNamed() throws {
+        let json = try JSONValue(parsing: Array("""
+            {"window_size": 2,
+             "hypernet_kwargs": {"context_embedding_dim": 8, "encoder_type": "mlp", "one_hot_context": true,
+              "shared_modules": [], "attend_to_padding": true, "task_attend_to_layer": true, "use_all_image_tokens": true,
+              "include_goal_image": true, "share_TF_output_head": true, "output_head_bias": false,
+              "generation_strategy": "block", "share_layer_index": false,
+              "context_encoder_kwargs": {"num_layers": 1, "mlp_dim": 8, "num_attention_heads": 2, "add_position_embedding": true}},
+             "base_net_kwargs": {"action_horizon": 4, "action_dim": 7, "model_type": "cnn", "action_head_type": "diffusion",
+              "vit_kwargs": {"encoder_type": "SmallStem", "hidden_dim": 8, "num_layers": 1, "num_heads": 2, "mlp_dim": 8,
+               "add_positional_embedding": false, "use_differential_transformer": true, "use_language_token": true,
+               "include_class_token": true},
+              "action_head_kwargs": {"token_per_horizon": true, "max_action": 0, "tanh_scaling_factor": -1, "hidden_dims": [4, 0]}},
+             "dataset_kwargs": {"dataset_kwargs": {"action_proprio_normalization_type": "minmax"}}}
+            """.utf8))
+        let error = try #require(throws: ModelError.self) { try HyperVLAConfig(json: json) }
+        let want = [
+            "window_size 2 is not supported (1: no image history)",
+            "hypernet_kwargs: encoder_type \"mlp\" is not supported (transformer)",
+            "hypernet_kwargs: one_hot_context true is not supported",
+            "hypernet_kwargs: shared_modules [] is not supported: vlac needs [\"image_encoder\"] (the fine-tuned DINOv2 stored, not generated)",
+            "hypernet_kwargs: attend_to_padding true is not supported",
+            "hypernet_kwargs: task_attend_to_layer true is not supported",
+            "hypernet_kwargs: use_all_image_tokens true is not supported",
+            "hypernet_kwargs: include_goal_image true is not supported",
+            "hypernet_kwargs: share_TF_output_head true is not supported",
+            "hypernet_kwargs: output_head_bias false is not supported",
+            "hypernet_kwargs: generation_strategy \"block\" without share_layer_index is not supported (one layer token is)",
+            "hypernet_kwargs.context_encoder_kwargs: context_encoder_kwargs.add_position_embedding true is not supported",
+            "base_net_kwargs: base_net_kwargs.model_type \"cnn\" is not supported (vit)",
+            "base_net_kwargs: base_net_kwargs.encoder_type \"SmallStem\" is not supported (DINOv2)",
+            "base_net_kwargs: base_net_kwargs.action_head_type \"diffusion\" is not supported (mix)",
+            "base_net_kwargs: vit_kwargs.add_positional_embedding false is not supported (true: a learned position per token)",
+            "base_net_kwargs: vit_kwargs.use_differential_transformer true is not supported",
+            "base_net_kwargs: base_net_kwargs.use_language_token true is not supported",
+            "base_net_kwargs: base_net_kwargs.include_class_token true is not supported",
+            "base_net_kwargs: base_net_kwargs.token_per_horizon true is not supported",
+            "base_net_kwargs: action_head_kwargs.max_action must be positive, is 0.0",
+            "base_net_kwargs: action_head_kwargs.tanh_scaling_factor must be positive, is -1.0",
+            "base_net_kwargs: action_head_kwargs.hidden_dims[1] is 0; each entry must be an integer in 1...\(ModelLimits.maxDimension)",
+            "config key \"dataset_kwargs.dataset_kwargs.action_proprio_normalization_type\" is \"minmax\"; vlac supports \"normal\" and \"bounds\"",
+        ]
+        for w in want { #expect(error.problems.contains(w), "missing: \(w)\nin: \(error.problems)") }
+        #expect(error.problems.count == want.count, "\(error.problems)")
+    }
 }
