@@ -241,6 +241,9 @@ import VLATestSupport
         }
         // Every dim is unnormalized (no mask in the statistics), the gripper included.
         #expect(!run.stdout.contains("  no\n"))
+        // The manifest records the dataset the robot picked, as the policy's provenance does.
+        let manifest = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"dataset\": \"bridge_dataset\""), "\(manifest)")
         run = try VLACExecutableTests.vlac(["dump", "--json", out + "/policies/" + policies[0]])
         #expect(run.stdout.contains("\"squashScale\": 2.0") && run.stdout.contains("\"normalization\": \"bounds\""))
         // The nosquash variant: no squash at all.
