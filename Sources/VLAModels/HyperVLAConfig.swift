@@ -3,9 +3,11 @@ import VLAJSON
 /// The settings of a HyperVLA model read from its `config.json` (`hypervla.md` §5–6).
 ///
 /// The released code writes `hypernet_kwargs`, `base_net_kwargs` and `text_processor` either at the top level
-/// or under `model`; both are accepted. Only the inference-relevant keys are read, and settings vlac cannot
-/// compile (`attend_to_padding`, `task_attend_to_layer`, `use_all_image_tokens`, a goal image, per-block layer
-/// tokens) are reported, all at once.
+/// or under `model`; both are accepted. Only the inference-relevant keys are read (Docs/HyperVLA.md's
+/// configuration table lists them), and every setting vlac cannot compile (`attend_to_padding`,
+/// `task_attend_to_layer`, `use_all_image_tokens`, a goal image, per-block layer tokens, no position embedding, a
+/// history window, an unknown normalization type, ...) is reported, all at once, naming the field and what vlac
+/// supports.
 public struct HyperVLAConfig: Sendable, Equatable {
     /// HN width `context_embedding_dim` (128 released).
     public var contextDim: Int
@@ -158,7 +160,7 @@ public struct HyperVLAConfig: Sendable, Equatable {
             base.problems.add("vit_kwargs.use_differential_transformer true is not supported")
         }
         if base.bool("token_per_horizon", default: false) { base.problems.add("base_net_kwargs.token_per_horizon true is not supported") }
-        if !(maxAction > 0) { base.problems.add("action_head_kwargs.max_action must be positive, is \(maxAction)") }
+        if squashContinuousAction, !(maxAction > 0) { base.problems.add("action_head_kwargs.max_action must be positive, is \(maxAction)") }
         if squashContinuousAction, !(tanhScalingFactor > 0) {
             base.problems.add("action_head_kwargs.tanh_scaling_factor must be positive, is \(tanhScalingFactor)")
         }
