@@ -246,6 +246,16 @@ import VLATestSupport
         #expect(manifest.contains("\"dataset\": \"bridge_dataset\""), "\(manifest)")
         run = try VLACExecutableTests.vlac(["dump", "--json", out + "/policies/" + policies[0]])
         #expect(run.stdout.contains("\"squashScale\": 2.0") && run.stdout.contains("\"normalization\": \"bounds\""))
+        // vlac run executes the 1.3 policy: an action of 7 finite values per frame.
+        let frame = Self.root + "/Examples/frames/coffee.jpg"
+        run = try VLACExecutableTests.vlac(["run", out + "/policies/" + policies[0], "--image", frame, "--image", frame, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let steps = try #require((try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]], "\(run.stdout)")
+        #expect(steps.count == 2)
+        for step in steps {
+            let action = try #require(step["action"] as? [Double])
+            #expect(action.count == 7 && action.allSatisfy(\.isFinite))
+        }
         // The nosquash variant: no squash at all.
         let out2 = dir.appendingPathComponent("out2").path
         run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", Self.root + "/Tests/Fixtures/HyperVLA/variants/nosquash", "--robot", "libero", "-o", out2, "--quiet"])
