@@ -43,13 +43,13 @@ struct FileReport {
         let a = m.action
         if a.actionDim > 0 {
             line("  action       \(a.actionDim) dims × horizon \(a.horizon)")
-            line("    squash       \(a.squashedDims == 0 ? "none" : "dims 0..<\(a.squashedDims): \(a.squashBound)·tanh(x/\(a.squashBound))")")
+            line("    squash       \(a.squashedDims == 0 ? "none" : "dims 0..<\(a.squashedDims): \(a.squashBound)·tanh(x/\(a.effectiveSquashScale))")")
             line("    gripper      \(a.gripper)\(a.gripper == .none ? "" : " on dim \(a.gripperDim)")")
             line("    normalize    \(a.normalization)")
             line("    ensembling   \(a.ensembling)\(a.ensembling == .none ? "" : ", window \(a.ensembleWindow)")")
             line("    rotation     \(a.rotation)")
             line("    robot        \(a.robot)")
-            line("    dim  mean          std           unnormalize")
+            line(a.normalization == .bounds ? "    dim  low (p01)     high (p99)    unnormalize" : "    dim  mean          std           unnormalize")
             for i in 0..<Int(a.actionDim) {
                 line("    \(pad(String(i), 3))  \(pad(String(a.mean[i]), 12))  \(pad(String(a.std[i]), 12))  \(a.mask[i] ? "yes" : "no")")
             }
@@ -220,6 +220,7 @@ struct FileReport {
                 ("action", .object([
                     ("actionDim", .uint(UInt64(a.actionDim))), ("horizon", .uint(UInt64(a.horizon))),
                     ("squashedDims", .uint(UInt64(a.squashedDims))), ("squashBound", .float(a.squashBound)),
+                    ("squashScale", .float(a.squashedDims == 0 ? 0 : a.effectiveSquashScale)),
                     ("gripper", .string(a.gripper.description)), ("gripperDim", .uint(UInt64(a.gripperDim))),
                     ("normalization", .string(a.normalization.description)),
                     ("mean", floats(a.mean)), ("std", floats(a.std)), ("mask", .array(a.mask.map { .bool($0) })),

@@ -110,11 +110,15 @@ final class EmitContext {
 extension Compiler {
     var metadataBase: Metadata {
         let c = model.config, s = model.statistics
-        let action = ActionContract(
-            actionDim: UInt32(c.actionDim), horizon: UInt32(c.horizon), squashedDims: UInt32(c.continuousDims),
-            squashBound: c.maxAction, gripper: .logitThreshold, gripperDim: UInt32(c.actionDim - 1),
-            normalization: .meanStd, mean: s.mean, std: s.std, mask: s.mask, ensembling: .uniform,
+        // The released MixActionHead: max_action · tanh(x / tanh_scaling_factor) when squash_continuous_action,
+        // else no squash; unnormalization as action_proprio_normalization_type says.
+        let squash = c.squashContinuousAction
+        var action = ActionContract(
+            actionDim: UInt32(c.actionDim), horizon: UInt32(c.horizon), squashedDims: squash ? UInt32(c.continuousDims) : 0,
+            squashBound: squash ? c.maxAction : 0, gripper: .logitThreshold, gripperDim: UInt32(c.actionDim - 1),
+            normalization: s.kind == .bounds ? .bounds : .meanStd, mean: s.mean, std: s.std, mask: s.mask, ensembling: .uniform,
             ensembleWindow: UInt32(c.horizon), rotation: .eulerToAxisAngle, robot: options.robot)
+        if squash && c.tanhScalingFactor != c.maxAction { action.squashScale = c.tanhScalingFactor }
         return Metadata(
             instruction: "", model: ModelIdentity(name: model.name, digest: modelDigest), role: "policy", action: action,
             image: Self.imageContract(crop: options.crop))
@@ -128,8 +132,14 @@ extension Compiler {
             cropArea: crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
     }
 
+    /// The policy's provenance: the options, with `dataset` naming the statistics' dataset when vlac picked it
+    /// from the robot among several.
     var provenance: Provenance {
-        Provenance(compiler: compilerVersion, sources: sources, options: options.provenancePairs)
+        var pairs = options.provenancePairs
+        if model.statistics.chosenByRobot, let i = pairs.firstIndex(where: { $0.key == "dataset" }) {
+            pairs[i].value = model.statistics.dataset
+        }
+        return Provenance(compiler: compilerVersion, sources: sources, options: pairs)
     }
 
     /// A shared blob's provenance: only what changes the blob's bytes, so that compiling one model for another

@@ -150,7 +150,7 @@ extension Compiler {
         let remove = stale.filter { f in !keep.contains { $0.file == f.file } }
         let manifest = ManifestFile(
             key: key, compiler: compilerVersion, model: .init(name: model.name, digest: hexString(modelDigest)),
-            options: options.provenancePairs.map { ($0.key, $0.value) },
+            options: provenance.options.map { ($0.key, $0.value) },
             sources: sources.map { .init(name: $0.name, sha256: hexString($0.sha256), size: Int($0.size)) },
             shared: shared, policies: entries.keys.sorted().compactMap { entries[$0] },
             generatedParameters: model.generatedCount, useInitialImage: model.config.useInitialImage,

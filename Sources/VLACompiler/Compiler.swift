@@ -265,17 +265,17 @@ public final class Compiler: @unchecked Sendable {
                     .model,
                     "\(visionDir)/config.json: not found, and \(directory)/config.json has no vlac.image_encoder_config: one of them gives the fine-tuned DINOv2 backbone's architecture\(useInitialImage ? "" : " (with use_initial_image = false only that config.json is read, no weights)"); \(visionFolder.remedy)")
             }
-            model = try HyperVLAModel(directory: directory, dataset: options.dataset, backbone: visionConfig)
+            model = try HyperVLAModel(directory: directory, dataset: options.dataset, robot: options.robot, backbone: visionConfig)
             if model.config.useInitialImage {
                 guard let frozenConfig else {
                     throw CompileError(.model, "\(visionDir)/config.json: not found; the frozen DINOv2 folder is needed for use_initial_image = true (\(visionFolder.remedy))")
                 }
                 // The frozen encoder's CLS token feeds initial_image_projection: a wider or narrower encoder would
                 // fail on every instruction, so it is refused here, before its weights are read or anything is written.
-                guard frozenConfig.hiddenSize == model.imageDim else {
+                guard frozenConfig.hiddenSize == model.frozenDim else {
                     throw CompileError(
                         .model,
-                        "\(visionDir): DINOv2 hidden_size \(frozenConfig.hiddenSize) does not match initial_image_projection/kernel's input width \(model.imageDim) (the frozen encoder's CLS token feeds it); pass the --vision-encoder DIR the model was trained with")
+                        "\(visionDir): DINOv2 hidden_size \(frozenConfig.hiddenSize) does not match initial_image_projection/kernel's input width \(model.frozenDim) (the frozen encoder's CLS token feeds it); pass the --vision-encoder DIR the model was trained with")
                 }
                 progress("reading the vision encoder")
                 switch try FoundationModel.open(directory: visionDir) {

@@ -22,9 +22,9 @@ public enum Layout {
     /// The major version this library reads and writes. A file with another major is refused.
     public static let majorVersion: UInt16 = 1
     /// The highest minor version this library writes. The writer writes the lowest minor that expresses the
-    /// document (``VLADocument/minimumMinorVersion``): 0 unless it uses a 1.1 or 1.2 feature. Files with a higher
+    /// document (``VLADocument/minimumMinorVersion``): 0 unless it uses a 1.1, 1.2 or 1.3 feature. Files with a higher
     /// minor are read (see the compatibility policy).
-    public static let minorVersion: UInt16 = 2
+    public static let minorVersion: UInt16 = 3
     /// The most rows (the summed axis K) of a `linear_i8` or `linear_bf16` weight: 127·127·131,072 < 2³¹, so an
     /// int32 accumulator cannot overflow (format 1.2).
     public static let maxReducedPrecisionDepth = 131_072
@@ -51,8 +51,11 @@ public enum Layout {
 
     /// Header flag: this file is a shared blob (tensors referenced by policies), not a policy.
     public static let flagSharedBlob: UInt32 = 1 << 0
+    /// Header flag (1.3): METADATA offset 4 holds the squash scale (`bound · tanh(x / scale)`); without it that
+    /// word is zero and the scale is the bound. Required: a reader that does not know it would squash wrongly.
+    public static let flagSquashScale: UInt32 = 1 << 1
     /// Flags this version understands among the required flags (bits 0-15).
-    public static let knownRequiredFlags: UInt32 = flagSharedBlob
+    public static let knownRequiredFlags: UInt32 = flagSharedBlob | flagSquashScale
     /// The required-flag mask: an unknown bit here makes the file unreadable.
     public static let requiredFlagMask: UInt32 = 0x0000_FFFF
 }

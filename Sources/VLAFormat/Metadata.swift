@@ -46,19 +46,26 @@ public struct ActionContract: Sendable, Hashable {
     public var actionDim: UInt32
     /// Steps per chunk (4 for HyperVLA).
     public var horizon: UInt32
-    /// The first `squashedDims` dims are squashed: `bound · tanh(x / bound)`.
+    /// The first `squashedDims` dims are squashed: `bound · tanh(x / scale)`.
     public var squashedDims: UInt32
-    /// The squash bound (5 for HyperVLA); 0 with `squashedDims` 0.
+    /// The squash bound (`max_action`, 5 for HyperVLA); 0 with `squashedDims` 0.
     public var squashBound: Float
+    /// The squash's divisor (`tanh_scaling_factor`); 0 means "the bound" (every file before 1.3). A non-zero
+    /// scale is written with the SQUASH_SCALE header flag (format 1.3).
+    public var squashScale: Float = 0
+    /// The divisor the runtime uses: ``squashScale``, or the bound when it is 0.
+    public var effectiveSquashScale: Float { squashScale == 0 ? squashBound : squashScale }
+    /// Whether the file needs the SQUASH_SCALE flag: dims are squashed with a scale other than the bound.
+    public var hasSquashScale: Bool { squashedDims > 0 && squashScale != 0 && squashScale != squashBound }
     /// What happens to the gripper dim.
     public var gripper: GripperRule
     /// Which dim is the gripper (ignored when the rule is `none`).
     public var gripperDim: UInt32
     /// How normalized actions are mapped back.
     public var normalization: Normalization
-    /// Per-dim mean (unnormalize: `a · std + mean` where `mask`).
+    /// Per-dim mean (`mean_std`: `a · std + mean` where `mask`); the low bound p01 with `bounds`.
     public var mean: [Float]
-    /// Per-dim standard deviation.
+    /// Per-dim standard deviation (`mean_std`); the high bound p99 with `bounds`.
     public var std: [Float]
     /// Per-dim: true where unnormalization applies.
     public var mask: [Bool]
@@ -165,8 +172,11 @@ public struct Normalization: ContractValue {
     public static let none = Normalization(rawValue: 0)
     /// `a · std + mean` on masked dims.
     public static let meanStd = Normalization(rawValue: 1)
+    /// `(a + 1) · (high − low + 1e-8) / 2 + low` on masked dims, low and high (p01, p99) stored in the mean and
+    /// std arrays (1.3).
+    public static let bounds = Normalization(rawValue: 2)
     /// Known values.
-    public static let names: [UInt32: String] = [0: "none", 1: "mean_std"]
+    public static let names: [UInt32: String] = [0: "none", 1: "mean_std", 2: "bounds"]
 }
 
 /// Temporal ensembling.

@@ -507,6 +507,18 @@ struct Verifier {
             throw bad("squash bound \(a.squashBound) must be finite and positive when dims are squashed", at + 12)
         }
         if a.squashedDims > 0 && a.squashBound <= 0 { throw bad("squash bound \(a.squashBound) must be positive", at + 12) }
+        // 1.3: with the SQUASH_SCALE flag, offset 4 is the squash scale; without it, zero.
+        if header.flags & Layout.flagSquashScale != 0 {
+            let scale = try reader.f32(start + 4, "squash scale")
+            guard a.squashedDims > 0, scale.isFinite, scale > 0, scale != a.squashBound else {
+                throw bad("squash scale \(scale) (SQUASH_SCALE flag) must be finite, positive, other than the bound \(a.squashBound), and dims must be squashed (squashed dims \(a.squashedDims))", start + 4)
+            }
+            a.squashScale = scale
+        } else {
+            guard try reader.u32(start + 4, "metadata reserved") == 0 else {
+                throw bad("reserved word at offset 4 is not zero (and the SQUASH_SCALE flag is not set)", start + 4)
+            }
+        }
         for (value, o) in [(a.gripper as any ContractValue, at + 16), (a.normalization, at + 24), (a.ensembling, at + 28),
                            (a.robot, at + 36), (im.resize, at + 48), (im.crop, at + 52), (a.rotation, at + 84)] where !value.isKnown {
             throw bad("\(type(of: value)) value \(value.rawValue) is unknown (written by a newer vlac?)", o)
@@ -549,6 +561,14 @@ struct Verifier {
             guard std.isFinite else { throw bad("action std of dim \(i) is \(std), not finite", arrays + 4 * n + 4 * i) }
             guard mask <= 1 else { throw bad("action mask of dim \(i) is \(mask), must be 0 or 1", arrays + 8 * n + i) }
             // A dim the runtime unnormalizes (a · std + mean) needs sane statistics; the others are never applied.
+            if a.normalization == .bounds && mask == 1 {
+                // low (p01) and high (p99) in the mean and std slots.
+                guard abs(mean) <= limits.maxActionMean, abs(std) <= limits.maxActionMean, std >= mean else {
+                    throw bad(
+                        "action bounds of dim \(i) are low \(mean), high \(std); an unnormalized dim needs |low|, |high| ≤ \(limits.maxActionMean) and high ≥ low",
+                        arrays + 4 * i)
+                }
+            }
             if a.normalization == .meanStd && mask == 1 {
                 guard abs(mean) <= limits.maxActionMean else {
                     throw bad("action mean of dim \(i) is \(mean); an unnormalized dim needs |mean| ≤ \(limits.maxActionMean)", arrays + 4 * i)

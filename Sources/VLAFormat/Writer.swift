@@ -98,7 +98,15 @@ public enum VLAWriter {
         let meta = document.metadata
         var metadata = ByteWriter()
         metadata.u32(UInt32(metadataFixedSize))
-        metadata.u32(0)
+        // 1.3: the squash scale, with the SQUASH_SCALE flag; zero otherwise.
+        if meta.action.hasSquashScale {
+            guard meta.action.squashScale.isFinite, meta.action.squashScale > 0 else {
+                throw FormatError(.invalidValue, "metadata: squash scale \(meta.action.squashScale) must be finite and positive")
+            }
+            metadata.f32(meta.action.squashScale)
+        } else {
+            metadata.u32(0)
+        }
         for s in [meta.instruction, meta.model.name, meta.role] {
             let r = strings.intern(s)
             metadata.u32(r.offset)
@@ -267,7 +275,7 @@ public enum VLAWriter {
         out.raw(Layout.magic)
         out.u16(Layout.majorVersion)
         out.u16(document.minimumMinorVersion)
-        out.u32(document.isSharedBlob ? Layout.flagSharedBlob : 0)
+        out.u32((document.isSharedBlob ? Layout.flagSharedBlob : 0) | (document.metadata.action.hasSquashScale ? Layout.flagSquashScale : 0))
         out.u64(0)  // file size, patched below
         out.u64(0)  // section table offset, patched below
         out.u32(UInt32(sections.count))

@@ -3,9 +3,11 @@ import VLAJSON
 /// The settings of a HyperVLA model read from its `config.json` (`hypervla.md` §5–6).
 ///
 /// The released code writes `hypernet_kwargs`, `base_net_kwargs` and `text_processor` either at the top level
-/// or under `model`; both are accepted. Only the inference-relevant keys are read, and settings vlac cannot
-/// compile (`attend_to_padding`, `task_attend_to_layer`, `use_all_image_tokens`, a goal image, per-block layer
-/// tokens) are reported, all at once.
+/// or under `model`; both are accepted. Only the inference-relevant keys are read (Docs/HyperVLA.md's
+/// configuration table lists them), and every setting vlac cannot compile (`attend_to_padding`,
+/// `task_attend_to_layer`, `use_all_image_tokens`, a goal image, per-block layer tokens, no position embedding, a
+/// history window, an unknown normalization type, ...) is reported, all at once, naming the field and what vlac
+/// supports.
 public struct HyperVLAConfig: Sendable, Equatable {
     /// HN width `context_embedding_dim` (128 released).
     public var contextDim: Int
@@ -35,6 +37,20 @@ public struct HyperVLAConfig: Sendable, Equatable {
     public var actionDim: Int
     /// The squash bound of the continuous dims (`max_action`, 5).
     public var maxAction: Float
+    /// The squash's divisor: `max_action · tanh(x / tanh_scaling_factor)` (5).
+    public var tanhScalingFactor: Float = 5
+    /// Whether the continuous dims are squashed at all (`squash_continuous_action`, true).
+    public var squashContinuousAction: Bool = true
+    /// The action head's MLP (`action_head_kwargs.hidden_dims`, empty released): per entry Dense → LayerNorm
+    /// (eps 1e-6) → swish on the action token before the continuous and discrete heads.
+    public var actionHeadHiddenDims: [Int] = []
+    /// `dataset_kwargs.dataset_kwargs.action_proprio_normalization_type` (one dataset), nil when absent.
+    public var normalizationType: String?
+    /// `dataset_kwargs.dataset_kwargs_list[i]`: normalization type by dataset name (several datasets).
+    public var normalizationTypes: [String: String] = [:]
+
+    /// The input width of the action heads: the last hidden dim, else the base-net width.
+    public var actionHeadInput: Int { actionHeadHiddenDims.last ?? hidden }
 
     /// Continuous dims: all but the gripper.
     public var continuousDims: Int { actionDim - 1 }
@@ -78,6 +94,14 @@ public struct HyperVLAConfig: Sendable, Equatable {
         if hn.bool("include_goal_image", default: false) { hn.problems.add("include_goal_image true is not supported") }
         if hn.bool("share_TF_output_head", default: false) { hn.problems.add("share_TF_output_head true is not supported") }
         if !hn.bool("output_head_bias", default: true) { hn.problems.add("output_head_bias false is not supported") }
+        if let t = hn.string("encoder_type", default: "transformer"), t != "transformer" {
+            hn.problems.add("encoder_type \"\(t)\" is not supported (transformer)")
+        }
+        if hn.bool("one_hot_context", default: false) { hn.problems.add("one_hot_context true is not supported") }
+        if let shared = hnJSON?["shared_modules"], !shared.isNull,
+           !(shared.array ?? []).contains(where: { $0.string == "image_encoder" }) {
+            hn.problems.add("shared_modules \(shared) is not supported: vlac needs [\"image_encoder\"] (the fine-tuned DINOv2 stored, not generated)")
+        }
         let strategy = hn.string("generation_strategy", default: "full") ?? "full"
         if strategy == "block" {
             if !hn.bool("share_layer_index", default: false) {
@@ -99,6 +123,27 @@ public struct HyperVLAConfig: Sendable, Equatable {
         horizon = base.int("action_horizon")
         actionDim = base.int("action_dim", min: 2)
         maxAction = Float(base.double("max_action", default: 5))
+        tanhScalingFactor = Float(base.double("tanh_scaling_factor", default: 5))
+        squashContinuousAction = base.bool("squash_continuous_action", default: true)
+        if let dims = base.json["hidden_dims"], !dims.isNull {
+            if let a = dims.array {
+                var out: [Int] = []
+                for (i, v) in a.enumerated() {
+                    if let x = v.double, x.isFinite, x == x.rounded(), x >= 1, x <= Double(ModelLimits.maxDimension) {
+                        out.append(Int(x))
+                    } else {
+                        base.problems.add("action_head_kwargs.hidden_dims[\(i)] is \(v); each entry must be an integer in 1...\(ModelLimits.maxDimension)")
+                    }
+                }
+                if out.count > ModelLimits.maxLayers {
+                    base.problems.add("action_head_kwargs.hidden_dims has \(out.count) entries, over the limit \(ModelLimits.maxLayers)")
+                    out = []
+                }
+                actionHeadHiddenDims = out
+            } else {
+                base.problems.add("action_head_kwargs.hidden_dims must be a list of integers, is \(dims)")
+            }
+        }
         if let t = base.string("model_type", default: "vit"), t != "vit" { base.problems.add("base_net_kwargs.model_type \"\(t)\" is not supported (vit)") }
         if let t = base.string("encoder_type", default: "DINOv2"), t != "DINOv2" {
             base.problems.add("base_net_kwargs.encoder_type \"\(t)\" is not supported (DINOv2)")
@@ -108,8 +153,38 @@ public struct HyperVLAConfig: Sendable, Equatable {
         }
         if base.bool("use_language_token", default: false) { base.problems.add("base_net_kwargs.use_language_token true is not supported") }
         if base.bool("include_class_token", default: false) { base.problems.add("base_net_kwargs.include_class_token true is not supported") }
+        if !base.bool("add_positional_embedding", default: true) {
+            base.problems.add("vit_kwargs.add_positional_embedding false is not supported (true: a learned position per token)")
+        }
+        if base.bool("use_differential_transformer", default: false) {
+            base.problems.add("vit_kwargs.use_differential_transformer true is not supported")
+        }
         if base.bool("token_per_horizon", default: false) { base.problems.add("base_net_kwargs.token_per_horizon true is not supported") }
-        if !(maxAction > 0) { base.problems.add("base_net_kwargs.max_action must be positive, is \(maxAction)") }
+        if squashContinuousAction, !(maxAction > 0) { base.problems.add("action_head_kwargs.max_action must be positive, is \(maxAction)") }
+        if squashContinuousAction, !(tanhScalingFactor > 0) {
+            base.problems.add("action_head_kwargs.tanh_scaling_factor must be positive, is \(tanhScalingFactor)")
+        }
+        // How the actions were normalized (the released InferenceWrapper reads the same two places).
+        if let dk = section("dataset_kwargs") {
+            func kind(_ v: JSONValue?, _ field: String) -> String? {
+                guard let v, !v.isNull else { return nil }
+                guard let s = v.string else { problems.add("config key \"\(field)\" must be a string, is \(v)"); return nil }
+                guard s == "normal" || s == "bounds" else {
+                    problems.add("config key \"\(field)\" is \"\(s)\"; vlac supports \"normal\" and \"bounds\"")
+                    return nil
+                }
+                return s
+            }
+            if let one = dk["dataset_kwargs"] {
+                normalizationType = kind(one["action_proprio_normalization_type"], "dataset_kwargs.dataset_kwargs.action_proprio_normalization_type")
+            }
+            for (i, entry) in (dk["dataset_kwargs_list"]?.array ?? []).enumerated() {
+                let field = "dataset_kwargs.dataset_kwargs_list[\(i)].action_proprio_normalization_type"
+                if let name = entry["name"]?.string, let t = kind(entry["action_proprio_normalization_type"], field) {
+                    normalizationTypes[name] = t
+                }
+            }
+        }
         // text_processor.kwargs.tokenizer_kwargs.max_length, default 32.
         var maxLen = 32
         if let tp = section("text_processor") {
@@ -121,6 +196,10 @@ public struct HyperVLAConfig: Sendable, Equatable {
             }
         }
         maxTokens = maxLen
+        // One frame per step: the released base network squeezes the history axis.
+        if let w = json["window_size"], !w.isNull, w.double != 1 {
+            problems.add("window_size \(w) is not supported (1: no image history)")
+        }
         if hnHeads > 0, contextDim % hnHeads != 0 { problems.add("context_embedding_dim \(contextDim) is not a multiple of num_attention_heads \(hnHeads)") }
         if heads > 0, hidden % heads != 0 { problems.add("base_net_kwargs.hidden_dim \(hidden) is not a multiple of num_heads \(heads)") }
         problems.items += hn.problems.items.map { "hypernet_kwargs: " + $0 }
@@ -177,9 +256,17 @@ public struct HyperVLAConfig: Sendable, Equatable {
         }
         out.append(("encoder_Transformer_0_encoder_norm_scale", [d]))
         out.append(("encoder_Transformer_0_encoder_norm_bias", [d]))
-        out.append(("action_head_continuous_head_kernel", [d, horizon * continuousDims]))
+        var width = d
+        for (i, w) in actionHeadHiddenDims.enumerated() {
+            out.append(("action_head_Dense_\(i)_kernel", [width, w]))
+            out.append(("action_head_Dense_\(i)_bias", [w]))
+            out.append(("action_head_LayerNorm_\(i)_scale", [w]))
+            out.append(("action_head_LayerNorm_\(i)_bias", [w]))
+            width = w
+        }
+        out.append(("action_head_continuous_head_kernel", [width, horizon * continuousDims]))
         out.append(("action_head_continuous_head_bias", [horizon * continuousDims]))
-        out.append(("action_head_discrete_head_kernel", [d, horizon]))
+        out.append(("action_head_discrete_head_kernel", [width, horizon]))
         out.append(("action_head_discrete_head_bias", [horizon]))
         return out
     }

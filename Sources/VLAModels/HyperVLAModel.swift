@@ -3,16 +3,33 @@ import VLACheckpoint
 import VLAFormat
 import VLAJSON
 
-/// Action statistics from `dataset_statistics.json` (`hypervla.md` §7.2).
+/// Action statistics from `dataset_statistics.json` (`hypervla.md` §7.2) and how they are applied.
 public struct ActionStatistics: Sendable, Equatable {
-    /// Per-dim mean.
+    /// How normalized actions map back (`action_proprio_normalization_type`).
+    public enum Kind: String, Sendable, Equatable {
+        /// `a · std + mean` where the mask is true.
+        case normal
+        /// `(a + 1) · (p99 − p01 + 1e-8) / 2 + p01` where the mask is true.
+        case bounds
+    }
+
+    /// Per-dim mean (`normal`).
     public var mean: [Float]
-    /// Per-dim standard deviation.
+    /// Per-dim standard deviation (`normal`).
     public var std: [Float]
-    /// Per-dim: unnormalize this dim.
+    /// Per-dim: unnormalize this dim. Without a `"mask"` in the file every dim, the gripper included (what the
+    /// released `InferenceWrapper` does).
     public var mask: [Bool]
     /// The dataset whose statistics these are (empty for a single-dataset file).
     public var dataset: String
+    /// Whether ``dataset`` was picked from the robot among several (no `--dataset`).
+    public var chosenByRobot = false
+    /// The normalization type.
+    public var kind: Kind = .normal
+    /// Per-dim 1st percentile (`bounds`; empty otherwise).
+    public var p01: [Float] = []
+    /// Per-dim 99th percentile (`bounds`; empty otherwise).
+    public var p99: [Float] = []
 
     /// Creates statistics.
     public init(mean: [Float], std: [Float], mask: [Bool], dataset: String) {
@@ -22,63 +39,120 @@ public struct ActionStatistics: Sendable, Equatable {
         self.dataset = dataset
     }
 
+    /// The dataset the released evaluation uses for a robot (`InferenceWrapper.__init__`): google_robot
+    /// `fractal20220817_data`, widowx_bridge `bridge_dataset`, libero `libero`; nil without a robot.
+    public static func dataset(for robot: RobotMapping) -> String? {
+        switch robot {
+        case .googleRobot: "fractal20220817_data"
+        case .widowxBridge: "bridge_dataset"
+        case .libero: "libero"
+        default: nil
+        }
+    }
+
     /// Reads `stats["action"]` or `stats[dataset]["action"]`.
     ///
-    /// With several datasets and no `dataset` given, it is an error that lists the names.
+    /// The dataset is `dataset` when given (`--dataset`), else the robot's (``dataset(for:)``) when the file has
+    /// several, else the only one. With several datasets and neither, it is an error that lists the names.
+    /// - Parameters:
+    ///   - kind: the normalization type of a config with one dataset: `normal` reads `mean`/`std`, `bounds`
+    ///     reads `p01`/`p99`.
+    ///   - kinds: the types by dataset name (a config's `dataset_kwargs_list`); when not empty, the chosen
+    ///     dataset's entry decides and a dataset without one is an error.
+    ///   - robot: the robot mapping, which picks the dataset of a file with several.
     /// - Throws: `ModelError` `.badConfig` naming the missing or malformed key.
-    public init(json: JSONValue, dataset: String?, actionDim: Int) throws(ModelError) {
+    public init(
+        json: JSONValue, dataset: String?, actionDim: Int, kind defaultKind: Kind = .normal, kinds: [String: Kind] = [:],
+        robot: RobotMapping = .none
+    ) throws(ModelError) {
         let what = "dataset_statistics.json"
         var action: JSONValue?
         var chosen = ""
+        var byRobot = false
         if let a = json["action"] {
             action = a
-        } else if let dataset {
-            guard let d = json[dataset] else {
-                throw ModelError(.badConfig, "\(what): no dataset \"\(dataset)\" (has: \(Self.names(json).joined(separator: ", ")))")
+        } else if let name = dataset ?? (Self.names(json).count > 1 ? Self.dataset(for: robot) : nil) {
+            guard let d = json[name] else {
+                let why = dataset == nil ? " (the dataset the released evaluation uses for robot \(robot); choose another with --dataset)" : ""
+                throw ModelError(.badConfig, "\(what): no dataset \"\(name)\"\(why) (has: \(Self.names(json).joined(separator: ", ")))")
             }
             action = d["action"]
-            chosen = dataset
+            chosen = name
+            byRobot = dataset == nil
         } else {
             let names = Self.names(json).filter { json[$0]?["action"] != nil }
             guard names.count == 1 else {
                 throw ModelError(
                     .badConfig,
-                    "\(what): \(names.count) datasets (\(names.joined(separator: ", "))); choose one with --dataset")
+                    "\(what): \(names.count) datasets (\(names.joined(separator: ", "))); choose one with --dataset or --robot")
             }
             action = json[names[0]]?["action"]
             chosen = names[0]
         }
-        guard let action else { throw ModelError(.badConfig, "\(what): no \"action\" statistics") }
+        guard let action else { throw ModelError(.badConfig, "\(what): no \"action\" statistics\(chosen.isEmpty ? "" : " for dataset \"\(chosen)\"")") }
+        let prefix = chosen.isEmpty ? "action" : "\(chosen).action"
+        var kind = defaultKind
+        if !kinds.isEmpty {
+            // The released wrapper looks its dataset up in dataset_kwargs_list by name.
+            let name = chosen.isEmpty ? (dataset ?? Self.dataset(for: robot) ?? "") : chosen
+            guard let k = kinds[name] else {
+                throw ModelError(
+                    .badConfig,
+                    "config.json: dataset_kwargs.dataset_kwargs_list has no entry named \"\(name)\" (has: \(kinds.keys.sorted().joined(separator: ", "))); its action_proprio_normalization_type says how to unnormalize; choose the dataset with --dataset or --robot")
+            }
+            kind = k
+        }
         func floats(_ key: String) throws(ModelError) -> [Float] {
             guard let a = action[key]?.array else {
-                throw ModelError(.badConfig, "\(what): action.\(key) is missing or not an array")
+                throw ModelError(.badConfig, "\(what): \(prefix).\(key) is missing or not an array (needed for \(kind.rawValue) normalization)")
             }
             var out: [Float] = []
             for v in a {
                 guard let x = v.double, x.isFinite else {
-                    throw ModelError(.badConfig, "\(what): action.\(key) has a non-number entry")
+                    throw ModelError(.badConfig, "\(what): \(prefix).\(key) has a non-number entry")
                 }
                 out.append(Float(x))
             }
             guard out.count == actionDim else {
-                throw ModelError(.badConfig, "\(what): action.\(key) has \(out.count) entries, the config's action_dim is \(actionDim)")
+                throw ModelError(.badConfig, "\(what): \(prefix).\(key) has \(out.count) entries, the config's action_dim is \(actionDim)")
             }
             return out
         }
-        mean = try floats("mean")
-        std = try floats("std")
-        if let m = action["mask"]?.array {
-            mask = m.map { $0.bool ?? false }
+        var mask: [Bool]
+        if let m = action["mask"], !m.isNull {
+            guard let a = m.array, a.allSatisfy({ $0.bool != nil }) else {
+                throw ModelError(.badConfig, "\(what): \(prefix).mask must be a list of true/false")
+            }
+            mask = a.map { $0.bool ?? false }
             guard mask.count == actionDim else {
-                throw ModelError(.badConfig, "\(what): action.mask has \(mask.count) entries, the config's action_dim is \(actionDim)")
+                throw ModelError(.badConfig, "\(what): \(prefix).mask has \(mask.count) entries, the config's action_dim is \(actionDim)")
             }
         } else {
-            mask = (0..<actionDim).map { $0 < actionDim - 1 }
+            // The released wrapper: `stats.get("mask", ones)`: every dim, the gripper included.
+            mask = [Bool](repeating: true, count: actionDim)
         }
-        if let bad = std.firstIndex(where: { !($0 > 0) }), mask[bad] {
-            throw ModelError(.badConfig, "\(what): action.std[\(bad)] is \(std[bad]); it must be positive")
+        switch kind {
+        case .normal:
+            let mean = try floats("mean"), std = try floats("std")
+            if let bad = std.indices.first(where: { !(std[$0] > 0) && mask[$0] }) {
+                throw ModelError(.badConfig, "\(what): \(prefix).std[\(bad)] is \(std[bad]); it must be positive")
+            }
+            self.mean = mean
+            self.std = std
+        case .bounds:
+            let low = try floats("p01"), high = try floats("p99")
+            if let bad = low.indices.first(where: { !(high[$0] >= low[$0]) && mask[$0] }) {
+                throw ModelError(.badConfig, "\(what): \(prefix).p99[\(bad)] \(high[bad]) is below p01[\(bad)] \(low[bad])")
+            }
+            p01 = low
+            p99 = high
+            self.mean = low
+            self.std = high
         }
+        self.kind = kind
+        self.mask = mask
         self.dataset = chosen
+        chosenByRobot = byRobot
     }
 
     private static func names(_ json: JSONValue) -> [String] {
@@ -108,8 +182,11 @@ public struct HyperVLAModel: @unchecked Sendable {
     public let hn: HNWeights
     /// Width of the T5 token embeddings (768).
     public let textDim: Int
-    /// Width of the backbone and frozen-encoder tokens (768).
+    /// Width of the backbone's tokens (768).
     public let imageDim: Int
+    /// Width of the frozen encoder's CLS token, `initial_image_projection/kernel`'s input (768 released; it need not
+    /// be the backbone's); 0 without `use_initial_image`.
+    public let frozenDim: Int
     /// Image tokens of the base net (256).
     public let patches: Int
     /// The generated leaves with shapes.
@@ -129,9 +206,11 @@ public struct HyperVLAModel: @unchecked Sendable {
     /// - Parameters:
     ///   - directory: the model directory.
     ///   - dataset: which dataset's statistics to use when the file has several.
+    ///   - robot: the robot mapping; with statistics of several datasets and no `dataset` it picks the one the
+    ///     released evaluation uses (``ActionStatistics/dataset(for:)``).
     ///   - backbone: the DINOv2 config (from the vision-encoder directory), for the shared leaves' shapes.
     /// - Throws: `ModelError`.
-    public init(directory: String, dataset: String? = nil, backbone: DINOv2.Config) throws(ModelError) {
+    public init(directory: String, dataset: String? = nil, robot: RobotMapping = .none, backbone: DINOv2.Config) throws(ModelError) {
         let configPath = directory + "/config.json"
         let json = try readJSON(configPath)
         let config: HyperVLAConfig
@@ -140,7 +219,12 @@ public struct HyperVLAModel: @unchecked Sendable {
         }
         let statsPath = directory + "/dataset_statistics.json"
         let stats: ActionStatistics
-        do { stats = try ActionStatistics(json: try readJSON(statsPath), dataset: dataset, actionDim: config.actionDim) } catch {
+        do {
+            stats = try ActionStatistics(
+                json: try readJSON(statsPath), dataset: dataset, actionDim: config.actionDim,
+                kind: ActionStatistics.Kind(rawValue: config.normalizationType ?? "normal") ?? .normal,
+                kinds: config.normalizationTypes.compactMapValues { ActionStatistics.Kind(rawValue: $0) }, robot: robot)
+        } catch {
             throw ModelError(error.code, "\(statsPath): \(error.message)")
         }
         var paramsPath: String?
@@ -159,6 +243,10 @@ public struct HyperVLAModel: @unchecked Sendable {
         let c = config
         let textDim = hn.shape(of: "task_token_projection/kernel")?.first ?? 0
         let imageDim = backbone.hiddenSize
+        let frozenDim = c.useInitialImage ? (hn.shape(of: "initial_image_projection/kernel")?.first ?? 0) : 0
+        if c.useInitialImage && frozenDim == 0 {
+            problems.add("tensor \"initial_image_projection/kernel\" is missing (expected shape [frozen_encoder_width, \(c.contextDim)]; use_initial_image is true)")
+        }
         let side = 224 / max(backbone.patchSize, 1)
         let patches = side * side
         if textDim == 0 { problems.add("tensor \"task_token_projection/kernel\" is missing (expected shape [text_dim, \(c.contextDim)])") }
@@ -169,7 +257,7 @@ public struct HyperVLAModel: @unchecked Sendable {
         plan.need("task_pos_embedding", [1, c.maxTokens, d])
         plan.need("layer_pos_embedding", [1, 1, d])
         if c.useInitialImage {
-            plan.need("initial_image_projection/kernel", [imageDim, d])
+            plan.need("initial_image_projection/kernel", [frozenDim, d])
             plan.need("initial_image_projection/bias", [d])
             plan.need("initial_image_pos_embedding", [1, 1, d])
         }
@@ -203,6 +291,13 @@ public struct HyperVLAModel: @unchecked Sendable {
         // The fine-tuned backbone, stored as flat vectors.
         let bb = FlatDINOv2Weights(hn, config: backbone)
         bb.check(into: &problems)
+        // Every HN tensor must be one the configuration uses: a leaf it leaves unused (an action-head MLP layer
+        // with hidden_dims empty, an image projection with use_initial_image false) means the config is not the
+        // one the parameters were trained with, and ignoring it would compute other actions.
+        let used = Set(plan.expected.map(\.name)).union(bb.flatNames.map { FlatDINOv2Weights.prefix + $0 })
+        for name in hn.names where !used.contains(name) && !name.hasPrefix("vlac/") {
+            problems.add("tensor \"\(name)\" is not used by config.json (\(Self.unusedHint(name, c))); vlac refuses parameters the configuration ignores")
+        }
         try problems.throwIfAny(.weightsMismatch, "\(paramsPath): config.json and the HN parameters disagree")
         self.directory = directory
         self.config = config
@@ -210,12 +305,25 @@ public struct HyperVLAModel: @unchecked Sendable {
         self.hn = hn
         self.textDim = textDim
         self.imageDim = imageDim
+        self.frozenDim = frozenDim
         self.patches = patches
         self.leaves = leaves
         self.files = [
             ("config.json", configPath), ("dataset_statistics.json", statsPath),
             ((paramsPath as NSString).lastPathComponent, paramsPath),
         ]
+    }
+
+    /// What config field an unused tensor points at.
+    static func unusedHint(_ name: String, _ c: HyperVLAConfig) -> String {
+        if name.hasPrefix("output_head_action_head_Dense_") || name.hasPrefix("output_head_action_head_LayerNorm_") {
+            return "base_net_kwargs.action_head_kwargs.hidden_dims is \(c.actionHeadHiddenDims)"
+        }
+        if name.hasPrefix("initial_image_") { return "hypernet_kwargs.use_initial_image is \(c.useInitialImage)" }
+        if name.hasPrefix("context_encoder/encoderblock_") { return "hypernet_kwargs.context_encoder_kwargs.num_layers is \(c.hnLayers)" }
+        if name.hasPrefix("output_head_encoder_Transformer_0_encoderblock_") { return "base_net_kwargs.vit_kwargs.num_layers is \(c.layers)" }
+        if name.hasPrefix(FlatDINOv2Weights.prefix) { return "not a leaf of the fine-tuned DINOv2 the backbone config describes" }
+        return "no configuration field uses it"
     }
 
     /// The fine-tuned backbone's weights under Hugging Face torch names, for ``DINOv2``.
@@ -251,6 +359,9 @@ public struct HNWeights: WeightSource, @unchecked Sendable {
     }
 
     public func shape(of name: String) -> [Int]? { index[name].flatMap { checkpoint[$0]?.shape } }
+
+    /// Every tensor's normalized name, sorted.
+    public var names: [String] { index.keys.sorted() }
 
     public func floats(of name: String) throws -> [Float] {
         guard let n = index[name], let t = checkpoint[n] else { throw ModelError(.weightsMismatch, "tensor \"\(name)\" is missing") }
@@ -336,8 +447,27 @@ struct FlatDINOv2Weights: WeightSource {
         }
     }
 
+    /// The flat names (without the prefix) of every vector the backbone reads, and `embeddings_mask_token`, which
+    /// the released tree holds and inference never reads.
+    var flatNames: [String] { torchNames.compactMap { map($0)?.flat } + ["embeddings_mask_token"] }
+
     /// Lists missing shared vectors and wrong element counts.
     func check(into problems: inout ProblemList) {
+        for n in torchNames {
+            guard let (flat, shape, _) = map(n) else { continue }
+            let want = shape.reduce(1, *)
+            guard let actual = hn.shape(of: Self.prefix + flat) else {
+                problems.add("tensor \"\(Self.prefix + flat)\" is missing (expected \(want) elements, shape [\(want)])")
+                continue
+            }
+            if actual.reduce(1, *) != want {
+                problems.add("tensor \"\(Self.prefix + flat)\": expected \(want) elements (shape [\(want)]), got shape \(actual)")
+            }
+        }
+    }
+
+    /// The torch names of every backbone weight.
+    private var torchNames: [String] {
         var names = [
             "embeddings.cls_token", "embeddings.position_embeddings", "embeddings.patch_embeddings.projection.weight",
             "embeddings.patch_embeddings.projection.bias", "layernorm.weight", "layernorm.bias",
@@ -351,16 +481,6 @@ struct FlatDINOv2Weights: WeightSource {
                 "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
             ] { names.append("encoder.layer.\(l).\(t)") }
         }
-        for n in names {
-            guard let (flat, shape, _) = map(n) else { continue }
-            let want = shape.reduce(1, *)
-            guard let actual = hn.shape(of: Self.prefix + flat) else {
-                problems.add("tensor \"\(Self.prefix + flat)\" is missing (expected \(want) elements, shape [\(want)])")
-                continue
-            }
-            if actual.reduce(1, *) != want {
-                problems.add("tensor \"\(Self.prefix + flat)\": expected \(want) elements (shape [\(want)]), got shape \(actual)")
-            }
-        }
+        return names
     }
 }

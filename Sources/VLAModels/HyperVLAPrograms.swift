@@ -40,7 +40,7 @@ extension HyperVLAModel {
 
     // MARK: HN, reset part (use_initial_image = true)
 
-    /// The HN tail that `reset` runs: `cls [1, image_dim]` (frozen DINOv2 CLS) → one output per generated leaf
+    /// The HN tail that `reset` runs: `cls [1, frozen_dim]` (frozen DINOv2 CLS) → one output per generated leaf
     /// `generated.<leaf> [1, numel]`. The instruction's projected block `[n, d]` is an inline constant named
     /// `instruction.tokens`, its attention mask `instruction.mask`; every other constant is HN weight.
     /// With `projected` nil the block is instead a program input `instruction.tokens` (the compiler's own
@@ -56,7 +56,7 @@ extension HyperVLAModel {
     public func buildResetHN(projected: [Float]?, length: Int, maskInput: Bool = false, flatOutput: Bool = false) throws(ModelError) -> BuiltModel {
         let c = config, d = c.contextDim, t = length + 2
         var L = Layers(weights: hn, cache: cache)
-        let cls = L.b.input("cls", TensorType(.f32, [1, imageDim]))
+        let cls = L.b.input("cls", TensorType(.f32, [1, frozenDim]))
         let block = projected.map { L.b.constant("instruction.tokens", [length, d], $0) }
             ?? L.b.input("instruction.tokens", TensorType(.f32, [length, d]))
         var img = try dense(&L, cls, "initial_image_projection", name: "image_token.projection")
@@ -185,11 +185,23 @@ extension HyperVLAModel {
         }
         let gs = leaf("encoder_Transformer_0_encoder_norm_scale", [d]), gb = leaf("encoder_Transformer_0_encoder_norm_bias", [d])
         let e = L.b.op(.layerNorm, [xa, gs, gb], "embedding", TensorType(.f32, [1, d]), attributes: [bits(1e-6)])
+        // The action head's MLP (`hidden_dims`): per entry Dense → LayerNorm → swish, named as Flax's compact
+        // modules of MixActionHead (Dense_<i>, LayerNorm_<i>).
+        var x = e, width = d
+        for (i, w) in c.actionHeadHiddenDims.enumerated() {
+            let k = leaf("action_head_Dense_\(i)_kernel", [width, w]), b = leaf("action_head_Dense_\(i)_bias", [w])
+            let g = leaf("action_head_LayerNorm_\(i)_scale", [w]), gb = leaf("action_head_LayerNorm_\(i)_bias", [w])
+            let t = TensorType(.f32, [1, w])
+            x = L.b.op(.linear, [x, k, b], "action_head.dense\(i)", t)
+            x = L.b.op(.layerNorm, [x, g, gb], "action_head.ln\(i)", t, attributes: [bits(1e-6)])
+            x = swish(&L, x, width: w, name: "action_head.swish\(i)")
+            width = w
+        }
         let h = c.horizon, cd = c.continuousDims
-        let ck = leaf("action_head_continuous_head_kernel", [d, h * cd]), cb = leaf("action_head_continuous_head_bias", [h * cd])
-        let dk = leaf("action_head_discrete_head_kernel", [d, h]), db = leaf("action_head_discrete_head_bias", [h])
-        let cont = L.b.op(.linear, [e, ck, cb], "continuous", TensorType(.f32, [1, h * cd]))
-        let disc = L.b.op(.linear, [e, dk, db], "gripper_logits", TensorType(.f32, [1, h]))
+        let ck = leaf("action_head_continuous_head_kernel", [width, h * cd]), cb = leaf("action_head_continuous_head_bias", [h * cd])
+        let dk = leaf("action_head_discrete_head_kernel", [width, h]), db = leaf("action_head_discrete_head_bias", [h])
+        let cont = L.b.op(.linear, [x, ck, cb], "continuous", TensorType(.f32, [1, h * cd]))
+        let disc = L.b.op(.linear, [x, dk, db], "gripper_logits", TensorType(.f32, [1, h]))
         let cont2 = L.b.view(cont, [h, cd], "continuous.chunk")
         let disc2 = L.b.view(disc, [h, 1], "gripper_logits.chunk")
         let out = L.b.op(.concat, [cont2, disc2], "actions", TensorType(.f32, [h, cd + 1]), attributes: [1])
@@ -198,6 +210,19 @@ extension HyperVLAModel {
     }
 
     // MARK: pieces
+
+    /// Flax's `nn.swish`, `x · sigmoid(x)`, from ops the format has: `sigmoid(x) = 0.5 + 0.25 · (2 · tanh(x / 2))`
+    /// (`scaled_tanh` with bound 2), an identity of the real functions; in f32 it differs from `1 / (1 + e^−x)`
+    /// by float rounding only (≤ 2 ulp of the sigmoid).
+    private func swish(_ L: inout Layers, _ x: Int, width w: Int, name: String) -> Int {
+        let t = L.b.type(x)
+        let s = L.b.op(.scaledTanh, [x], name + ".tanh", t, attributes: [bits(2)])
+        let quarter = L.b.constant(name + ".quarter", [w], [Float](repeating: 0.25, count: w))
+        let half = L.b.constant(name + ".half", [w], [Float](repeating: 0.5, count: w))
+        let q = L.b.op(.mul, [s, quarter], name + ".scaled", t)
+        let sig = L.b.op(.add, [q, half], name + ".sigmoid", t)
+        return L.b.op(.mul, [x, sig], name, t)
+    }
 
     private func mlp(_ L: inout Layers, _ x: Int, _ g: Int, _ b: Int, _ k0: Int, _ b0: Int, _ k1: Int, _ b1: Int, hidden: Int, name: String) -> Int {
         let t = L.b.type(x)

@@ -41,6 +41,8 @@ public final class ActionProcessor {
     var historyCount = 0
     var head = 0
     let window: Int
+    /// `bounds`: the per-dim width `high − low + 1e-8` (empty otherwise).
+    let boundsWidth: [Float]
     var previousGripper: Double? = nil
     var stickyOn = false
     var stickyValue = 0.0
@@ -61,7 +63,7 @@ public final class ActionProcessor {
         else {
             throw RuntimeError(.invalidProgram, "action contract: squashed_dims \(contract.squashedDims) or gripper dim \(contract.gripperDim) exceeds action_dim \(actionDim)")
         }
-        if contract.normalization == .meanStd {
+        if contract.normalization == .meanStd || contract.normalization == .bounds {
             guard contract.mean.count == actionDim, contract.std.count == actionDim, contract.mask.count == actionDim else {
                 throw RuntimeError(.invalidProgram, "action contract: mean, std and mask need \(actionDim) values each")
             }
@@ -76,6 +78,15 @@ public final class ActionProcessor {
         where !value {
             throw RuntimeError(.unsupported, "action contract: an enumeration value this runtime does not know (\(contract.gripper), \(contract.normalization), \(contract.ensembling), \(contract.rotation), \(contract.robot))")
         }
+        if contract.squashedDims > 0 {
+            guard contract.squashBound > 0, contract.effectiveSquashScale > 0 else {
+                throw RuntimeError(.invalidProgram, "action contract: squash bound \(contract.squashBound) and scale \(contract.squashScale) must be positive")
+            }
+        }
+        // bounds: (a + 1)·w/2 + low with w = high − low + 1e-8, formed in double and rounded once (the released
+        // wrapper subtracts the float64 statistics, then multiplies the float32 actions).
+        boundsWidth = contract.normalization == .bounds
+            ? (0..<actionDim).map { Float(Double(contract.std[$0]) - Double(contract.mean[$0]) + 1e-8) } : []
         window = contract.ensembling == .uniform ? max(1, min(Int(contract.ensembleWindow), horizon)) : 1
         raw = [Float](repeating: 0, count: horizon * actionDim)
         processed = [Float](repeating: 0, count: horizon * actionDim)  // its own storage: a shared buffer would be copied by the first step
@@ -113,14 +124,16 @@ public final class ActionProcessor {
             throw ActionProcessor.nonFinite("the step program's raw chunk", raw[i], i, actionDim)
         }
         let squashed = Int(contract.squashedDims)
-        let bound = contract.squashBound
+        let bound = contract.squashBound, scale = contract.effectiveSquashScale
+        let bounds = contract.normalization == .bounds
         let gdim = Int(contract.gripperDim)
         for h in 0..<horizon {
             for d in 0..<actionDim {
                 var v = raw[h * actionDim + d]
-                if d < squashed { v = bound * tanhf(v / bound) }
+                if d < squashed { v = bound * tanhf(v / scale) }
                 if contract.gripper == .logitThreshold, d == gdim { v = v >= 0 ? 1 : 0 }
                 if contract.normalization == .meanStd, contract.mask[d] { v = v * contract.std[d] + contract.mean[d] }
+                if bounds, contract.mask[d] { v = (v + 1) * boundsWidth[d] / 2 + contract.mean[d] }
                 guard v.isFinite else {
                     throw ActionProcessor.nonFinite("the chunk after squash, gripper rule and unnormalization (check the action contract's squash bound, mean and std)", v, h * actionDim + d, actionDim)
                 }

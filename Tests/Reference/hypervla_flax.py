@@ -9,7 +9,9 @@ MasterXiong/Hyper-VLA @ 11fdc3e) and written here from scratch. What is the rele
     scale_context_embedding), one Dense head per generated base leaf named output_head_<leaf path joined by _>,
     outputs reshaped row-major, and one flat top-level vector per shared (image_encoder) leaf.
   * Base network: encoder (DINOv2 image_encoder -> patch tokens [1:], image_embedding_projection, one zero action
-    token, pos_embedding, Transformer_0) and action_head (MixActionHead: continuous_head, discrete_head).
+    token, pos_embedding, Transformer_0) and action_head (MixActionHead: optional hidden_dims MLP Dense_<i> ->
+    LayerNorm_<i> -> swish, then continuous_head, discrete_head; squash max_action * tanh(x / tanh_scaling_factor)
+    unless squash_continuous_action is false).
   * Flax's own nn.Dense, nn.LayerNorm (eps 1e-6), nn.MultiHeadDotProductAttention and nn.gelu (tanh form).
 
 Deviations, because the pinned transformers (5.x) no longer ships Flax models:
@@ -255,20 +257,32 @@ def normalize_image(image_u8: np.ndarray) -> jax.Array:
 # The base network (the generated policy on top of the shared DINOv2).
 
 class MixActionHead(nn.Module):
+    """The released MixActionHead (token_per_horizon false): continuous_head and discrete_head in setup, and per
+    entry of hidden_dims a compact Dense -> LayerNorm (eps 1e-6) -> swish before them (Dense_<i>, LayerNorm_<i>)."""
     action_horizon: int
     action_dim: int
     max_action: float = 5.0
     tanh_scaling_factor: float = 5.0
+    squash_continuous_action: bool = True
+    hidden_dims: tuple = ()
 
     def setup(self):
         self.continuous_head = nn.Dense(self.action_horizon * (self.action_dim - 1))
         self.discrete_head = nn.Dense(self.action_horizon)
 
+    @nn.compact
     def __call__(self, e):
         """e (B, hidden) -> (raw continuous (B, H, A-1), gripper logits (B, H, 1), squashed continuous)."""
+        for dim in self.hidden_dims:
+            e = nn.Dense(dim)(e)
+            e = nn.LayerNorm()(e)
+            e = nn.swish(e)
         raw = self.continuous_head(e).reshape(e.shape[0], self.action_horizon, self.action_dim - 1)
         logits = self.discrete_head(e)[:, :, None]
-        squashed = jnp.tanh(raw / self.tanh_scaling_factor) * self.max_action
+        if self.squash_continuous_action:
+            squashed = jnp.tanh(raw / self.tanh_scaling_factor) * self.max_action
+        else:
+            squashed = raw
         return raw, logits, squashed
 
 
@@ -306,13 +320,15 @@ class BaseNetwork(nn.Module):
     action_dim: int
     max_action: float = 5.0
     tanh_scaling_factor: float = 5.0
+    squash_continuous_action: bool = True
+    hidden_dims: tuple = ()
 
     @nn.compact
     def __call__(self, pixels, image_tokens=None):
         e = ViT(self.dino, self.hidden_dim, self.num_layers, self.num_heads, self.mlp_dim,
                 name="encoder")(pixels, image_tokens)
         return MixActionHead(self.action_horizon, self.action_dim, self.max_action, self.tanh_scaling_factor,
-                             name="action_head")(e)
+                             self.squash_continuous_action, tuple(self.hidden_dims), name="action_head")(e)
 
 
 def flatten_names(tree: dict, prefix: Sequence[str] = ()) -> dict[tuple[str, ...], Any]:

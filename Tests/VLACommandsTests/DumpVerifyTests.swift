@@ -210,3 +210,71 @@ import VLATestSupport
         #expect(error.description.contains("does not hold"))
     }
 }
+
+/// `vlac compile` → `vlac dump` on a configuration variant (Tests/Fixtures/HyperVLA/variants): the dump shows the
+/// action contract the config asks for; a statistics file without the robot's dataset writes nothing.
+@Suite struct ConfigVariantCommandTests {
+    static let root: String = {
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }()
+
+    @Test func dumpShowsTheActionContract() throws {
+        let dir = try VLACExecutableTests.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tasks = dir.appendingPathComponent("tasks.txt").path
+        try Data("pick up the cup\n".utf8).write(to: URL(fileURLWithPath: tasks))
+        let out = dir.appendingPathComponent("out").path
+        let model = Self.root + "/Tests/Fixtures/HyperVLA/variants/mlp-bounds"
+        var run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", model, "--robot", "widowx_bridge", "-o", out, "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let policies = try FileManager.default.contentsOfDirectory(atPath: out + "/policies")
+        #expect(policies.count == 1)
+        run = try VLACExecutableTests.vlac(["dump", out + "/policies/" + policies[0]])
+        #expect(run.status == 0)
+        for line in [
+            "format 1.3", "squash       dims 0..<6: 1.0·tanh(x/2.0)", "normalize    bounds", "dim  low (p01)     high (p99)    unnormalize",
+            "robot        widowx_bridge", "option       \"dataset\" = \"bridge_dataset\"",
+        ] {
+            #expect(run.stdout.contains(line), "\(line) not in:\n\(run.stdout)")
+        }
+        // Every dim is unnormalized (no mask in the statistics), the gripper included.
+        #expect(!run.stdout.contains("  no\n"))
+        // The manifest records the dataset the robot picked, as the policy's provenance does.
+        let manifest = try String(contentsOfFile: out + "/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"dataset\": \"bridge_dataset\""), "\(manifest)")
+        run = try VLACExecutableTests.vlac(["dump", "--json", out + "/policies/" + policies[0]])
+        #expect(run.stdout.contains("\"squashScale\": 2.0") && run.stdout.contains("\"normalization\": \"bounds\""))
+        // vlac run executes the 1.3 policy: an action of 7 finite values per frame.
+        let frame = Self.root + "/Examples/frames/coffee.jpg"
+        run = try VLACExecutableTests.vlac(["run", out + "/policies/" + policies[0], "--image", frame, "--image", frame, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let steps = try #require((try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]], "\(run.stdout)")
+        #expect(steps.count == 2)
+        for step in steps {
+            let action = try #require(step["action"] as? [Double])
+            #expect(action.count == 7 && action.allSatisfy(\.isFinite))
+        }
+        // The nosquash variant: no squash at all.
+        let out2 = dir.appendingPathComponent("out2").path
+        run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", Self.root + "/Tests/Fixtures/HyperVLA/variants/nosquash", "--robot", "libero", "-o", out2, "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let p2 = try FileManager.default.contentsOfDirectory(atPath: out2 + "/policies")
+        run = try VLACExecutableTests.vlac(["dump", out2 + "/policies/" + p2[0]])
+        #expect(run.stdout.contains("squash       none") && run.stdout.contains("normalize    mean_std"), "\(run.stdout)")
+    }
+
+    @Test func missingDatasetWritesNothing() throws {
+        let dir = try VLACExecutableTests.folder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tasks = dir.appendingPathComponent("tasks.txt").path
+        try Data("pick up the cup\n".utf8).write(to: URL(fileURLWithPath: tasks))
+        let out = dir.appendingPathComponent("out").path
+        let model = Self.root + "/Tests/Fixtures/HyperVLA/variants/mlp-bounds"
+        let run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", model, "--robot", "libero", "-o", out, "--quiet"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("dataset_statistics.json: no dataset \"libero\""), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
