@@ -131,7 +131,8 @@ static int bf16_supported(void) {
 static int q8_supported(void) {
     const int f = vla_arm_features();
     if (!(f & VLA_ARM_ASIMD)) return 0;
-    return f & VLA_ARM_I8MM ? 3 : f & VLA_ARM_DOTPROD ? 2 : 1;
+    if (!(f & VLA_ARM_DOTPROD)) return 1;
+    return f & VLA_ARM_I8MM ? 3 : 2;  // (path 3 uses SDOT for single rows)
 }
 static int bf16_supported(void) {
     const int f = vla_arm_features();
@@ -145,17 +146,11 @@ static int bf16_supported(void) { return 0; }
 // -1 until first use (see gemm.c: a race between first uses writes the same value twice).
 static volatile int q8_chosen = -1, bf16_chosen = -1;
 
-// aarch64: SMMLA (path 3) only when forced: this file's SMMLA tiles execute ~2.4× the instructions of its SDOT
-// tiles (row pairs assembled, column pairs zipped; Docs/Deploying.md), so SDOT is the default where both exist.
+// aarch64: SMMLA (path 3) is the default where i8mm exists: its tiles execute ~0.75× the instructions of the SDOT
+// tiles on DINOv2's shapes (Docs/Deploying.md); all paths give the same bits.
 int vla_q8_isa(void) {
     int isa = q8_chosen;
-    if (isa < 0) {
-        isa = q8_supported();
-#if defined(__aarch64__)
-        isa = isa == 3 ? 2 : isa;
-#endif
-        q8_chosen = isa;
-    }
+    if (isa < 0) q8_chosen = isa = q8_supported();
     return isa;
 }
 
@@ -1099,44 +1094,46 @@ q8_tile_dot(const int mr, long groups, const int8_t *q, long ldq, const int8_t *
 
 // Level 3, i8mm: smmla multiplies a 2 × 8 block of rows by an 8 × 2 block of columns into 2 × 2 int32 sums. Two
 // groups of a panel, zipped by 32-bit lanes, give the 8 values of two columns side by side (zip1 of groups g and
-// g + 1: columns 0, 1; zip2: columns 2, 3); an odd last group meets zeros. Rows go in pairs (an odd last row
-// pairs with zeros, its sums dropped). Accumulator (pair h, block b) holds [r c, r c+1, r+1 c, r+1 c+1].
+// g + 1: columns 0, 1; zip2: columns 2, 3); an odd last group meets zero weights (whatever the row holds past
+// k: integer products with 0 are 0). Rows go in pairs (an odd last row pairs with itself, its copy's sums
+// dropped): each row's 8 values of the two groups loaded directly (the row stride, a multiple of 64, covers
+// them). Accumulator (pair h, block b) holds [r c, r c+1, r+1 c, r+1 c+1].
+__attribute__((target("arch=armv8.6-a+i8mm"), always_inline)) static inline void
+q8_mmla_step(const int mr, const int second, const int8_t *q, long ldq, const int8_t *wg, int32x4_t acc[][8]) {
+    const int pairs = (mr + 1) / 2;
+    int8x16_t a[2];
+    for (int h = 0; h < pairs; h++) {
+        const int8_t *r0 = q + 2 * h * ldq;
+        a[h] = vcombine_s8(vld1_s8(r0), vld1_s8(2 * h + 1 < mr ? r0 + ldq : r0));
+    }
+    for (int v = 0; v < 4; v++) {
+        const int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(wg + 16 * v));
+        const int32x4_t hi = second ? vreinterpretq_s32_s8(vld1q_s8(wg + 64 + 16 * v)) : vdupq_n_s32(0);
+        const int8x16_t b0 = vreinterpretq_s8_s32(vzip1q_s32(lo, hi)), b1 = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
+        for (int h = 0; h < pairs; h++) {
+            acc[h][2 * v] = vmmlaq_s32(acc[h][2 * v], a[h], b0);
+            acc[h][2 * v + 1] = vmmlaq_s32(acc[h][2 * v + 1], a[h], b1);
+        }
+    }
+}
+
 __attribute__((target("arch=armv8.6-a+i8mm"), always_inline)) static inline void
 q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t *panel, int32_t out[][16]) {
-    enum { PAIRS = 2 };
-    int32x4_t acc[PAIRS][8];
+    int32x4_t acc[2][8];
     const int pairs = (mr + 1) / 2;
     for (int h = 0; h < pairs; h++)
         for (int b = 0; b < 8; b++) acc[h][b] = vdupq_n_s32(0);
-    for (long g = 0; g < groups; g += 2) {
-        const int8_t *wg = panel + g * 64;
-        const int second = g + 1 < groups;
-        int8x16_t bm[8];
-        for (int v = 0; v < 4; v++) {
-            const int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(wg + 16 * v));
-            const int32x4_t hi = second ? vreinterpretq_s32_s8(vld1q_s8(wg + 64 + 16 * v)) : vdupq_n_s32(0);
-            bm[2 * v] = vreinterpretq_s8_s32(vzip1q_s32(lo, hi));
-            bm[2 * v + 1] = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
-        }
-        for (int h = 0; h < pairs; h++) {
-            const int8_t *r0 = q + (2 * h) * ldq + 4 * g;
-            int8_t row0[8] = {0}, row1[8] = {0};
-            memcpy(row0, r0, second ? 8 : 4);
-            if (2 * h + 1 < mr) memcpy(row1, r0 + ldq, second ? 8 : 4);
-            const int8x16_t a = vcombine_s8(vld1_s8(row0), vld1_s8(row1));
-            for (int b = 0; b < 8; b++) acc[h][b] = vmmlaq_s32(acc[h][b], a, bm[b]);
-        }
-    }
+    long g = 0;
+    for (; g + 2 <= groups; g += 2) q8_mmla_step(mr, 1, q + 4 * g, ldq, panel + g * 64, acc);
+    if (g < groups) q8_mmla_step(mr, 0, q + 4 * g, ldq, panel + g * 64, acc);
     for (int h = 0; h < pairs; h++)
         for (int b = 0; b < 8; b++) {
-            int32_t t[4];
-            vst1q_s32(t, acc[h][b]);
-            out[2 * h][2 * b] = t[0], out[2 * h][2 * b + 1] = t[1];
-            if (2 * h + 1 < mr) out[2 * h + 1][2 * b] = t[2], out[2 * h + 1][2 * b + 1] = t[3];
+            vst1_s32(out[2 * h] + 2 * b, vget_low_s32(acc[h][b]));
+            if (2 * h + 1 < mr) vst1_s32(out[2 * h + 1] + 2 * b, vget_high_s32(acc[h][b]));
         }
 }
 
-#define Q8_ARM_DRIVER(NAME, TILE, MR_MAX, ATTR)                                                                 \
+#define Q8_ARM_DRIVER(NAME, TILE, TILE1, MR_MAX, ATTR)                                                               \
     ATTR static void NAME(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,          \
                           const void *packed, const float *wscale, const float *bias, const float *mul,        \
                           const float *add, long ldadd, float *y, long ldy) {                                  \
@@ -1148,7 +1145,7 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
             for (long i = 0; i < m; i += MR_MAX) {                                                             \
                 const int mr = (int)min_l(MR_MAX, m - i);                                                      \
                 switch (mr) {                                                                                  \
-                case 1: TILE(1, groups, q + i * ldq, ldq, panel, acc); break;                                 \
+                case 1: TILE1(1, groups, q + i * ldq, ldq, panel, acc); break;                                \
                 case 2: TILE(2, groups, q + i * ldq, ldq, panel, acc); break;                                 \
                 case 3: TILE(3, groups, q + i * ldq, ldq, panel, acc); break;                                 \
                 default: TILE(MR_MAX, groups, q + i * ldq, ldq, panel, acc); break;                           \
@@ -1160,9 +1157,11 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
 
 // Row tiles: 3 rows for level 1 (24 accumulators), 4 for levels 2 and 3 (16 accumulators; SDOT: plus 4 weight
 // vectors and one row; SMMLA: plus 8 zipped column pairs and a row pair).
-Q8_ARM_DRIVER(q8_gemm_asimd, q8_tile_asimd, 3, )
-Q8_ARM_DRIVER(q8_gemm_dot, q8_tile_dot, 4, __attribute__((target("arch=armv8.2-a+dotprod"))))
-Q8_ARM_DRIVER(q8_gemm_mmla, q8_tile_mmla, 4, __attribute__((target("arch=armv8.6-a+i8mm"))))
+// SMMLA works on row pairs: a tile of one row (m = 1, or one row left after the 4-row tiles) runs the SDOT tile
+// instead (the same exact sums, fewer instructions there; path 3 is only chosen where the dot product exists).
+Q8_ARM_DRIVER(q8_gemm_asimd, q8_tile_asimd, q8_tile_asimd, 3, )
+Q8_ARM_DRIVER(q8_gemm_dot, q8_tile_dot, q8_tile_dot, 4, __attribute__((target("arch=armv8.2-a+dotprod"))))
+Q8_ARM_DRIVER(q8_gemm_mmla, q8_tile_mmla, q8_tile_dot, 4, __attribute__((target("arch=armv8.6-a+i8mm"))))
 
 // MARK: aarch64: bf16 widened to f32 (odd element: the high half masked; even: shifted up), two fmla per pair
 

@@ -734,11 +734,7 @@ import Testing
         let defaults = Defaults()
         defer { defaults.restore() }
         let q8Best = vla_q8_force_isa(99), bf16Best = vla_bf16_force_isa(99)
-        #if arch(arm64)
-        #expect(defaults.q8 == min(q8Best, 2), "int8: the best path by default, SDOT before SMMLA (see vla_kernels.h)")
-        #else
         #expect(defaults.q8 == q8Best, "int8: the best path by default")
-        #endif
         #if arch(arm64)
         #expect(defaults.bf16 == bf16Best, "bf16: the best path by default, BFMMLA where FEAT_BF16 exists (see vla_kernels.h)")
         #else

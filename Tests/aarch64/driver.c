@@ -835,8 +835,8 @@ int main(int argc, char **argv) {
     int bf16 = expect("vla_bf16 best", want_bf16, vla_bf16_force_isa(99));
     expect("vla_sha256_has_instructions", want_sha, vla_sha256_has_instructions());
 #if defined(__aarch64__)
-    // SMMLA only when forced: the default is SDOT where both exist.
-    expect("vla_q8_isa default", q8 == 3 ? 2 : q8, q8_default);
+    // The best path by default: SMMLA where i8mm exists.
+    expect("vla_q8_isa default", q8, q8_default);
     // bf16: the best path (BFMMLA where FEAT_BF16 exists).
     expect("vla_bf16_isa default", bf16, bf16_default);
 #else

@@ -164,9 +164,9 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
 
 /// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
-/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA,
-/// only when forced: more instructions than SDOT as written, Docs/Deploying.md), 2 = dot product (SDOT, the
-/// default where present), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 3 = BFMMLA (the default where
+/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
+/// default where present: fewer instructions than SDOT, Docs/Deploying.md; single rows use SDOT), 2 = dot
+/// product (SDOT), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 3 = BFMMLA (the default where
 /// FEAT_BF16 exists: fewest instructions), 2 = BFDOT (the same bits as 3: the BFDotAdd rule above), 1 = Advanced
 /// SIMD (the fma chain of paths 0–2); quantization and rounding run the portable code there. bf16: 4 = AMX (tdpbf16ps),
 /// 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable; the default is 4 where AMX is usable, else 2
