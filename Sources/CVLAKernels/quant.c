@@ -10,7 +10,8 @@
 // aarch64: int8 3 = i8mm (SMMLA), 2 = dot product (SDOT), 1 = Advanced SIMD (SMULL + SADALP); bf16 3 = BFMMLA,
 //       2 = BFDOT (FEAT_BF16: both follow the architecture's BFDotAdd, round to odd with flushed denormals, a
 //       rule of their own stated in vla_kernels.h, as AMX's path 4 on x86), 1 = Advanced SIMD (bf16 widened to
-//       f32, two fmla per pair, as path 2 on x86). Quantization and rounding run the portable code on Arm.
+//       f32, two fmla per pair, as path 2 on x86). Quantization runs on Advanced SIMD at every level ≥ 1,
+//       bf16 rounding the portable code (which clang vectorizes).
 // Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
 // (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
 #include <math.h>
@@ -1028,6 +1029,59 @@ AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_
 
 #elif defined(__aarch64__)
 
+// MARK: aarch64: quantization on Advanced SIMD (the same operations as the portable code)
+//
+// (bf16 rounding stays the portable code on aarch64: clang vectorizes its integer rounding by itself, and a
+// hand-written Advanced SIMD version executed more instructions, Docs/Deploying.md.)
+
+// The row's max |x| with NaN skipped, as the portable loop: a lane keeps v only where v > a (false for NaN), and
+// the lanes hold no NaN and no −0, so any order of max gives the portable value.
+static inline float q8_absmax_asimd(const float *xr, long k) {
+    float32x4_t a4 = vdupq_n_f32(0.0f);
+    long p = 0;
+    for (; p + 4 <= k; p += 4) {
+        const float32x4_t v = vabsq_f32(vld1q_f32(xr + p));
+        a4 = vbslq_f32(vcgtq_f32(v, a4), v, a4);
+    }
+    float a = 0;
+    for (int l = 0; l < 4; l++) a = a4[l] > a ? a4[l] : a;
+    for (; p < k; p++) {
+        const float v = fabsf(xr[p]);
+        a = v > a ? v : a;
+    }
+    return a;
+}
+
+// q8_value on 4 lanes: x·inv (one rounding), NaN and values below −127 to −127 (a lane keeps v only where
+// v > −127), then min with 127, then fcvtns (round to nearest, ties to even: rintf then the exact conversion).
+static inline int32x4_t q8_value4(float32x4_t x, float32x4_t inv) {
+    const float32x4_t lo = vdupq_n_f32(-127.0f);
+    const float32x4_t v = vmulq_f32(x, inv);
+    const float32x4_t t = vminq_f32(vbslq_f32(vcgtq_f32(v, lo), v, lo), vdupq_n_f32(127.0f));
+    return vcvtnq_s32_f32(t);
+}
+
+static void q8_quantize_asimd(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s) {
+    const long padded = vla_q8_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        float inv;
+        q8_row_scale(q8_absmax_asimd(xr, k), &inv, &s[i]);
+        const float32x4_t iv = vdupq_n_f32(inv);
+        long p = 0;
+        for (; p + 16 <= k; p += 16) {
+            const int16x8_t lo = vcombine_s16(vmovn_s32(q8_value4(vld1q_f32(xr + p), iv)),
+                                              vmovn_s32(q8_value4(vld1q_f32(xr + p + 4), iv)));
+            const int16x8_t hi = vcombine_s16(vmovn_s32(q8_value4(vld1q_f32(xr + p + 8), iv)),
+                                              vmovn_s32(q8_value4(vld1q_f32(xr + p + 12), iv)));
+            vst1q_s8(qr + p, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));  // |values| ≤ 127: narrowing is exact
+        }
+        for (; p < k; p++) qr[p] = q8_value(xr[p], inv);
+        for (; p < padded; p++) qr[p] = 0;
+    }
+}
+
 // MARK: aarch64: the int8 products (exact int32 sums, then q8_out per element as the portable code)
 
 #define Q8_MR 6
@@ -1397,6 +1451,10 @@ void vla_q8_quantize(long m, long k, const float *x, long ldx, int8_t *q, long l
     case 3:
     case 2: q8_quantize512(m, k, x, ldx, q, ldq, s); return;
     case 1: q8_quantize256(m, k, x, ldx, q, ldq, s); return;
+#elif defined(__aarch64__)
+    case 3:
+    case 2:
+    case 1: q8_quantize_asimd(m, k, x, ldx, q, ldq, s); return;
 #endif
     default: q8_quantize_portable(m, k, x, ldx, q, ldq, s); return;
     }

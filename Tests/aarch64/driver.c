@@ -419,6 +419,60 @@ static void test_q8(int best, int quick) {
     vla_q8_force_isa(99);
 }
 
+/// vla_q8_quantize and vla_bf16_round on values where rounding is decided by a tie (rows whose max is 127, so
+/// that x·inv is x itself, holding halves; f32 values exactly halfway between two bf16), next to ±0, NaN, ±∞,
+/// denormals and the row-scale edge cases, every count 0…40 (vector body and tail), against level 0.
+static void test_activation_ties(int q8_best, int bf16_best) {
+    static const float specials[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -126.5f, 126.5f, -0.0f, 0.0f, 127.0f, -127.0f};
+    for (long k = 0; k <= 40; k++)
+        for (int variant = 0; variant < 3; variant++) {
+            const long m = 3, ldx = k + 1, ldq = vla_q8_row_stride(k) + 64, ldxb = vla_bf16_row_stride(k) + 32;
+            float *x = aligned(sizeof(float) * (size_t)(m * ldx + 1));
+            for (long i = 0; i < m * ldx; i++) {
+                const uint64_t r = next_u64();
+                if (variant == 0) x[i] = (float)((long)(r % 255) - 127) + 0.5f * (float)(r >> 8 & 1);  // halves
+                else if (variant == 1) x[i] = specials[(r >> 3) % (sizeof specials / sizeof specials[0])];
+                else x[i] = from_bits(((uint32_t)r & 0x807fffffu) | ((r >> 32 & 3) ? 0x3f800000u : 0));  // ties, denormals
+                if (variant == 2 && (r & 31) == 0) x[i] = from_bits((r >> 5 & 1) ? 0x7fc00000u : 0xff800000u);
+            }
+            for (long i = 0; i < m && k > 0; i++) x[i * ldx] = i == 1 ? -127.0f : 127.0f;  // max |x| = 127: inv = 1
+            if (variant == 2)
+                for (long i = 0; i < m * ldx; i++) {  // half-way bf16 cases: low 16 bits exactly 0x8000
+                    uint32_t b = to_bits(x[i]);
+                    if ((b & 0x7f800000u) != 0x7f800000u && (next_u64() & 1)) x[i] = from_bits((b & 0xffff0000u) | 0x8000u);
+                }
+            for (int level = 1; level <= q8_best; level++) {
+                int8_t *q0 = aligned((size_t)(m * ldq)), *q1 = aligned((size_t)(m * ldq));
+                float s0[3], s1[3];
+                memset(q0, 0x55, (size_t)(m * ldq)), memset(q1, 0x55, (size_t)(m * ldq));
+                vla_q8_force_isa(0);
+                vla_q8_quantize(m, k, x, ldx, q0, ldq, s0);
+                vla_q8_force_isa(level);
+                vla_q8_quantize(m, k, x, ldx, q1, ldq, s1);
+                char what[96];
+                snprintf(what, sizeof what, "vla_q8_quantize ties level %d k %ld variant %d", level, k, variant);
+                same_bytes(what, q0, q1, (size_t)(m * ldq));
+                same_floats(what, s0, s1, m);
+                free(q0), free(q1);
+            }
+            for (int level = 1; level <= bf16_best; level++) {
+                uint16_t *b0 = aligned(sizeof(uint16_t) * (size_t)(m * ldxb)), *b1 = aligned(sizeof(uint16_t) * (size_t)(m * ldxb));
+                memset(b0, 0x55, sizeof(uint16_t) * (size_t)(m * ldxb)), memset(b1, 0x55, sizeof(uint16_t) * (size_t)(m * ldxb));
+                vla_bf16_force_isa(0);
+                vla_bf16_round(m, k, x, ldx, b0, ldxb);
+                vla_bf16_force_isa(level);
+                vla_bf16_round(m, k, x, ldx, b1, ldxb);
+                char what[96];
+                snprintf(what, sizeof what, "vla_bf16_round ties level %d k %ld variant %d", level, k, variant);
+                same_bytes(what, b0, b1, sizeof(uint16_t) * (size_t)(m * ldxb));
+                free(b0), free(b1);
+            }
+            free(x);
+        }
+    vla_q8_force_isa(99);
+    vla_bf16_force_isa(99);
+}
+
 static void test_bf16(int best, int quick) {
     static const long ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 13};
     static const long ks[] = {1, 2, 3, 15, 32, 33, 100, 257};
@@ -854,6 +908,7 @@ int main(int argc, char **argv) {
     vla_kernels_force_isa(isa);
     test_elementwise(quick);
     test_q8(q8, quick);
+    test_activation_ties(q8, bf16);
 #if defined(__aarch64__)
     // Paths 2 (BFDOT) and 3 (BFMMLA) follow their own rule (vla_kernels.h): checked against its transcription.
     test_bf16_rule_cases();

@@ -168,7 +168,7 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
 /// default where present: fewer instructions than SDOT, Docs/Deploying.md; single rows use SDOT), 2 = dot
 /// product (SDOT), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 3 = BFMMLA (the default where
 /// FEAT_BF16 exists: fewest instructions), 2 = BFDOT (the same bits as 3: the BFDotAdd rule above), 1 = Advanced
-/// SIMD (the fma chain of paths 0–2); quantization and rounding run the portable code there. bf16: 4 = AMX (tdpbf16ps),
+/// SIMD (the fma chain of paths 0–2); quantization runs on Advanced SIMD at int8 paths 1–3, bf16 rounding the portable code. bf16: 4 = AMX (tdpbf16ps),
 /// 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable; the default is 4 where AMX is usable, else 2
 /// where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced: on the Intel Xeon measured,
 /// vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32 flops per cycle against 64 for
