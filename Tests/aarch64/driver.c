@@ -7,7 +7,8 @@
 //
 // The --expect options check what run-time detection chose on this CPU (the best level of each family and
 // whether SHA-256 instructions are used), so a run under `-cpu cortex-a53` proves that no dot-product, i8mm or
-// bf16 path is chosen there. Every level from 1 to the best is forced in turn and compared with level 0.
+// bf16 path is chosen there. Every level from 1 to the best is forced in turn and compared with level 0, except
+// the aarch64 BFDOT/BFMMLA paths (bf16 2 and 3), which are compared with a transcription of their own rule.
 // Exit status 0 when everything matches; otherwise the first mismatches are printed and the status is 1.
 #include <math.h>
 #include <stdint.h>

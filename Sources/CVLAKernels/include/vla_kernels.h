@@ -29,7 +29,7 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
 // scale 1; or accumulate 0 without bias) bit for bit on every path:
 //   acc = bias ? bias[j] : +0;  for p = 0 ..< k: acc = fma(a[i, p], w[p, j], acc);  y[i, j] = acc.
 // The path follows vla_kernels_isa() (and vla_kernels_force_isa): AVX-512F tiles of 8 rows × 48 columns,
-// AVX2 + FMA tiles of 6 × 16, aarch64 Advanced SIMD tiles of 6 × 16 (24 of the 32 q registers), portable C.
+// AVX2 + FMA tiles of 6 × 16, aarch64 Advanced SIMD tiles of 5 × 16 (20 of the 32 q registers), portable C.
 
 /// Bytes of a packed [k, n] weight (a multiple of 64).
 size_t vla_f32_packed_bytes(long k, long n);
