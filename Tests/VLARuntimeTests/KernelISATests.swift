@@ -152,7 +152,7 @@ import Testing
             #expect(Gemm.openBLASIsFast)
         } else {
             #if arch(arm64)
-            #expect(Gemm.openBLASIsFast == !["armv8", "neoversen1", "cortexa53"].contains(core), "core \(core)")
+            #expect(Gemm.openBLASIsFast == !["armv8", "neoversen1", "cortexa72", "cortexa53"].contains(core), "core \(core)")
             #expect(Planner.packedProducts == !Gemm.openBLASIsFast, "core \(core)")
             #else
             #expect(Gemm.openBLASIsFast == ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(core), "core \(core)")
