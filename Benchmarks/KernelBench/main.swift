@@ -215,7 +215,7 @@ func bestTime(_ n: Int, _ body: () -> Void) -> Double {
 func reducedPrecision(int8: Bool) {
     let m = option("--rows", 257), iterations = option("--iterations", 25)
     #if arch(arm64)
-    let pathNames = int8 ? ["portable", "ASIMD", "SDOT", "SMMLA", "-"] : ["portable", "ASIMD", "-", "-", "-"]
+    let pathNames = int8 ? ["portable", "ASIMD", "SDOT", "SMMLA", "-"] : ["portable", "ASIMD", "BFDOT", "BFMMLA", "-"]
     #else
     let pathNames = int8 ? ["portable", "AVX2", "AVX-512BW", "AVX-512 VNNI", "AMX"] : ["portable", "AVX2+FMA", "AVX-512F", "AVX-512 BF16", "AMX"]
     #endif

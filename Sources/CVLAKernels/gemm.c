@@ -211,19 +211,39 @@ static int supported_isa(void) {
 }
 #elif defined(__aarch64__)
 
-// MARK: aarch64 Advanced SIMD: tiles of up to 6 rows × 16 columns held in 24 of the 32 q registers
+// MARK: aarch64 Advanced SIMD: tiles of up to 5 rows × 16 columns held in 20 of the 32 q registers
 //
-// Each accumulator lane is one output element's chain: fmla (vfmaq_f32) is one fused multiply-add, the same
-// rounding as fmaf, so the bits equal gemm_portable's. Four q registers hold the row of b, one the broadcast a.
+// Each accumulator lane is one output element's chain: fmla (vfmaq_f32, or by element: vfmaq_laneq_f32) is one
+// fused multiply-add, the same rounding as fmaf, so the bits equal gemm_portable's. Per four steps of k, five q
+// registers hold the rows' next four values of a (used by lane), four the row of b; a last k % 4 steps
+// broadcast a. (Six rows, 24 accumulators, leave too few registers for that and counted more instructions.)
 // Column tails of 4 to 12 use fewer vectors; the last 1 to 3 columns run the portable chain in scalar fmaf.
 
 __attribute__((always_inline)) static inline void tile_neon(const int mr, const int nv, long k, const float *a,
                                                             long lda, const float *b, long ldb, float *c, long ldc,
                                                             int accumulate, float scale) {
-    float32x4_t acc[6][4];
+    float32x4_t acc[5][4];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++) acc[r][v] = accumulate ? vld1q_f32(c + r * ldc + 4 * v) : vdupq_n_f32(0);
-    for (long p = 0; p < k; p++) {
+    long p = 0;
+    for (; p + 4 <= k; p += 4) {  // each row's next four values in one register, used by lane
+        float32x4_t x4[5];
+        for (int r = 0; r < mr; r++) x4[r] = vld1q_f32(a + r * lda + p);
+#define GEMM_LANE(L)                                                                                            \
+    do {                                                                                                       \
+        const float *bp = b + (p + L) * ldb;                                                                   \
+        float32x4_t bv[4];                                                                                     \
+        for (int v = 0; v < nv; v++) bv[v] = vld1q_f32(bp + 4 * v);                                            \
+        for (int r = 0; r < mr; r++)                                                                           \
+            for (int v = 0; v < nv; v++) acc[r][v] = vfmaq_laneq_f32(acc[r][v], bv[v], x4[r], L);              \
+    } while (0)
+        GEMM_LANE(0);
+        GEMM_LANE(1);
+        GEMM_LANE(2);
+        GEMM_LANE(3);
+#undef GEMM_LANE
+    }
+    for (; p < k; p++) {
         const float *bp = b + p * ldb;
         float32x4_t bv[4];
         for (int v = 0; v < nv; v++) bv[v] = vld1q_f32(bp + 4 * v);
@@ -255,9 +275,9 @@ static void gemm_neon(long m, long n, long k, const float *a, long lda, const fl
         const long cols = n - j < 16 ? n - j : 16;
         const int nv = (int)(cols / 4);
         if (nv > 0)
-            for (long i = 0; i < m; i += 6) {
-                switch (m - i < 6 ? m - i : 6) { TILE_NEON_NVS(1) TILE_NEON_NVS(2) TILE_NEON_NVS(3)
-                    TILE_NEON_NVS(4) TILE_NEON_NVS(5) default: TILE_NEON_NVS(6) }
+            for (long i = 0; i < m; i += 5) {
+                switch (m - i < 5 ? m - i : 5) { TILE_NEON_NVS(1) TILE_NEON_NVS(2) TILE_NEON_NVS(3)
+                    TILE_NEON_NVS(4) default: TILE_NEON_NVS(5) }
             }
         for (long jj = j + 4 * nv; jj < j + cols; jj++)
             for (long i = 0; i < m; i++) {

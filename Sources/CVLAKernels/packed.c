@@ -195,23 +195,51 @@ __attribute__((target("avx2,fma"))) static void packed256(long m, long n0, long 
 
 #elif defined(__aarch64__)
 
-// MARK: aarch64 Advanced SIMD: tiles of up to 6 rows × one panel (four q registers per row: 24 accumulators)
+// MARK: aarch64 Advanced SIMD: tiles of up to 5 rows × one panel (four q registers per row: 20 accumulators)
 //
-// Per step of k: four 16-byte loads of the panel row, one broadcast load of a per row, 24 fmla (each one fused
-// multiply-add, as fmaf). The panel is zero-padded, so whole vectors are read; only the columns below n1 are
-// stored.
+// Per four steps of k: one 16-byte load of a per row (its four values, used by lane), four 16-byte loads of each
+// panel row, 80 fmla by element (each one fused multiply-add, as fmaf); a last k % 4 steps broadcast a instead.
+// Five rows leave registers for the five rows of a and the panel row; six (24 accumulators) would not, and
+// counted more instructions (spills). The panel is zero-padded, so whole vectors are read; only the columns
+// below n1 are stored.
 
 __attribute__((always_inline)) static inline void tile_packed_neon(const int MR, long k, const float *a, long lda,
                                                                    const float *w, long cols, const float *bias,
                                                                    float *y, long ldy) {
-    float32x4_t acc[6][4];
+    float32x4_t acc[5][4];
     for (int v = 0; v < 4; v++) {
         float b[4] = {0, 0, 0, 0};
         for (int c = 0; c < 4; c++)
             if (bias && 4 * v + c < cols) b[c] = bias[4 * v + c];
         for (int r = 0; r < MR; r++) acc[r][v] = vld1q_f32(b);
     }
-    for (long p = 0; p < k; p++) {
+    long p = 0;
+    // Four steps of k at a time: each row's next four values in one register, used by lane (fmla by element:
+    // the same fused multiply-add per element, with no broadcast per step).
+    for (; p + 4 <= k; p += 4) {
+        float32x4_t x4[5];
+        for (int r = 0; r < MR; r++) x4[r] = vld1q_f32(a + r * lda + p);
+#define PK_LANE(L)                                                                                              \
+    do {                                                                                                       \
+        const float *wp = w + (p + L) * PW;                                                                    \
+        const float32x4_t w0 = vld1q_f32(wp), w1 = vld1q_f32(wp + 4);                                          \
+        for (int r = 0; r < MR; r++) {                                                                         \
+            acc[r][0] = vfmaq_laneq_f32(acc[r][0], w0, x4[r], L);                                              \
+            acc[r][1] = vfmaq_laneq_f32(acc[r][1], w1, x4[r], L);                                              \
+        }                                                                                                      \
+        const float32x4_t w2 = vld1q_f32(wp + 8), w3 = vld1q_f32(wp + 12);                                     \
+        for (int r = 0; r < MR; r++) {                                                                         \
+            acc[r][2] = vfmaq_laneq_f32(acc[r][2], w2, x4[r], L);                                              \
+            acc[r][3] = vfmaq_laneq_f32(acc[r][3], w3, x4[r], L);                                              \
+        }                                                                                                      \
+    } while (0)
+        PK_LANE(0);
+        PK_LANE(1);
+        PK_LANE(2);
+        PK_LANE(3);
+#undef PK_LANE
+    }
+    for (; p < k; p++) {
         const float *wp = w + p * PW;
         const float32x4_t w0 = vld1q_f32(wp), w1 = vld1q_f32(wp + 4), w2 = vld1q_f32(wp + 8),
                           w3 = vld1q_f32(wp + 12);
@@ -240,16 +268,15 @@ static void packed_neon(long m, long n0, long n1, long k, const float *a, long l
     for (long j = n0; j < n1; j += PW) {
         const long cols = pk_min(PW, n1 - j);
         const float *w = packed + (j / PW) * pstride;
-        for (long i = 0; i < m; i += 6) {
+        for (long i = 0; i < m; i += 5) {
 #define PK_TILE_NEON(MR) \
     tile_packed_neon(MR, k, a + i * lda, lda, w, cols, bias ? bias + j : NULL, y + i * ldy + j, ldy)
-            switch (pk_min(6, m - i)) {
+            switch (pk_min(5, m - i)) {
             case 1: PK_TILE_NEON(1); break;
             case 2: PK_TILE_NEON(2); break;
             case 3: PK_TILE_NEON(3); break;
             case 4: PK_TILE_NEON(4); break;
-            case 5: PK_TILE_NEON(5); break;
-            default: PK_TILE_NEON(6); break;
+            default: PK_TILE_NEON(5); break;
             }
 #undef PK_TILE_NEON
         }

@@ -7,11 +7,11 @@
 // bf16: 4 = AMX (tdpbf16ps: its own order of sums, see vla_kernels.h), 3 = AVX-512 BF16 (vdpbf16ps),
 //       2 = AVX-512F (bf16 widened to f32 on load, two fmas per pair), 1 = AVX2 + FMA (the same at 256 bits),
 //       0 = portable C.
-// aarch64: int8 3 = i8mm (SMMLA), 2 = dot product (SDOT), 1 = Advanced SIMD (SMULL + SADALP); bf16 1 = Advanced
-//       SIMD (bf16 widened to f32, two fmla per pair, as path 2 on x86). BFDOT/BFMMLA are not used: they sum two
-//       products before one rounding (with round-to-odd or flushed denormals, depending on FEAT_EBF16), not the
-//       fma chain every bf16 path follows, so they would need a numerics rule of their own (as AMX's path 4).
-//       Quantization and rounding run the portable code on Arm.
+// aarch64: int8 3 = i8mm (SMMLA), 2 = dot product (SDOT), 1 = Advanced SIMD (SMULL + SADALP); bf16 3 = BFMMLA,
+//       2 = BFDOT (FEAT_BF16: both follow the architecture's BFDotAdd, round to odd with flushed denormals, a
+//       rule of their own stated in vla_kernels.h, as AMX's path 4 on x86), 1 = Advanced SIMD (bf16 widened to
+//       f32, two fmla per pair, as path 2 on x86). Quantization runs on Advanced SIMD at every level ≥ 1,
+//       bf16 rounding the portable code (which clang vectorizes).
 // Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
 // (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
 #include <math.h>
@@ -132,9 +132,13 @@ static int bf16_supported(void) {
 static int q8_supported(void) {
     const int f = vla_arm_features();
     if (!(f & VLA_ARM_ASIMD)) return 0;
-    return f & VLA_ARM_I8MM ? 3 : f & VLA_ARM_DOTPROD ? 2 : 1;
+    if (!(f & VLA_ARM_DOTPROD)) return 1;
+    return f & VLA_ARM_I8MM ? 3 : 2;  // (path 3 uses SDOT for single rows)
 }
-static int bf16_supported(void) { return vla_arm_features() & VLA_ARM_ASIMD ? 1 : 0; }
+static int bf16_supported(void) {
+    const int f = vla_arm_features();
+    return !(f & VLA_ARM_ASIMD) ? 0 : f & VLA_ARM_BF16 ? 3 : 1;
+}
 #else
 static int q8_supported(void) { return 0; }
 static int bf16_supported(void) { return 0; }
@@ -143,27 +147,25 @@ static int bf16_supported(void) { return 0; }
 // -1 until first use (see gemm.c: a race between first uses writes the same value twice).
 static volatile int q8_chosen = -1, bf16_chosen = -1;
 
-// aarch64: SMMLA (path 3) only when forced: this file's SMMLA tiles execute ~2.4× the instructions of its SDOT
-// tiles (row pairs assembled, column pairs zipped; Docs/Deploying.md), so SDOT is the default where both exist.
+// aarch64: SMMLA (path 3) is the default where i8mm exists: its tiles execute ~0.75× the instructions of the SDOT
+// tiles on DINOv2's shapes (Docs/Deploying.md); all paths give the same bits.
 int vla_q8_isa(void) {
     int isa = q8_chosen;
-    if (isa < 0) {
-        isa = q8_supported();
-#if defined(__aarch64__)
-        isa = isa == 3 ? 2 : isa;
-#endif
-        q8_chosen = isa;
-    }
+    if (isa < 0) q8_chosen = isa = q8_supported();
     return isa;
 }
 
 // vdpbf16ps runs at half the f32 FMA rate in flops on the Intel CPUs measured: path 3 only when forced. AMX
 // (path 4) is several times faster than path 2 on every shape measured: the default wherever it is usable.
+// aarch64: the best path (BFMMLA where FEAT_BF16 exists: fewest instructions, Docs/Deploying.md).
 int vla_bf16_isa(void) {
     int isa = bf16_chosen;
     if (isa < 0) {
         isa = bf16_supported();
-        bf16_chosen = isa = isa == 3 ? 2 : isa;
+#if defined(__x86_64__)
+        isa = isa == 3 ? 2 : isa;
+#endif
+        bf16_chosen = isa;
     }
     return isa;
 }
@@ -1027,6 +1029,59 @@ AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_
 
 #elif defined(__aarch64__)
 
+// MARK: aarch64: quantization on Advanced SIMD (the same operations as the portable code)
+//
+// (bf16 rounding stays the portable code on aarch64: clang vectorizes its integer rounding by itself, and a
+// hand-written Advanced SIMD version executed more instructions, Docs/Deploying.md.)
+
+// The row's max |x| with NaN skipped, as the portable loop: a lane keeps v only where v > a (false for NaN), and
+// the lanes hold no NaN and no −0, so any order of max gives the portable value.
+static inline float q8_absmax_asimd(const float *xr, long k) {
+    float32x4_t a4 = vdupq_n_f32(0.0f);
+    long p = 0;
+    for (; p + 4 <= k; p += 4) {
+        const float32x4_t v = vabsq_f32(vld1q_f32(xr + p));
+        a4 = vbslq_f32(vcgtq_f32(v, a4), v, a4);
+    }
+    float a = 0;
+    for (int l = 0; l < 4; l++) a = a4[l] > a ? a4[l] : a;
+    for (; p < k; p++) {
+        const float v = fabsf(xr[p]);
+        a = v > a ? v : a;
+    }
+    return a;
+}
+
+// q8_value on 4 lanes: x·inv (one rounding), NaN and values below −127 to −127 (a lane keeps v only where
+// v > −127), then min with 127, then fcvtns (round to nearest, ties to even: rintf then the exact conversion).
+static inline int32x4_t q8_value4(float32x4_t x, float32x4_t inv) {
+    const float32x4_t lo = vdupq_n_f32(-127.0f);
+    const float32x4_t v = vmulq_f32(x, inv);
+    const float32x4_t t = vminq_f32(vbslq_f32(vcgtq_f32(v, lo), v, lo), vdupq_n_f32(127.0f));
+    return vcvtnq_s32_f32(t);
+}
+
+static void q8_quantize_asimd(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s) {
+    const long padded = vla_q8_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        float inv;
+        q8_row_scale(q8_absmax_asimd(xr, k), &inv, &s[i]);
+        const float32x4_t iv = vdupq_n_f32(inv);
+        long p = 0;
+        for (; p + 16 <= k; p += 16) {
+            const int16x8_t lo = vcombine_s16(vmovn_s32(q8_value4(vld1q_f32(xr + p), iv)),
+                                              vmovn_s32(q8_value4(vld1q_f32(xr + p + 4), iv)));
+            const int16x8_t hi = vcombine_s16(vmovn_s32(q8_value4(vld1q_f32(xr + p + 8), iv)),
+                                              vmovn_s32(q8_value4(vld1q_f32(xr + p + 12), iv)));
+            vst1q_s8(qr + p, vcombine_s8(vmovn_s16(lo), vmovn_s16(hi)));  // |values| ≤ 127: narrowing is exact
+        }
+        for (; p < k; p++) qr[p] = q8_value(xr[p], inv);
+        for (; p < padded; p++) qr[p] = 0;
+    }
+}
+
 // MARK: aarch64: the int8 products (exact int32 sums, then q8_out per element as the portable code)
 
 #define Q8_MR 6
@@ -1093,44 +1148,46 @@ q8_tile_dot(const int mr, long groups, const int8_t *q, long ldq, const int8_t *
 
 // Level 3, i8mm: smmla multiplies a 2 × 8 block of rows by an 8 × 2 block of columns into 2 × 2 int32 sums. Two
 // groups of a panel, zipped by 32-bit lanes, give the 8 values of two columns side by side (zip1 of groups g and
-// g + 1: columns 0, 1; zip2: columns 2, 3); an odd last group meets zeros. Rows go in pairs (an odd last row
-// pairs with zeros, its sums dropped). Accumulator (pair h, block b) holds [r c, r c+1, r+1 c, r+1 c+1].
+// g + 1: columns 0, 1; zip2: columns 2, 3); an odd last group meets zero weights (whatever the row holds past
+// k: integer products with 0 are 0). Rows go in pairs (an odd last row pairs with itself, its copy's sums
+// dropped): each row's 8 values of the two groups loaded directly (the row stride, a multiple of 64, covers
+// them). Accumulator (pair h, block b) holds [r c, r c+1, r+1 c, r+1 c+1].
+__attribute__((target("arch=armv8.6-a+i8mm"), always_inline)) static inline void
+q8_mmla_step(const int mr, const int second, const int8_t *q, long ldq, const int8_t *wg, int32x4_t acc[][8]) {
+    const int pairs = (mr + 1) / 2;
+    int8x16_t a[2];
+    for (int h = 0; h < pairs; h++) {
+        const int8_t *r0 = q + 2 * h * ldq;
+        a[h] = vcombine_s8(vld1_s8(r0), vld1_s8(2 * h + 1 < mr ? r0 + ldq : r0));
+    }
+    for (int v = 0; v < 4; v++) {
+        const int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(wg + 16 * v));
+        const int32x4_t hi = second ? vreinterpretq_s32_s8(vld1q_s8(wg + 64 + 16 * v)) : vdupq_n_s32(0);
+        const int8x16_t b0 = vreinterpretq_s8_s32(vzip1q_s32(lo, hi)), b1 = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
+        for (int h = 0; h < pairs; h++) {
+            acc[h][2 * v] = vmmlaq_s32(acc[h][2 * v], a[h], b0);
+            acc[h][2 * v + 1] = vmmlaq_s32(acc[h][2 * v + 1], a[h], b1);
+        }
+    }
+}
+
 __attribute__((target("arch=armv8.6-a+i8mm"), always_inline)) static inline void
 q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t *panel, int32_t out[][16]) {
-    enum { PAIRS = 2 };
-    int32x4_t acc[PAIRS][8];
+    int32x4_t acc[2][8];
     const int pairs = (mr + 1) / 2;
     for (int h = 0; h < pairs; h++)
         for (int b = 0; b < 8; b++) acc[h][b] = vdupq_n_s32(0);
-    for (long g = 0; g < groups; g += 2) {
-        const int8_t *wg = panel + g * 64;
-        const int second = g + 1 < groups;
-        int8x16_t bm[8];
-        for (int v = 0; v < 4; v++) {
-            const int32x4_t lo = vreinterpretq_s32_s8(vld1q_s8(wg + 16 * v));
-            const int32x4_t hi = second ? vreinterpretq_s32_s8(vld1q_s8(wg + 64 + 16 * v)) : vdupq_n_s32(0);
-            bm[2 * v] = vreinterpretq_s8_s32(vzip1q_s32(lo, hi));
-            bm[2 * v + 1] = vreinterpretq_s8_s32(vzip2q_s32(lo, hi));
-        }
-        for (int h = 0; h < pairs; h++) {
-            const int8_t *r0 = q + (2 * h) * ldq + 4 * g;
-            int8_t row0[8] = {0}, row1[8] = {0};
-            memcpy(row0, r0, second ? 8 : 4);
-            if (2 * h + 1 < mr) memcpy(row1, r0 + ldq, second ? 8 : 4);
-            const int8x16_t a = vcombine_s8(vld1_s8(row0), vld1_s8(row1));
-            for (int b = 0; b < 8; b++) acc[h][b] = vmmlaq_s32(acc[h][b], a, bm[b]);
-        }
-    }
+    long g = 0;
+    for (; g + 2 <= groups; g += 2) q8_mmla_step(mr, 1, q + 4 * g, ldq, panel + g * 64, acc);
+    if (g < groups) q8_mmla_step(mr, 0, q + 4 * g, ldq, panel + g * 64, acc);
     for (int h = 0; h < pairs; h++)
         for (int b = 0; b < 8; b++) {
-            int32_t t[4];
-            vst1q_s32(t, acc[h][b]);
-            out[2 * h][2 * b] = t[0], out[2 * h][2 * b + 1] = t[1];
-            if (2 * h + 1 < mr) out[2 * h + 1][2 * b] = t[2], out[2 * h + 1][2 * b + 1] = t[3];
+            vst1_s32(out[2 * h] + 2 * b, vget_low_s32(acc[h][b]));
+            if (2 * h + 1 < mr) vst1_s32(out[2 * h + 1] + 2 * b, vget_high_s32(acc[h][b]));
         }
 }
 
-#define Q8_ARM_DRIVER(NAME, TILE, MR_MAX, ATTR)                                                                 \
+#define Q8_ARM_DRIVER(NAME, TILE, TILE1, MR_MAX, ATTR)                                                               \
     ATTR static void NAME(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,          \
                           const void *packed, const float *wscale, const float *bias, const float *mul,        \
                           const float *add, long ldadd, float *y, long ldy) {                                  \
@@ -1142,7 +1199,7 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
             for (long i = 0; i < m; i += MR_MAX) {                                                             \
                 const int mr = (int)min_l(MR_MAX, m - i);                                                      \
                 switch (mr) {                                                                                  \
-                case 1: TILE(1, groups, q + i * ldq, ldq, panel, acc); break;                                 \
+                case 1: TILE1(1, groups, q + i * ldq, ldq, panel, acc); break;                                \
                 case 2: TILE(2, groups, q + i * ldq, ldq, panel, acc); break;                                 \
                 case 3: TILE(3, groups, q + i * ldq, ldq, panel, acc); break;                                 \
                 default: TILE(MR_MAX, groups, q + i * ldq, ldq, panel, acc); break;                           \
@@ -1154,9 +1211,11 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
 
 // Row tiles: 3 rows for level 1 (24 accumulators), 4 for levels 2 and 3 (16 accumulators; SDOT: plus 4 weight
 // vectors and one row; SMMLA: plus 8 zipped column pairs and a row pair).
-Q8_ARM_DRIVER(q8_gemm_asimd, q8_tile_asimd, 3, )
-Q8_ARM_DRIVER(q8_gemm_dot, q8_tile_dot, 4, __attribute__((target("arch=armv8.2-a+dotprod"))))
-Q8_ARM_DRIVER(q8_gemm_mmla, q8_tile_mmla, 4, __attribute__((target("arch=armv8.6-a+i8mm"))))
+// SMMLA works on row pairs: a tile of one row (m = 1, or one row left after the 4-row tiles) runs the SDOT tile
+// instead (the same exact sums, fewer instructions there; path 3 is only chosen where the dot product exists).
+Q8_ARM_DRIVER(q8_gemm_asimd, q8_tile_asimd, q8_tile_asimd, 3, )
+Q8_ARM_DRIVER(q8_gemm_dot, q8_tile_dot, q8_tile_dot, 4, __attribute__((target("arch=armv8.2-a+dotprod"))))
+Q8_ARM_DRIVER(q8_gemm_mmla, q8_tile_mmla, q8_tile_dot, 4, __attribute__((target("arch=armv8.6-a+i8mm"))))
 
 // MARK: aarch64: bf16 widened to f32 (odd element: the high half masked; even: shifted up), two fmla per pair
 
@@ -1223,6 +1282,163 @@ static void bf16_gemm_asimd(long m, long n0, long n1, long k, const uint16_t *xb
     }
 }
 
+// MARK: aarch64: bf16 with BFDOT (path 2) and BFMMLA (path 3): one numerics rule, not the fma chain
+//
+// Both instructions compute, per output and per pair of k, the architecture's BFDotAdd (FEAT_BF16, with FPCR.EBF
+// 0): acc = R(acc + R(x[2t]·w[2t] + x[2t+1]·w[2t+1])), where each product is R(exact product) too and R rounds
+// to odd, flushes a result below 2^−126 to zero and reads denormal inputs as zero; FPCR's FZ, DN and RMode are
+// ignored (vla_kernels.h states the full rule). BFMMLA's 2 × 4 by 4 × 2 step is two BFDotAdds per output, pair
+// 2g then pair 2g + 1, so both paths give the same bits as long as they see the same pairs: the pair count is
+// padded to even with a pair of zero x and zero w in both (it can only turn a −0 into +0). On a core with
+// FEAT_EBF16 and FPCR.EBF set (nothing in vlac sets it) the instructions follow another rule: the entry point
+// then runs path 1.
+
+#define BF_DOT_ATTR __attribute__((target("arch=armv8.6-a+bf16"), always_inline)) static inline
+
+/// FPCR.EBF (bit 13; RES0, reading 0, without FEAT_EBF16).
+static inline int bf16_fpcr_ebf(void) {
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    return (int)((fpcr >> 13) & 1);
+}
+
+/// Accumulators of a tile start at the bias of its 16 columns (0 past cols or without bias).
+TA void bf16_bias16(const float *bias, long cols, float b[16]) {
+    for (int c = 0; c < 16; c++) b[c] = bias && c < cols ? bias[c] : 0.0f;
+}
+
+// Path 2: rows × 16 columns in 4 accumulators per row; each bfdot takes one row's pair t (a lane of the row's
+// next 8 values) against the 4 weight vectors of pair t (lane c: column c's pair).
+BF_DOT_ATTR void bf16_tile_bfdot(const int mr, long pairs, const uint16_t *xb, long ldxb, const uint16_t *panel,
+                                 long cols, const float *bias, float out[][16]) {
+    float32x4_t acc[5][4];
+    float b[16];
+    bf16_bias16(bias, cols, b);
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = vld1q_f32(b + 4 * v);
+    long t = 0;
+#define BF_DOT_STEP(LANE)                                                                                       \
+    do {                                                                                                       \
+        const uint16_t *wt = panel + (t + LANE) * 32;                                                          \
+        bfloat16x8_t w[4];                                                                                     \
+        for (int v = 0; v < 4; v++) w[v] = vreinterpretq_bf16_u16(vld1q_u16(wt + 8 * v));                     \
+        for (int r = 0; r < mr; r++)                                                                          \
+            for (int v = 0; v < 4; v++) acc[r][v] = vbfdotq_laneq_f32(acc[r][v], w[v], x[r], LANE);            \
+    } while (0)
+    for (; t + 4 <= pairs; t += 4) {
+        bfloat16x8_t x[5];
+        for (int r = 0; r < mr; r++) x[r] = vreinterpretq_bf16_u16(vld1q_u16(xb + r * ldxb + 2 * t));
+        BF_DOT_STEP(0);
+        BF_DOT_STEP(1);
+        BF_DOT_STEP(2);
+        BF_DOT_STEP(3);
+    }
+    if (t < pairs) {  // 1–3 pairs left: the row's next 8 values lie within its stride (a multiple of 32)
+        bfloat16x8_t x[5];
+        for (int r = 0; r < mr; r++) x[r] = vreinterpretq_bf16_u16(vld1q_u16(xb + r * ldxb + 2 * t));
+        const long left = pairs - t;
+        BF_DOT_STEP(0);
+        if (left > 1) BF_DOT_STEP(1);
+        if (left > 2) BF_DOT_STEP(2);
+    }
+#undef BF_DOT_STEP
+    if (pairs & 1) {  // the zero pair BFMMLA adds (acc + +0: turns −0 into +0, nothing else)
+        const bfloat16x8_t z = vreinterpretq_bf16_u16(vdupq_n_u16(0));
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < 4; v++) acc[r][v] = vbfdotq_f32(acc[r][v], z, z);
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) vst1q_f32(out[r] + 4 * v, acc[r][v]);
+}
+
+/// One step of bf16_tile_bfmmla: pairs t and t + 1 (second) or pair t and a zero pair (x and w zero there).
+BF_DOT_ATTR void bf16_mmla_step(const int mr, const int second, const uint16_t *x, long ldxb, const uint16_t *wt,
+                                float32x4_t acc[][8]) {
+    const int hp = (mr + 1) / 2;
+    bfloat16x8_t a[3];
+    for (int h = 0; h < hp; h++) {
+        const uint16_t *r0 = x + 2 * h * ldxb;
+        uint16x4_t lo = vdup_n_u16(0), hi = vdup_n_u16(0);
+        if (second) lo = vld1_u16(r0);
+        else lo = vreinterpret_u16_u32(vld1_lane_u32((const uint32_t *)r0, vreinterpret_u32_u16(lo), 0));
+        if (2 * h + 1 < mr) {
+            if (second) hi = vld1_u16(r0 + ldxb);
+            else hi = vreinterpret_u16_u32(vld1_lane_u32((const uint32_t *)(r0 + ldxb), vreinterpret_u32_u16(hi), 0));
+        }
+        a[h] = vreinterpretq_bf16_u16(vcombine_u16(lo, hi));
+    }
+    for (int v = 0; v < 4; v++) {
+        const uint32x4_t p0 = vld1q_u32((const uint32_t *)(wt + 8 * v));
+        const uint32x4_t p1 = second ? vld1q_u32((const uint32_t *)(wt + 32 + 8 * v)) : vdupq_n_u32(0);
+        const bfloat16x8_t b0 = vreinterpretq_bf16_u32(vzip1q_u32(p0, p1));
+        const bfloat16x8_t b1 = vreinterpretq_bf16_u32(vzip2q_u32(p0, p1));
+        for (int h = 0; h < hp; h++) {
+            acc[h][2 * v] = vbfmmlaq_f32(acc[h][2 * v], a[h], b0);
+            acc[h][2 * v + 1] = vbfmmlaq_f32(acc[h][2 * v + 1], a[h], b1);
+        }
+    }
+}
+
+// Path 3: bfmmla multiplies a 2 × 4 block of rows (two pairs of k) by a 4 × 2 block of columns into 2 × 2 sums.
+// Pairs 2g and 2g + 1 of a panel, zipped by 32-bit lanes, give two columns' 4 values side by side (zip1 of the
+// vectors holding columns 4v ..< 4v + 4: columns 4v, 4v + 1; zip2: 4v + 2, 4v + 3). Rows go in pairs (an odd
+// last row pairs with zeros, its sums dropped). Accumulator (h, b) holds [r c, r c+1, r+1 c, r+1 c+1] for rows
+// r = 2h, r + 1 and columns c = 2b, c + 1. A last group without its second pair meets zero x and zero w there.
+BF_DOT_ATTR void bf16_tile_bfmmla(const int mr, long pairs, const uint16_t *xb, long ldxb, const uint16_t *panel,
+                                  long cols, const float *bias, float out[][16]) {
+    enum { HP = 3 };
+    float32x4_t acc[HP][8];
+    float b[16];
+    bf16_bias16(bias, cols, b);
+    const int hp = (mr + 1) / 2;
+    for (int c = 0; c < 8; c++) {
+        const float32x2_t b2 = vld1_f32(b + 2 * c);
+        for (int h = 0; h < hp; h++) acc[h][c] = vcombine_f32(b2, b2);
+    }
+    long t = 0;
+    for (; t + 2 <= pairs; t += 2) bf16_mmla_step(mr, 1, xb + 2 * t, ldxb, panel + t * 32, acc);
+    if (t < pairs) bf16_mmla_step(mr, 0, xb + 2 * t, ldxb, panel + t * 32, acc);
+    for (int h = 0; h < hp; h++)
+        for (int c = 0; c < 8; c++) {
+            vst1_f32(out[2 * h] + 2 * c, vget_low_f32(acc[h][c]));
+            if (2 * h + 1 < mr) vst1_f32(out[2 * h + 1] + 2 * c, vget_high_f32(acc[h][c]));
+        }
+}
+
+#define BF_ARM_DRIVER(NAME, TILE, MR_MAX, ATTR)                                                                        \
+    ATTR static void NAME(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, \
+                          const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) { \
+        const long pairs = ceil_to(k, 2) / 2, pstride = pairs * 32;                                             \
+        float acc[6][16];                                                                                       \
+        for (long j0 = n0; j0 < n1; j0 += 16) {                                                                \
+            const uint16_t *panel = (const uint16_t *)packed + (j0 / 16) * pstride;                            \
+            const long cols = min_l(16, n1 - j0);                                                              \
+            const float *bj = bias ? bias + j0 : NULL;                                                         \
+            for (long i = 0; i < m; i += MR_MAX) {                                                             \
+                const int mr = (int)min_l(MR_MAX, m - i);                                                      \
+                switch (mr) {                                                                                  \
+                case 1: TILE(1, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;                     \
+                case 2: TILE(2, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;                     \
+                case 3: TILE(3, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;                     \
+                case 4: TILE(4, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;                     \
+                case 5: TILE(5, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;                     \
+                default: TILE(MR_MAX, pairs, xb + i * ldxb, ldxb, panel, cols, bj, acc); break;               \
+                }                                                                                              \
+                for (int r = 0; r < mr; r++)                                                                   \
+                    for (long c = 0; c < cols; c++) {                                                          \
+                        const long j = j0 + c;                                                                 \
+                        float v = acc[r][c];                                                                   \
+                        if (mul) v = v * mul[j];                                                               \
+                        if (add) v = v + add[(i + r) * ldadd + j];                                             \
+                        y[(i + r) * ldy + j] = v;                                                              \
+                    }                                                                                          \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
+BF_ARM_DRIVER(bf16_gemm_bfdot, bf16_tile_bfdot, 4, __attribute__((target("arch=armv8.6-a+bf16"))))
+BF_ARM_DRIVER(bf16_gemm_bfmmla, bf16_tile_bfmmla, 4, __attribute__((target("arch=armv8.6-a+bf16"))))
+
 #endif  // __x86_64__, __aarch64__
 
 // MARK: entry points
@@ -1235,6 +1451,10 @@ void vla_q8_quantize(long m, long k, const float *x, long ldx, int8_t *q, long l
     case 3:
     case 2: q8_quantize512(m, k, x, ldx, q, ldq, s); return;
     case 1: q8_quantize256(m, k, x, ldx, q, ldq, s); return;
+#elif defined(__aarch64__)
+    case 3:
+    case 2:
+    case 1: q8_quantize_asimd(m, k, x, ldx, q, ldq, s); return;
 #endif
     default: q8_quantize_portable(m, k, x, ldx, q, ldq, s); return;
     }
@@ -1282,6 +1502,18 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
     case 2: bf16_gemm512(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     case 1: bf16_gemm256(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
 #elif defined(__aarch64__)
+    case 3:
+        if (!bf16_fpcr_ebf()) {
+            bf16_gemm_bfmmla(m, n0, n1, k, xb, ldxb, packed, bias, mul, add, ldadd, y, ldy);
+            return;
+        }
+        __attribute__((fallthrough));  // FPCR.EBF set: BFMMLA would follow another rule
+    case 2:
+        if (!bf16_fpcr_ebf()) {
+            bf16_gemm_bfdot(m, n0, n1, k, xb, ldxb, packed, bias, mul, add, ldadd, y, ldy);
+            return;
+        }
+        __attribute__((fallthrough));
     case 1: bf16_gemm_asimd(m, n0, n1, k, xb, ldxb, packed, bias, mul, add, ldadd, y, ldy); return;
 #endif
     default: bf16_gemm_portable(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;

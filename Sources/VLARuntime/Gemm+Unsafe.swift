@@ -37,19 +37,28 @@ enum Gemm {
     /// Whether OpenBLAS's kernels are worth calling here. On x86, where the own kernel has AVX2 + FMA or
     /// AVX-512 paths, only OpenBLAS's FMA kernel families are: an OpenBLAS that does not know the CPU (0.3.21
     /// takes an Intel Xeon of family 6, model 207 for "Prescott") runs SSE3 kernels at a fifth of the speed, so
-    /// every product then goes to the own kernel. Elsewhere (the own kernel is portable C) OpenBLAS always is.
-    /// On aarch64 it always is too: every OpenBLAS core family there (armv8, cortexa53/a57/a72/a76,
-    /// neoversen1/n2/v1, ...) runs NEON or SVE kernels, and the own kernel's Advanced SIMD path is not measured
-    /// against them yet (Docs/Deploying.md), so large products stay with OpenBLAS.
+    /// every product then goes to the own kernel. Where the own kernel is portable C OpenBLAS always is.
+    /// On aarch64 (Advanced SIMD) not for the kernel families whose instructions were counted under qemu
+    /// (Docs/Deploying.md; an estimate, not a timing): Debian 12's OpenBLAS 0.3.21 runs `armv8` (also on
+    /// Cortex-A76 and A78AE, which it does not know), `neoversen1`, `cortexa72` or `cortexa53` kernels, and
+    /// those execute more instructions per product than the own kernels at every row count of DINOv2's
+    /// linears: `armv8`, `neoversen1` and `cortexa72` 10–21% more than the packed kernel from 8 rows (10% from
+    /// 64), 1.4–2.8× at 1–4 rows, and 7–9% more than the unpacked one from 16 rows; `cortexa53` 1.5–2.6× the
+    /// packed kernel's. Other families (SVE: `neoversev1`, `neoversen2`; `cortexa55/57/73`, not counted) keep
+    /// the large products.
     static let openBLASIsFast: Bool = {
-        #if arch(arm64)
-        return true
-        #else
         // The CPU's best path, not the current one: tests force paths while other suites run.
         if vla_kernels_supported_isa() == 0 { return true }
+        #if arch(arm64)
+        return !openBLASCountedSlower.contains(openBLASCore)
+        #else
         return ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(openBLASCore)
         #endif
     }()
+
+    /// aarch64: OpenBLAS core families whose products counted more instructions than the own Advanced SIMD
+    /// kernels (`Tests/aarch64/count-openblas.sh`, Docs/Deploying.md).
+    static let openBLASCountedSlower: Set<String> = ["armv8", "neoversen1", "cortexa72", "cortexa53"]
 
     /// `dst[j, i] = src[i, j]` for a `rows × cols` block (row strides `lds`, `ldd`).
     @inline(__always)

@@ -238,7 +238,8 @@ import VLAFormat
     /// ``RuntimeOptions/smallProductRows`` `Int.max` forces the own unpacked kernel (`vla_gemm`) and 0 forces
     /// OpenBLAS, for every product (tests compare the paths). Otherwise a product whose weight is a constant
     /// runs the packed kernel (weights packed here, once) where the own kernel has SIMD paths (AVX2 + FMA or
-    /// AVX-512; not on aarch64, see ``packedProducts``), and the others (weights in the arena, or portable C) follow ``useBLAS(m:n:k:)``.
+    /// AVX-512; aarch64 Advanced SIMD where ``packedProducts`` says so), and the others (weights in the arena, or
+    /// portable C) follow ``useBLAS(m:n:k:)``.
     func productRoute(m: Int, n: Int, k: Int, constantWeights: Bool) -> ProductRoute {
         let small = interpreter.options.smallProductRows
         if small == Int.max { return .own }
@@ -249,11 +250,12 @@ import VLAFormat
 
     /// Whether constant weights are packed for vla_f32_gemm_packed: on x86 with AVX2 + FMA or AVX-512, where it
     /// is faster than the unpacked kernel and than OpenBLAS's FMA kernels at every row count measured
-    /// (`vlac-kernel-bench crossover`). On aarch64 not (yet): the Advanced SIMD packed path gives the same bits
-    /// but has not been timed against OpenBLAS's NEON kernels on a board, so OpenBLAS keeps the large products
-    /// and the own kernel (Advanced SIMD there) the small ones (Docs/Deploying.md).
+    /// (`vlac-kernel-bench crossover`). On aarch64 with Advanced SIMD where OpenBLAS's kernel family counted
+    /// more instructions than the own kernels (``Gemm/openBLASIsFast`` false): OpenBLAS counts 1.1–2.8× the
+    /// packed 5 × 16 tiles' instructions at every row count of DINOv2's linears (Docs/Deploying.md: an estimate
+    /// from instruction counts under qemu, not a timing); elsewhere on aarch64 OpenBLAS keeps the large products.
     #if arch(arm64)
-    static let packedProducts = false
+    static let packedProducts: Bool = vla_kernels_supported_isa() >= 1 && !Gemm.openBLASIsFast
     #else
     static let packedProducts: Bool = vla_kernels_supported_isa() >= 1
     #endif

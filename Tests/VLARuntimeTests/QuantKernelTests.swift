@@ -28,6 +28,18 @@ import Testing
         }
     }
 
+    /// Forces a bf16 path for the tests that compare paths with the models here. On aarch64 only paths 0 and 1
+    /// (the fma chain): BFDOT and BFMMLA (2, 3) follow the architecture's own rule (vla_kernels.h), which
+    /// Tests/aarch64/driver.c checks bit for bit against its transcription (`make test` runs it natively on an
+    /// Arm machine).
+    static func forceBF16(_ isa: Int32) -> Int32 {
+        #if arch(arm64)
+        return vla_bf16_force_isa(min(isa, 1))
+        #else
+        return vla_bf16_force_isa(isa)
+        #endif
+    }
+
     /// The default paths, captured before forcing and put back after.
     struct Defaults {
         let q8 = vla_q8_isa(), bf16 = vla_bf16_isa()
@@ -469,7 +481,7 @@ import Testing
         let want = values.map(Self.bf16Round)
         for k in [1, 7, 16, 33, values.count] {
             let m = values.count / k, ldx = k, ldxb = vla_bf16_row_stride(k) + 1
-            Self.forEachPath(best: vla_bf16_force_isa) { isa in
+            Self.forEachPath(best: Self.forceBF16) { isa in
                 var xb = [UInt16](repeating: 0x5555, count: m * ldxb)
                 vla_bf16_round(m, k, values, ldx, &xb, ldxb)
                 for i in 0..<m {
@@ -514,7 +526,7 @@ import Testing
                     // S = |bias| + Σ|x̃·w| per element, for path 4's bound (a product of the magnitudes).
                     let absSums = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x.map(abs), ldx: ldx, w: w.map { $0 & 0x7fff }, ldw: ldw,
                                                e: Epilogue(bias: e.bias?.map(abs)), y0: y0, ldy: ldy, ldxb: ldxb).y
-                    Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                    Self.forEachPath(best: Self.forceBF16) { isa in
                         let got = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, e: e, y0: y0,
                                                ldy: ldy, ldxb: ldxb).y
                         if want == nil { want = got }  // isa 0 runs first
@@ -559,7 +571,7 @@ import Testing
                 let plain = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n)
                 let flushed = Self.bf16Model(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n, flush: true)
                 let amx = Self.bf16AMXModel(m: m, n0: 0, n1: n, k: k, xb: xb, ldxb: k, w: w, ldw: n, e: e, y0: y0, ldy: n)
-                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                Self.forEachPath(best: Self.forceBF16) { isa in
                     let got = Self.runBF16(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, e: e, y0: y0, ldy: n,
                                            ldxb: vla_bf16_row_stride(k)).y
                     let diff = Self.firstDifference(got, isa == 4 ? amx : isa == 3 ? flushed : plain)
@@ -605,7 +617,7 @@ import Testing
                 let xb = x.map(Self.bf16Round)
                 let want16 = Self.bf16Model(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n)
                 let amx16 = Self.bf16AMXModel(m: m, n0: n0, n1: n1, k: k, xb: xb, ldxb: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n)
-                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                Self.forEachPath(best: Self.forceBF16) { isa in
                     let got = Self.runBF16(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w16, ldw: ldw, e: e, y0: y0, ldy: n,
                                            ldxb: vla_bf16_row_stride(k)).y
                     let diff = Self.firstDifference(got, isa == 4 ? amx16 : want16)
@@ -664,7 +676,7 @@ import Testing
             Self.guarded(vla_bf16_packed_bytes(k, n)) { packed in
                 Self.guarded(m * ldxb * 2) { xb in
                     vla_bf16_pack(k, n, w16, n, packed)
-                    Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                    Self.forEachPath(best: Self.forceBF16) { isa in
                         let xp = xb.assumingMemoryBound(to: UInt16.self)
                         vla_bf16_round(m, k, x, k, xp, ldxb)
                         vla_bf16_gemm(m, 0, n, k, xp, ldxb, packed, n, e.bias, nil, nil, 0, &y, n)
@@ -722,12 +734,12 @@ import Testing
         let defaults = Defaults()
         defer { defaults.restore() }
         let q8Best = vla_q8_force_isa(99), bf16Best = vla_bf16_force_isa(99)
-        #if arch(arm64)
-        #expect(defaults.q8 == min(q8Best, 2), "int8: the best path by default, SDOT before SMMLA (see vla_kernels.h)")
-        #else
         #expect(defaults.q8 == q8Best, "int8: the best path by default")
-        #endif
+        #if arch(arm64)
+        #expect(defaults.bf16 == bf16Best, "bf16: the best path by default, BFMMLA where FEAT_BF16 exists (see vla_kernels.h)")
+        #else
         #expect(defaults.bf16 == (bf16Best == 4 ? 4 : min(bf16Best, 2)), "bf16: AMX, else AVX-512F before AVX-512 BF16 (see vla_kernels.h)")
+        #endif
         #expect(vla_q8_force_isa(-5) == 0 && vla_bf16_force_isa(-5) == 0)
     }
 
@@ -790,7 +802,7 @@ import Testing
                 }
             } else {
                 let w = c.w.map { UInt16($0) }
-                Self.forEachPath(best: vla_bf16_force_isa) { isa in
+                Self.forEachPath(best: Self.forceBF16) { isa in
                     let r = Self.runBF16(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, e: e, y0: y0, ldy: n,
                                          ldxb: vla_bf16_row_stride(k))
                     let ldxb = vla_bf16_row_stride(k)

@@ -1,6 +1,7 @@
 // One kernel call on one shape at one forced level, for counting the instructions it executes under
 // qemu-aarch64 (Tests/aarch64/count.sh): `count KERNEL LEVEL M K N` with KERNEL one of gemm, packed, q8, bf16,
-// gelu (GELU erf of M·K values), softmax (M rows of K). LEVEL −1 does the same set-up (packing, quantizing)
+// gelu (GELU erf of M·K values), softmax (M rows of K), quantize (vla_q8_quantize of M rows of K), round
+// (vla_bf16_round of M rows of K). LEVEL −1 does the same set-up (packing, quantizing)
 // and no call: the baseline count.sh subtracts.
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ static void *buffer(size_t bytes) {
 
 int main(int argc, char **argv) {
     if (argc != 6) {
-        fprintf(stderr, "usage: %s gemm|packed|q8|bf16|gelu|softmax LEVEL M K N\n", argv[0]);
+        fprintf(stderr, "usage: %s gemm|packed|q8|bf16|gelu|softmax|quantize|round LEVEL M K N\n", argv[0]);
         return 2;
     }
     const char *kernel = argv[1];
@@ -60,6 +61,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(kernel, "gelu")) done = vla_unary(VLA_GELU_ERF, 0, a, y, m * k);  // m·k values
     else if (!strcmp(kernel, "softmax"))
         for (long i = 0; i < m && done; i++) done = vla_softmax_row(a + i * k, y + i * k, k);  // m rows of k
+    else if (!strcmp(kernel, "quantize")) vla_q8_quantize(m, k, a, k, q, vla_q8_row_stride(k), s);
+    else if (!strcmp(kernel, "round")) vla_bf16_round(m, k, a, k, xb, vla_bf16_row_stride(k));
     printf("%s level %d: %s, y[0] %g\n", kernel, level, done ? "ran" : "no fast path", (double)y[0]);
     return 0;
 }

@@ -7,7 +7,8 @@
 //
 // The --expect options check what run-time detection chose on this CPU (the best level of each family and
 // whether SHA-256 instructions are used), so a run under `-cpu cortex-a53` proves that no dot-product, i8mm or
-// bf16 path is chosen there. Every level from 1 to the best is forced in turn and compared with level 0.
+// bf16 path is chosen there. Every level from 1 to the best is forced in turn and compared with level 0, except
+// the aarch64 BFDOT/BFMMLA paths (bf16 2 and 3), which are compared with a transcription of their own rule.
 // Exit status 0 when everything matches; otherwise the first mismatches are printed and the status is 1.
 #include <math.h>
 #include <stdint.h>
@@ -419,6 +420,60 @@ static void test_q8(int best, int quick) {
     vla_q8_force_isa(99);
 }
 
+/// vla_q8_quantize and vla_bf16_round on values where rounding is decided by a tie (rows whose max is 127, so
+/// that x·inv is x itself, holding halves; f32 values exactly halfway between two bf16), next to ±0, NaN, ±∞,
+/// denormals and the row-scale edge cases, every count 0…40 (vector body and tail), against level 0.
+static void test_activation_ties(int q8_best, int bf16_best) {
+    static const float specials[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -126.5f, 126.5f, -0.0f, 0.0f, 127.0f, -127.0f};
+    for (long k = 0; k <= 40; k++)
+        for (int variant = 0; variant < 3; variant++) {
+            const long m = 3, ldx = k + 1, ldq = vla_q8_row_stride(k) + 64, ldxb = vla_bf16_row_stride(k) + 32;
+            float *x = aligned(sizeof(float) * (size_t)(m * ldx + 1));
+            for (long i = 0; i < m * ldx; i++) {
+                const uint64_t r = next_u64();
+                if (variant == 0) x[i] = (float)((long)(r % 255) - 127) + 0.5f * (float)(r >> 8 & 1);  // halves
+                else if (variant == 1) x[i] = specials[(r >> 3) % (sizeof specials / sizeof specials[0])];
+                else x[i] = from_bits(((uint32_t)r & 0x807fffffu) | ((r >> 32 & 3) ? 0x3f800000u : 0));  // ties, denormals
+                if (variant == 2 && (r & 31) == 0) x[i] = from_bits((r >> 5 & 1) ? 0x7fc00000u : 0xff800000u);
+            }
+            for (long i = 0; i < m && k > 0; i++) x[i * ldx] = i == 1 ? -127.0f : 127.0f;  // max |x| = 127: inv = 1
+            if (variant == 2)
+                for (long i = 0; i < m * ldx; i++) {  // half-way bf16 cases: low 16 bits exactly 0x8000
+                    uint32_t b = to_bits(x[i]);
+                    if ((b & 0x7f800000u) != 0x7f800000u && (next_u64() & 1)) x[i] = from_bits((b & 0xffff0000u) | 0x8000u);
+                }
+            for (int level = 1; level <= q8_best; level++) {
+                int8_t *q0 = aligned((size_t)(m * ldq)), *q1 = aligned((size_t)(m * ldq));
+                float s0[3], s1[3];
+                memset(q0, 0x55, (size_t)(m * ldq)), memset(q1, 0x55, (size_t)(m * ldq));
+                vla_q8_force_isa(0);
+                vla_q8_quantize(m, k, x, ldx, q0, ldq, s0);
+                vla_q8_force_isa(level);
+                vla_q8_quantize(m, k, x, ldx, q1, ldq, s1);
+                char what[96];
+                snprintf(what, sizeof what, "vla_q8_quantize ties level %d k %ld variant %d", level, k, variant);
+                same_bytes(what, q0, q1, (size_t)(m * ldq));
+                same_floats(what, s0, s1, m);
+                free(q0), free(q1);
+            }
+            for (int level = 1; level <= bf16_best; level++) {
+                uint16_t *b0 = aligned(sizeof(uint16_t) * (size_t)(m * ldxb)), *b1 = aligned(sizeof(uint16_t) * (size_t)(m * ldxb));
+                memset(b0, 0x55, sizeof(uint16_t) * (size_t)(m * ldxb)), memset(b1, 0x55, sizeof(uint16_t) * (size_t)(m * ldxb));
+                vla_bf16_force_isa(0);
+                vla_bf16_round(m, k, x, ldx, b0, ldxb);
+                vla_bf16_force_isa(level);
+                vla_bf16_round(m, k, x, ldx, b1, ldxb);
+                char what[96];
+                snprintf(what, sizeof what, "vla_bf16_round ties level %d k %ld variant %d", level, k, variant);
+                same_bytes(what, b0, b1, sizeof(uint16_t) * (size_t)(m * ldxb));
+                free(b0), free(b1);
+            }
+            free(x);
+        }
+    vla_q8_force_isa(99);
+    vla_bf16_force_isa(99);
+}
+
 static void test_bf16(int best, int quick) {
     static const long ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 13};
     static const long ks[] = {1, 2, 3, 15, 32, 33, 100, 257};
@@ -471,6 +526,225 @@ static void test_bf16(int best, int quick) {
                         free(add), free(y0), free(y1);
                     }
 }
+
+#if defined(__aarch64__)
+// MARK: the BFDOT/BFMMLA rule (bf16 paths 2 and 3 on aarch64), transcribed from the Arm ARM's BFDotAdd
+//
+// With FPCR.EBF 0: BFDotAdd(sum, a0, a1, b0, b1) = BFAdd(sum, BFAdd(BFMul(a0, b0), BFMul(a1, b1))), where BFMul
+// and BFAdd read denormal inputs as zero of the same sign, give the default NaN (0x7fc00000) for every NaN
+// result, and round the exact result with BFRound: round to odd (truncate, then set the last bit when anything
+// was cut off), zero of the value's sign when the exact value is below 2^−126, infinity when it is 2^128 or
+// more. An exact zero sum of non-zero operands is +0; two zeros of one sign give that zero. FPCR's FZ, DN and
+// RMode play no part. Done here in integers, so that nothing depends on the host's floating point.
+
+static const uint32_t BF_DEFAULT_NAN = 0x7fc00000u;
+static int bits_nan(uint32_t b) { return (b & 0x7fffffffu) > 0x7f800000u; }
+static int bits_inf(uint32_t b) { return (b & 0x7fffffffu) == 0x7f800000u; }
+static int bits_zero(uint32_t b) { return (b & 0x7fffffffu) == 0; }
+static uint32_t bits_ftz(uint32_t b) { return (b & 0x7f800000u) == 0 ? b & 0x80000000u : b; }
+
+/// BFRound of sign · (mag + f) · 2^e, 0 ≤ f < 1 with f > 0 exactly when sticky; mag > 0.
+static uint32_t bf_round(uint32_t sign, uint64_t mag, int e, int sticky) {
+    const int msb = 63 - __builtin_clzll(mag);
+    if (msb > 23) {
+        const int sh = msb - 23;
+        sticky |= (mag & ((1ull << sh) - 1)) != 0;
+        mag >>= sh, e += sh;
+    } else if (msb < 23) {
+        // Only an exact difference of near operands gets here (no bits were cut off), so the shift is exact.
+        const int sh = 23 - msb;
+        mag <<= sh, e -= sh;
+    }
+    const int biased = e + 150;  // mag in [2^23, 2^24): value in [2^(e+23), 2^(e+24))
+    if (biased >= 255) return sign | 0x7f800000u;
+    if (biased < 1) return sign;
+    if (sticky) mag |= 1;
+    return sign | (uint32_t)biased << 23 | (uint32_t)(mag & 0x7fffffu);
+}
+
+static uint32_t bf_mul(uint32_t a, uint32_t b) {
+    a = bits_ftz(a), b = bits_ftz(b);
+    if (bits_nan(a) || bits_nan(b)) return BF_DEFAULT_NAN;
+    const uint32_t sign = (a ^ b) & 0x80000000u;
+    if ((bits_inf(a) && bits_zero(b)) || (bits_zero(a) && bits_inf(b))) return BF_DEFAULT_NAN;
+    if (bits_inf(a) || bits_inf(b)) return sign | 0x7f800000u;
+    if (bits_zero(a) || bits_zero(b)) return sign;
+    const uint64_t ma = (a & 0x7fffffu) | 0x800000u, mb = (b & 0x7fffffu) | 0x800000u;
+    return bf_round(sign, ma * mb, (int)(a >> 23 & 0xff) - 150 + (int)(b >> 23 & 0xff) - 150, 0);
+}
+
+static uint32_t bf_add(uint32_t a, uint32_t b) {
+    a = bits_ftz(a), b = bits_ftz(b);
+    if (bits_nan(a) || bits_nan(b)) return BF_DEFAULT_NAN;
+    if (bits_inf(a) && bits_inf(b)) return a == b ? a : BF_DEFAULT_NAN;
+    if (bits_inf(a)) return a;
+    if (bits_inf(b)) return b;
+    if (bits_zero(a) && bits_zero(b)) return a == b ? a : 0;
+    if (bits_zero(a)) return b;  // a normal value is its own BFRound
+    if (bits_zero(b)) return a;
+    if ((a & 0x7fffffffu) < (b & 0x7fffffffu)) {
+        const uint32_t t = a;
+        a = b, b = t;
+    }
+    const int ea = (int)(a >> 23 & 0xff), sh = ea - (int)(b >> 23 & 0xff);
+    const uint64_t A = (uint64_t)((a & 0x7fffffu) | 0x800000u) << 32, Bf = (uint64_t)((b & 0x7fffffu) | 0x800000u) << 32;
+    uint64_t B = 0;
+    int sticky = 1;
+    if (sh <= 56) B = Bf >> sh, sticky = sh > 0 && (Bf & ((1ull << sh) - 1)) != 0;
+    uint64_t S;
+    if ((a ^ b) >> 31) S = A - B - (uint64_t)sticky;  // A − (B + f) = (A − B − 1) + (1 − f)
+    else S = A + B;
+    if (S == 0 && !sticky) return 0;
+    return bf_round(a & 0x80000000u, S, ea - 150 - 32, sticky);
+}
+
+static uint32_t bf_dot_add(uint32_t sum, uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1) {
+    return bf_add(sum, bf_add(bf_mul((uint32_t)a0 << 16, (uint32_t)b0 << 16), bf_mul((uint32_t)a1 << 16, (uint32_t)b1 << 16)));
+}
+
+/// The rule for rows [0, m), columns [n0, n1): pairs of k in increasing order, padded to an even count with a
+/// pair of zeros; x[k] of an odd k read from xb (it meets w = 0); then the epilogue as every path.
+static void bf16_rule_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const uint16_t *w, long n,
+                           const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
+    const long pairs = (k + 1) / 2, padded = pairs + (pairs & 1);
+    for (long i = 0; i < m; i++)
+        for (long j = n0; j < n1; j++) {
+            uint32_t acc = bias ? to_bits(bias[j]) : 0;
+            for (long t = 0; t < padded; t++) {
+                const uint16_t x0 = t < pairs ? xb[i * ldxb + 2 * t] : 0, x1 = t < pairs ? xb[i * ldxb + 2 * t + 1] : 0;
+                const uint16_t w0 = 2 * t < k ? w[2 * t * n + j] : 0, w1 = 2 * t + 1 < k ? w[(2 * t + 1) * n + j] : 0;
+                acc = bf_dot_add(acc, x0, x1, w0, w1);
+            }
+            float v = from_bits(acc);
+            if (mul) v = v * mul[j];
+            if (add) v = v + add[i * ldadd + j];
+            y[i * ldy + j] = v;
+        }
+}
+
+/// A bf16 for the rule's tests: mostly ordinary values; with `special`, also ±0, denormals, values whose
+/// products underflow or overflow, ±∞ and NaN.
+static uint16_t bf16_sample(int special) {
+    const uint64_t r = next_u64();
+    const uint16_t sign = (uint16_t)((r >> 8 & 1) << 15), mant = (uint16_t)(r >> 16 & 0x7f);
+    switch (special ? r % 24 : 23) {
+    case 0: return sign;                                                  // ±0
+    case 1: return (uint16_t)(sign | (mant ? mant : 1));                  // denormal
+    case 2: return (uint16_t)(sign | 0x7f80);                             // ±∞
+    case 3: return (uint16_t)(0x7fc0 | (r >> 24 & 0x3f) | sign);           // NaN
+    case 4: case 5: return (uint16_t)(sign | (uint16_t)(1 + r % 12) << 7 | mant);    // tiny: products underflow
+    case 6: case 7: return (uint16_t)(sign | (uint16_t)(242 + r % 12) << 7 | mant);  // huge: products overflow
+    default: return (uint16_t)(sign | (uint16_t)(118 + r % 18) << 7 | mant);         // about 2^−9 … 2^8
+    }
+}
+
+/// Paths 2 (BFDOT) and 3 (BFMMLA) against the rule, bit for bit (NaN bits too: every NaN is the default NaN,
+/// and the epilogue keeps it), including extreme inputs; and, on ordinary inputs, against a float64 sum within
+/// (k + 6)·2^−24·(|bias| + Σ|x·w|).
+static void test_bf16_rule(int best, int quick) {
+    static const long ms[] = {1, 2, 3, 4, 5, 6, 7, 11, 13};
+    static const long ks[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 32, 33, 100, 257};
+    static const long ns[] = {1, 5, 16, 17, 33, 50};
+    const int nm = quick ? 5 : 9;
+    for (int level = 2; level <= best; level++)
+        for (int mi = 0; mi < nm; mi++)
+            for (int ki = 0; ki < 14; ki++)
+                for (int ni = 0; ni < 6; ni++)
+                    for (int variant = 0; variant < 4; variant++) {
+                        const long m = ms[mi], k = ks[ki], n = ns[ni];
+                        const long ldxb = vla_bf16_row_stride(k) + 8, ldy = n + 2, pairs = (k + 1) / 2;
+                        const long n0 = variant == 3 && n > 16 ? 16 : 0;
+                        const int special = variant == 1 || variant == 3;
+                        uint16_t *w = aligned(sizeof(uint16_t) * (size_t)(k * n));
+                        uint16_t *xb = aligned(sizeof(uint16_t) * (size_t)(m * ldxb));
+                        void *packed = aligned(vla_bf16_packed_bytes(k, n));
+                        float *bias = aligned(sizeof(float) * (size_t)n), *mul = aligned(sizeof(float) * (size_t)n);
+                        float *add = aligned(sizeof(float) * (size_t)(m * ldy));
+                        float *y0 = aligned(sizeof(float) * (size_t)(m * ldy)), *y1 = aligned(sizeof(float) * (size_t)(m * ldy));
+                        for (long i = 0; i < k * n; i++) w[i] = bf16_sample(special);
+                        for (long i = 0; i < m; i++)
+                            for (long p = 0; p < ldxb; p++)
+                                // x[k] of an odd k takes part (finite, maybe negative: its product with the zero
+                                // weight is ±0); nothing past the last pair may be read: NaN there.
+                                xb[i * ldxb + p] = p < k ? (variant == 2 ? (uint16_t)(next_u64() & 0x8000) : bf16_sample(special))
+                                                   : p < 2 * pairs ? (uint16_t)(bf16_sample(0) | 0x8000)
+                                                                   : (uint16_t)0x7fc1;
+                        fill(bias, n, 1, special), fill(mul, n, 2, 0), fill(add, m * ldy, 1, 0);
+                        if (variant == 2)  // ±0 activations, −0 bias: −0 sums, which the pad pair (and an odd k's x[k]) turn into +0
+                            for (long j = 0; j < n; j++) bias[j] = -0.0f;
+                        vla_bf16_pack(k, n, w, n, packed);
+                        const float *bp = variant != 0 ? bias : NULL, *mp = variant == 1 ? mul : NULL;
+                        float *ap0 = variant == 1 ? add : variant == 3 ? y0 : NULL;
+                        float *ap1 = variant == 1 ? add : variant == 3 ? y1 : NULL;
+                        fill(y0, m * ldy, 1, 0);
+                        memcpy(y1, y0, sizeof(float) * (size_t)(m * ldy));
+                        bf16_rule_gemm(m, n0, n, k, xb, ldxb, w, n, bp, mp, ap0, ldy, y0, ldy);
+                        vla_bf16_force_isa(level);
+                        vla_bf16_gemm(m, n0, n, k, xb, ldxb, packed, n, bp, mp, ap1, ldy, y1, ldy);
+                        char what[128];
+                        snprintf(what, sizeof what, "vla_bf16_gemm rule level %d m %ld n %ld k %ld variant %d", level, m,
+                                 n, k, variant);
+                        checks++;
+                        for (long i = 0; i < m * ldy; i++)
+                            if (to_bits(y0[i]) != to_bits(y1[i])) {
+                                fail("element %ld: rule %08x, path %08x", what, i, to_bits(y0[i]), to_bits(y1[i]));
+                                break;
+                            }
+                        if (variant == 0) {  // ordinary inputs, no bias or epilogue: within the bound of the exact sum
+                            checks++;
+                            for (long i = 0; i < m; i++)
+                                for (long j = 0; j < n; j++) {
+                                    double exact = 0, size = 0;
+                                    for (long p = 0; p < k; p++) {
+                                        const double prod = (double)from_bits((uint32_t)xb[i * ldxb + p] << 16) *
+                                                            (double)from_bits((uint32_t)w[p * n + j] << 16);
+                                        exact += prod, size += fabs(prod);
+                                    }
+                                    const double err = fabs((double)y1[i * ldy + j] - exact);
+                                    if (!(err <= (double)(k + 6) * 0x1p-24 * size)) {
+                                        fail("element %ld: error %#x ulp-ish, path %08x", what, i * ldy + j,
+                                             (uint32_t)(err / (size * 0x1p-24)), to_bits(y1[i * ldy + j]));
+                                        i = m;
+                                        break;
+                                    }
+                                }
+                        }
+                        free(w), free(xb), free(packed), free(bias), free(mul), free(add), free(y0), free(y1);
+                    }
+    vla_bf16_force_isa(99);
+}
+
+/// The rule's own transcription, on cases worked by hand from the pseudocode.
+static void test_bf16_rule_cases(void) {
+    static const struct { uint32_t sum; uint16_t a0, a1, b0, b1; uint32_t want; } cases[] = {
+        {0x3f800000, 0x3f80, 0x0000, 0x3380, 0x0000, 0x3f800001},  // 1 + 2^−24: round to odd gives 1 + 2^−23
+        {0x3f800000, 0x3f80, 0x0000, 0x3300, 0x0000, 0x3f800001},  // 1 + 2^−25 too (not 1, as to-nearest would)
+        {0x3f800001, 0x3f80, 0x0000, 0x3380, 0x0000, 0x3f800001},  // (1 + 2^−23) + 2^−24: already odd
+        {0x3f800000, 0x3f80, 0x3f80, 0xbf80, 0x3f80, 0x3f800000},  // 1 + (−1 + 1): the pair sum is +0
+        {0x80000000, 0x0000, 0x8000, 0x3f80, 0x3f80, 0x00000000},  // −0 + (+0 + −0) = −0 + +0 = +0
+        {0x80000000, 0x8000, 0x8000, 0x3f80, 0x3f80, 0x80000000},  // −0 + (−0 + −0) = −0
+        {0x00400000, 0x0000, 0x0000, 0x0000, 0x0000, 0x00000000},  // a denormal sum is read as +0
+        {0x3f800000, 0x0040, 0x0000, 0x7f00, 0x0000, 0x3f800000},  // a denormal x is read as 0: 1 + 0
+        {0x00000000, 0x0080, 0x0000, 0x3f00, 0x0000, 0x00000000},  // 2^−126 · 0.5: below 2^−126, flushed
+        {0x80000000, 0x8080, 0x8000, 0x3f7f, 0x0000, 0x80000000},  // −2^−126 · 0.996 flushed to −0; −0 + −0 + −0
+        {0x00000000, 0x7f7f, 0x0000, 0x4000, 0x0000, 0x7f800000},  // 2^127 · 1.99 · 2 ≥ 2^128: +∞
+        {0x7f7fffff, 0x7300, 0x0000, 0x3f80, 0x0000, 0x7f7fffff},  // FLT_MAX + 2^103: below 2^128, truncated
+        {0x7f7fffff, 0x7380, 0x0000, 0x3f80, 0x0000, 0x7f800000},  // FLT_MAX + 2^104 = 2^128: +∞
+        {0x3f800000, 0x7f80, 0x0000, 0x0000, 0x0000, 0x7fc00000},  // ∞ · 0: default NaN
+        {0x7fc12345, 0x3f80, 0x0000, 0x3f80, 0x0000, 0x7fc00000},  // a NaN's payload is not kept
+        {0x3f800000, 0x7f80, 0xff80, 0x3f80, 0x3f80, 0x7fc00000},  // ∞ − ∞
+        {0xbf800000, 0x4000, 0x0000, 0x3f00, 0x0000, 0x00000000},  // −1 + 1: exact zero is +0
+        {0x4b800000, 0x3f80, 0x0000, 0xbf80, 0x0000, 0x4b7fffff},  // 2^24 − 1: exact
+        {0x4b800000, 0x3f00, 0x0000, 0xbf80, 0x0000, 0x4b7fffff},  // 2^24 − 0.5: truncated to 2^24 − 1, odd
+        {0x3f800000, 0x3f80, 0x0000, 0xb300, 0x0000, 0x3f7fffff},  // 1 − 2^−25: below 1, odd last bit
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        checks++;
+        const uint32_t got = bf_dot_add(cases[i].sum, cases[i].a0, cases[i].a1, cases[i].b0, cases[i].b1);
+        if (got != cases[i].want) fail("case %ld: want %08x, got %08x", "bf16 rule by hand", (long)i, cases[i].want, got);
+    }
+}
+#endif
 
 // MARK: SHA-256
 
@@ -611,15 +885,17 @@ int main(int argc, char **argv) {
     printf("hwcap %#lx hwcap2 %#lx\n", getauxval(AT_HWCAP), getauxval(AT_HWCAP2));
 #endif
     const int isa = expect("vla_kernels_supported_isa", want_isa, vla_kernels_supported_isa());
-    const int q8_default = vla_q8_isa();
+    const int q8_default = vla_q8_isa(), bf16_default = vla_bf16_isa();
     const int q8 = expect("vla_q8 best", want_q8, vla_q8_force_isa(99));
     int bf16 = expect("vla_bf16 best", want_bf16, vla_bf16_force_isa(99));
     expect("vla_sha256_has_instructions", want_sha, vla_sha256_has_instructions());
 #if defined(__aarch64__)
-    // SMMLA only when forced: the default is SDOT where both exist.
-    expect("vla_q8_isa default", q8 == 3 ? 2 : q8, q8_default);
+    // The best path by default: SMMLA where i8mm exists.
+    expect("vla_q8_isa default", q8, q8_default);
+    // bf16: the best path (BFMMLA where FEAT_BF16 exists).
+    expect("vla_bf16_isa default", bf16, bf16_default);
 #else
-    (void)q8_default;
+    (void)q8_default, (void)bf16_default;
 #endif
     printf("levels: fp32 %d, int8 %d, bf16 %d, sha256 instructions %d\n", isa, q8, bf16,
            vla_sha256_has_instructions());
@@ -633,7 +909,15 @@ int main(int argc, char **argv) {
     vla_kernels_force_isa(isa);
     test_elementwise(quick);
     test_q8(q8, quick);
+    test_activation_ties(q8, bf16);
+#if defined(__aarch64__)
+    // Paths 2 (BFDOT) and 3 (BFMMLA) follow their own rule (vla_kernels.h): checked against its transcription.
+    test_bf16_rule_cases();
+    test_bf16_rule(bf16, quick);
+    test_bf16(bf16 > 1 ? 1 : bf16, quick);
+#else
     test_bf16(bf16, quick);
+#endif
     printf("%ld checks, %ld mismatches (NaN results with another sign or payload, not counted: %ld)\n", checks,
            failures, nan_payloads);
     return failures ? 1 : 0;

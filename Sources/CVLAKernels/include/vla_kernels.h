@@ -2,6 +2,7 @@
 // AVX2 + FMA; aarch64: Advanced SIMD, dot product, i8mm; portable C) chosen once at run time (x86: CPUID;
 // aarch64 Linux: getauxval(AT_HWCAP/AT_HWCAP2), so a core without an extension never runs it). Used by
 // VLARuntime (Sources/VLARuntime/Gemm+Unsafe.swift). Tests/aarch64 checks the aarch64 paths under qemu-aarch64.
+// (bf16 on x86 AMX, AVX-512 BF16 and aarch64 BFDOT/BFMMLA follow rules of their own, stated below.)
 //
 // Every path computes every output element the same way, so results are bit-identical whichever path runs:
 //   acc = accumulate ? c[i, j] : 0;  for p = 0 ..< k: acc = fma(a[i, p], b[p, j], acc);  c[i, j] = acc · scale
@@ -28,7 +29,7 @@ void vla_gemm(long m, long n, long k, const float *a, long lda, const float *b, 
 // scale 1; or accumulate 0 without bias) bit for bit on every path:
 //   acc = bias ? bias[j] : +0;  for p = 0 ..< k: acc = fma(a[i, p], w[p, j], acc);  y[i, j] = acc.
 // The path follows vla_kernels_isa() (and vla_kernels_force_isa): AVX-512F tiles of 8 rows × 48 columns,
-// AVX2 + FMA tiles of 6 × 16, aarch64 Advanced SIMD tiles of 6 × 16 (24 of the 32 q registers), portable C.
+// AVX2 + FMA tiles of 6 × 16, aarch64 Advanced SIMD tiles of 5 × 16 (20 of the 32 q registers), portable C.
 
 /// Bytes of a packed [k, n] weight (a multiple of 64).
 size_t vla_f32_packed_bytes(long k, long n);
@@ -133,6 +134,23 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
 /// this rule (extreme inputs included) and within that bound of path 0. Path 4 reads each xb row up to the
 /// row stride (32 values per chunk), so the values from k to the row stride must be finite (vla_bf16_round
 /// writes zeros there).
+/// aarch64 paths 2 (BFDOT) and 3 (BFMMLA), where FEAT_BF16 exists (HWCAP2_BF16), follow the architecture's
+/// BFDotAdd with FPCR.EBF 0, and give the same bits as each other:
+///   acc = bias[j] (or +0);  for each pair t of k in increasing order, the pair count padded to even with a pair
+///   whose x and w are both +0:   acc = R(acc + R(R(x[2t]·w[2t, j]) + R(x[2t+1]·w[2t+1, j])))
+/// where R takes the exact result and rounds it to odd (truncated toward zero, then the last bit set if anything
+/// was cut off), gives zero of its sign where its magnitude is below 2^−126 (judged before rounding) and ∞ of
+/// its sign where it is 2^128 or more. Every operand (x, w, the running sum, the bias) is read as zero of its
+/// sign when it is denormal; an exact zero sum of two non-zero values is +0, and two zeros give +0 unless both
+/// are −0; every NaN result is the default NaN 0x7fc00000 (a NaN operand, ∞·0, ∞ − ∞). A product of two bf16
+/// is exact unless it underflows or overflows, so the inner R only flushes or overflows. FPCR's FZ, DN and RMode
+/// play no part. Where FEAT_EBF16 exists and FPCR.EBF is set (nothing in vlac sets it), BFDOT follows another
+/// rule: vla_bf16_gemm then runs path 1 instead. Paths 2 and 3 are not bit-identical to paths 0–1: their error
+/// is at most about (k + 6)·2^−24·(|bias| + Σ|x·w|) on inputs without denormals (round to odd errs by up to
+/// one unit, not half, but there are half as many roundings). Tests/aarch64/driver.c checks both against a C
+/// transcription of this rule bit for bit (extreme inputs included) under qemu-aarch64, and within that bound
+/// of a float64 sum. They read xb up to k rounded up to even (x[k] of an odd k meets w = 0: it must be finite)
+/// and, BFDOT, the row's values up to the next multiple of 8 without using them.
 size_t vla_bf16_packed_bytes(long k, long n);
 /// Packs w (bf16 bits [k, n], row stride ldw) into `packed` (vla_bf16_packed_bytes(k, n) bytes, 64-aligned).
 void vla_bf16_pack(long k, long n, const uint16_t *w, long ldw, void *packed);
@@ -146,11 +164,11 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
 
 /// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
-/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA,
-/// only when forced: more instructions than SDOT as written, Docs/Deploying.md), 2 = dot product (SDOT, the
-/// default where present), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 1 = Advanced SIMD (the fma chain
-/// of paths 0–2; BFDOT/BFMMLA are not used, their sums are rounded otherwise); quantization and rounding run
-/// the portable code there. bf16: 4 = AMX (tdpbf16ps),
+/// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
+/// default where present: fewer instructions than SDOT, Docs/Deploying.md; single rows use SDOT), 2 = dot
+/// product (SDOT), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 3 = BFMMLA (the default where
+/// FEAT_BF16 exists: fewest instructions), 2 = BFDOT (the same bits as 3: the BFDotAdd rule above), 1 = Advanced
+/// SIMD (the fma chain of paths 0–2); quantization runs on Advanced SIMD at int8 paths 1–3, bf16 rounding the portable code. bf16: 4 = AMX (tdpbf16ps),
 /// 3 = AVX-512 BF16, 2 = AVX-512F, 1 = AVX2 + FMA, 0 = portable; the default is 4 where AMX is usable, else 2
 /// where AVX-512F exists, also on CPUs with AVX512_BF16, and 3 only when forced: on the Intel Xeon measured,
 /// vdpbf16ps zmm completes one per 2 cycles and slows FMAs issued beside it (32 flops per cycle against 64 for
