@@ -36,6 +36,11 @@ public struct HyperVLAConfig: Sendable, Equatable {
     /// The squash bound of the continuous dims (`max_action`, 5).
     public var maxAction: Float
 
+    /// `dataset_kwargs.frame_transform_kwargs.image_aug_style` is `"rtx"` (default `"octo"`): the model was
+    /// trained on frames padded to 256 × 320, and the released SimplerEnv evaluation pads each camera frame the
+    /// same way (`resize_with_pad`) before resizing it (the image contract's `pad_lanczos3_antialias`).
+    public var rtxImageAugmentation = false
+
     /// Continuous dims: all but the gripper.
     public var continuousDims: Int { actionDim - 1 }
 
@@ -121,6 +126,16 @@ public struct HyperVLAConfig: Sendable, Equatable {
             }
         }
         maxTokens = maxLen
+        // dataset_kwargs.frame_transform_kwargs.image_aug_style: "octo" (default) or "rtx" (Docs/HyperVLA.md,
+        // "Image contract fields").
+        if let style = section("dataset_kwargs")?["frame_transform_kwargs"]?["image_aug_style"] {
+            switch style.string {
+            case "octo": break
+            case "rtx": rtxImageAugmentation = true
+            default:
+                problems.add("dataset_kwargs.frame_transform_kwargs.image_aug_style \(style.string.map { "\"\($0)\"" } ?? "(not a string)") is not supported (octo, rtx)")
+            }
+        }
         if hnHeads > 0, contextDim % hnHeads != 0 { problems.add("context_embedding_dim \(contextDim) is not a multiple of num_attention_heads \(hnHeads)") }
         if heads > 0, hidden % heads != 0 { problems.add("base_net_kwargs.hidden_dim \(hidden) is not a multiple of num_heads \(heads)") }
         problems.items += hn.problems.items.map { "hypernet_kwargs: " + $0 }
