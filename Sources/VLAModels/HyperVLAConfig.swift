@@ -128,7 +128,17 @@ public struct HyperVLAConfig: Sendable, Equatable {
         maxTokens = maxLen
         // dataset_kwargs.frame_transform_kwargs.image_aug_style: "octo" (default) or "rtx" (Docs/HyperVLA.md,
         // "Image contract fields").
-        if let style = section("dataset_kwargs")?["frame_transform_kwargs"]?["image_aug_style"] {
+        let frameTransform = section("dataset_kwargs")?["frame_transform_kwargs"]
+        // resize_size.primary: the released evaluation's image_size; vlac's backbone input is 224 × 224.
+        if let size = frameTransform?["resize_size"] {
+            let primary = size["primary"] ?? size
+            let sides = primary.array?.compactMap(\.int) ?? []
+            if sides != [224, 224] {
+                let text = primary.array.map { "[" + $0.map { $0.numberText ?? "?" }.joined(separator: ", ") + "]" } ?? "(not a list)"
+                problems.add("dataset_kwargs.frame_transform_kwargs.resize_size.primary \(text) is not supported (224 × 224)")
+            }
+        }
+        if let style = frameTransform?["image_aug_style"] {
             switch style.string {
             case "octo": break
             case "rtx": rtxImageAugmentation = true

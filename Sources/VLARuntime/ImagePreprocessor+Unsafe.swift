@@ -1,3 +1,4 @@
+import CVLAKernels
 import VLAFormat
 
 /// Loop contexts of the image passes: each parallel loop passes the address of one of these to its task
@@ -187,11 +188,16 @@ extension ImagePreprocessor {
             let row = start + t
             if let floats = unsafe s.floats {
                 let src = unsafe floats + row * s.rowStride
-                for j in 0..<n { unsafe acc[j] += w * src[j] }
+                if unsafe vla_scale_add_f32(acc, src, w, n) == 0 {
+                    for j in 0..<n { unsafe acc[j] += w * src[j] }
+                }
             } else if let bytes = unsafe s.bytes {
                 let src = unsafe bytes + row * s.rowStride
                 if unsafe s.packed {
-                    for j in 0..<n { unsafe acc[j] += w * Float(src[j]) }
+                    // AVX-512 where the CPU has it, else the loop: the same floats (each element on its own).
+                    if unsafe vla_scale_add_u8(acc, src, w, n) == 0 {
+                        for j in 0..<n { unsafe acc[j] += w * Float(src[j]) }
+                    }
                 } else {
                     // The same products and sums in the same order as the packed loop, so the same floats.
                     let bpp = unsafe s.pixelBytes, r = unsafe s.red, g = unsafe s.green, b = unsafe s.blue
@@ -224,7 +230,9 @@ extension ImagePreprocessor {
         for t in 0..<count {
             let w = unsafe job.weights[x * job.spanSize + t]
             let src = unsafe job.intermediate + (start + t) * n
-            for j in 0..<n { unsafe dst[j] += w * src[j] }
+            if unsafe vla_scale_add_f32(dst, src, w, n) == 0 {
+                for j in 0..<n { unsafe dst[j] += w * src[j] }
+            }
         }
     }
 

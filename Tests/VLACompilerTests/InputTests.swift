@@ -59,6 +59,14 @@ import VLARuntime
             #expect(!Compiler.padsFrames(config: try config("\"octo\""), robot: robot))
         }
         #expect(Compiler.imageContract(crop: true, pad: true).resize == .padLanczos3Antialias)
+        // resize_size other than 224 × 224: refused with the field and value.
+        let sized = try JSONValue(parsing: Array("""
+            {"hypernet_kwargs": {"context_embedding_dim": 8, "context_encoder_kwargs": {"num_layers": 1, "mlp_dim": 8, "num_attention_heads": 2}},
+             "base_net_kwargs": {"action_horizon": 4, "action_dim": 7, "vit_kwargs": {"hidden_dim": 8, "num_layers": 1, "num_heads": 2, "mlp_dim": 8}},
+             "dataset_kwargs": {"frame_transform_kwargs": {"resize_size": {"primary": [256, 256]}, "image_aug_style": "rtx"}}}
+            """.utf8))
+        let error = try #require(throws: ModelError.self) { try HyperVLAConfig(json: sized) }
+        #expect(error.problems == ["dataset_kwargs.frame_transform_kwargs.resize_size.primary [256, 256] is not supported (224 × 224)"])
 
         let copy = try Paths.copyOfTiny("aug-style")
         defer { try? FileManager.default.removeItem(atPath: copy) }
