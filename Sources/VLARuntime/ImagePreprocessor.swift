@@ -239,10 +239,17 @@ public final class ImagePreprocessor {
     }
 
     /// Round half to even and clip to 0...255 (TensorFlow `round`, `clip_by_value`, `cast(uint8)`).
+    ///
+    /// The value is first clamped to −1...256 (rounding then clipping gives the same byte), then rounded by
+    /// adding and subtracting 1.5·2²³: the sum lies where f32's spacing is 1, so the addition rounds to an
+    /// integer, half to even, and the subtraction is exact. That avoids a call to the C library's `roundevenf`
+    /// on x86-64 builds without SSE4.1; `PreprocessTests` checks the bytes against TensorFlow's.
     @inline(__always)
     static func quantize(_ v: Float) -> UInt8 {
-        let r = v.rounded(.toNearestOrEven)
-        return r.isNaN ? 0 : UInt8(min(max(r, 0), 255))
+        if v.isNaN { return 0 }
+        let clamped = min(max(v, -1), 256)
+        let r = (clamped + 12_582_912) - 12_582_912
+        return UInt8(min(max(r, 0), 255))
     }
 
     /// Sample positions of `crop_and_resize` with box `[off, off + s]` (s = √area, both in double precision,

@@ -39,6 +39,19 @@ import Foundation
         }
     }
 
+    /// Rounding and clipping as TensorFlow's round (half to even), clip_by_value(0, 255), cast(uint8).
+    @Test func quantizeRoundsHalfToEvenThenClips() {
+        let cases: [(Float, UInt8)] = [
+            (-0.5, 0), (0.5, 0), (1.5, 2), (2.5, 2), (0.49999997, 0), (0.50000006, 1), (127.49999, 127), (254.5, 254),
+            (255.49998, 255), (255.5, 255), (300, 255), (-3, 0), (-1e30, 0), (1e30, 255), (.nan, 0), (.infinity, 255),
+        ]
+        for (v, want) in cases { #expect(ImagePreprocessor.quantize(v) == want, "\(v)") }
+        for k in 0...2550 {
+            let v = Float(k) / 10 - 0.05
+            #expect(ImagePreprocessor.quantize(v) == UInt8(min(max(v.rounded(.toNearestOrEven), 0), 255)), "\(v)")
+        }
+    }
+
     /// `resize_with_pad` geometry for the SimplerEnv cameras: 480×640 → 240×320 at row 8; 512×640 fills the canvas.
     @Test func padGeometry() {
         let bridge = ImagePreprocessor.padPlan(frameHeight: 480, frameWidth: 640, targetHeight: 256, targetWidth: 320)
