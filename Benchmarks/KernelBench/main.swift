@@ -9,6 +9,9 @@
 //                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
+//   vlac-kernel-bench image [--iterations N] [--threads N]   the image contract on a 480×640 frame (224×224,
+//                                               lanczos3 + crop, and rtx pad): the TensorFlow-exact implementation
+//                                               on 1 and N threads against the previous one (LegacyImagePreprocessor)
 import CPeakFlops
 import COpenBLAS
 import CVLAKernels
@@ -281,6 +284,42 @@ func reducedPrecision(int8: Bool) {
     print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
 }
 
+/// The image contract on a 480×640 noise frame: the old implementation and the new one (1 thread and
+/// `--threads`), median of `--iterations` frames each, interleaved so that load on the shared machine hits both.
+func imageContract() throws {
+    let n = option("--iterations", 50), threads = option("--threads", 2)
+    var s: UInt32 = 480 * 65536 + 640
+    let frame = (0..<(480 * 640 * 3)).map { _ in
+        s = s &* 1664525 &+ 1013904223
+        return UInt8(s >> 24)
+    }
+    for (label, resize, crop) in [("lanczos3 + crop", ResizeMethod.lanczos3Antialias, true), ("lanczos3", .lanczos3Antialias, false),
+                                  ("rtx pad + lanczos3 + crop", .padLanczos3Antialias, true)] {
+        let contract = ImageContract(height: 224, width: 224, resize: resize, crop: crop ? .central : .none, cropArea: crop ? 0.9 : 0)
+        let legacy = LegacyImagePreprocessor(height: 224, width: 224, crop: crop)
+        let one = ImagePreprocessor(contract: contract)
+        let many = ImagePreprocessor(contract: contract, threads: threads)
+        var times: [[Double]] = [[], [], []]
+        let clock = ContinuousClock()
+        for i in 0..<(n + 2) {
+            var t = clock.now
+            if resize == .lanczos3Antialias { legacy.prepare(frame: frame, frameHeight: 480, frameWidth: 640) }
+            let a = seconds(clock.now - t)
+            t = clock.now
+            try one.prepare(frame: frame.span, frameHeight: 480, frameWidth: 640)
+            let b = seconds(clock.now - t)
+            t = clock.now
+            try many.prepare(frame: frame.span, frameHeight: 480, frameWidth: 640)
+            let c = seconds(clock.now - t)
+            if i >= 2 { times[0].append(a); times[1].append(b); times[2].append(c) }
+        }
+        let old = resize == .lanczos3Antialias ? "previous \(fmt(median(times[0]) * 1000, 2)) ms, " : ""
+        print("image 480x640 -> 224x224, \(label): \(old)TF-exact 1 thread \(fmt(median(times[1]) * 1000, 2)) ms, \(threads) threads \(fmt(median(times[2]) * 1000, 2)) ms"
+              + (resize == .lanczos3Antialias ? " (\(fmt(median(times[0]) / median(times[1]), 1))x, \(fmt(median(times[0]) / median(times[2]), 1))x)" : ""))
+        precondition(one.pixels == many.pixels, "threads changed the bytes")
+    }
+}
+
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "dinov2"
 do {
     switch mode {
@@ -288,13 +327,14 @@ do {
     case "serve": try serve()
     case "crossover": try crossover()
     case "sha256": sha256Throughput()
+    case "image": try imageContract()
     case "q8": reducedPrecision(int8: true)
     case "bf16": reducedPrecision(int8: false)
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|image] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
     }
 } catch {
     print("error: \(error)")

@@ -121,14 +121,22 @@ extension Compiler {
         if squash && c.tanhScalingFactor != c.maxAction { action.squashScale = c.tanhScalingFactor }
         return Metadata(
             instruction: "", model: ModelIdentity(name: model.name, digest: modelDigest), role: "policy", action: action,
-            image: Self.imageContract(crop: options.crop))
+            image: Self.imageContract(crop: options.crop, pad: Self.padsFrames(config: c, robot: options.robot)))
     }
 
-    /// The image contract of every policy: 224 × 224, TensorFlow's antialiased Lanczos-3 resize, HyperVLA's
-    /// optional central crop of area 0.9, ImageNet mean and std.
-    public static func imageContract(crop: Bool) -> ImageContract {
+    /// Whether the released evaluation pads this model's frames to 256 × 320 first: a model trained with
+    /// `image_aug_style: "rtx"` is evaluated in SimplerEnv (google_robot, widowx_bridge) with `padded_resize`;
+    /// the released LIBERO evaluation never pads. A policy for no robot follows the training frames (padded).
+    public static func padsFrames(config: HyperVLAConfig, robot: RobotMapping) -> Bool {
+        config.rtxImageAugmentation && robot != .libero
+    }
+
+    /// The image contract of every policy: 224 × 224, TensorFlow's antialiased Lanczos-3 resize (after
+    /// `resize_with_pad` to 256 × 320 for `pad`), HyperVLA's optional central crop of area 0.9, ImageNet mean
+    /// and std.
+    public static func imageContract(crop: Bool, pad: Bool = false) -> ImageContract {
         ImageContract(
-            height: 224, width: 224, resize: .lanczos3Antialias, crop: crop ? .central : .none,
+            height: 224, width: 224, resize: pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: crop ? .central : .none,
             cropArea: crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
     }
 

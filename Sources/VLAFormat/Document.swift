@@ -38,11 +38,12 @@ public struct VLADocument: Sendable, Hashable {
 
 extension VLADocument {
     /// The lowest minor version of format 1 that expresses this document: 3 when its action contract has a squash
-    /// scale other than the bound or `bounds` normalization; 2 when it has a `linear_i8` or
-    /// `linear_bf16` op; 1 when it has a `call` op, a shared
+    /// scale other than the bound or `bounds` normalization, or its image contract resizes with
+    /// `pad_lanczos3_antialias`; 2 when it has a `linear_i8` or `linear_bf16` op; 1 when it has a `call` op, a shared
     /// blob with programs or arena tensors, or a test-vector value that is not inline; 0 otherwise.
     public var minimumMinorVersion: UInt16 {
         if metadata.action.hasSquashScale || metadata.action.normalization == .bounds { return 3 }
+        if metadata.image.resize == .padLanczos3Antialias { return 3 }
         if programs.contains(where: { $0.operations.contains { $0.opcode.isReducedPrecisionLinear } }) { return 2 }
         if programs.contains(where: { $0.operations.contains { $0.opcode == .call } }) { return 1 }
         if isSharedBlob && (!programs.isEmpty || arenaSize > 0) { return 1 }

@@ -119,6 +119,12 @@ public struct ImageContract: Sendable, Hashable {
     /// Per-channel std (ImageNet: 0.229, 0.224, 0.225).
     public var std: [Float]
 
+    /// The `resize_with_pad` canvas of ``ResizeMethod/padLanczos3Antialias``: 256 rows (the released
+    /// `InferenceWrapper._resize_image` with `padded_resize`).
+    public static let rtxPadHeight = 256
+    /// The canvas width: 320 columns.
+    public static let rtxPadWidth = 320
+
     /// Creates a contract; the default takes no image.
     public init(
         height: UInt32 = 0, width: UInt32 = 0, resize: ResizeMethod = .none, crop: CropMethod = .none,
@@ -235,8 +241,12 @@ public struct ResizeMethod: ContractValue {
     public static let none = ResizeMethod(rawValue: 0)
     /// TensorFlow `resize(method: lanczos3, antialias: true)`, then round and clip to uint8.
     public static let lanczos3Antialias = ResizeMethod(rawValue: 1)
+    /// TensorFlow `resize_with_pad` to 256 × 320 (bilinear, zero border) first, then `lanczos3_antialias`: the
+    /// released SimplerEnv evaluation of a model trained with `image_aug_style: "rtx"` (format 1.2; older readers
+    /// refuse the value).
+    public static let padLanczos3Antialias = ResizeMethod(rawValue: 2)
     /// Known values.
-    public static let names: [UInt32: String] = [0: "none", 1: "lanczos3_antialias"]
+    public static let names: [UInt32: String] = [0: "none", 1: "lanczos3_antialias", 2: "pad_lanczos3_antialias"]
 }
 
 /// Crop after resizing.

@@ -52,6 +52,11 @@ public struct HyperVLAConfig: Sendable, Equatable {
     /// The input width of the action heads: the last hidden dim, else the base-net width.
     public var actionHeadInput: Int { actionHeadHiddenDims.last ?? hidden }
 
+    /// `dataset_kwargs.frame_transform_kwargs.image_aug_style` is `"rtx"` (default `"octo"`): the model was
+    /// trained on frames padded to 256 × 320, and the released SimplerEnv evaluation pads each camera frame the
+    /// same way (`resize_with_pad`) before resizing it (the image contract's `pad_lanczos3_antialias`).
+    public var rtxImageAugmentation = false
+
     /// Continuous dims: all but the gripper.
     public var continuousDims: Int { actionDim - 1 }
 
@@ -199,6 +204,26 @@ public struct HyperVLAConfig: Sendable, Equatable {
         // One frame per step: the released base network squeezes the history axis.
         if let w = json["window_size"], !w.isNull, w.double != 1 {
             problems.add("window_size \(w) is not supported (1: no image history)")
+        }
+        // dataset_kwargs.frame_transform_kwargs.image_aug_style: "octo" (default) or "rtx" (Docs/HyperVLA.md,
+        // "Image contract fields").
+        let frameTransform = section("dataset_kwargs")?["frame_transform_kwargs"]
+        // resize_size.primary: the released evaluation's image_size; vlac's backbone input is 224 × 224.
+        if let size = frameTransform?["resize_size"] {
+            let primary = size["primary"] ?? size
+            let sides = primary.array?.compactMap(\.int) ?? []
+            if sides != [224, 224] {
+                let text = primary.array.map { "[" + $0.map { $0.numberText ?? "?" }.joined(separator: ", ") + "]" } ?? "(not a list)"
+                problems.add("dataset_kwargs.frame_transform_kwargs.resize_size.primary \(text) is not supported (224 × 224)")
+            }
+        }
+        if let style = frameTransform?["image_aug_style"] {
+            switch style.string {
+            case "octo": break
+            case "rtx": rtxImageAugmentation = true
+            default:
+                problems.add("dataset_kwargs.frame_transform_kwargs.image_aug_style \(style.string.map { "\"\($0)\"" } ?? "(not a string)") is not supported (octo, rtx)")
+            }
         }
         if hnHeads > 0, contextDim % hnHeads != 0 { problems.add("context_embedding_dim \(contextDim) is not a multiple of num_attention_heads \(hnHeads)") }
         if heads > 0, hidden % heads != 0 { problems.add("base_net_kwargs.hidden_dim \(hidden) is not a multiple of num_heads \(heads)") }

@@ -6,65 +6,129 @@ import Glibc
 #error("VLARuntime is built and tested on Linux (Glibc) only")
 #endif
 
-/// Turns a uint8 RGB camera frame into the `step` program's input, as a file's image contract says.
+/// Turns a uint8 RGB camera frame into the `step` program's input, as a file's image contract says, bit for
+/// bit as TensorFlow computes it in the released HyperVLA evaluation (`InferenceWrapper._resize_image`).
 ///
-/// The steps (Schemas/vla-format.md §7, hypervla.md §4.1):
-/// 1. resize to height × width with TensorFlow's `resize(method: lanczos3, antialias: true)`, defined as
-///    `jax.image.scale_and_translate` defines it: for each axis separately (rows first, then columns), output
-///    sample `i` sits at input coordinate `(i + 0.5) / scale − 0.5`, the lanczos3 kernel is stretched by
-///    `max(1 / scale, 1)` when shrinking, weights are divided by their sum, and samples whose centre falls
-///    outside `[−0.5, n − 0.5]` are 0;
+/// The steps (Schemas/vla-format.md §7, hypervla.md §4.1, Docs/Runtime.md "Image contract"):
+/// 0. resize `pad_lanczos3_antialias` only (`image_aug_style: "rtx"`): TensorFlow's
+///    `resize_with_pad(frame, 256, 320)`: a bilinear resize (half-pixel centres, no antialias) that keeps the
+///    aspect ratio, placed in a zero 256 × 320 float canvas;
+/// 1. resize to height × width with TensorFlow's `resize(method: lanczos3, antialias: true)`, that is the
+///    `ScaleAndTranslate` kernel: per axis, weights computed in f32 exactly as TensorFlow computes them
+///    (sample `(i + 0.5) · (1 / scale)`, kernel stretched by `max(1 / scale, 1)`, f32 `sinf`, weights times
+///    the reciprocal of their f32 sum), rows first into an f32 intermediate, then columns; every output is
+///    `0 + w₀·x₀ + w₁·x₁ + …` in tap order, in f32, without fused multiply-adds;
 /// 2. optionally a central square crop of area `cropArea` with TensorFlow's `crop_and_resize` bilinear
-///    formula, back to height × width, on the float image (no rounding in between);
+///    formula, back to height × width, on the float image (no rounding in between); the box is
+///    `(1 − √area) / 2 …` in double precision from the decimal area, stored as f32, as the released code does;
 /// 3. round half to even, clip to 0...255;
 /// 4. `(x / 255 − mean) / std` per channel, written channels-last.
 ///
-/// Weight tables are built once per input frame size and cached, so repeated frames of one size allocate
-/// nothing. Not `Sendable`: it owns mutable scratch buffers (one per session).
+/// Weight tables and scratch images are built once per input frame size, so a stream of frames of one size
+/// allocates nothing after its first frame. In a ``PolicySession`` the passes run on the session's worker
+/// threads. Not `Sendable`: it owns mutable scratch buffers (one per session).
 public final class ImagePreprocessor {
     /// The contract it applies.
     public let contract: ImageContract
     /// Output height and width.
     public let height: Int, width: Int
+    /// The `resize_with_pad` canvas of `pad_lanczos3_antialias` (256 × 320), nil for the other methods.
+    public let padSize: (height: Int, width: Int)?
+    /// The session's worker threads (nil: the caller's thread only).
+    let pool: WorkerPool?
 
-    /// One axis of a separable resize: for each output index, taps `first ..< first + count` of the input.
-    struct AxisWeights {
+    /// One axis of TensorFlow's `ScaleAndTranslate`: output `i` reads inputs `starts[i] ..< starts[i] + counts[i]`
+    /// with `weights[i · spanSize ..< i · spanSize + counts[i]]` (trailing weights of a span may be zero).
+    struct AxisSpans: Equatable {
         var inputSize = 0
-        var first: [Int] = []
-        var count: [Int] = []
-        /// `taps` weights per output index (zero-padded).
+        var spanSize = 0
+        var starts: [Int] = []
+        var counts: [Int] = []
         var weights: [Float] = []
-        var taps = 0
     }
 
-    var rows = AxisWeights()
-    var cols = AxisWeights()
-    /// `[height][inputWidth][3]` after the row pass.
-    var rowPass: [Float] = []
-    /// `[height][width][3]` after both passes (float, before rounding).
-    var resized: [Float]
-    /// `[height][width][3]` after the crop (float).
-    var cropped: [Float]
-    /// The uint8 frame after rounding: what the network saw (for tests and `vlac run`).
-    public private(set) var pixels: [UInt8]
-    /// Crop sample positions (precomputed from the contract).
-    var cropY: [(lo: Int, hi: Int, t: Float, inside: Bool)] = []
-    var cropX: [(lo: Int, hi: Int, t: Float, inside: Bool)] = []
+    /// One axis of TensorFlow's `ResizeBilinear` with half-pixel centres.
+    struct BilinearAxis: Equatable {
+        var lower: [Int] = []
+        var upper: [Int] = []
+        var lerp: [Float] = []
+    }
 
-    /// Creates a preprocessor for a contract whose height and width are in 1...16384.
-    public init(contract: ImageContract) {
+    /// `resize_with_pad`'s bilinear resize of the frame and where it lands in the canvas.
+    struct PadPlan: Equatable {
+        var resizedHeight = 0, resizedWidth = 0
+        var top = 0, left = 0
+        var rows = BilinearAxis(), cols = BilinearAxis()
+    }
+
+    /// One sample of `crop_and_resize` along an axis.
+    struct CropSample: Equatable {
+        var lo: Int, hi: Int, t: Float, inside: Bool
+    }
+
+    /// The frame size the tables below were built for.
+    var frameHeight = 0, frameWidth = 0
+    var rows = AxisSpans()
+    var cols = AxisSpans()
+    var pad = PadPlan()
+    /// rtx: the padded float frame, `padHeight × padWidth × 3` (zero outside the resized frame).
+    var canvas: [Float] = []
+    /// Per thread, one row of the Lanczos input (`inputWidth × 3`) being accumulated.
+    var rowAccumulators: [Float] = []
+    /// After the row pass, transposed: `[inputWidth][height][3]`.
+    var intermediate: [Float] = []
+    /// After both passes, transposed: `[width][height][3]` (float, before the crop and rounding).
+    var resized: [Float]
+    /// The uint8 frame after rounding: what the network saw (for tests and `vlac run`).
+    public internal(set) var pixels: [UInt8]
+    /// `(v / 255 − mean[c]) / std[c]` for every byte value `v` and channel `c` (index `c · 256 + v`).
+    let normalized: [Float]
+    /// Crop sample positions (precomputed from the contract).
+    let cropY: [CropSample]
+    let cropX: [CropSample]
+
+    /// Creates a preprocessor for a contract whose height and width are in 1...16384; it runs on the caller's
+    /// thread.
+    public convenience init(contract: ImageContract) {
+        self.init(contract: contract, pool: nil)
+    }
+
+    /// Creates a preprocessor that runs its passes on `threads` threads (the caller's and `threads − 1`
+    /// workers of its own), with the same bytes as on one thread.
+    public convenience init(contract: ImageContract, threads: Int) {
+        self.init(contract: contract, pool: threads > 1 ? WorkerPool(threadCount: threads) : nil)
+    }
+
+    init(contract: ImageContract, pool: WorkerPool?) {
         self.contract = contract
+        self.pool = pool
         height = Int(contract.height)
         width = Int(contract.width)
+        padSize = contract.resize == .padLanczos3Antialias ? (ImageContract.rtxPadHeight, ImageContract.rtxPadWidth) : nil
         let n = height * width * 3
         resized = [Float](repeating: 0, count: n)
-        cropped = contract.crop == .central ? [Float](repeating: 0, count: n) : []
         pixels = [UInt8](repeating: 0, count: n)
+        var table = [Float](repeating: 0, count: 768)
+        for c in 0..<3 {
+            let m = contract.mean.count == 3 ? contract.mean[c] : 0
+            let s = contract.std.count == 3 ? contract.std[c] : 1
+            for v in 0..<256 { table[c * 256 + v] = (Float(v) / 255 - m) / s }
+        }
+        normalized = table
         if contract.crop == .central {
-            cropY = ImagePreprocessor.cropSamples(size: height, area: Double(contract.cropArea))
-            cropX = ImagePreprocessor.cropSamples(size: width, area: Double(contract.cropArea))
+            // The released code computes the box from the decimal 0.9 in double precision; the contract stores
+            // the area as f32, whose shortest decimal form is that decimal.
+            let area = Double(String(describing: contract.cropArea)) ?? Double(contract.cropArea)
+            cropY = ImagePreprocessor.cropSamples(size: height, area: area)
+            cropX = ImagePreprocessor.cropSamples(size: width, area: area)
+        } else {
+            cropY = []
+            cropX = []
         }
     }
+
+    /// Threads the passes may use.
+    var threadCount: Int { pool?.threadCount ?? 1 }
 
     /// Resizes (and crops, rounds and clips) a frame into ``pixels``.
     ///
@@ -83,85 +147,48 @@ public final class ImagePreprocessor {
     ///
     /// - Parameters:
     ///   - frame: at least `layout.minimumByteCount` bytes (bytes after them are not read).
-    /// - Throws: `.invalidInput` when the buffer is smaller than the layout needs, or the contract has no
-    ///   resize and the frame is not height × width.
+    /// - Throws: `.invalidInput` when the buffer is smaller than the layout needs, the contract has no
+    ///   resize and the frame is not height × width, or (`pad_lanczos3_antialias`) the frame is so thin that
+    ///   `resize_with_pad` would resize it to zero rows or columns.
     /// - Complexity: O(output pixels × taps); allocates only when the frame size differs from the last one.
     public func prepare(frame: Span<UInt8>, layout: FrameLayout) throws(RuntimeError) {
         try layout.check(byteCount: frame.count)
-        let frameHeight = layout.height, frameWidth = layout.width
-        let packed = layout.isPackedRGB
-        let stride = layout.rowStride, bpp = layout.pixel.bytes
-        let r = layout.pixel.red, g = layout.pixel.green, b = layout.pixel.blue
         if contract.resize == .none {
-            guard frameHeight == height, frameWidth == width else {
+            guard layout.height == height, layout.width == width else {
                 throw RuntimeError(
                     .invalidInput,
-                    "frame is \(frameHeight)×\(frameWidth), the policy takes \(height)×\(width) frames and does not resize (resize method none)")
+                    "frame is \(layout.height)×\(layout.width), the policy takes \(height)×\(width) frames and does not resize (resize method none)")
             }
-            for y in 0..<height {
-                for x in 0..<width {
-                    let src = y * stride + x * bpp, dst = (y * width + x) * 3
-                    pixels[dst] = frame[src + r]
-                    pixels[dst + 1] = frame[src + g]
-                    pixels[dst + 2] = frame[src + b]
-                }
-            }
+            copyPixels(frame: frame, layout: layout)
             return
         }
-        if rows.inputSize != frameHeight || rowPass.count != height * frameWidth * 3 {
-            rows = ImagePreprocessor.axisWeights(input: frameHeight, output: height)
-            rowPass = [Float](repeating: 0, count: height * frameWidth * 3)
+        if layout.height != frameHeight || layout.width != frameWidth || intermediate.isEmpty {
+            try plan(frameHeight: layout.height, frameWidth: layout.width)
         }
-        if cols.inputSize != frameWidth {
-            cols = ImagePreprocessor.axisWeights(input: frameWidth, output: width)
-        }
-        // Rows: rowPass[i][x][c] = Σ_t w(i, t) · frame[first(i) + t][x][c].
-        let rowStride = frameWidth * 3
-        for i in 0..<height {
-            let base = i * rowStride
-            for j in 0..<rowStride { rowPass[base + j] = 0 }
-            let first = rows.first[i]
-            for t in 0..<rows.count[i] {
-                let w = rows.weights[i * rows.taps + t]
-                if packed {
-                    let src = (first + t) * rowStride
-                    for j in 0..<rowStride { rowPass[base + j] += w * Float(frame[src + j]) }
-                } else {
-                    // The same products and sums in the same order as the packed loop, so the same floats.
-                    let src = (first + t) * stride
-                    for x in 0..<frameWidth {
-                        let p = src + x * bpp, q = base + x * 3
-                        rowPass[q] += w * Float(frame[p + r])
-                        rowPass[q + 1] += w * Float(frame[p + g])
-                        rowPass[q + 2] += w * Float(frame[p + b])
-                    }
-                }
+        resize(frame: frame, layout: layout)
+    }
+
+    /// Builds the weight tables and scratch images for frames of one size.
+    func plan(frameHeight h: Int, frameWidth w: Int) throws(RuntimeError) {
+        var inputHeight = h, inputWidth = w
+        if let padSize {
+            let p = ImagePreprocessor.padPlan(frameHeight: h, frameWidth: w, targetHeight: padSize.height, targetWidth: padSize.width)
+            guard p.resizedHeight > 0, p.resizedWidth > 0 else {
+                throw RuntimeError(
+                    .invalidInput,
+                    "frame is \(h)×\(w): resize_with_pad to \(padSize.height)×\(padSize.width) would resize it to \(p.resizedHeight)×\(p.resizedWidth) (image_aug_style rtx needs an aspect ratio that keeps a row and a column)")
             }
+            pad = p
+            canvas = [Float](repeating: 0, count: padSize.height * padSize.width * 3)
+            inputHeight = padSize.height
+            inputWidth = padSize.width
         }
-        // Columns.
-        for i in 0..<height {
-            for o in 0..<width {
-                var r: Float = 0, g: Float = 0, b: Float = 0
-                let first = cols.first[o]
-                for t in 0..<cols.count[o] {
-                    let w = cols.weights[o * cols.taps + t]
-                    let src = (i * frameWidth + first + t) * 3
-                    r += w * rowPass[src]
-                    g += w * rowPass[src + 1]
-                    b += w * rowPass[src + 2]
-                }
-                let dst = (i * width + o) * 3
-                resized[dst] = r
-                resized[dst + 1] = g
-                resized[dst + 2] = b
-            }
-        }
-        if contract.crop == .central {
-            cropAndResize()
-            quantize(cropped)
-        } else {
-            quantize(resized)
-        }
+        rows = ImagePreprocessor.axisSpans(input: inputHeight, output: height)
+        cols = ImagePreprocessor.axisSpans(input: inputWidth, output: width)
+        rowAccumulators = [Float](repeating: 0, count: threadCount * inputWidth * 3)
+        intermediate = [Float](repeating: 0, count: inputWidth * height * 3)
+        frameHeight = h
+        frameWidth = w
     }
 
     /// Uses an already preprocessed uint8 frame (height × width × 3, after resize, crop and rounding).
@@ -176,13 +203,11 @@ public final class ImagePreprocessor {
 
     /// Writes ``pixels`` normalized (`(x/255 − mean)/std`) into `out`, which has height · width · 3 floats.
     public func normalize(into out: inout MutableSpan<Float>) {
-        let m0 = contract.mean[0], m1 = contract.mean[1], m2 = contract.mean[2]
-        let s0 = contract.std[0], s1 = contract.std[1], s2 = contract.std[2]
         var i = 0
         while i + 2 < pixels.count, i + 2 < out.count {
-            out[i] = (Float(pixels[i]) / 255 - m0) / s0
-            out[i + 1] = (Float(pixels[i + 1]) / 255 - m1) / s1
-            out[i + 2] = (Float(pixels[i + 2]) / 255 - m2) / s2
+            out[i] = normalized[Int(pixels[i])]
+            out[i + 1] = normalized[256 + Int(pixels[i + 1])]
+            out[i + 2] = normalized[512 + Int(pixels[i + 2])]
             i += 3
         }
     }
@@ -199,102 +224,138 @@ public final class ImagePreprocessor {
         }
     }
 
-    /// Round half to even and clip to 0...255 (TensorFlow `round` then `clip_by_value` then `cast`).
-    func quantize(_ source: [Float]) {
-        for i in 0..<pixels.count {
-            let v = source[i].rounded(.toNearestOrEven)
-            pixels[i] = v.isNaN ? 0 : UInt8(min(max(v, 0), 255))
-        }
-    }
-
-    /// TensorFlow `crop_and_resize` of the central box, bilinear, extrapolation value 0.
-    func cropAndResize() {
-        for i in 0..<height {
-            let y = cropY[i]
-            for j in 0..<width {
-                let x = cropX[j]
-                let dst = (i * width + j) * 3
-                guard y.inside, x.inside else {
-                    cropped[dst] = 0; cropped[dst + 1] = 0; cropped[dst + 2] = 0
-                    continue
-                }
-                for c in 0..<3 {
-                    let tl = resized[(y.lo * width + x.lo) * 3 + c]
-                    let tr = resized[(y.lo * width + x.hi) * 3 + c]
-                    let bl = resized[(y.hi * width + x.lo) * 3 + c]
-                    let br = resized[(y.hi * width + x.hi) * 3 + c]
-                    let top = tl + (tr - tl) * x.t
-                    let bottom = bl + (br - bl) * x.t
-                    cropped[dst + c] = top + (bottom - top) * y.t
-                }
+    /// Copies a frame of the contract's size into ``pixels`` (resize method none).
+    func copyPixels(frame: Span<UInt8>, layout: FrameLayout) {
+        let stride = layout.rowStride, bpp = layout.pixel.bytes
+        let r = layout.pixel.red, g = layout.pixel.green, b = layout.pixel.blue
+        for y in 0..<height {
+            for x in 0..<width {
+                let src = y * stride + x * bpp, dst = (y * width + x) * 3
+                pixels[dst] = frame[src + r]
+                pixels[dst + 1] = frame[src + g]
+                pixels[dst + 2] = frame[src + b]
             }
         }
     }
 
-    /// Sample positions of `crop_and_resize` with box `[off, off + s]` (s = √area) on an axis of `size`
-    /// pixels, cropped back to `size`: `in = off·(size−1) + i·s·(size−1)/(size−1)`.
-    static func cropSamples(size: Int, area: Double) -> [(lo: Int, hi: Int, t: Float, inside: Bool)] {
-        // The box is computed in double precision and stored as f32, as Python code handing it to TF does.
+    /// Round half to even and clip to 0...255 (TensorFlow `round`, `clip_by_value`, `cast(uint8)`).
+    ///
+    /// The value is first clamped to −1...256 (rounding then clipping gives the same byte), then rounded by
+    /// adding and subtracting 1.5·2²³: the sum lies where f32's spacing is 1, so the addition rounds to an
+    /// integer, half to even, and the subtraction is exact. That avoids a call to the C library's `roundevenf`
+    /// on x86-64 builds without SSE4.1; `PreprocessTests` checks the bytes against TensorFlow's.
+    @inline(__always)
+    static func quantize(_ v: Float) -> UInt8 {
+        if v.isNaN { return 0 }
+        let clamped = min(max(v, -1), 256)
+        let r = (clamped + 12_582_912) - 12_582_912
+        return UInt8(min(max(r, 0), 255))
+    }
+
+    /// Sample positions of `crop_and_resize` with box `[off, off + s]` (s = √area, both in double precision,
+    /// then f32) on an axis of `size` pixels, cropped back to `size`, in TensorFlow's f32 formula:
+    /// `scale = (y2 − y1)·(size − 1)/(size − 1)`, `in = y1·(size − 1) + i·scale`.
+    static func cropSamples(size: Int, area: Double) -> [CropSample] {
         let s = area.squareRoot()
         let off = (1 - s) / 2
         let y1 = Float(off), y2 = Float(off + s)
         let scale: Float = size > 1 ? (y2 - y1) * Float(size - 1) / Float(size - 1) : 0
-        var out: [(lo: Int, hi: Int, t: Float, inside: Bool)] = []
+        var out: [CropSample] = []
         for i in 0..<size {
-            let v: Float = size > 1 ? y1 * Float(size - 1) + Float(i) * scale : 0.5 * (y1 + y2) * Float(size - 1)
+            // crop size 1: TensorFlow computes 0.5·(y1 + y2)·(size − 1) in double precision.
+            let v: Float = size > 1 ? y1 * Float(size - 1) + Float(i) * scale : Float(0.5 * Double(y1 + y2) * Double(size - 1))
             if v < 0 || v > Float(size - 1) {
-                out.append((0, 0, 0, false))
+                out.append(CropSample(lo: 0, hi: 0, t: 0, inside: false))
                 continue
             }
             let lo = Int(v.rounded(.down)), hi = Int(v.rounded(.up))
-            out.append((lo, hi, v - Float(lo), true))
+            out.append(CropSample(lo: lo, hi: hi, t: v - Float(lo), inside: true))
         }
         return out
     }
 
-    /// The lanczos3 weights of one axis, as `jax.image.scale_and_translate(method: "lanczos3", antialias: true)`
-    /// computes them (in double precision, then stored as f32).
-    static func axisWeights(input: Int, output: Int) -> AxisWeights {
-        let scale = Double(output) / Double(input)
-        let inv = 1 / scale
-        let kernelScale = max(inv, 1)
-        let radius = 3 * kernelScale
-        var firsts: [Int] = [], counts: [Int] = []
-        var rowsOfWeights: [[Double]] = []
-        for i in 0..<output {
-            let center = (Double(i) + 0.5) * inv - 0.5
-            guard center >= -0.5, center <= Double(input) - 0.5 else {
-                firsts.append(0); counts.append(0); rowsOfWeights.append([])
-                continue
+    /// The spans of one axis as TensorFlow's `ScaleAndTranslate` computes them for `resize(lanczos3,
+    /// antialias=True)` (scale = f32 output / f32 input, translation 0), every step in f32.
+    static func axisSpans(input: Int, output: Int) -> AxisSpans {
+        let radius: Float = 3
+        let scale = Float(output) / Float(input)
+        let inverse = Float(1.0 / Double(scale))
+        let inverseTranslate = -inverse * 0
+        let kernelScale = max(inverse, 1)
+        let spanSize = min(2 * Int((radius * kernelScale).rounded(.up)) + 1, input)
+        let oneOverKernelScale = 1 / kernelScale
+        var spans = AxisSpans(
+            inputSize: input, spanSize: spanSize, starts: [Int](repeating: 0, count: output),
+            counts: [Int](repeating: 0, count: output), weights: [Float](repeating: 0, count: spanSize * output))
+        var temp: [Float] = []
+        for x in 0..<output {
+            let sample = (Float(x) + 0.5) * inverse + inverseTranslate
+            // The real span (as GatherRows and GatherColumns read it) also covers empty spans: zero weights.
+            spans.counts[x] = min(spanSize, input)
+            if sample < 0 || sample > Float(input) { continue }
+            var start = Int((sample - radius * kernelScale - 0.5).rounded(.up))
+            var end = Int((sample + radius * kernelScale - 0.5).rounded(.down))
+            start = min(max(start, 0), input - 1)
+            end = min(max(end, 0), input - 1) + 1
+            var total: Float = 0
+            temp.removeAll(keepingCapacity: true)
+            for source in start..<end {
+                let position = Float(source) + 0.5 - sample
+                let weight = lanczos3(abs(position * oneOverKernelScale))
+                total += weight
+                temp.append(weight)
             }
-            let lo = max(0, Int((center - radius).rounded(.down)))
-            let hi = min(input - 1, Int((center + radius).rounded(.up)))
-            var ws: [Double] = []
-            var sum = 0.0
-            for j in lo...max(lo, hi) where j <= hi {
-                let w = lanczos3(abs(center - Double(j)) / kernelScale)
-                ws.append(w)
-                sum += w
+            if abs(total) >= 1000 * Float.leastNormalMagnitude {
+                let reciprocal = 1 / total
+                for (k, weight) in temp.enumerated() { spans.weights[x * spanSize + k] = weight * reciprocal }
             }
-            if abs(sum) > 1000 * Double(Float.ulpOfOne) {
-                for k in ws.indices { ws[k] /= sum }
-            } else {
-                for k in ws.indices { ws[k] = 0 }
-            }
-            firsts.append(lo); counts.append(ws.count); rowsOfWeights.append(ws)
+            spans.starts[x] = start
+            spans.counts[x] = min(start + spanSize, input) - start
         }
-        let taps = counts.max() ?? 0
-        var flat = [Float](repeating: 0, count: taps * output)
-        for i in 0..<output {
-            for (k, w) in rowsOfWeights[i].enumerated() { flat[i * taps + k] = Float(w) }
-        }
-        return AxisWeights(inputSize: input, first: firsts, count: counts, weights: flat, taps: taps)
+        return spans
     }
 
-    /// `sinc(x)·sinc(x/3)` for |x| < 3 (1 near 0, 0 beyond 3), as JAX writes it.
-    static func lanczos3(_ x: Double) -> Double {
-        if x > 3 { return 0 }
-        if x <= 1e-3 { return 1 }
-        return 3 * sin(Double.pi * x) * sin(Double.pi * x / 3) / (Double.pi * Double.pi * x * x)
+    /// TensorFlow's Lanczos-3 kernel in f32: `3·sin(πx)·sin(πx/3) / (π·π·x·x)`, 1 for x ≤ 1e-3, 0 beyond 3
+    /// (π is `3.14159265359` rounded to f32; `sinf` is the C library's, as TensorFlow's `std::sin(float)`).
+    static func lanczos3(_ value: Float) -> Float {
+        let pi = Float(3.14159265359 as Double)
+        let radius: Float = 3
+        let x = abs(value)
+        if x > radius { return 0 }
+        if Double(x) <= 1e-3 { return 1 }
+        return radius * sinf(pi * x) * sinf(pi * x / radius) / (pi * pi * x * x)
+    }
+
+    /// TensorFlow's `resize_with_pad(frame, targetHeight, targetWidth)` geometry (f32): the ratio
+    /// `max(w / W, h / H)`, the resized size `floor(h / ratio) × floor(w / ratio)`, the offsets
+    /// `floor((H − h / ratio) / 2)`, and the bilinear axes (half-pixel centres) of the resize.
+    static func padPlan(frameHeight: Int, frameWidth: Int, targetHeight: Int, targetWidth: Int) -> PadPlan {
+        let fh = Float(frameHeight), fw = Float(frameWidth)
+        let th = Float(targetHeight), tw = Float(targetWidth)
+        let ratio = max(fw / tw, fh / th)
+        let rh = fh / ratio, rw = fw / ratio
+        var p = PadPlan()
+        p.resizedHeight = Int(rh.rounded(.down))
+        p.resizedWidth = Int(rw.rounded(.down))
+        p.top = max(0, Int(((th - rh) / 2).rounded(.down)))
+        p.left = max(0, Int(((tw - rw) / 2).rounded(.down)))
+        p.rows = bilinearAxis(input: frameHeight, output: p.resizedHeight)
+        p.cols = bilinearAxis(input: frameWidth, output: p.resizedWidth)
+        return p
+    }
+
+    /// `ResizeBilinear` (half-pixel centres) along one axis: `in = (i + 0.5)·(input / output) − 0.5`.
+    static func bilinearAxis(input: Int, output: Int) -> BilinearAxis {
+        var a = BilinearAxis()
+        guard output > 0 else { return a }
+        let scale = Float(input) / Float(output)
+        for i in 0..<output {
+            let position = (Float(i) + 0.5) * scale - 0.5
+            let floor = position.rounded(.down)
+            a.lower.append(max(Int(floor), 0))
+            a.upper.append(min(Int(position.rounded(.up)), input - 1))
+            a.lerp.append(position - floor)
+        }
+        return a
     }
 }

@@ -52,19 +52,3 @@ extension PolicySession {
         _ = try actions.process(unsafe chunk.span)
     }
 }
-
-extension ImagePreprocessor {
-    /// Writes ``pixels`` normalized (`(x/255 − mean)/std`) to `count` floats at `out`.
-    func normalize(into out: UnsafeMutablePointer<Float>, count: Int) {
-        let m0 = contract.mean[0], m1 = contract.mean[1], m2 = contract.mean[2]
-        let s0 = contract.std[0], s1 = contract.std[1], s2 = contract.std[2]
-        var i = 0
-        let n = min(count, pixels.count)
-        while i + 2 < n {
-            unsafe out[i] = (Float(pixels[i]) / 255 - m0) / s0
-            unsafe out[i + 1] = (Float(pixels[i + 1]) / 255 - m1) / s1
-            unsafe out[i + 2] = (Float(pixels[i + 2]) / 255 - m2) / s2
-            i += 3
-        }
-    }
-}

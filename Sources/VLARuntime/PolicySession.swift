@@ -39,7 +39,7 @@ import VLAFormat
     public init(policy: Policy, options: RuntimeOptions = RuntimeOptions()) throws(RuntimeError) {
         self.policy = policy
         interpreter = try Interpreter(file: policy.file, blobs: policy.blobs, options: options)
-        image = ImagePreprocessor(contract: policy.metadata.image)
+        image = ImagePreprocessor(contract: policy.metadata.image, pool: interpreter.pool)
         actions = try ActionProcessor(contract: policy.metadata.action)
         unsafe addresses = try SessionAddresses(interpreter: interpreter, policy: policy)
     }

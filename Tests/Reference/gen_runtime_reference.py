@@ -1,13 +1,8 @@
-"""References for the runtime's image and action contracts (VLARuntime ImagePreprocessor, ActionProcessor).
+"""References for the runtime's action contract (VLARuntime ActionProcessor).
 
     .venv/bin/python Tests/Reference/gen_runtime_reference.py
 
-Images: synthetic uint8 frames of several sizes (a formula that the Swift test evaluates too, so frames are
-not stored) resized to 224 x 224 with jax.image.scale_and_translate(method="lanczos3", antialias=True) (the
-definition TensorFlow's resize(lanczos3, antialias=True) follows), optionally followed by TensorFlow's
-crop_and_resize bilinear formula for the central box of area 0.9 (written out in numpy float32 from TF's
-kernel definition), then round half to even, clip, uint8. Writes
-Tests/Fixtures/VLARuntime/preprocess/<h>x<w>[-crop].u8 and preprocess/index.json.
+Images: see gen_preprocess_reference.py (TensorFlow itself).
 
 Actions: random raw chunks [4, 7] through squash 5*tanh(x/5), gripper logit >= 0, mean/std unnormalize where
 mask, SimplerEnv's ActionEnsembler (uniform weights over the last `window` chunks), transforms3d's
@@ -18,79 +13,11 @@ import collections
 import json
 import os
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from transforms3d.euler import euler2axangle
 
-jax.config.update("jax_enable_x64", False)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "Tests", "Fixtures", "VLARuntime")
-
-
-def frame(h, w):
-    """The synthetic frame: smooth ramps, a checkerboard of period 6 and wrapping ramps (sharp edges)."""
-    y, x, c = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
-    v = (x * 3 + y * 2 + c * 71 + ((x // 3 + y // 3) % 2) * 60 + (x * y) // 11) % 256
-    return v.astype(np.uint8)
-
-
-def resize(img):
-    h, w, _ = img.shape
-    out = jax.image.scale_and_translate(
-        jnp.asarray(img, jnp.float32), (224, 224, 3), (0, 1),
-        jnp.array([224 / h, 224 / w], jnp.float32), jnp.array([0.0, 0.0], jnp.float32),
-        method="lanczos3", antialias=True, precision=jax.lax.Precision.HIGHEST)
-    return np.asarray(out, np.float32)
-
-
-def crop_and_resize(img, area=0.9):
-    """TF crop_and_resize, one box [y1, x1, y2, x2] = central square of `area`, crop size = image size."""
-    h, w, _ = img.shape
-    s = np.sqrt(area)
-    off = (1 - s) / 2
-    y1, x1, y2, x2 = np.array([off, off, off + s, off + s], np.float32)
-    out = np.zeros_like(img)
-    hs = np.float32((y2 - y1) * (h - 1) / (h - 1))
-    ws = np.float32((x2 - x1) * (w - 1) / (w - 1))
-    for i in range(h):
-        iy = np.float32(y1 * (h - 1) + i * hs)
-        if iy < 0 or iy > h - 1:
-            continue
-        t, b = int(np.floor(iy)), int(np.ceil(iy))
-        yl = np.float32(iy - t)
-        for j in range(w):
-            ix = np.float32(x1 * (w - 1) + j * ws)
-            if ix < 0 or ix > w - 1:
-                continue
-            l, r = int(np.floor(ix)), int(np.ceil(ix))
-            xl = np.float32(ix - l)
-            top = img[t, l] + (img[t, r] - img[t, l]) * xl
-            bottom = img[b, l] + (img[b, r] - img[b, l]) * xl
-            out[i, j] = top + (bottom - top) * yl
-    return out
-
-
-def to_u8(x):
-    return np.clip(np.round(x), 0, 255).astype(np.uint8)
-
-
-def images():
-    os.makedirs(os.path.join(OUT, "preprocess"), exist_ok=True)
-    cases = [(480, 640, True), (256, 256, False), (96, 128, True), (224, 224, False), (160, 400, False),
-             (720, 1280, True), (37, 300, False)]
-    index = []
-    for h, w, crop in cases:
-        r = resize(frame(h, w))
-        variants = [("", to_u8(r))]
-        if crop:
-            variants.append(("-crop", to_u8(crop_and_resize(r))))
-        for suffix, img in variants:
-            name = f"{h}x{w}{suffix}.u8"
-            img.tofile(os.path.join(OUT, "preprocess", name))
-            index.append({"file": name, "height": h, "width": w, "crop": bool(suffix)})
-    with open(os.path.join(OUT, "preprocess", "index.json"), "w") as f:
-        json.dump(index, f, indent=1)
 
 
 def actions():
@@ -157,5 +84,4 @@ def actions():
 
 
 if __name__ == "__main__":
-    images()
     actions()

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import VLACommands
+import VLAFormat
+import VLARuntime
 
 /// JPEG frames through libjpeg-turbo (Tests/Reference/gen_jpeg_fixtures.py made the fixtures and the rasters
 /// libjpeg-turbo decodes from them), and hostile JPEG bytes: errors, never a trap.
@@ -11,6 +13,30 @@ import Testing
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
         return parts.joined(separator: "/") + "/Examples/frames/coffee.jpg"
+    }
+
+    /// The sample frame as vlac decodes it is the frame Pillow decodes, and the image contract on it (with and
+    /// without rtx pad and crop) is TensorFlow's `_resize_image` output, every byte
+    /// (Tests/Reference/gen_preprocess_reference.py).
+    @Test func sampleFrameThroughTheImageContractIsTensorFlows() throws {
+        struct Case: Decodable { var name, frame, sha256: String; var crop, pad: Bool; var frameSHA256: String? }
+        struct Index: Decodable { var cases: [Case] }
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        let indexPath = parts.joined(separator: "/") + "/Tests/Fixtures/VLARuntime/preprocess/index.json"
+        let index = try JSONDecoder().decode(Index.self, from: try #require(FileManager.default.contents(atPath: indexPath)))
+        let cases = index.cases.filter { $0.frame == "coffee" }
+        try #require(cases.count == 4)
+        let data = try #require(FileManager.default.contents(atPath: Self.sample))
+        let image = try RGBImage(decoding: [UInt8](data))
+        #expect(hexString(SHA256.hash(image.pixels)) == cases[0].frameSHA256, "the decoded frame differs from Pillow's")
+        for c in cases {
+            let p = ImagePreprocessor(contract: ImageContract(
+                height: 224, width: 224, resize: c.pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: c.crop ? .central : .none,
+                cropArea: c.crop ? 0.9 : 0, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]))
+            try p.prepare(frame: image.pixels.span, frameHeight: image.height, frameWidth: image.width)
+            #expect(hexString(SHA256.hash(p.pixels)) == c.sha256, "\(c.name)")
+        }
     }
 
     /// Bit for bit what libjpeg-turbo decoded at generation, and within the JPEG's own loss of the source raster

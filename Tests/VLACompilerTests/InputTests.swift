@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLAFormat
 import VLAJSON
 import VLAModels
 import VLARuntime
@@ -15,7 +16,7 @@ import VLARuntime
         text = text.replacingOccurrences(of: "\"mlp_dim\": 64", with: "\"mlp_dim\": 48")
         text = text.replacingOccurrences(of: "\"action_horizon\": 4", with: "\"action_horizon\": 5")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let error = try #require(throws: CompileError.self) { try Compiler(model: copy + "/model") }
+        let error = try #require(throws: CompileError.self) { try Compiler(model: copy) }
         #expect(error.code == .model)
         let d = error.description
         #expect(d.contains("tensor \"context_encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel\": expected shape [32, 48], got [32, 64]"), "\(d)")
@@ -38,6 +39,57 @@ import VLARuntime
         #expect(error.problems.contains("hypernet_kwargs: attend_to_padding true is not supported"))
         #expect(error.problems.contains("context_embedding_dim 8 is not a multiple of num_attention_heads 3"))
         #expect(error.problems.contains("base_net_kwargs: base_net_kwargs.action_head_type \"diffusion\" is not supported (mix)"))
+    }
+
+    /// `image_aug_style`: "octo" (the default) resizes directly; "rtx" pads to 256 × 320 first, as the released
+    /// SimplerEnv evaluation does (not the LIBERO one); anything else is refused naming the file, field and value.
+    @Test func imageAugStyleSetsThePad() throws {
+        func config(_ style: String) throws -> HyperVLAConfig {
+            try HyperVLAConfig(json: try JSONValue(parsing: Array("""
+                {"hypernet_kwargs": {"context_embedding_dim": 8, "context_encoder_kwargs": {"num_layers": 1, "mlp_dim": 8, "num_attention_heads": 2}},
+                 "base_net_kwargs": {"action_horizon": 4, "action_dim": 7, "vit_kwargs": {"hidden_dim": 8, "num_layers": 1, "num_heads": 2, "mlp_dim": 8}},
+                 "dataset_kwargs": {"frame_transform_kwargs": {"image_aug_style": \(style)}}}
+                """.utf8)))
+        }
+        #expect(try !config("\"octo\"").rtxImageAugmentation)
+        let rtx = try config("\"rtx\"")
+        #expect(rtx.rtxImageAugmentation)
+        for (robot, pads) in [(RobotMapping.googleRobot, true), (.widowxBridge, true), (.none, true), (.libero, false)] {
+            #expect(Compiler.padsFrames(config: rtx, robot: robot) == pads, "\(robot)")
+            #expect(!Compiler.padsFrames(config: try config("\"octo\""), robot: robot))
+        }
+        #expect(Compiler.imageContract(crop: true, pad: true).resize == .padLanczos3Antialias)
+        // resize_size other than 224 × 224: refused with the field and value.
+        let sized = try JSONValue(parsing: Array("""
+            {"hypernet_kwargs": {"context_embedding_dim": 8, "context_encoder_kwargs": {"num_layers": 1, "mlp_dim": 8, "num_attention_heads": 2}},
+             "base_net_kwargs": {"action_horizon": 4, "action_dim": 7, "vit_kwargs": {"hidden_dim": 8, "num_layers": 1, "num_heads": 2, "mlp_dim": 8}},
+             "dataset_kwargs": {"frame_transform_kwargs": {"resize_size": {"primary": [256, 256]}, "image_aug_style": "rtx"}}}
+            """.utf8))
+        let error = try #require(throws: ModelError.self) { try HyperVLAConfig(json: sized) }
+        #expect(error.problems == ["dataset_kwargs.frame_transform_kwargs.resize_size.primary [256, 256] is not supported (224 × 224)"])
+
+        let copy = try Paths.copyOfTiny("aug-style")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let path = copy + "/model/config.json"
+        let original = String(decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
+        try #require(original.contains("\"image_aug_style\": \"octo\""))
+        for (value, ok) in [("\"rtx\"", true), ("\"augmix\"", false), ("3", false)] {
+            let text = original.replacingOccurrences(of: "\"image_aug_style\": \"octo\"", with: "\"image_aug_style\": \(value)")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            var o = CompileOptions()
+            o.textEncoder = copy + "/text-encoder"
+            o.visionEncoder = copy + "/vision-encoder"
+            if ok {
+                let c = try Compiler(model: copy + "/model", options: o)
+                #expect(c.metadataBase.image.resize == .padLanczos3Antialias)
+                o.robot = .libero
+                #expect(try Compiler(model: copy + "/model", options: o).metadataBase.image.resize == .lanczos3Antialias)
+            } else {
+                let error = try #require(throws: CompileError.self) { try Compiler(model: copy + "/model", options: o) }
+                let d = error.description
+                #expect(d.contains("config.json") && d.contains("dataset_kwargs.frame_transform_kwargs.image_aug_style \(value == "3" ? "(not a string)" : value) is not supported (octo, rtx)"), "\(d)")
+            }
+        }
     }
 
     @Test func slugs() {
@@ -107,7 +159,7 @@ struct SplitMix {
             for other in ["safetensors", "npz", "msgpack"] where other != format {
                 try? FileManager.default.removeItem(atPath: copy + "/model/params.\(other)")
             }
-            let c = try Compiler(model: copy + "/model")
+            let c = try Compiler(model: copy)
             let p = try c.prepare(TaskLine(line: 1, text: "pick coke can"), listName: "t", warn: { _ in })
             var cache: [Int: (VLARuntime.Interpreter, BuiltModel, VLARuntime.Interpreter, BuiltModel)] = [:]
             let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: 32), cache: &cache).first)

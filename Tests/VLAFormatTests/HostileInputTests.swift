@@ -273,6 +273,21 @@ import VLATestSupport
         Self.expectRejected(bytes, .invalidValue, mentioning: ["77"])
     }
 
+    /// Resize method 2 (`pad_lanczos3_antialias`, format 1.3) round-trips and makes the file 1.3; a value this
+    /// version does not know (3) is refused by its value, as a 1.2 reader refuses 2.
+    @Test func padResizeMethodIsFormat13AndUnknownResizeIsRefused() throws {
+        var doc = try VLAFile(bytes: Self.files.policy).document()
+        doc.metadata.image.resize = .padLanczos3Antialias
+        #expect(doc.minimumMinorVersion == 3)
+        let bytes = try VLAWriter.serialize(doc)
+        let file = try VLAFile(bytes: bytes)
+        #expect(file.header.minor == 3)
+        #expect(file.metadata.image.resize == .padLanczos3Antialias)
+        #expect(file.metadata.image.resize.description == "pad_lanczos3_antialias")
+        let unknown = Self.patched(bytes) { raw in raw.setU32(raw.section(.metadata)!.offset + 112, 3) }
+        Self.expectRejected(unknown, .invalidValue, mentioning: ["ResizeMethod value 3 is unknown"])
+    }
+
     @Test func testVectorBindingToANonInput() {
         let bytes = Self.patched { raw in
             let tv = raw.section(.testVectors)!

@@ -1,5 +1,6 @@
 import CVLAKernels
 import Testing
+import VLAFormat
 @testable import VLARuntime
 
 /// The C kernels (Sources/CVLAKernels) give the same bits on every instruction-set path: AVX-512, AVX2 + FMA
@@ -113,6 +114,23 @@ import Testing
         for _ in 0..<2000 { xs.append(rng.next() * 3) }
         xs.append(contentsOf: [1, 2, 3])  // a tail that is not a multiple of 16
         return xs
+    }
+
+    /// The image contract's accumulation (vla_scale_add_u8 / _f32 on AVX-512, the Swift loop otherwise) gives
+    /// TensorFlow's bytes on both paths, for the uint8 frame (direct resize) and the f32 canvas (rtx pad).
+    @Test(arguments: ["480x640-noise-crop", "300x200-noise-rtx-crop", "7x9-pattern-rtx"])
+    func imageContractSameBytesOnEveryPath(_ name: String) throws {
+        defer { _ = vla_kernels_force_isa(2) }
+        let c = try #require(RuntimeFixtures.preprocessCases.first { $0.name == name })
+        let frame = try #require(RuntimeFixtures.preprocessFrame(c))
+        for isa in [2, 0] {
+            _ = vla_kernels_force_isa(Int32(isa))
+            let p = ImagePreprocessor(contract: ImageContract(
+                height: 224, width: 224, resize: c.pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: c.crop ? .central : .none,
+                cropArea: c.crop ? 0.9 : 0))
+            try p.prepare(frame: frame.span, frameHeight: c.height, frameWidth: c.width)
+            #expect(hexString(SHA256.hash(p.pixels)) == c.sha256, "\(name), isa \(isa)")
+        }
     }
 
     @Test func elementwiseMatchesSwiftKernelsBitForBit() {

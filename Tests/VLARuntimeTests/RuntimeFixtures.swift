@@ -7,18 +7,45 @@ import VLATestSupport
 enum RuntimeFixtures {
     static var root: URL { OpFixtures.packageRoot.appendingPathComponent("Tests/Fixtures/VLARuntime") }
 
-    struct ImageCase: Decodable, Sendable, CustomStringConvertible {
-        var file: String
+    /// A case of Tests/Reference/gen_preprocess_reference.py: TensorFlow's output for one frame and setting.
+    struct PreprocessCase: Decodable, Sendable, CustomStringConvertible {
+        var name: String
+        var frame: String
         var height: Int
         var width: Int
         var crop: Bool
-        var description: String { file }
+        var pad: Bool
+        var sha256: String
+        var sum: Int
+        var file: String?
+        var frameSHA256: String?
+        var description: String { name }
     }
 
-    static let imageCases: [ImageCase] = {
+    struct PreprocessIndex: Decodable { var cases: [PreprocessCase] }
+
+    static let preprocessCases: [PreprocessCase] = {
         guard let data = try? Data(contentsOf: root.appendingPathComponent("preprocess/index.json")) else { return [] }
-        return (try? JSONDecoder().decode([ImageCase].self, from: data)) ?? []
+        return (try? JSONDecoder().decode(PreprocessIndex.self, from: data))?.cases ?? []
     }()
+
+    /// The generator's frame of a case (nil for the JPEG frame, which VLACommandsTests decode).
+    static func preprocessFrame(_ c: PreprocessCase) -> [UInt8]? {
+        switch c.frame {
+        case "noise": noise(height: c.height, width: c.width)
+        case "pattern": frame(height: c.height, width: c.width)
+        default: nil
+        }
+    }
+
+    /// Seeded noise (`noise()` in gen_preprocess_reference.py): a 32-bit LCG from `h·65536 + w`, the top byte.
+    static func noise(height h: Int, width w: Int) -> [UInt8] {
+        var s = UInt32(truncatingIfNeeded: h * 65536 + w)
+        return (0..<(h * w * 3)).map { _ in
+            s = s &* 1664525 &+ 1013904223
+            return UInt8(s >> 24)
+        }
+    }
 
     /// The generator's synthetic frame (same formula as `frame()` in gen_runtime_reference.py).
     static func frame(height h: Int, width w: Int) -> [UInt8] {

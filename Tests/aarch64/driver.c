@@ -310,6 +310,33 @@ static void r_softmax(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = y[i] * inv;
 }
 
+// The image contract's accumulation: acc[i] + w·x[i] per element (a separate product and sum), uint8 and f32 x,
+// against the plain C loop. Only x86 has a fast path; elsewhere the functions report 0 and the Swift loop runs.
+static void test_scale_add(void) {
+    static const long counts[] = {1, 15, 16, 17, 1920, 1923};
+    if (!vla_scale_add_f32((float[]){0}, (const float[]){0}, 1, 1)) {
+        printf("image accumulation: no fast path on this CPU at this level (the Swift loop runs)\n");
+        return;
+    }
+    for (int ci = 0; ci < 6; ci++) {
+        const long n = counts[ci];
+        float *acc = aligned(sizeof(float) * (size_t)(n + 1)), *want = aligned(sizeof(float) * (size_t)(n + 1));
+        float *xf = aligned(sizeof(float) * (size_t)(n + 1));
+        uint8_t *xb = aligned((size_t)(n + 1));
+        fill(acc, n, 300, 0);
+        fill(xf, n, 255, 0);
+        for (long i = 0; i < n; i++) xb[i] = (uint8_t)(i * 37 + 11);
+        const float w = -0.0731f;
+        for (long i = 0; i < n; i++) want[i] = acc[i] + w * (float)xb[i];
+        vla_scale_add_u8(acc, xb, w, n);
+        same_floats("vla_scale_add_u8", want, acc, n);
+        for (long i = 0; i < n; i++) want[i] = acc[i] + w * xf[i];
+        vla_scale_add_f32(acc, xf, w, n);
+        same_floats("vla_scale_add_f32", want, acc, n);
+        free(acc), free(want), free(xf), free(xb);
+    }
+}
+
 static void test_elementwise(int quick) {
     static const long counts[] = {0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 100, 1000, 4099};
     const int nc = quick ? 12 : 17;
@@ -908,6 +935,7 @@ int main(int argc, char **argv) {
     test_gemm(isa, quick);
     vla_kernels_force_isa(isa);
     test_elementwise(quick);
+    test_scale_add();
     test_q8(q8, quick);
     test_activation_ties(q8, bf16);
 #if defined(__aarch64__)

@@ -11,6 +11,7 @@
 #define VLA_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,14 @@ enum { VLA_GELU_TANH = 1, VLA_GELU_ERF = 2, VLA_TANH = 3, VLA_SCALED_TANH = 4 };
 /// operations as VLARuntime's Swift kernels (bit-identical). Returns 0, doing nothing, when this CPU has no
 /// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), aarch64 Advanced SIMD (isa 1).
 int vla_unary(int kind, float param, const float *x, float *y, long n);
+
+/// acc[i] += w · (float)x[i] for i < n (uint8 x), one f32 product then one f32 sum per element: the resize passes
+/// of VLARuntime's image contract, bit-identical to its Swift loop. Returns 0, doing nothing, when this CPU has no
+/// fast path (the caller then runs its Swift loop). Fast path: AVX-512F (isa 2).
+int vla_scale_add_u8(float *acc, const uint8_t *x, float w, long n);
+
+/// The same with f32 x.
+int vla_scale_add_f32(float *acc, const float *x, float w, long n);
 
 /// Softmax of one row of n floats (in place allowed), bit-identical to VLARuntime's `Kernels.softmaxRow`;
 /// returns 0, doing nothing, when this CPU has no fast path.

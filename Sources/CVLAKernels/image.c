@@ -1,0 +1,53 @@
+// The accumulation step of the image contract's resize passes (VLARuntime ImagePreprocessor+Unsafe.swift):
+// acc[i] += w · x[i], one f32 product and one f32 sum per element, as TensorFlow's ScaleAndTranslate does it.
+// Each element is independent, so the AVX-512 path gives the same floats as the Swift loop; no floating-point
+// contraction (the pragma for clang; gcc builds need -ffp-contract=off, as Tests/aarch64/Makefile passes).
+#include <stdint.h>
+#include "vla_kernels.h"
+
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static void scale_add_u8_512(float *acc, const uint8_t *x, float w, long n) {
+    const __m512 vw = _mm512_set1_ps(w);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(x + i))));
+        _mm512_storeu_ps(acc + i, _mm512_add_ps(_mm512_loadu_ps(acc + i), _mm512_mul_ps(vw, v)));
+    }
+    for (; i < n; i++) acc[i] += w * (float)x[i];
+}
+
+__attribute__((target("avx512f"))) static void scale_add_f32_512(float *acc, const float *x, float w, long n) {
+    const __m512 vw = _mm512_set1_ps(w);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm512_storeu_ps(acc + i, _mm512_add_ps(_mm512_loadu_ps(acc + i), _mm512_mul_ps(vw, _mm512_loadu_ps(x + i))));
+    }
+    for (; i < n; i++) acc[i] += w * x[i];
+}
+#endif
+
+int vla_scale_add_u8(float *acc, const uint8_t *x, float w, long n) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2) {
+        scale_add_u8_512(acc, x, w, n);
+        return 1;
+    }
+#endif
+    (void)acc, (void)x, (void)w, (void)n;
+    return 0;
+}
+
+int vla_scale_add_f32(float *acc, const float *x, float w, long n) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2) {
+        scale_add_f32_512(acc, x, w, n);
+        return 1;
+    }
+#endif
+    (void)acc, (void)x, (void)w, (void)n;
+    return 0;
+}
