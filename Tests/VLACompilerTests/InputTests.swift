@@ -16,7 +16,7 @@ import VLARuntime
         text = text.replacingOccurrences(of: "\"mlp_dim\": 64", with: "\"mlp_dim\": 48")
         text = text.replacingOccurrences(of: "\"action_horizon\": 4", with: "\"action_horizon\": 5")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let error = try #require(throws: CompileError.self) { try Compiler(model: copy) }
+        let error = try #require(throws: CompileError.self) { try Compiler(model: copy + "/model") }
         #expect(error.code == .model)
         let d = error.description
         #expect(d.contains("tensor \"context_encoder/encoderblock_0/MlpBlock_0/Dense_0/kernel\": expected shape [32, 48], got [32, 64]"), "\(d)")
@@ -159,7 +159,7 @@ struct SplitMix {
             for other in ["safetensors", "npz", "msgpack"] where other != format {
                 try? FileManager.default.removeItem(atPath: copy + "/model/params.\(other)")
             }
-            let c = try Compiler(model: copy)
+            let c = try Compiler(model: copy + "/model")
             let p = try c.prepare(TaskLine(line: 1, text: "pick coke can"), listName: "t", warn: { _ in })
             var cache: [Int: (VLARuntime.Interpreter, BuiltModel, VLARuntime.Interpreter, BuiltModel)] = [:]
             let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: 32), cache: &cache).first)
