@@ -14,6 +14,37 @@ struct Evaluated {
 }
 
 extension Compiler {
+    /// The generated base-network leaves of one evaluated instruction, by leaf name, as the policy's `reset`
+    /// produces them: the evaluation's own output split by leaf (`use_initial_image = false`), or the reset HN run
+    /// on the frozen encoder's CLS `cls` of the first frame. For checks against reference leaves (the parity tests).
+    func generatedLeaves(_ ev: Evaluated, cls: [Float]) throws -> [String: [Float]] {
+        var leaves: [String: [Float]] = [:]
+        if let generated = ev.generated {
+            var offset = 0
+            for (name, shape) in model.leaves {
+                let n = shape.reduce(1, *)
+                leaves[name] = Array(generated[offset..<(offset + n)])
+                offset += n
+            }
+            return leaves
+        }
+        let reset = try model.buildResetHN(projected: nil, length: ev.prepared.count)
+        let interpreter = try Interpreter(document: reset.document)
+        guard let clsInput = reset.input("cls"), let tokens = reset.input("instruction.tokens"), let projected = ev.projected else {
+            throw CompileError(.model, "the reset HN has no cls or instruction.tokens input, or the evaluation no projected block")
+        }
+        try interpreter.setFloats(clsInput, cls)
+        try interpreter.setFloats(tokens, projected)
+        try interpreter.run(0)
+        for (name, _) in model.leaves {
+            guard let output = reset.output("generated.\(name)") else { throw CompileError(.model, "the reset HN has no output generated.\(name)") }
+            leaves[name] = try interpreter.floats(output)
+        }
+        return leaves
+    }
+}
+
+extension Compiler {
     /// Runs T5 and the instruction-dependent HN part for a batch of instructions of one length bucket.
     ///
     /// The batch is always `batchSize` rows (missing rows repeat the first), so each instruction's numbers

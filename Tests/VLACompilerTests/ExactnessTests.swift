@@ -37,22 +37,7 @@ import VLARuntime
             let p = try c.prepare(TaskLine(line: i + 1, text: text), listName: "tasks.txt", warn: { _ in })
             #expect(p.ids.map { Int($0) } == (try golden.ints("\(key)/input_ids")), "token ids of \(key)")
             let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: 32), cache: &cache).first)
-            var leaves: [String: [Float]] = [:]
-            if let g = ev.generated {
-                var o = 0
-                for (name, shape) in c.model.leaves {
-                    let n = shape.reduce(1, *)
-                    leaves[name] = Array(g[o..<(o + n)])
-                    o += n
-                }
-            } else {
-                let rm = try c.model.buildResetHN(projected: nil, length: p.count)
-                let ri = try Interpreter(document: rm.document)
-                try ri.setFloats(try #require(rm.input("cls")), cls)
-                try ri.setFloats(try #require(rm.input("instruction.tokens")), try #require(ev.projected))
-                try ri.run(0)
-                for (name, _) in c.model.leaves { leaves[name] = try ri.floats(try #require(rm.output("generated.\(name)"))) }
-            }
+            let leaves = try c.generatedLeaves(ev, cls: cls)
             for (name, _) in c.model.leaves {
                 let d = maxAbsDiff(try #require(leaves[name]), try golden.floats("\(key)/generated/\(name)"))
                 #expect(d <= 1e-5, "\(key) \(name): \(d)")

@@ -67,22 +67,7 @@ import VLARuntime
         for (k, text) in tasks.enumerated() {
             let p = try c.prepare(TaskLine(line: k + 1, text: text), listName: "tasks.txt", warn: { _ in })
             let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: cfg.maxTokens), cache: &cache).first)
-            var leaves: [String: [Float]] = [:]
-            if let gen = ev.generated {
-                var o = 0
-                for (name, shape) in c.model.leaves {
-                    let n = shape.reduce(1, *)
-                    leaves[name] = Array(gen[o..<(o + n)])
-                    o += n
-                }
-            } else {
-                let rm = try c.model.buildResetHN(projected: nil, length: p.count)
-                let ri = try Interpreter(document: rm.document)
-                try ri.setFloats(try #require(rm.input("cls")), cls)
-                try ri.setFloats(try #require(rm.input("instruction.tokens")), try #require(ev.projected))
-                try ri.run(0)
-                for (name, _) in c.model.leaves { leaves[name] = try ri.floats(try #require(rm.output("generated.\(name)"))) }
-            }
+            let leaves = try c.generatedLeaves(ev, cls: cls)
             for (name, _) in c.model.leaves {
                 let want = try g("task\(k)/generated/\(name)")
                 let got = try #require(leaves[name])
