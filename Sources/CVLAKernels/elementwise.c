@@ -376,3 +376,53 @@ int vla_softmax_row(const float *x, float *y, long n) {
     (void)x, (void)y, (void)n;
     return 0;
 }
+
+// MARK: one row of attention scores (vla_attention_row): scale, bias, mask, then the softmax above
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void attention_prep512(float *x, long n, float scale,
+                                                                          const float *bias, const uint8_t *mask) {
+    const __m512 sc = splat(scale), lowest = splat(-__FLT_MAX__);
+    long i = 0;
+    for (; i < n; i += 16) {
+        const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(in, x + i);
+        if (scale != 1) v = _mm512_mul_ps(v, sc);
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(in, bias + i));
+        if (mask) {
+            const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
+            v = _mm512_mask_mov_ps(v, _mm512_mask_cmpeq_epi32_mask(in, _mm512_cvtepu8_epi32(m), _mm512_setzero_si512()), lowest);
+        }
+        _mm512_mask_storeu_ps(x + i, in, v);
+    }
+}
+#endif
+
+// The same operations element by element (no contraction in this file), for Advanced SIMD's softmax.
+static void attention_prep(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
+    if (scale != 1)
+        for (long i = 0; i < n; i++) x[i] = x[i] * scale;
+    if (bias)
+        for (long i = 0; i < n; i++) x[i] = x[i] + bias[i];
+    if (mask)
+        for (long i = 0; i < n; i++)
+            if (mask[i] == 0) x[i] = -__FLT_MAX__;
+}
+
+int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2) {
+        attention_prep512(x, n, scale, bias, mask);
+        softmax512(x, x, n);
+        return 1;
+    }
+#elif defined(__aarch64__)
+    if (vla_kernels_isa() >= 1) {
+        attention_prep(x, n, scale, bias, mask);
+        softmax_neon(x, x, n);
+        return 1;
+    }
+#endif
+    (void)attention_prep, (void)x, (void)n, (void)scale, (void)bias, (void)mask;
+    return 0;
+}

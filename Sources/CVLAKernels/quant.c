@@ -886,6 +886,8 @@ typedef struct {
     long ldadd;
     float *y;
     long ldy;
+    int act;      // 0, or vla_unary's function applied last (vla_q8_gemm_act)
+    float param;  // its parameter
 } amx_epi;
 
 // The block at rows [i, i + rows) and columns [j, j + cols) from its sums (int32 or f32, [tile][16][16]):
@@ -1002,6 +1004,11 @@ AMX_INLINE void amx_gemm(const int BF, long m, long n0, long n1, const uint8_t *
             else AMX_BLOCK(0, 0);
 #undef AMX_BLOCK
             amx_epilogue(BF, acc, i, j, rows, cols, e);
+            if (e->act)  // on the block's lines while they are in L1 (vla_unary's bits, as applied afterwards)
+                for (long r = 0; r < rows; r++) {
+                    float *yr = e->y + (i + r) * e->ldy + j;
+                    vla_unary(e->act, e->param, yr, yr, cols);
+                }
         }
     }
     _tile_release();
@@ -1009,18 +1016,18 @@ AMX_INLINE void amx_gemm(const int BF, long m, long n0, long n1, const uint8_t *
 
 AMX_FN static void q8_gemm_amx(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,
                                const void *packed, long n, const float *wscale, const float *bias, const float *mul,
-                               const float *add, long ldadd, float *y, long ldy) {
+                               const float *add, long ldadd, float *y, long ldy, int act, float param) {
     const long groups = ceil_to(k, 4) / 4;
-    const amx_epi e = {s, wscale, bias, mul, add, ldadd, y, ldy};
+    const amx_epi e = {s, wscale, bias, mul, add, ldadd, y, ldy, act, param};
     (void)n;
     amx_gemm(0, m, n0, n1, (const uint8_t *)q, ldq, packed, groups * 64, groups, &e);
 }
 
 AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed,
                                  long n, const float *bias, const float *mul, const float *add, long ldadd, float *y,
-                                 long ldy) {
+                                 long ldy, int act, float param) {
     const long pairs = ceil_to(k, 2) / 2;
-    const amx_epi e = {NULL, NULL, bias, mul, add, ldadd, y, ldy};
+    const amx_epi e = {NULL, NULL, bias, mul, add, ldadd, y, ldy, act, param};
     (void)n;
     amx_gemm(1, m, n0, n1, (const uint8_t *)xb, ldxb * 2, packed, pairs * 64, pairs, &e);
 }
@@ -1246,7 +1253,7 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
     if (m <= 0 || n1 <= n0) return;
     switch (vla_q8_isa()) {
 #if defined(__x86_64__)
-    case 4: q8_gemm_amx(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 4: q8_gemm_amx(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy, 0, 0); return;
     case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
@@ -1277,7 +1284,7 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
     if (m <= 0 || n1 <= n0) return;
     switch (vla_bf16_isa()) {
 #if defined(__x86_64__)
-    case 4: bf16_gemm_amx(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
+    case 4: bf16_gemm_amx(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy, 0, 0); return;
     case 3: bf16_gemm_dp(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     case 2: bf16_gemm512(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     case 1: bf16_gemm256(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
@@ -1286,4 +1293,40 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
 #endif
     default: bf16_gemm_portable(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy); return;
     }
+}
+
+// MARK: products with the activation fused (vla_q8_gemm_act, vla_bf16_gemm_act)
+
+// Whether vla_unary has a fast path for act here (it then returns 1 for n = 0, touching nothing).
+static int act_ready(int act, float param) {
+    float z = 0;
+    return act != 0 && vla_unary(act, param, &z, &z, 0);
+}
+
+int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
+                    long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
+                    float *y, long ldy, int act, float param) {
+#if defined(__x86_64__)
+    if (m > 0 && n1 > n0 && vla_q8_isa() == 4 && act_ready(act, param)) {
+        q8_gemm_amx(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy, act, param);
+        return 1;
+    }
+#endif
+    vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
+    (void)act, (void)param;
+    return 0;
+}
+
+int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
+                      const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
+                      float param) {
+#if defined(__x86_64__)
+    if (m > 0 && n1 > n0 && vla_bf16_isa() == 4 && act_ready(act, param)) {
+        bf16_gemm_amx(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy, act, param);
+        return 1;
+    }
+#endif
+    vla_bf16_gemm(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy);
+    (void)act, (void)param;
+    return 0;
 }

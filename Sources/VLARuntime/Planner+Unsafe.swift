@@ -584,20 +584,31 @@ import VLAFormat
     /// ops), so this changes no fusion of theirs; it keeps planning a long hostile program (16,000 tiny ops)
     /// linear in its length instead of quadratic.
     static let deadScanLimit = 1024
+    /// How many disjoint overwritten parts of a range ``isDead(_:after:in:reads:outside:)`` tracks before it
+    /// answers "not dead" (a compiled program's reuse gives a few; this bounds a hostile program's cost).
+    static let deadScanParts = 64
 
-    /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.
+    /// Whether the bytes op `index` wrote in `range` are never read again: every later read of them (going round
+    /// the program, as a step program runs again and again) comes after ops that have overwritten exactly the
+    /// bytes it reads. A later write of only part of the range counts for that part (the arena reuses a large
+    /// intermediate's bytes for smaller tensors: the MLP's hidden layer, then the next layer's q, k and v).
     ///
     /// - Complexity: O(log m) for the reads outside the program (`outside`), then at most
-    ///   ``deadScanLimit`` ops of the program.
+    ///   ``deadScanLimit`` ops of the program, each O(log w + w) for the w disjoint overwritten parts.
     func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]], outside: ReadIntervals) -> Bool {
         if outside.overlaps(range) { return false }
         let n = program.operations.count
+        var written = ByteIntervals()
         for step in 1..<max(n, 1) {
             if step > Self.deadScanLimit { return false }
             let j = (index + step) % n
-            if reads[j].contains(where: { $0.overlaps(range) }) { return false }
-            if let w = arenaRange(program.operations[j].outputs[0]), w.lowerBound <= range.lowerBound, w.upperBound >= range.upperBound {
-                return true
+            for r in reads[j] where r.overlaps(range) {
+                if !written.covers(r.clamped(to: range)) { return false }
+            }
+            if let w = arenaRange(program.operations[j].outputs[0]), w.overlaps(range) {
+                if written.count >= Self.deadScanParts { return false }
+                written.insert(w.clamped(to: range))
+                if written.covers(range) { return true }
             }
         }
         return false
@@ -616,8 +627,9 @@ import VLAFormat
 }
 
 /// The arena bytes read from outside one program: every program's inputs and outputs, and the inputs of the
-/// ops of every other program, merged into sorted disjoint intervals so that a fusion's dead-range check is a
-/// binary search instead of a walk over all ops (which made planning quadratic in the number of ops).
+/// ops of every other program that the other program has not written earlier in its run, merged into sorted
+/// disjoint intervals so that a fusion's dead-range check is a binary search instead of a walk over all ops
+/// (which made planning quadratic in the number of ops).
 struct ReadIntervals {
     private var intervals: [Range<Int>] = []
 
@@ -626,7 +638,17 @@ struct ReadIntervals {
         for p in planner.interpreter.programs {
             for id in p.outputs + p.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } }
             if p != program {
-                for o in p.operations { for id in o.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } } }
+                // Only the reads of bytes that p has not itself written before (in the same run) see what another
+                // program left; after ByteIntervals.limit disjoint writes every read counts (cautious, and linear).
+                var written = ByteIntervals()
+                for o in p.operations {
+                    for id in o.inputs {
+                        if let r = planner.arenaRange(id), !written.covers(r) { ranges.append(r) }
+                    }
+                    for id in o.outputs {
+                        if let w = planner.arenaRange(id), written.count < ByteIntervals.limit { written.insert(w) }
+                    }
+                }
             }
         }
         ranges.sort { $0.lowerBound < $1.lowerBound }
@@ -648,5 +670,45 @@ struct ReadIntervals {
             if intervals[mid].upperBound <= range.lowerBound { low = mid + 1 } else { high = mid }
         }
         return low < intervals.count && intervals[low].overlaps(range)
+    }
+}
+
+/// Sorted, disjoint, non-touching byte ranges: the overwritten parts of a range in a fusion's dead-range check.
+struct ByteIntervals {
+    /// Past this many disjoint parts, callers stop adding (a hostile program's scattered writes stay linear).
+    static let limit = 1024
+    private var ranges: [Range<Int>] = []
+
+    var count: Int { ranges.count }
+
+    /// The index of the first part that ends at or after `x`.
+    private func first(endingAtOrAfter x: Int) -> Int {
+        var low = 0, high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].upperBound < x { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Whether every byte of `r` is in a part (an empty `r` is covered).
+    func covers(_ r: Range<Int>) -> Bool {
+        if r.isEmpty { return true }
+        let i = first(endingAtOrAfter: r.lowerBound + 1)
+        return i < ranges.count && ranges[i].lowerBound <= r.lowerBound && ranges[i].upperBound >= r.upperBound
+    }
+
+    /// Adds `r`, merging it with the parts it overlaps or touches.
+    mutating func insert(_ r: Range<Int>) {
+        if r.isEmpty { return }
+        var low = r.lowerBound, high = r.upperBound
+        let i = first(endingAtOrAfter: low)
+        var j = i
+        while j < ranges.count, ranges[j].lowerBound <= high {
+            low = min(low, ranges[j].lowerBound)
+            high = max(high, ranges[j].upperBound)
+            j += 1
+        }
+        ranges.replaceSubrange(i..<j, with: CollectionOfOne(low..<high))
     }
 }
