@@ -1297,11 +1297,13 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
 
 // MARK: products with the activation fused (vla_q8_gemm_act, vla_bf16_gemm_act)
 
+#if defined(__x86_64__)
 // Whether vla_unary has a fast path for act here (it then returns 1 for n = 0, touching nothing).
 static int act_ready(int act, float param) {
     float z = 0;
     return act != 0 && vla_unary(act, param, &z, &z, 0);
 }
+#endif
 
 int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
                     long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
