@@ -917,11 +917,8 @@ AMX_INLINE void amx_epilogue(const int BF, const void *acc, long i0, long j, lon
             _mm512_mask_storeu_ps(e->y + i * e->ldy + jv, mk, o);
         }
     }
-    if (e->act)  // on the block's lines while they are in L1 (vla_unary's bits, as applied afterwards)
-        for (long r = r0; r < r1; r++) {
-            float *yr = e->y + (i0 + r) * e->ldy + j;
-            vla_unary(e->act, e->param, yr, yr, cols);
-        }
+    if (e->act && r1 > r0)  // on the block's lines while they are in L1 (vla_unary's bits, as applied afterwards)
+        vla_unary_rows(e->act, e->param, e->y + (i0 + r0) * e->ldy + j, e->ldy, r1 - r0, cols);
 }
 
 // The previous block, whose epilogue and activation run a few rows at a time between this block's tile

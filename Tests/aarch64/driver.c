@@ -357,6 +357,20 @@ static void test_elementwise(int quick) {
             same_floats(what, want, x, n);
             free(x), free(y), free(want);
         }
+    // vla_unary_rows: vla_unary's function on a block of rows in place (row stride past the columns).
+    for (int kind = VLA_GELU_TANH; kind <= VLA_SCALED_TANH; kind++)
+        for (long cols = 1; cols <= 40; cols += 13) {
+            const long rows = 5, ld = cols + 3;
+            float *x = aligned(sizeof(float) * (size_t)(rows * ld)), *want = aligned(sizeof(float) * (size_t)(rows * ld));
+            fill(x, rows * ld, 6, 1);
+            const float param = kind == VLA_SCALED_TANH ? 2.5f : 0;
+            for (long i = 0; i < rows * ld; i++) want[i] = i % ld < cols ? r_unary(kind, param, x[i]) : x[i];
+            vla_unary_rows(kind, param, x, ld, rows, cols);
+            char what[96];
+            snprintf(what, sizeof what, "vla_unary_rows kind %d cols %ld", kind, cols);
+            same_floats(what, want, x, rows * ld);
+            free(x), free(want);
+        }
     // vla_attention_row: x·scale, + bias, −FLT_MAX where the mask is 0, then the softmax above.
     for (int ci = 1; ci < nc; ci++)
         for (int variant = 0; variant < 6; variant++) {

@@ -52,6 +52,8 @@ enum { VLA_GELU_TANH = 1, VLA_GELU_ERF = 2, VLA_TANH = 3, VLA_SCALED_TANH = 4 };
 /// operations as VLARuntime's Swift kernels (bit-identical). Returns 0, doing nothing, when this CPU has no
 /// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), aarch64 Advanced SIMD (isa 1).
 int vla_unary(int kind, float param, const float *x, float *y, long n);
+/// vla_unary in place on rows [0, rows) × columns [0, cols) of y (row stride ldy): the same bits, for blocks.
+int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long cols);
 
 /// Softmax of one row of n floats (in place allowed), bit-identical to VLARuntime's `Kernels.softmaxRow`;
 /// returns 0, doing nothing, when this CPU has no fast path.
