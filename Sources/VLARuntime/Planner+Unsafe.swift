@@ -489,9 +489,9 @@ import VLAFormat
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate
-    /// tensor is written in place, or is dead after the element-wise op: scanning the program onward from it
-    /// (wrapping around, since programs run repeatedly), an op that overwrites all of its bytes comes before
-    /// any op that reads them; and no program input or output and no other program touches them.
+    /// tensor is written in place, or is dead after the element-wise op (``isDead(_:after:in:reads:outside:)``)
+    /// and the element-wise op's output is not in the bytes of the product's inputs (the product reads them while
+    /// it writes its blocks).
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
         let ops = program.operations
         let outside = ReadIntervals(outsideOf: program, planner: self)
@@ -505,6 +505,8 @@ import VLAFormat
             else { continue }
             if unsafe y != lin.y {
                 guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads, outside: outside) else { continue }
+                // The product reads x (and an arena w) while it writes y block by block: y must not be their bytes.
+                guard let out = arenaRange(ops[i + 1].outputs[0]), !ops[i].inputs.contains(where: { arenaRange($0)?.overlaps(out) ?? false }) else { continue }
             }
             unsafe lin.y = y
             unsafe lin.epilogue = f
@@ -588,9 +590,39 @@ import VLAFormat
     /// answers "not dead" (a compiled program's reuse gives a few; this bounds a hostile program's cost).
     static let deadScanParts = 64
 
+    /// Whether a fusion may leave op `j`'s output unwritten: a product followed by an element-wise op (or, for
+    /// `linear_i8` / `linear_bf16`, a `mul`) that reads its output, or the `mul` of a layer scale between such a
+    /// product and an `add`. Decided from the ops alone, so such a write never counts as overwriting bytes,
+    /// whichever fusions are then made: one fusion's check must not rest on a write that another removes.
+    static func mayLoseItsWrite(_ j: Int, in ops: [Operation]) -> Bool {
+        let out = ops[j].outputs.first
+        let next = j + 1 < ops.count ? ops[j + 1] : nil
+        let nextReads = next?.inputs.first == out
+        switch ops[j].opcode {
+        case .linear, .patchEmbed, .linearI8, .linearBF16:
+            guard nextReads, let next else { return false }
+            switch next.opcode {
+            case .relu, .geluErf, .geluTanh, .tanh, .scaledTanh, .threshold: return true
+            case .mul: return ops[j].opcode.isReducedPrecisionLinear
+            default: return false
+            }
+        case .mul:
+            return j > 0 && ops[j - 1].opcode.isReducedPrecisionLinear && ops[j].inputs.first == ops[j - 1].outputs.first
+                && next?.opcode == .add
+        default:
+            return false
+        }
+    }
+
+    /// Whether op `j`'s first input is the output of an op before it that ``mayLoseItsWrite(_:in:)``: that read
+    /// never sees stale bytes (fused, it is gone with the write; not fused, the write is made), so it is not checked.
+    static func readsWhatALostWriteHeld(_ j: Int, in ops: [Operation]) -> Bool {
+        j > 0 && ops[j].inputs.first != nil && ops[j].inputs.first == ops[j - 1].outputs.first && mayLoseItsWrite(j - 1, in: ops)
+    }
+
     /// Whether the bytes op `index` wrote in `range` are never read again: every later read of them (going round
-    /// the program, as a step program runs again and again) comes after ops that have overwritten exactly the
-    /// bytes it reads. A later write of only part of the range counts for that part (the arena reuses a large
+    /// the program, as a step program runs again and again, back to the op that wrote them) comes after ops that
+    /// have overwritten exactly the bytes it reads (writes that a fusion may remove do not count). A later write of only part of the range counts for that part (the arena reuses a large
     /// intermediate's bytes for smaller tensors: the MLP's hidden layer, then the next layer's q, k and v).
     ///
     /// - Complexity: O(log m) for the reads outside the program (`outside`), then at most
@@ -602,16 +634,18 @@ import VLAFormat
         for step in 1..<max(n, 1) {
             if step > Self.deadScanLimit { return false }
             let j = (index + step) % n
-            for r in reads[j] where r.overlaps(range) {
+            let paired = Self.readsWhatALostWriteHeld(j, in: program.operations) ? arenaRange(program.operations[j].inputs[0]) : nil
+            for r in reads[j] where r.overlaps(range) && r != paired {
                 if !written.covers(r.clamped(to: range)) { return false }
             }
-            if let w = arenaRange(program.operations[j].outputs[0]), w.overlaps(range) {
+            if !Self.mayLoseItsWrite(j, in: program.operations), let w = arenaRange(program.operations[j].outputs[0]), w.overlaps(range) {
                 if written.count >= Self.deadScanParts { return false }
                 written.insert(w.clamped(to: range))
                 if written.covers(range) { return true }
             }
         }
-        return false
+        // Round the whole program back to the fused pair without a read of those bytes: nothing reads them.
+        return true
     }
 
     /// Allocates the scratch sizes found while planning.
@@ -641,10 +675,12 @@ struct ReadIntervals {
                 // Only the reads of bytes that p has not itself written before (in the same run) see what another
                 // program left; after ByteIntervals.limit disjoint writes every read counts (cautious, and linear).
                 var written = ByteIntervals()
-                for o in p.operations {
-                    for id in o.inputs {
+                for (j, o) in p.operations.enumerated() {
+                    let paired = Planner.readsWhatALostWriteHeld(j, in: p.operations)
+                    for (position, id) in o.inputs.enumerated() where !(paired && position == 0) {
                         if let r = planner.arenaRange(id), !written.covers(r) { ranges.append(r) }
                     }
+                    if Planner.mayLoseItsWrite(j, in: p.operations) { continue }
                     for id in o.outputs {
                         if let w = planner.arenaRange(id), written.count < ByteIntervals.limit { written.insert(w) }
                     }
