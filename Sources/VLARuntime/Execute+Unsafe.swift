@@ -209,16 +209,21 @@ extension Interpreter {
             }
             let y = unsafe s.y + r0 * s.n
             let add = unsafe s.add.map { unsafe $0 + r0 * s.n }
+            // The C kernel applies a transcendental epilogue inside its blocks where it can (AMX), else here.
+            let (act, param) = unsafe s.epilogue.map(Kernels.unaryKind) ?? (0, 0)
+            let applied: Int32
             if unsafe s.int8 {
                 let q = unsafe shared.assumingMemoryBound(to: Int8.self) + r0 * s.rowStride
                 let scales = unsafe (shared + s.m * s.rowStride).assumingMemoryBound(to: Float.self) + r0
-                unsafe vla_q8_gemm(
-                    rows, c0, c1, s.k, q, s.rowStride, scales, s.packed, s.n, s.wscale, s.bias, s.mul, add, s.n, y, s.n)
+                applied = unsafe vla_q8_gemm_act(
+                    rows, c0, c1, s.k, q, s.rowStride, scales, s.packed, s.n, s.wscale, s.bias, s.mul, add, s.n, y, s.n,
+                    act, param)
             } else {
                 let xb = unsafe shared.assumingMemoryBound(to: UInt16.self) + r0 * s.rowStride
-                unsafe vla_bf16_gemm(rows, c0, c1, s.k, xb, s.rowStride, s.packed, s.n, s.bias, s.mul, add, s.n, y, s.n)
+                applied = unsafe vla_bf16_gemm_act(
+                    rows, c0, c1, s.k, xb, s.rowStride, s.packed, s.n, s.bias, s.mul, add, s.n, y, s.n, act, param)
             }
-            if let f = unsafe s.epilogue {
+            if let f = unsafe s.epilogue, applied == 0 {
                 for r in 0..<rows { unsafe Kernels.unary(f, y + r * s.n + c0, y + r * s.n + c0, from: 0, to: c1 - c0) }
             }
         }
@@ -248,9 +253,10 @@ extension Interpreter {
         }
     }
 
-    /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch, `S = scale·Q·Kᵀ`
-    /// (+ bias, mask), softmax by rows, `Y = S·V`, both products with the packed own kernel (the own kernel's bits;
-    /// no OpenBLAS: its small-matrix path allocates, and these products are small).
+    /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch, `S = Q·Kᵀ`, then
+    /// each row's `·scale`, `+ bias`, mask and softmax in one pass (`vla_attention_row`), `Y = S·V`, both products
+    /// with the packed own kernel (the own kernel's bits; no OpenBLAS: its small-matrix path allocates, and these
+    /// products are small).
     func attention(_ s: AttentionStep) {
         unsafe loop(s.batch * s.heads, AttentionLoop(step: s, scratch: threadScratch, perThread: threadScratchCount)) { raw, task, thread in
             let c = unsafe raw.assumingMemoryBound(to: AttentionLoop.self).pointee
@@ -268,15 +274,17 @@ extension Interpreter {
             let y = unsafe s.y + (b * tq * h + head) * dv
             unsafe vla_f32_pack_transposed(d, tk, k, h * d, keys)
             unsafe vla_f32_gemm_packed(tq, 0, tk, d, q, h * d, keys, tk, nil, scores, tk)
+            // Each row: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (one pass in C where the
+            // CPU has a fast path, the same bits as the Swift below).
             let scale = unsafe s.scale
-            if scale != 1 { for i in 0..<(tq * tk) { unsafe scores[i] = scores[i] * scale } }
-            if let bias = unsafe s.bias {
-                unsafe Kernels.binary(multiply: false, scores, bias + head * tq * tk, scores, bCount: tq * tk, from: 0, to: tq * tk)
-            }
             for i in 0..<tq {
                 let row = unsafe scores + i * tk
-                if let mask = unsafe s.mask {
-                    let mrow = unsafe mask + b * s.maskBatchStride + i * s.maskRowStride
+                let brow = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
+                let mrow = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
+                if unsafe vla_attention_row(row, tk, scale, brow, mrow) != 0 { continue }
+                if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
+                if let brow = unsafe brow { unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk) }
+                if let mrow = unsafe mrow {
                     for j in 0..<tk where unsafe mrow[j] == 0 { unsafe row[j] = -Float.greatestFiniteMagnitude }
                 }
                 unsafe Kernels.softmaxRow(row, row, n: tk)

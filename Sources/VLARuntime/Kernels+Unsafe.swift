@@ -49,21 +49,25 @@ enum Kernels {
         }
     }
 
+    /// `f` as vla_unary's function and parameter, or kind 0 for the functions only Swift runs (relu, threshold).
+    static func unaryKind(_ f: Unary) -> (Int32, Float) {
+        switch f {
+        case .geluTanh: (Int32(VLA_GELU_TANH), 0)
+        case .geluErf: (Int32(VLA_GELU_ERF), 0)
+        case .tanh: (Int32(VLA_TANH), 0)
+        case .scaledTanh(let bound): (Int32(VLA_SCALED_TANH), bound)
+        case .relu, .threshold: (0, 0)
+        }
+    }
+
     /// `y[i] = f(x[i])` for i in `from..<to` (x may equal y).
     static func unary(_ f: Unary, _ x: ConstFloatPointer, _ y: FloatPointer, from: Int, to: Int) {
         // The transcendental ones run in C with AVX-512 (x86) or Advanced SIMD (aarch64) where available
         // (Sources/CVLAKernels/elementwise.c: the same operations in the same order, so the same bits); the Swift
         // loops below are the fallback.
         if to > from {
-            let done: Int32
-            switch f {
-            case .geluTanh: done = unsafe vla_unary(Int32(VLA_GELU_TANH), 0, x + from, y + from, to - from)
-            case .geluErf: done = unsafe vla_unary(Int32(VLA_GELU_ERF), 0, x + from, y + from, to - from)
-            case .tanh: done = unsafe vla_unary(Int32(VLA_TANH), 0, x + from, y + from, to - from)
-            case .scaledTanh(let bound): done = unsafe vla_unary(Int32(VLA_SCALED_TANH), bound, x + from, y + from, to - from)
-            default: done = 0
-            }
-            if done != 0 { return }
+            let (kind, param) = unaryKind(f)
+            if kind != 0, unsafe vla_unary(kind, param, x + from, y + from, to - from) != 0 { return }
         }
         var i = from
         switch f {

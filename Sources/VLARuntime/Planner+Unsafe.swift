@@ -491,9 +491,9 @@ import VLAFormat
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate
-    /// tensor is written in place, or is dead after the element-wise op: scanning the program onward from it
-    /// (wrapping around, since programs run repeatedly), an op that overwrites all of its bytes comes before
-    /// any op that reads them; and no program input or output and no other program touches them.
+    /// tensor is written in place, or is dead after the element-wise op (``isDead(_:after:in:reads:outside:)``)
+    /// and the element-wise op's output is not in the bytes of the product's inputs (the product reads them while
+    /// it writes its blocks).
     func fuse(_ steps: inout [Step], program: Program, reads: [[Range<Int>]]) {
         let ops = program.operations
         let outside = ReadIntervals(outsideOf: program, planner: self)
@@ -507,6 +507,8 @@ import VLAFormat
             else { continue }
             if unsafe y != lin.y {
                 guard let range = arenaRange(ops[i].outputs[0]), isDead(range, after: i + 1, in: program, reads: reads, outside: outside) else { continue }
+                // The product reads x (and an arena w) while it writes y block by block: y must not be their bytes.
+                guard let out = arenaRange(ops[i + 1].outputs[0]), !ops[i].inputs.contains(where: { arenaRange($0)?.overlaps(out) ?? false }) else { continue }
             }
             unsafe lin.y = y
             unsafe lin.epilogue = f
@@ -586,23 +588,66 @@ import VLAFormat
     /// ops), so this changes no fusion of theirs; it keeps planning a long hostile program (16,000 tiny ops)
     /// linear in its length instead of quadratic.
     static let deadScanLimit = 1024
+    /// How many disjoint overwritten parts of a range ``isDead(_:after:in:reads:outside:)`` tracks before it
+    /// answers "not dead" (a compiled program's reuse gives a few; this bounds a hostile program's cost).
+    static let deadScanParts = 64
 
-    /// Whether the arena bytes `range` are never read again before being fully overwritten, after op `index`.
+    /// Whether a fusion may leave op `j`'s output unwritten: a product followed by an element-wise op (or, for
+    /// `linear_i8` / `linear_bf16`, a `mul`) that reads its output, or the `mul` of a layer scale between such a
+    /// product and an `add`. Decided from the ops alone, so such a write never counts as overwriting bytes,
+    /// whichever fusions are then made: one fusion's check must not rest on a write that another removes.
+    static func mayLoseItsWrite(_ j: Int, in ops: [Operation]) -> Bool {
+        let out = ops[j].outputs.first
+        let next = j + 1 < ops.count ? ops[j + 1] : nil
+        let nextReads = next?.inputs.first == out
+        switch ops[j].opcode {
+        case .linear, .patchEmbed, .linearI8, .linearBF16:
+            guard nextReads, let next else { return false }
+            switch next.opcode {
+            case .relu, .geluErf, .geluTanh, .tanh, .scaledTanh, .threshold: return true
+            case .mul: return ops[j].opcode.isReducedPrecisionLinear
+            default: return false
+            }
+        case .mul:
+            return j > 0 && ops[j - 1].opcode.isReducedPrecisionLinear && ops[j].inputs.first == ops[j - 1].outputs.first
+                && next?.opcode == .add
+        default:
+            return false
+        }
+    }
+
+    /// Whether op `j`'s first input is the output of an op before it that ``mayLoseItsWrite(_:in:)``: that read
+    /// never sees stale bytes (fused, it is gone with the write; not fused, the write is made), so it is not checked.
+    static func readsWhatALostWriteHeld(_ j: Int, in ops: [Operation]) -> Bool {
+        j > 0 && ops[j].inputs.first != nil && ops[j].inputs.first == ops[j - 1].outputs.first && mayLoseItsWrite(j - 1, in: ops)
+    }
+
+    /// Whether the bytes op `index` wrote in `range` are never read again: every later read of them (going round
+    /// the program, as a step program runs again and again, back to the op that wrote them) comes after ops that
+    /// have overwritten exactly the bytes it reads (writes that a fusion may remove do not count). A later write of only part of the range counts for that part (the arena reuses a large
+    /// intermediate's bytes for smaller tensors: the MLP's hidden layer, then the next layer's q, k and v).
     ///
     /// - Complexity: O(log m) for the reads outside the program (`outside`), then at most
-    ///   ``deadScanLimit`` ops of the program.
+    ///   ``deadScanLimit`` ops of the program, each O(log w + w) for the w disjoint overwritten parts.
     func isDead(_ range: Range<Int>, after index: Int, in program: Program, reads: [[Range<Int>]], outside: ReadIntervals) -> Bool {
         if outside.overlaps(range) { return false }
         let n = program.operations.count
+        var written = ByteIntervals()
         for step in 1..<max(n, 1) {
             if step > Self.deadScanLimit { return false }
             let j = (index + step) % n
-            if reads[j].contains(where: { $0.overlaps(range) }) { return false }
-            if let w = arenaRange(program.operations[j].outputs[0]), w.lowerBound <= range.lowerBound, w.upperBound >= range.upperBound {
-                return true
+            let paired = Self.readsWhatALostWriteHeld(j, in: program.operations) ? arenaRange(program.operations[j].inputs[0]) : nil
+            for r in reads[j] where r.overlaps(range) && r != paired {
+                if !written.covers(r.clamped(to: range)) { return false }
+            }
+            if !Self.mayLoseItsWrite(j, in: program.operations), let w = arenaRange(program.operations[j].outputs[0]), w.overlaps(range) {
+                if written.count >= Self.deadScanParts { return false }
+                written.insert(w.clamped(to: range))
+                if written.covers(range) { return true }
             }
         }
-        return false
+        // Round the whole program back to the fused pair without a read of those bytes: nothing reads them.
+        return true
     }
 
     /// Allocates the scratch sizes found while planning.
@@ -618,8 +663,9 @@ import VLAFormat
 }
 
 /// The arena bytes read from outside one program: every program's inputs and outputs, and the inputs of the
-/// ops of every other program, merged into sorted disjoint intervals so that a fusion's dead-range check is a
-/// binary search instead of a walk over all ops (which made planning quadratic in the number of ops).
+/// ops of every other program that the other program has not written earlier in its run, merged into sorted
+/// disjoint intervals so that a fusion's dead-range check is a binary search instead of a walk over all ops
+/// (which made planning quadratic in the number of ops).
 struct ReadIntervals {
     private var intervals: [Range<Int>] = []
 
@@ -628,7 +674,19 @@ struct ReadIntervals {
         for p in planner.interpreter.programs {
             for id in p.outputs + p.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } }
             if p != program {
-                for o in p.operations { for id in o.inputs { if let r = planner.arenaRange(id) { ranges.append(r) } } }
+                // Only the reads of bytes that p has not itself written before (in the same run) see what another
+                // program left; after ByteIntervals.limit disjoint writes every read counts (cautious, and linear).
+                var written = ByteIntervals()
+                for (j, o) in p.operations.enumerated() {
+                    let paired = Planner.readsWhatALostWriteHeld(j, in: p.operations)
+                    for (position, id) in o.inputs.enumerated() where !(paired && position == 0) {
+                        if let r = planner.arenaRange(id), !written.covers(r) { ranges.append(r) }
+                    }
+                    if Planner.mayLoseItsWrite(j, in: p.operations) { continue }
+                    for id in o.outputs {
+                        if let w = planner.arenaRange(id), written.count < ByteIntervals.limit { written.insert(w) }
+                    }
+                }
             }
         }
         ranges.sort { $0.lowerBound < $1.lowerBound }
@@ -650,5 +708,45 @@ struct ReadIntervals {
             if intervals[mid].upperBound <= range.lowerBound { low = mid + 1 } else { high = mid }
         }
         return low < intervals.count && intervals[low].overlaps(range)
+    }
+}
+
+/// Sorted, disjoint, non-touching byte ranges: the overwritten parts of a range in a fusion's dead-range check.
+struct ByteIntervals {
+    /// Past this many disjoint parts, callers stop adding (a hostile program's scattered writes stay linear).
+    static let limit = 1024
+    private var ranges: [Range<Int>] = []
+
+    var count: Int { ranges.count }
+
+    /// The index of the first part that ends at or after `x`.
+    private func first(endingAtOrAfter x: Int) -> Int {
+        var low = 0, high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].upperBound < x { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    /// Whether every byte of `r` is in a part (an empty `r` is covered).
+    func covers(_ r: Range<Int>) -> Bool {
+        if r.isEmpty { return true }
+        let i = first(endingAtOrAfter: r.lowerBound + 1)
+        return i < ranges.count && ranges[i].lowerBound <= r.lowerBound && ranges[i].upperBound >= r.upperBound
+    }
+
+    /// Adds `r`, merging it with the parts it overlaps or touches.
+    mutating func insert(_ r: Range<Int>) {
+        if r.isEmpty { return }
+        var low = r.lowerBound, high = r.upperBound
+        let i = first(endingAtOrAfter: low)
+        var j = i
+        while j < ranges.count, ranges[j].lowerBound <= high {
+            low = min(low, ranges[j].lowerBound)
+            high = max(high, ranges[j].upperBound)
+            j += 1
+        }
+        ranges.replaceSubrange(i..<j, with: CollectionOfOne(low..<high))
     }
 }

@@ -157,6 +157,41 @@ import VLAFormat
             #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "softmax n = \(n)")
         }
     }
+
+    /// vla_attention_row (scale, bias, mask and softmax in one pass) against the attention step's Swift loop:
+    /// the same operations one after another, with the Swift softmax. Without a fast path it does nothing.
+    @Test func attentionRowMatchesTheSwiftStepsBitForBit() {
+        defer { _ = vla_kernels_force_isa(2) }
+        var row: [Float] = [1, 2, 3]
+        _ = vla_kernels_force_isa(0)
+        #expect(vla_attention_row(&row, 3, 0.5, nil, nil) == 0)
+        #expect(row == [1, 2, 3])
+        guard vla_kernels_force_isa(2) == 2 else { return }
+        for n in [1, 5, 16, 17, 64, 257, 1000] {
+            for variant in 0..<6 {
+                var rng = Random(state: UInt64(n * 10 + variant))
+                let x = (0..<n).map { _ in rng.next() * 10 }
+                let scale: Float = variant % 2 == 0 ? 0.125 : 1
+                let bias: [Float]? = variant >= 2 ? (0..<n).map { _ in rng.next() } : nil
+                // A masked row, a partly masked one (every third element) and none.
+                let mask: [UInt8]? = variant >= 4 ? (0..<n).map { variant == 4 ? 0 : UInt8($0 % 3 == 0 ? 0 : 1 + $0 % 2) } : nil
+                var want = x
+                for j in 0..<n {
+                    if scale != 1 { want[j] = want[j] * scale }
+                    if let bias { want[j] = want[j] + bias[j] }
+                    if let mask, mask[j] == 0 { want[j] = -Float.greatestFiniteMagnitude }
+                }
+                _ = vla_kernels_force_isa(0)
+                let prepared = want
+                Kernels.softmaxRow(prepared, &want, n: n)
+                _ = vla_kernels_force_isa(2)
+                var got = x
+                let done = bias.withOptionalPointer { b in mask.withOptionalPointer { m in vla_attention_row(&got, n, scale, b, m) } }
+                #expect(done == 1)
+                #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "attention row n = \(n), variant \(variant)")
+            }
+        }
+    }
 }
 
 /// OpenBLAS is only trusted with products when its run-time kernel family has FMA kernels (x86), or (aarch64) is
@@ -176,6 +211,16 @@ import VLAFormat
             #expect(Gemm.openBLASIsFast == ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"].contains(core), "core \(core)")
             #expect(Planner.packedProducts)
             #endif
+        }
+    }
+}
+
+extension Optional {
+    /// The array's element pointer, or nil (for C's optional pointer arguments).
+    func withOptionalPointer<T, R>(_ body: (UnsafePointer<T>?) -> R) -> R where Wrapped == [T] {
+        switch self {
+        case .some(let a): a.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: body(nil)
         }
     }
 }

@@ -1,6 +1,7 @@
 import CVLAKernels
 import Foundation
 import Testing
+@testable import VLARuntime
 
 /// The reduced-precision products of Sources/CVLAKernels (vla_kernels.h, "MARK: reduced precision"): every
 /// instruction-set path this CPU has, forced in turn, against a Swift model of the contract written here
@@ -812,6 +813,70 @@ import Testing
                     for i in 0..<(m * n) where !(abs(Double(r.y[i]) - c.y[i]) <= c.tol[i]) {
                         Issue.record("\(c.name) isa \(isa) element \(i): \(r.y[i]) vs \(c.y[i]) ± \(c.tol[i])")
                     }
+                }
+            }
+        }
+    }
+
+    /// vla_q8_gemm_act / vla_bf16_gemm_act: the product then vla_unary's function, the bits of the product
+    /// followed by `Kernels.unary` on every path; 1 (applied inside the kernel) exactly where the product runs on
+    /// AMX and the element-wise functions have their AVX-512 path, else 0 with only the product done.
+    @Test func productsWithTheActivationFusedGiveTheBitsOfTheTwoSteps() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 77)
+        let acts: [Unary] = [.geluErf, .geluTanh, .tanh, .scaledTanh(bound: 2.5)]
+        var c = 0
+        for (m, k, n) in [(1, 5, 17), (33, 64, 48), (70, 100, 70), (40, 768, 100)] {
+            for int8 in [true, false] {
+                c += 1
+                let f = acts[c % acts.count]
+                let (act, param) = Kernels.unaryKind(f)
+                let x = (0..<(m * k)).map { _ in rng.float() }
+                let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
+                let bias = (0..<n).map { _ in rng.float() }
+                let mul: [Float]? = c % 3 == 0 ? (0..<n).map { _ in rng.float() } : nil
+                let add: [Float]? = c % 2 == 0 ? (0..<(m * n)).map { _ in rng.float() } : nil
+                let n0 = n > 16 ? 16 : 0, n1 = n
+                let ld = int8 ? vla_q8_row_stride(k) : vla_bf16_row_stride(k)
+                let bytes = int8 ? vla_q8_packed_bytes(k, n) : vla_bf16_packed_bytes(k, n)
+                let packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+                defer { packed.deallocate() }
+                let w8 = (0..<(k * n)).map { _ in Int8(rng.int(255) - 127) }
+                let wb = (0..<(k * n)).map { _ in Self.bf16Round(rng.float() / 8) }
+                if int8 { vla_q8_pack(k, n, w8, n, packed) } else { vla_bf16_pack(k, n, wb, n, packed) }
+                var q = [Int8](repeating: 0, count: m * ld), s = [Float](repeating: 0, count: m)
+                var xb = [UInt16](repeating: 0, count: m * ld)
+                if int8 { vla_q8_quantize(m, k, x, k, &q, ld, &s) } else { vla_bf16_round(m, k, x, k, &xb, ld) }
+                let y0 = (0..<(m * n)).map { _ in rng.float() }
+                func product(_ act: Int32) -> (y: [Float], applied: Int32) {
+                    var y = y0
+                    let applied = Self.withOptional(mul) { mul in
+                        Self.withOptional(add) { add in
+                            int8
+                                ? vla_q8_gemm_act(m, n0, n1, k, q, ld, s, packed, n, wscale, bias, mul, add, n, &y, n, act, param)
+                                : vla_bf16_gemm_act(m, n0, n1, k, xb, ld, packed, n, bias, mul, add, n, &y, n, act, param)
+                        }
+                    }
+                    return (y, applied)
+                }
+                func activate(_ y: inout [Float]) {
+                    y.withUnsafeMutableBufferPointer { b in
+                        for i in 0..<m {
+                            let row = b.baseAddress! + i * n + n0
+                            Kernels.unary(f, UnsafePointer(row), row, from: 0, to: n1 - n0)
+                        }
+                    }
+                }
+                Self.forEachPath(best: int8 ? vla_q8_force_isa : vla_bf16_force_isa) { isa in
+                    var want = product(0)
+                    #expect(want.applied == 0)
+                    activate(&want.y)
+                    var got = product(act)
+                    #expect(got.applied == (isa == 4 && vla_kernels_isa() == 2 ? 1 : 0), "isa \(isa)")
+                    if got.applied == 0 { activate(&got.y) }
+                    let diff = Self.firstDifference(got.y, want.y)
+                    #expect(diff == nil, "\(int8 ? "int8" : "bf16") isa \(isa) \(f), m \(m) k \(k) n \(n): \(diff ?? "")")
                 }
             }
         }

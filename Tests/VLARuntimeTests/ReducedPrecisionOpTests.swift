@@ -117,6 +117,63 @@ import VLATestSupport
         #expect(results[0] == results[1])
     }
 
+    /// A product, its GELU, then a smaller product written into part of the first product's bytes (as the arena
+    /// reuses a large intermediate) and read from there: the GELU is fused (the product's own output is never
+    /// written), with the same bits as unfused. Reading bytes of the first product that nothing rewrote (here or
+    /// first thing in another program) keeps it unfused.
+    @Test func activationFusesWhenLaterReadsSeeOnlyRewrittenBytes() throws {
+        enum Reader { case none, stale, otherProgramStale, otherProgramRewritten }
+        func document(_ reader: Reader) -> VLADocument {
+            var t: [TensorEntry] = []
+            func add(_ name: String, _ dtype: DType, _ shape: [Int], _ location: TensorLocation, scale: Int? = nil) -> Int {
+                t.append(TensorEntry(name: name, type: TensorType(dtype, shape), location: location, scaleTensor: scale))
+                return t.count - 1
+            }
+            let x = add("x", .f32, [4, 8], .arena(offset: 0))
+            let s1 = add("w1.scale", .f32, [16], .inline(SampleDocuments.f32Bytes((0..<16).map { 0.01 + Float($0) / 400 })))
+            let w1 = add("w1", .i8, [8, 16], .inline((0..<128).map { UInt8(bitPattern: Int8(($0 * 29) % 255 - 127)) }), scale: s1)
+            let h = add("h", .f32, [4, 16], .arena(offset: 128))  // bytes 128..<384
+            let g = add("g", .f32, [4, 16], .arena(offset: 384))
+            let s2 = add("w2.scale", .f32, [4], .inline(SampleDocuments.f32Bytes([0.02, 0.01, 0.03, 0.015])))
+            let w2 = add("w2", .i8, [16, 4], .inline((0..<64).map { UInt8(bitPattern: Int8(($0 * 41) % 255 - 127)) }), scale: s2)
+            let p = add("p", .f32, [4, 4], .arena(offset: 128))  // reuses h's first 64 bytes
+            let stale = add("stale", .f32, [4, 4], .arena(offset: 192))  // h's next 64 bytes, never rewritten
+            let out = add("out", .f32, [4, 4], .arena(offset: 640))
+            let wide = add("wide", .f32, [4, 8], .arena(offset: 128))  // h's first 128 bytes
+            let out2 = add("out2", .f32, [4, 8], .arena(offset: 704))
+            var programs = [
+                Program(name: "forward", inputs: [x], outputs: [out], operations: [
+                    Operation(.linearI8, inputs: [x, w1], outputs: [h]),
+                    Operation(.geluErf, inputs: [h], outputs: [g]),
+                    Operation(.linearI8, inputs: [g, w2], outputs: [p]),
+                    Operation(.add, inputs: [p, reader == .stale ? stale : p], outputs: [out]),
+                ])
+            ]
+            if reader == .otherProgramStale || reader == .otherProgramRewritten {
+                var ops = [Operation(.tanh, inputs: [wide], outputs: [out2])]
+                if reader == .otherProgramRewritten { ops.insert(Operation(.tanh, inputs: [x], outputs: [wide]), at: 0) }
+                programs.append(Program(name: "other", inputs: [x], outputs: [out2], operations: ops))
+            }
+            return VLADocument(
+                isSharedBlob: true, tensors: t,
+                metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "backbone"),
+                programs: programs, arenaSize: 832, provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
+        }
+        let x = (0..<32).map { Float($0 % 7) - 3.2 + Float($0) / 50 }
+        for (reader, fuses) in [(Reader.none, true), (.stale, false), (.otherProgramStale, false), (.otherProgramRewritten, true)] {
+            var outs: [[UInt32]] = []
+            for fuse in [true, false] {
+                let interpreter = try Interpreter(document: document(reader), options: RuntimeOptions(threads: 1, fuse: fuse))
+                guard case .reducedLinear(let first) = interpreter.steps[0][0].kernel else { Issue.record("step 0 is not a product"); return }
+                #expect((first.epilogue == .geluErf) == (fuse && fuses), "\(reader) fuse \(fuse)")
+                try interpreter.setFloats(0, x)
+                try interpreter.run(0)
+                outs.append(try interpreter.floats(9).map(\.bitPattern))
+            }
+            #expect(outs[0] == outs[1], "\(reader)")
+        }
+    }
+
     @Test func preparedWeightsWithMinus128AreRefused() {
         var w = (0..<48).map { Int8($0 % 100) }
         w[7] = -128

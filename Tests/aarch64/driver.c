@@ -10,6 +10,7 @@
 // bf16 path is chosen there. Every level from 1 to the best is forced in turn and compared with level 0, except
 // the aarch64 BFDOT/BFMMLA paths (bf16 2 and 3), which are compared with a transcription of their own rule.
 // Exit status 0 when everything matches; otherwise the first mismatches are printed and the status is 1.
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -383,6 +384,49 @@ static void test_elementwise(int quick) {
             vla_softmax_row(x, x, n);  // in place
             same_floats(what, want, x, n);
             free(x), free(y), free(want);
+        }
+    // vla_unary_rows: vla_unary's function on a block of rows in place (row stride past the columns).
+    for (int kind = VLA_GELU_TANH; kind <= VLA_SCALED_TANH; kind++)
+        for (long cols = 1; cols <= 40; cols += 13) {
+            const long rows = 5, ld = cols + 3;
+            float *x = aligned(sizeof(float) * (size_t)(rows * ld)), *want = aligned(sizeof(float) * (size_t)(rows * ld));
+            fill(x, rows * ld, 6, 1);
+            const float param = kind == VLA_SCALED_TANH ? 2.5f : 0;
+            for (long i = 0; i < rows * ld; i++) want[i] = i % ld < cols ? r_unary(kind, param, x[i]) : x[i];
+            vla_unary_rows(kind, param, x, ld, rows, cols);
+            char what[96];
+            snprintf(what, sizeof what, "vla_unary_rows kind %d cols %ld", kind, cols);
+            same_floats(what, want, x, rows * ld);
+            free(x), free(want);
+        }
+    // vla_attention_row: x·scale, + bias, −FLT_MAX where the mask is 0, then the softmax above.
+    for (int ci = 1; ci < nc; ci++)
+        for (int variant = 0; variant < 6; variant++) {
+            const long n = counts[ci];
+            float *x = aligned(sizeof(float) * (size_t)(n + 1)), *bias = aligned(sizeof(float) * (size_t)(n + 1));
+            float *want = aligned(sizeof(float) * (size_t)(n + 1));
+            uint8_t *mask = aligned((size_t)n + 1);
+            fill(x, n, 8, 0);
+            fill(bias, n, 2, 0);
+            for (long i = 0; i < n; i++) mask[i] = variant == 4 ? 0 : (uint8_t)(i % 3 == 0 ? 0 : 1 + i % 2);
+            const float scale = variant % 2 ? 1.0f : 0.125f;
+            const float *b = variant >= 2 ? bias : NULL;
+            const uint8_t *m = variant >= 4 ? mask : NULL;
+            for (long i = 0; i < n; i++) {
+                float v = x[i];
+                if (scale != 1) v = v * scale;
+                if (b) v = v + b[i];
+                if (m && m[i] == 0) v = -FLT_MAX;
+                want[i] = v;
+            }
+            r_softmax(want, want, n);
+            x[n] = 42;
+            vla_attention_row(x, n, scale, b, m);
+            char what[96];
+            snprintf(what, sizeof what, "vla_attention_row n %ld variant %d", n, variant);
+            same_floats(what, want, x, n);
+            if (x[n] != 42) fail("element %ld: %08x then %08x (written past the end)", what, n, 42, to_bits(x[n]));
+            free(x), free(bias), free(want), free(mask);
         }
 }
 

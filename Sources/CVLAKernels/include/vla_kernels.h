@@ -53,6 +53,8 @@ enum { VLA_GELU_TANH = 1, VLA_GELU_ERF = 2, VLA_TANH = 3, VLA_SCALED_TANH = 4 };
 /// operations as VLARuntime's Swift kernels (bit-identical). Returns 0, doing nothing, when this CPU has no
 /// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), aarch64 Advanced SIMD (isa 1).
 int vla_unary(int kind, float param, const float *x, float *y, long n);
+/// vla_unary in place on rows [0, rows) × columns [0, cols) of y (row stride ldy): the same bits, for blocks.
+int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long cols);
 
 /// acc[i] += w · (float)x[i] for i < n (uint8 x), one f32 product then one f32 sum per element: the resize passes
 /// of VLARuntime's image contract, bit-identical to its Swift loop. Returns 0, doing nothing, when this CPU has no
@@ -65,6 +67,11 @@ int vla_scale_add_f32(float *acc, const float *x, float w, long n);
 /// Softmax of one row of n floats (in place allowed), bit-identical to VLARuntime's `Kernels.softmaxRow`;
 /// returns 0, doing nothing, when this CPU has no fast path.
 int vla_softmax_row(const float *x, float *y, long n);
+
+/// One row of attention scores in place, as VLARuntime's attention step computes it (bit-identical): x·scale
+/// (skipped when scale is 1), + bias[j] (when bias is not NULL), −FLT_MAX where mask[j] is 0 (when mask is not
+/// NULL), then vla_softmax_row's softmax. Returns 0, doing nothing, when this CPU has no fast path.
+int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask);
 
 /// The instruction set vla_gemm uses: x86 2 = AVX-512F, 1 = AVX2 + FMA; aarch64 1 = Advanced SIMD (ASIMD);
 /// 0 = portable C.
@@ -171,6 +178,16 @@ void vla_bf16_round(long m, long k, const float *x, long ldx, uint16_t *xb, long
 /// Rows [0, m) and columns [n0, n1) of y as for vla_q8_gemm (n0 a multiple of 16).
 void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
                    const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy);
+/// vla_q8_gemm / vla_bf16_gemm followed by y = f(y) on the same rows and columns, f = vla_unary's function `act`
+/// (VLA_GELU_TANH…VLA_SCALED_TANH, `param` as there) with vla_unary's bits. Where the product runs on AMX
+/// (path 4) and vla_unary has a fast path, f is applied to each 32 × 32 block while it is in L1 and 1 is returned;
+/// elsewhere only the product runs and 0 is returned: the caller then applies f itself.
+int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
+                    long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
+                    float *y, long ldy, int act, float param);
+int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
+                      const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
+                      float param);
 
 /// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
 /// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
