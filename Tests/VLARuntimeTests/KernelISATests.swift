@@ -123,7 +123,7 @@ import VLAFormat
         defer { _ = vla_kernels_force_isa(2) }
         let c = try #require(RuntimeFixtures.preprocessCases.first { $0.name == name })
         let frame = try #require(RuntimeFixtures.preprocessFrame(c))
-        for isa in [2, 0] {
+        for isa in [2, 1, 0] {
             _ = vla_kernels_force_isa(Int32(isa))
             let p = ImagePreprocessor(contract: ImageContract(
                 height: 224, width: 224, resize: c.pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: c.crop ? .central : .none,

@@ -312,7 +312,7 @@ static void r_softmax(const float *x, float *y, long n) {
 }
 
 // The image contract's accumulation: acc[i] + w·x[i] per element (a separate product and sum), uint8 and f32 x,
-// against the plain C loop. Only x86 has a fast path; elsewhere the functions report 0 and the Swift loop runs.
+// against the plain C loop (AVX-512, AVX2, Advanced SIMD; the portable level reports 0 and the Swift loop runs).
 static void test_scale_add(void) {
     static const long counts[] = {1, 15, 16, 17, 1920, 1923};
     if (!vla_scale_add_f32((float[]){0}, (const float[]){0}, 1, 1)) {

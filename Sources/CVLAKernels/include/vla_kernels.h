@@ -58,7 +58,8 @@ int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long co
 
 /// acc[i] += w · (float)x[i] for i < n (uint8 x), one f32 product then one f32 sum per element: the resize passes
 /// of VLARuntime's image contract, bit-identical to its Swift loop. Returns 0, doing nothing, when this CPU has no
-/// fast path (the caller then runs its Swift loop). Fast path: AVX-512F (isa 2).
+/// fast path (the caller then runs its Swift loop). Fast paths: AVX-512F (isa 2), AVX2 (isa 1), aarch64 Advanced
+/// SIMD (isa 1); each a product, then a sum, per element (no fused multiply-add).
 int vla_scale_add_u8(float *acc, const uint8_t *x, float w, long n);
 
 /// The same with f32 x.
