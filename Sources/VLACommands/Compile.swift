@@ -145,7 +145,7 @@ struct Compile: ParsableCommand {
         options.robot = ["none": .none, "google_robot": .googleRobot, "widowx_bridge": .widowxBridge, "libero": .libero][robot] ?? .none
         options.precision = Precision(rawValue: precision) ?? .fp32
         options.maxDeviation = maxDeviation
-        if let calibration { options.calibration = try Self.calibrationFrames(calibration, crop: crop) }
+        if let calibration { options.calibrationImages = try Self.calibrationImages(calibration) }
         // Progress (phases, then a bar) only on a terminal; a log gets one line per policy.
         let tty = isatty(2) == 1 && !quiet
         let start = Date()
@@ -236,29 +236,23 @@ struct Compile: ParsableCommand {
         return (Array(data), name)
     }
 
-    /// The PNG and PPM images of `dir` (sorted by name), preprocessed by the policies' image contract and
-    /// normalized like camera frames.
-    static func calibrationFrames(_ dir: String, crop: Bool) throws -> [(name: String, frame: [Float])] {
+    /// The PNG and PPM images of `dir` (sorted by name), decoded; the compiler preprocesses them with each model's
+    /// image contract (the rtx pad, the crop) and normalizes them like camera frames.
+    static func calibrationImages(_ dir: String) throws -> [CalibrationImage] {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted() } catch {
             throw CommandFailure("\(dir): cannot list the calibration folder (--calibration takes a folder of PNG or PPM frames)")
         }
-        let contract = Compiler.imageContract(crop: crop)
-        let pre = ImagePreprocessor(contract: contract)
-        var frames: [(name: String, frame: [Float])] = []
+        var images: [CalibrationImage] = []
         for name in names where [".png", ".ppm"].contains(where: { name.lowercased().hasSuffix($0) }) {
             let path = dir + "/" + name
             guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure("\(path): cannot read") }
             let image: RGBImage
             do { image = try RGBImage(decoding: [UInt8](data)) } catch { throw CommandFailure("\(path): \(error)") }
-            do { try pre.prepare(frame: image.pixels.span, frameHeight: image.height, frameWidth: image.width) } catch {
-                throw CommandFailure("\(path): \(error)")
-            }
-            let pixels = RGBImage(width: Int(contract.width), height: Int(contract.height), pixels: pre.pixels)
-            frames.append((name, pixels.normalized(mean: contract.mean, std: contract.std)))
+            images.append(CalibrationImage(name: name, height: image.height, width: image.width, rgb: image.pixels))
         }
-        if frames.isEmpty { throw CommandFailure("\(dir): no .png or .ppm frames for --calibration") }
-        return frames
+        if images.isEmpty { throw CommandFailure("\(dir): no .png or .ppm frames for --calibration") }
+        return images
     }
 }
 

@@ -162,6 +162,23 @@ extension Compiler {
         config.rtxImageAugmentation && robot != .libero
     }
 
+    /// `images` preprocessed by `contract` and normalized like camera frames, `[224, 224, 3]` each.
+    /// - Throws: `CompileError` `.model` naming the image whose size the contract cannot take.
+    static func calibrationFrames(_ images: [CalibrationImage], contract: ImageContract) throws(CompileError) -> [(name: String, frame: [Float])] {
+        let pre = ImagePreprocessor(contract: contract)
+        var frames: [(name: String, frame: [Float])] = []
+        for image in images {
+            do { try pre.prepare(frame: image.rgb.span, frameHeight: image.height, frameWidth: image.width) } catch {
+                throw CompileError(.model, "calibration frame \(image.name) (\(image.width)×\(image.height)): \(error)")
+            }
+            var frame = [Float](repeating: 0, count: Int(contract.height) * Int(contract.width) * 3)
+            var out = frame.mutableSpan
+            pre.normalize(into: &out)
+            frames.append((image.name, frame))
+        }
+        return frames
+    }
+
     /// The image contract of every policy: 224 × 224, TensorFlow's antialiased Lanczos-3 resize (after
     /// `resize_with_pad` to 256 × 320 for `pad`), HyperVLA's optional central crop of area 0.9, ImageNet mean
     /// and std.

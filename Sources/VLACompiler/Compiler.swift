@@ -39,6 +39,9 @@ public struct CompileOptions: Sendable, Hashable {
     /// Calibration frames, normalized `[224, 224, 3]` like the test frame, with a name each for messages: the
     /// deviation is measured on them too (recorded in the manifest, not in the files).
     public var calibration: [(name: String, frame: [Float])] = []
+    /// Calibration frames as decoded camera images: the compiler preprocesses them with the model's own image
+    /// contract (the rtx pad where the config asks for it, the crop) and adds them to ``calibration``.
+    public var calibrationImages: [CalibrationImage] = []
 
     /// Creates options with the defaults.
     public init() {}
@@ -73,11 +76,29 @@ public struct CompileOptions: Sendable, Hashable {
             && a.embedShared == b.embedShared && a.batchSize == b.batchSize && a.threads == b.threads && a.jobs == b.jobs
             && a.robot == b.robot && a.crop == b.crop && a.precision == b.precision && a.maxDeviation == b.maxDeviation
             && a.calibration.map(\.name) == b.calibration.map(\.name) && a.calibration.map(\.frame) == b.calibration.map(\.frame)
+            && a.calibrationImages == b.calibrationImages
     }
 
     public func hash(into h: inout Hasher) {
         h.combine(textEncoder); h.combine(visionEncoder); h.combine(dataset); h.combine(embedShared)
         h.combine(batchSize); h.combine(robot); h.combine(crop); h.combine(precision); h.combine(calibration.count)
+        h.combine(calibrationImages.count)
+    }
+}
+
+/// A decoded calibration image: RGB bytes, row-major `[height, width, 3]`.
+public struct CalibrationImage: Sendable, Hashable {
+    /// A name for messages (the file name).
+    public var name: String
+    public var height: Int
+    public var width: Int
+    public var rgb: [UInt8]
+
+    public init(name: String, height: Int, width: Int, rgb: [UInt8]) {
+        self.name = name
+        self.height = height
+        self.width = width
+        self.rgb = rgb
     }
 }
 
@@ -216,7 +237,7 @@ public final class Compiler: @unchecked Sendable {
     /// - Throws: `CompileError` `.model` with every config/tensor problem listed.
     public init(model directory: String, options: CompileOptions = CompileOptions(), progress: (String) -> Void = { _ in }) throws(CompileError) {
         let start = Date()
-        self.options = options
+        var options = options
         runtime = RuntimeOptions(threads: max(1, options.threads))
         progress("reading the model")
         try Self.checkModelFolder(directory)
@@ -349,6 +370,12 @@ public final class Compiler: @unchecked Sendable {
         }
         frame = Self.testFrame()
         frameBytes = Bytes.of(frame)
+        // Calibration images through this model's image contract, as camera frames will be.
+        options.calibration += try Self.calibrationFrames(
+            options.calibrationImages,
+            contract: Self.imageContract(crop: options.crop, pad: Self.padsFrames(config: model.config, robot: options.robot)))
+        options.calibrationImages = []
+        self.options = options
         progress("evaluating the backbone on the test frame")
         do {
             let ib = try Interpreter(document: backbone.document, options: runtime)

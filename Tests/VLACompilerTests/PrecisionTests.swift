@@ -151,4 +151,40 @@ import VLARuntime
         _ = try Self.compiler("model", .bf16).compile(tasks: Self.tasks, listName: "t", to: plain)
         #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/policies").sorted() == FileManager.default.contentsOfDirectory(atPath: plain + "/policies").sorted())
     }
+
+    /// Calibration images go through the model's own image contract: a model trained with `image_aug_style: "rtx"`
+    /// gets the 256 × 320 pad first (as its camera frames will), a LIBERO policy of it does not.
+    @Test func calibrationImagesUseTheModelsImageContract() throws {
+        let copy = try Paths.copyOfTiny("precision-calibration-rtx")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let path = copy + "/model-no-image/config.json"
+        let text = String(decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
+        try #require(text.contains("\"image_aug_style\": \"octo\""))
+        try text.replacingOccurrences(of: "\"image_aug_style\": \"octo\"", with: "\"image_aug_style\": \"rtx\"")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        // A 90 × 300 frame: the pad changes it a lot (a wide band of zeros above and below).
+        var rng = SplitMix(seed: 7)
+        let image = CalibrationImage(name: "wide.png", height: 90, width: 300, rgb: (0..<(90 * 300 * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        func expected(pad: Bool) throws -> [Float] {
+            let pre = ImagePreprocessor(contract: Compiler.imageContract(crop: false, pad: pad))
+            try pre.prepare(frame: image.rgb.span, frameHeight: image.height, frameWidth: image.width)
+            var frame = [Float](repeating: 0, count: 224 * 224 * 3)
+            var out = frame.mutableSpan
+            pre.normalize(into: &out)
+            return frame
+        }
+        for (robot, pad) in [(RobotMapping.widowxBridge, true), (.libero, false)] {
+            var o = CompileOptions()
+            o.precision = .bf16
+            o.robot = robot
+            o.textEncoder = copy + "/text-encoder"
+            o.calibrationImages = [image]
+            let c = try Compiler(model: copy + "/model-no-image", options: o)
+            #expect(c.options.calibration.map(\.name) == ["wide.png"] && c.options.calibrationImages.isEmpty)
+            let got = try #require(c.options.calibration.first).frame
+            #expect(got == (try expected(pad: pad)), "\(robot)")
+            #expect(got != (try expected(pad: !pad)), "\(robot)")
+            #expect(c.precisionReport.calibrationFrames == 1)
+        }
+    }
 }
