@@ -220,14 +220,19 @@ import VLATestSupport
         return parts.joined(separator: "/")
     }()
 
+    /// A fresh folder with a one-line task list; `vlac compile` of `variant` for `robot` into its `out`.
+    static func compile(_ variant: String, robot: String, in dir: URL, out name: String = "out") throws -> (out: String, run: VLACExecutableTests.Run) {
+        let tasks = dir.appendingPathComponent("tasks.txt").path
+        if !FileManager.default.fileExists(atPath: tasks) { try Data("pick up the cup\n".utf8).write(to: URL(fileURLWithPath: tasks)) }
+        let out = dir.appendingPathComponent(name).path
+        let model = root + "/Tests/Fixtures/HyperVLA/variants/" + variant
+        return (out, try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", model, "--robot", robot, "-o", out, "--quiet"]))
+    }
+
     @Test func dumpShowsTheActionContract() throws {
         let dir = try VLACExecutableTests.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let tasks = dir.appendingPathComponent("tasks.txt").path
-        try Data("pick up the cup\n".utf8).write(to: URL(fileURLWithPath: tasks))
-        let out = dir.appendingPathComponent("out").path
-        let model = Self.root + "/Tests/Fixtures/HyperVLA/variants/mlp-bounds"
-        var run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", model, "--robot", "widowx_bridge", "-o", out, "--quiet"])
+        var (out, run) = try Self.compile("mlp-bounds", robot: "widowx_bridge", in: dir)
         #expect(run.status == 0, "\(run.stderr)")
         let policies = try FileManager.default.contentsOfDirectory(atPath: out + "/policies")
         #expect(policies.count == 1)
@@ -257,8 +262,8 @@ import VLATestSupport
             #expect(action.count == 7 && action.allSatisfy(\.isFinite))
         }
         // The nosquash variant: no squash at all.
-        let out2 = dir.appendingPathComponent("out2").path
-        run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", Self.root + "/Tests/Fixtures/HyperVLA/variants/nosquash", "--robot", "libero", "-o", out2, "--quiet"])
+        let out2: String
+        (out2, run) = try Self.compile("nosquash", robot: "libero", in: dir, out: "out2")
         #expect(run.status == 0, "\(run.stderr)")
         let p2 = try FileManager.default.contentsOfDirectory(atPath: out2 + "/policies")
         run = try VLACExecutableTests.vlac(["dump", out2 + "/policies/" + p2[0]])
@@ -268,11 +273,7 @@ import VLATestSupport
     @Test func missingDatasetWritesNothing() throws {
         let dir = try VLACExecutableTests.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let tasks = dir.appendingPathComponent("tasks.txt").path
-        try Data("pick up the cup\n".utf8).write(to: URL(fileURLWithPath: tasks))
-        let out = dir.appendingPathComponent("out").path
-        let model = Self.root + "/Tests/Fixtures/HyperVLA/variants/mlp-bounds"
-        let run = try VLACExecutableTests.vlac(["compile", "--instructions", tasks, "--model", model, "--robot", "libero", "-o", out, "--quiet"])
+        let (out, run) = try Self.compile("mlp-bounds", robot: "libero", in: dir)
         #expect(run.status != 0)
         #expect(run.stderr.contains("dataset_statistics.json: no dataset \"libero\""), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
