@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "vla_kernels.h"
+#include "internal.h"
 
 #pragma clang fp contract(off)
 
@@ -383,6 +384,12 @@ int vla_unary(int kind, float param, const float *x, float *y, long n) {
     (void)kind, (void)param, (void)x, (void)y, (void)n;
     return 0;
 }
+
+#if defined(__x86_64__)
+void vla_unary_rows_avx512(int kind, float param, float *y, long ldy, long rows, long cols) {
+    unary_rows512(kind, param, y, ldy, rows, cols);
+}
+#endif
 
 int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long cols) {
 #if defined(__x86_64__)
