@@ -73,7 +73,7 @@ struct Compile: ParsableCommand {
     @Flag(help: "Write self-contained policies (shared parts embedded) instead of shared blobs.")
     var embedShared = false
 
-    @Option(help: ArgumentHelp("Which dataset's action statistics, when dataset_statistics.json has several.", valueName: "name"))
+    @Option(help: ArgumentHelp("Which dataset's action statistics in a dataset_statistics.json keyed by dataset name (default: the one the released evaluation uses for --robot, else the only one).", valueName: "name"))
     var dataset: String?
 
     @Option(help: ArgumentHelp("Robot gripper mapping: none, google_robot, widowx_bridge or libero.", valueName: "robot"))

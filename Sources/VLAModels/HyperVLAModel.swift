@@ -52,8 +52,9 @@ public struct ActionStatistics: Sendable, Equatable {
 
     /// Reads `stats["action"]` or `stats[dataset]["action"]`.
     ///
-    /// The dataset is `dataset` when given (`--dataset`), else the robot's (``dataset(for:)``) when the file has
-    /// several, else the only one. With several datasets and neither, it is an error that lists the names.
+    /// The dataset is `dataset` when given (`--dataset`), else the robot's (``dataset(for:)``), which must be there
+    /// even when the file has only one (the released `InferenceWrapper` looks it up by that name), else (no robot)
+    /// the only one. With several datasets and neither, it is an error that lists the names.
     /// - Parameters:
     ///   - kind: the normalization type of a config with one dataset: `normal` reads `mean`/`std`, `bounds`
     ///     reads `p01`/`p99`.
@@ -71,7 +72,7 @@ public struct ActionStatistics: Sendable, Equatable {
         var byRobot = false
         if let a = json["action"] {
             action = a
-        } else if let name = dataset ?? (Self.names(json).count > 1 ? Self.dataset(for: robot) : nil) {
+        } else if let name = dataset ?? Self.dataset(for: robot) {
             guard let d = json[name] else {
                 let why = dataset == nil ? " (the dataset the released evaluation uses for robot \(robot); choose another with --dataset)" : ""
                 throw ModelError(.badConfig, "\(what): no dataset \"\(name)\"\(why) (has: \(Self.names(json).joined(separator: ", ")))")

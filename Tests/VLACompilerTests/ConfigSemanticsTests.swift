@@ -102,6 +102,20 @@ import VLAModels
         try? FileManager.default.removeItem(atPath: listed)
     }
 
+    /// A statistics file keyed by one dataset name: the robot's dataset must be that one (the released
+    /// `InferenceWrapper` indexes the file by the robot's name); without a robot the only one is used.
+    @Test func oneDatasetMustBeTheRobots() throws {
+        let dir = Paths.tiny + "/model-no-image"  // {"bridge_dataset": {...}}
+        _ = try Self.refusal(dir, Self.options(robot: .libero), file: "dataset_statistics.json", [
+            "no dataset \"libero\"", "robot libero", "has: bridge_dataset",
+        ])
+        _ = try Self.refusal(dir, Self.options(robot: .googleRobot), file: "dataset_statistics.json", ["no dataset \"fractal20220817_data\""])
+        for robot in [RobotMapping.widowxBridge, .none] {
+            #expect(try Compiler(model: dir, options: Self.options(robot: robot)).model.statistics.mean.count == 7, "\(robot)")
+        }
+        #expect(try Compiler(model: dir, options: Self.options(robot: .libero, dataset: "bridge_dataset")).model.statistics.dataset == "bridge_dataset")
+    }
+
     /// Bounds statistics without p01, a bad scaling factor, a bad hidden_dims entry, a bad mask.
     @Test func malformedValuesAreRefused() throws {
         let noP01 = try Self.copy("mlp-bounds", "p01", stats: { $0.replacingOccurrences(of: "\"p01\"", with: "\"q01\"") })

@@ -177,6 +177,7 @@ import VLARuntime
             var o = CompileOptions()
             o.precision = .bf16
             o.robot = robot
+            o.dataset = "bridge_dataset"  // model-no-image's only dataset, whatever the robot
             o.textEncoder = copy + "/text-encoder"
             o.calibrationImages = [image]
             let c = try Compiler(model: copy + "/model-no-image", options: o)
