@@ -44,21 +44,6 @@ import VLATestSupport
         }
     }
 
-    static func expectRefused(
-        _ bytes: [UInt8], _ code: FormatError.Code, mentioning words: [String], sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        do {
-            _ = try VLAFile(bytes: bytes)
-            Issue.record("accepted a hostile file (wanted \(code))", sourceLocation: sourceLocation)
-        } catch {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-            #expect(error.offset != nil, "no byte offset in \(error)", sourceLocation: sourceLocation)
-            for word in words {
-                #expect(error.message.contains(word), "\"\(word)\" missing from \(error)", sourceLocation: sourceLocation)
-            }
-        }
-    }
-
     /// The work of one `[2048, 2048] · [2048, 2048]` linear: 64 + 3·2048² + 2·2048³.
     static let bigLinearWork: UInt64 = 64 + 3 * 2048 * 2048 + 2 * 2048 * 2048 * 2048
 
@@ -83,7 +68,7 @@ import VLATestSupport
             raw.setU32(raw.tensorEntry(i) + 4, UInt32(window))
         }
         raw.reseal()
-        Self.expectRefused(raw.bytes, .limitExceeded, mentioning: ["string budget", "tensor 1 name", "strings overlap"])
+        HostileInputTests.expectRejected(raw.bytes, .limitExceeded, mentioning: ["string budget", "tensor 1 name", "strings overlap"])
     }
 
     /// Many distinct names and many references to one interned string (every provenance option repeats the
@@ -224,7 +209,7 @@ import VLATestSupport
         for k in 1..<300 { raw.setU32(firstOp + k * Layout.opRecordSize + 4, shared) }
         raw.setU32(programs + 16, shared + 256)
         raw.reseal()
-        Self.expectRefused(raw.bytes, .limitExceeded, mentioning: ["op 1", "operand budget", "\(2 * 256)", "the \(shared + 256) in the pool"])
+        HostileInputTests.expectRejected(raw.bytes, .limitExceeded, mentioning: ["op 1", "operand budget", "\(2 * 256)", "the \(shared + 256) in the pool"])
     }
 
     /// Two programs running the same op records: each record is verified (and planned) once per program.
@@ -239,7 +224,7 @@ import VLATestSupport
         raw.setU32(entry + 8, 0)
         raw.setU32(entry + 12, 3)
         raw.reseal()
-        Self.expectRefused(raw.bytes, .limitExceeded, mentioning: ["program \"b\"", "op budget", "5 op records", "3 stored"])
+        HostileInputTests.expectRejected(raw.bytes, .limitExceeded, mentioning: ["program \"b\"", "op budget", "5 op records", "3 stored"])
     }
 
     // MARK: Calls: verify and the runtime count the same expansion
