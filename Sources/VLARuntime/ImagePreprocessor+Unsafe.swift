@@ -16,14 +16,36 @@ import VLAFormat
     var packed: Bool
 }
 
-@unsafe private struct RowPass {
-    var source: FrameSource
-    var inputWidth: Int
-    var outputHeight: Int
+/// One axis's ``ImagePreprocessor/AxisSpans`` as pointers (valid inside ``ImagePreprocessor/AxisSpans/withTable(_:)``).
+@unsafe private struct SpanTable {
     var spanSize: Int
     var starts: UnsafePointer<Int>
     var counts: UnsafePointer<Int>
     var weights: UnsafePointer<Float>
+
+    /// Output `i`'s first input and its taps' count.
+    func span(_ i: Int) -> (start: Int, count: Int) { unsafe (starts[i], counts[i]) }
+    /// Output `i`'s weight of tap `t`.
+    func weight(_ i: Int, _ t: Int) -> Float { unsafe weights[i * spanSize + t] }
+}
+
+extension ImagePreprocessor.AxisSpans {
+    fileprivate func withTable<R>(_ body: (SpanTable) -> R) -> R {
+        unsafe starts.withUnsafeBufferPointer { starts in
+            unsafe counts.withUnsafeBufferPointer { counts in
+                unsafe weights.withUnsafeBufferPointer { weights in
+                    unsafe body(SpanTable(spanSize: spanSize, starts: starts.baseAddress!, counts: counts.baseAddress!, weights: weights.baseAddress!))
+                }
+            }
+        }
+    }
+}
+
+@unsafe private struct RowPass {
+    var source: FrameSource
+    var inputWidth: Int
+    var outputHeight: Int
+    var spans: SpanTable
     var accumulators: UnsafeMutablePointer<Float>
     var intermediate: UnsafeMutablePointer<Float>
 }
@@ -31,10 +53,7 @@ import VLAFormat
 @unsafe private struct ColumnPass {
     var intermediate: UnsafePointer<Float>
     var outputHeight: Int
-    var spanSize: Int
-    var starts: UnsafePointer<Int>
-    var counts: UnsafePointer<Int>
-    var weights: UnsafePointer<Float>
+    var spans: SpanTable
     var resized: UnsafeMutablePointer<Float>
 }
 
@@ -120,36 +139,26 @@ extension ImagePreprocessor {
     /// The Lanczos rows pass into ``intermediate`` (transposed), then the columns pass into ``resized``.
     private func lanczos(_ source: FrameSource, inputWidth: Int) {
         let outputHeight = height
-        unsafe rows.starts.withUnsafeBufferPointer { starts in
-            unsafe rows.counts.withUnsafeBufferPointer { counts in
-                unsafe rows.weights.withUnsafeBufferPointer { weights in
-                    unsafe rowAccumulators.withUnsafeMutableBufferPointer { accumulators in
-                        unsafe intermediate.withUnsafeMutableBufferPointer { intermediate in
-                            let job = unsafe RowPass(
-                                source: source, inputWidth: inputWidth, outputHeight: outputHeight, spanSize: rows.spanSize,
-                                starts: starts.baseAddress!, counts: counts.baseAddress!, weights: weights.baseAddress!,
-                                accumulators: accumulators.baseAddress!, intermediate: intermediate.baseAddress!)
-                            unsafe loop(outputHeight, job) { raw, y, thread in
-                                unsafe ImagePreprocessor.rowPass(raw.assumingMemoryBound(to: RowPass.self).pointee, y, thread)
-                            }
-                        }
+        unsafe rows.withTable { spans in
+            unsafe rowAccumulators.withUnsafeMutableBufferPointer { accumulators in
+                unsafe intermediate.withUnsafeMutableBufferPointer { intermediate in
+                    let job = unsafe RowPass(
+                        source: source, inputWidth: inputWidth, outputHeight: outputHeight, spans: spans,
+                        accumulators: accumulators.baseAddress!, intermediate: intermediate.baseAddress!)
+                    unsafe loop(outputHeight, job) { raw, y, thread in
+                        unsafe ImagePreprocessor.rowPass(raw.assumingMemoryBound(to: RowPass.self).pointee, y, thread)
                     }
                 }
             }
         }
-        unsafe cols.starts.withUnsafeBufferPointer { starts in
-            unsafe cols.counts.withUnsafeBufferPointer { counts in
-                unsafe cols.weights.withUnsafeBufferPointer { weights in
-                    unsafe intermediate.withUnsafeBufferPointer { intermediate in
-                        unsafe resized.withUnsafeMutableBufferPointer { resized in
-                            let job = unsafe ColumnPass(
-                                intermediate: intermediate.baseAddress!, outputHeight: outputHeight, spanSize: cols.spanSize,
-                                starts: starts.baseAddress!, counts: counts.baseAddress!, weights: weights.baseAddress!,
-                                resized: resized.baseAddress!)
-                            unsafe loop(width, job) { raw, x, _ in
-                                unsafe ImagePreprocessor.columnPass(raw.assumingMemoryBound(to: ColumnPass.self).pointee, x)
-                            }
-                        }
+        unsafe cols.withTable { spans in
+            unsafe intermediate.withUnsafeBufferPointer { intermediate in
+                unsafe resized.withUnsafeMutableBufferPointer { resized in
+                    let job = unsafe ColumnPass(
+                        intermediate: intermediate.baseAddress!, outputHeight: outputHeight, spans: spans,
+                        resized: resized.baseAddress!)
+                    unsafe loop(width, job) { raw, x, _ in
+                        unsafe ImagePreprocessor.columnPass(raw.assumingMemoryBound(to: ColumnPass.self).pointee, x)
                     }
                 }
             }
@@ -181,20 +190,17 @@ extension ImagePreprocessor {
         let n = unsafe job.inputWidth * 3
         let acc = unsafe job.accumulators + thread * n
         unsafe acc.update(repeating: 0, count: n)
-        let start = unsafe job.starts[y], count = unsafe job.counts[y], inputWidth = unsafe job.inputWidth
+        let (start, count) = unsafe job.spans.span(y), inputWidth = unsafe job.inputWidth
         let s = unsafe job.source
         for t in 0..<count {
-            let w = unsafe job.weights[y * job.spanSize + t]
+            let w = unsafe job.spans.weight(y, t)
             let row = start + t
             if let floats = unsafe s.floats {
-                let src = unsafe floats + row * s.rowStride
-                if unsafe vla_scale_add_f32(acc, src, w, n) == 0 {
-                    for j in 0..<n { unsafe acc[j] += w * src[j] }
-                }
+                unsafe scaleAdd(acc, floats + row * s.rowStride, w, n)
             } else if let bytes = unsafe s.bytes {
                 let src = unsafe bytes + row * s.rowStride
                 if unsafe s.packed {
-                    // AVX-512 where the CPU has it, else the loop: the same floats (each element on its own).
+                    // AVX-512, AVX2 or Advanced SIMD where the CPU has it, else the loop: the same floats (each element on its own).
                     if unsafe vla_scale_add_u8(acc, src, w, n) == 0 {
                         for j in 0..<n { unsafe acc[j] += w * Float(src[j]) }
                     }
@@ -226,13 +232,17 @@ extension ImagePreprocessor {
         let n = unsafe job.outputHeight * 3
         let dst = unsafe job.resized + x * n
         unsafe dst.update(repeating: 0, count: n)
-        let start = unsafe job.starts[x], count = unsafe job.counts[x]
+        let (start, count) = unsafe job.spans.span(x)
         for t in 0..<count {
-            let w = unsafe job.weights[x * job.spanSize + t]
-            let src = unsafe job.intermediate + (start + t) * n
-            if unsafe vla_scale_add_f32(dst, src, w, n) == 0 {
-                for j in 0..<n { unsafe dst[j] += w * src[j] }
-            }
+            unsafe scaleAdd(dst, job.intermediate + (start + t) * n, job.spans.weight(x, t), n)
+        }
+    }
+
+    /// `acc[j] += w · src[j]` for `j < n`, a product then a sum each (AVX-512, AVX2 or Advanced SIMD where the CPU
+    /// has them, else this loop: the same floats).
+    private static func scaleAdd(_ acc: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ w: Float, _ n: Int) {
+        if unsafe vla_scale_add_f32(acc, src, w, n) == 0 {
+            for j in 0..<n { unsafe acc[j] += w * src[j] }
         }
     }
 
