@@ -73,12 +73,9 @@ T512 __m512 exp16(__m512 x) {
     p = fma16(p, r, splat(bits(EXP_C2)));
     p = fma16(p, r, splat(1.0f));
     p = fma16(p, r, splat(1.0f));
-    const __m512i ni = _mm512_srai_epi32(_mm512_slli_epi32(_mm512_castps_si512(shifted), 10), 10);
-    const __m512i half = _mm512_srai_epi32(ni, 1);
-    const __m512i k127 = _mm512_set1_epi32(127);
-    const __m512 f1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, k127), 23));
-    const __m512 f2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), k127), 23));
-    return _mm512_maskz_mov_ps((__mmask16)~under, _mm512_mul_ps(_mm512_mul_ps(p, f1), f2));
+    // p·2ⁿ in one instruction: vscalefps rounds the exact p·2ⁿ once, as Swift's (p·2^⌊n/2⌋)·2^(n−⌊n/2⌋) does (the
+    // first product is exact), so the bits are the same, subnormal and overflowing results included.
+    return _mm512_maskz_scalef_ps((__mmask16)~under, p, n);
 }
 
 T512 __m512 abs16(__m512 x) {

@@ -165,15 +165,16 @@ import VLAFormat
                 #expect(zip(y, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "level \(level), rows of \(f), cols \(cols)")
             }
         }
-        for n in [1, 5, 8, 9, 16, 17, 24, 64, 257, 1000] {
-            var rng = Random(state: UInt64(n))
-            let row = (0..<n).map { _ in rng.next() * 10 }
+        // Spreads of ±40 and ±120 around the max: exp's results down to its clamp at −87.34 (subnormal products).
+        for (n, spread) in [1, 5, 8, 9, 16, 17, 24, 64, 257, 1000].map({ ($0, Float(10)) }) + [(257, 30), (1000, 30), (1000, 10.5)] {
+            var rng = Random(state: UInt64(n) &+ UInt64(spread))
+            let row = (0..<n).map { _ in rng.next() * spread }
             var fast = [Float](repeating: 0, count: n), slow = fast
             _ = vla_kernels_force_isa(Int32(level))
             Kernels.softmaxRow(row, &fast, n: n)
             _ = vla_kernels_force_isa(0)
             Kernels.softmaxRow(row, &slow, n: n)
-            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), softmax n = \(n)")
+            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), softmax n = \(n), spread \(spread)")
         }
     }
 
