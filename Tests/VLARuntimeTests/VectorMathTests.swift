@@ -72,5 +72,14 @@ import Testing
         #expect(abs(Double(y[10]) - tiny) <= 4 * 0x1p-24 * tiny && y[11] == -y[10])
         #expect(y[12] == -y[13] && abs(Double(y[12]) - Foundation.erf(0.25)) <= 3e-8)
         #expect(y[15] > 0)  // the smallest subnormal: erf(x) ≈ 1.128·x rounds to x
+        // Exactly ±1 from |x| = 3.92 on (§8.2), densely up to past the clamp at 4.
+        var x = V((0..<16).map { Float(3.92) + Float($0) * 1e-4 })
+        var allOne = true
+        while x[0] < 4.5 {
+            let e = VectorMath.erf(x), m = VectorMath.erf(-x)
+            allOne = allOne && (0..<16).allSatisfy { e[$0] == 1 && m[$0] == -1 }
+            x += 16e-4
+        }
+        #expect(allOne)
     }
 }
