@@ -9,6 +9,9 @@
 //                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
+//   vlac-kernel-bench elementwise [--rounds N] [--iterations N]   gelu_erf and gelu_tanh on [257, 3072] and softmax
+//                                               on 12·257 rows of 257 (DINOv2-base's shapes), ns per element on every
+//                                               path this CPU has (AVX-512, AVX2 + FMA, Advanced SIMD, Swift), 1 thread
 //   vlac-kernel-bench image [--iterations N] [--threads N]   the image contract on a 480×640 frame (224×224,
 //                                               lanczos3 + crop, and rtx pad): the TensorFlow-exact implementation
 //                                               on 1 and N threads against the previous one (LegacyImagePreprocessor)
@@ -320,6 +323,57 @@ func imageContract() throws {
     }
 }
 
+/// One op on one arena tensor, in place (the element-wise ops and softmax as the interpreter runs them).
+func oneOpDocument(_ op: OpCode, rows: Int, cols: Int) -> VLADocument {
+    let type = TensorType(.f32, [rows, cols])
+    let x = TensorEntry(name: "x", type: type, location: .arena(offset: 0))
+    return VLADocument(
+        tensors: [x], programs: [Program(name: "forward", inputs: [0], outputs: [0], operations: [Operation(op, inputs: [0], outputs: [0])])],
+        arenaSize: UInt64(rows * cols * 4 + 63) / 64 * 64)
+}
+
+/// ns per element of gelu_erf, gelu_tanh and softmax on every element-wise path this CPU has (vla_kernels_force_isa:
+/// 2 AVX-512F, 1 AVX2 + FMA or Advanced SIMD, 0 the Swift kernels), medians of interleaved rounds, each the best of
+/// `--iterations` runs; the input is refilled before each run (softmax and GELU change it in place).
+func elementwise() throws {
+    let rounds = option("--rounds", 5), iterations = option("--iterations", 5)
+    let best = Int(vla_kernels_supported_isa())
+    defer { _ = vla_kernels_force_isa(Int32(best)) }
+    #if arch(arm64)
+    let names = ["Swift", "Advanced SIMD"]
+    #else
+    let names = ["Swift (baseline x86-64)", "AVX2 + FMA", "AVX-512F"]
+    #endif
+    let cases: [(String, OpCode, Int, Int)] = [
+        ("gelu_erf [257, 3072]", .geluErf, 257, 3072), ("gelu_tanh [257, 3072]", .geluTanh, 257, 3072),
+        ("softmax [3084, 257]", .softmax, 12 * 257, 257),
+    ]
+    print("element-wise kernels, 1 thread, ns per element: median of \(rounds) interleaved rounds, each the best of \(iterations) runs")
+    for (label, op, rows, cols) in cases {
+        let interpreter = try Interpreter(document: oneOpDocument(op, rows: rows, cols: cols), options: RuntimeOptions(threads: 1))
+        var rng = ViTProgram.Random(state: 7)
+        let input = (0..<(rows * cols)).map { _ in rng.next() * (op == .softmax ? 8 : 4) }
+        var times = [[Double]](repeating: [], count: best + 1)
+        let clock = ContinuousClock()
+        for _ in 0..<rounds {
+            for level in (0...best).reversed() {
+                _ = vla_kernels_force_isa(Int32(level))
+                var fastest = Double.infinity
+                for _ in 0..<iterations {
+                    try interpreter.setFloats(0, input)
+                    let start = clock.now
+                    try interpreter.run(0)
+                    fastest = min(fastest, seconds(clock.now - start))
+                }
+                times[level].append(fastest)
+            }
+        }
+        let perElement = times.map { median($0) * 1e9 / Double(rows * cols) }
+        let line = (0...best).reversed().map { "\(names[$0]) \(fmt(perElement[$0], 3))" }.joined(separator: ", ")
+        print("  \(label): \(line) ns/element")
+    }
+}
+
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "dinov2"
 do {
     switch mode {
@@ -328,13 +382,14 @@ do {
     case "crossover": try crossover()
     case "sha256": sha256Throughput()
     case "image": try imageContract()
+    case "elementwise": try elementwise()
     case "q8": reducedPrecision(int8: true)
     case "bf16": reducedPrecision(int8: false)
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|image] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|image|elementwise] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M] [--rounds N]")
     }
 } catch {
     print("error: \(error)")

@@ -1,7 +1,9 @@
-// Element-wise and row-wise kernels with AVX-512 (x86) or Advanced SIMD (aarch64): the same operations, in the same order, as the Swift kernels
-// of VLARuntime (VectorMath+Unsafe.swift, Kernels+Unsafe.swift), so results are bit-identical to them. No
-// floating-point contraction here: every product and sum below is a separate IEEE operation, like Swift's (the
-// pragma for clang; gcc builds of this file need -ffp-contract=off, as Tests/aarch64/Makefile passes).
+// Element-wise and row-wise kernels with AVX-512 or AVX2 + FMA (x86) or Advanced SIMD (aarch64): the same operations,
+// in the same order, as the Swift kernels of VLARuntime (VectorMath+Unsafe.swift, Kernels+Unsafe.swift), so results
+// are bit-identical to them. No floating-point contraction here: every product and sum below is a separate IEEE
+// operation, like Swift's (the pragma for clang; gcc builds of this file need -ffp-contract=off, as
+// Tests/aarch64/Makefile passes), except the explicit fused multiply-adds (fmadd, vfmaq), which are VectorMath's
+// `fma` (one rounding) in the same places.
 #include <stdint.h>
 #include <string.h>
 #include "vla_kernels.h"
@@ -16,6 +18,34 @@ static inline float bits(uint32_t b) {
     return f;
 }
 
+// VectorMath.exp's constants: log2(e), ln 2 in two parts, the clamps (lo ≈ −87.336545, hi = 89), 1.5·2²³, and the
+// polynomial's c₆ … c₂ (c₁ = c₀ = 1).
+#define EXP_LOG2E 0x3fb8aa3bu
+#define EXP_LN2HI 0x3f317200u
+#define EXP_LN2LO 0x35bfbe8eu
+#define EXP_LO 0xc2aeac50u
+#define EXP_HI 0x42b20000u
+#define EXP_C6 0x3ab428c4u
+#define EXP_C5 0x3c091defu
+#define EXP_C4 0x3d2aadccu
+#define EXP_C3 0x3e2aaa47u
+#define EXP_C2 0x3efffffcu
+#define MAGIC 12582912.0f
+
+// VectorMath.erfCoefficients: erf_c[j][k] is c_j of interval k (k < 8; lanes 8–15 repeat 0–7 so a 16-lane permute
+// reads a coefficient whatever its index's fourth bit, which only a NaN input sets).
+#define ERF_ROW(a, b, c, d, e, f, g, h) {a, b, c, d, e, f, g, h, a, b, c, d, e, f, g, h}
+static const uint32_t erf_c[7][16] __attribute__((aligned(64))) = {
+    ERF_ROW(0x00000000u, 0x3f053f7bu, 0x3f57bb3du, 0x3f7752abu, 0x3f7ecd71u, 0x3f7fe554u, 0x3f7ffe8du, 0x3f7ffff4u),
+    ERF_ROW(0x3f906ebbu, 0x3f60f7e8u, 0x3ed48906u, 0x3df391a8u, 0x3ca94d9cu, 0x3b0ec1c9u, 0x39120768u, 0x36b38ea8u),
+    ERF_ROW(0xb6b1889eu, 0xbee0f7f4u, 0xbed488c7u, 0xbe36addfu, 0xbd2950a5u, 0xbbb253b5u, 0xb9d98597u, 0xb7a9d0cau),
+    ERF_ROW(0xbec08169u, 0xbe15ffbau, 0x3e0da2f2u, 0x3e0e193du, 0x3d459200u, 0x3c08c732u, 0x3a4e7ecfu, 0x3841c792u),
+    ERF_ROW(0xbad07c88u, 0x3e3b7511u, 0x3d8d9fd6u, 0xbd365ce9u, 0xbd0cc1deu, 0xbc0f2439u, 0xba94aeb9u, 0xb872b397u),
+    ERF_ROW(0x3df9749au, 0x3c01bfdeu, 0xbd8a497cu, 0xbc7bf708u, 0x3c50496fu, 0x3bca5a82u, 0x3a8af22au, 0x37fe9c3bu),
+    ERF_ROW(0xbcca01cfu, 0xbd490f95u, 0x3b940519u, 0x3c9715d1u, 0xb90e5f2bu, 0xbae5287eu, 0x387de412u, 0xb5c6a22bu),
+};
+#undef ERF_ROW
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -25,32 +55,27 @@ T512 __m512 splat(float f) { return _mm512_set1_ps(f); }
 T512 __m512 neg(__m512 x) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))); }
 T512 __m512 madd(__m512 p, __m512 r, float c) { return _mm512_add_ps(_mm512_mul_ps(p, r), splat(c)); }
 
+T512 __m512 fma16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
+
+// VectorMath.exp. The clamps as max/min: _mm512_max_ps(lo, x) is `lo > x ? lo : x`, which keeps a NaN x, as
+// Swift's replacing(with: lo, where: x .< lo) does.
 T512 __m512 exp16(__m512 x) {
-    const float log2e = bits(0x3fb8aa3b), ln2Hi = bits(0x3f317200), ln2Lo = bits(0x35bfbe8e);
-    const float lo = bits(0xc2aeac50), hi = bits(0x42b17218), magic = 12582912.0f;
-    __m512 xc = _mm512_mask_mov_ps(x, _mm512_cmp_ps_mask(x, splat(lo), _CMP_LT_OQ), splat(lo));
-    xc = _mm512_mask_mov_ps(xc, _mm512_cmp_ps_mask(xc, splat(hi), _CMP_GT_OQ), splat(hi));
-    const __m512 shifted = _mm512_add_ps(_mm512_mul_ps(xc, splat(log2e)), splat(magic));
-    const __m512 n = _mm512_sub_ps(shifted, splat(magic));
-    __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(n, splat(ln2Hi)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, splat(ln2Lo)));
-    __m512 p = splat(1.0f / 5040);
-    p = madd(p, r, 1.0f / 720);
-    p = madd(p, r, 1.0f / 120);
-    p = madd(p, r, 1.0f / 24);
-    p = madd(p, r, 1.0f / 6);
-    p = madd(p, r, 0.5f);
-    p = madd(p, r, 1.0f);
-    p = madd(p, r, 1.0f);
-    const __m512i ni = _mm512_srai_epi32(_mm512_slli_epi32(_mm512_castps_si512(shifted), 10), 10);
-    const __m512i half = _mm512_srai_epi32(ni, 1);
-    const __m512i k127 = _mm512_set1_epi32(127);
-    const __m512 f1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, k127), 23));
-    const __m512 f2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), k127), 23));
-    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, f1), f2);
-    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, splat(lo), _CMP_LT_OQ), _mm512_setzero_ps());
-    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, splat(hi), _CMP_GT_OQ), splat(__builtin_inff()));
-    return y;
+    const __mmask16 under = _mm512_cmp_ps_mask(x, splat(bits(EXP_LO)), _CMP_LT_OQ);
+    const __m512 xc = _mm512_min_ps(splat(bits(EXP_HI)), _mm512_max_ps(splat(bits(EXP_LO)), x));
+    const __m512 shifted = fma16(xc, splat(bits(EXP_LOG2E)), splat(MAGIC));
+    const __m512 n = _mm512_sub_ps(shifted, splat(MAGIC));
+    __m512 r = fma16(n, splat(-bits(EXP_LN2HI)), xc);
+    r = fma16(n, splat(-bits(EXP_LN2LO)), r);
+    __m512 p = splat(bits(EXP_C6));
+    p = fma16(p, r, splat(bits(EXP_C5)));
+    p = fma16(p, r, splat(bits(EXP_C4)));
+    p = fma16(p, r, splat(bits(EXP_C3)));
+    p = fma16(p, r, splat(bits(EXP_C2)));
+    p = fma16(p, r, splat(1.0f));
+    p = fma16(p, r, splat(1.0f));
+    // p·2ⁿ in one instruction: vscalefps rounds the exact p·2ⁿ once, as Swift's (p·2^⌊n/2⌋)·2^(n−⌊n/2⌋) does (the
+    // first product is exact), so the bits are the same, subnormal and overflowing results included.
+    return _mm512_maskz_scalef_ps((__mmask16)~under, p, n);
 }
 
 T512 __m512 abs16(__m512 x) {
@@ -77,30 +102,24 @@ T512 __m512 tanh16(__m512 x) {
     return y;
 }
 
+// VectorMath.erf: the interval's coefficients by a 16-lane permute (lanes 8–15 of each row repeat 0–7).
 T512 __m512 erf16(__m512 x) {
-    const __m512 a = abs16(x);
-    const __m512 t = _mm512_div_ps(splat(1.0f), _mm512_add_ps(splat(1.0f), _mm512_mul_ps(splat(bits(0x3ea7ba05)), a)));
-    __m512 p = splat(bits(0x3f87dc22));
-    p = madd(p, t, bits(0xbfba00e3));
-    p = madd(p, t, bits(0x3fb5f0e3));
-    p = madd(p, t, bits(0xbe91a98e));
-    p = madd(p, t, bits(0x3e827906));
-    p = _mm512_mul_ps(p, t);
-    __m512 y = _mm512_sub_ps(splat(1.0f), _mm512_mul_ps(p, exp16(neg(_mm512_mul_ps(a, a)))));
-    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), neg(y));
-    const __m512 s = _mm512_mul_ps(x, x);
-    __m512 q = splat(-1.0f / 75600);
-    q = madd(q, s, 1.0f / 9360);
-    q = madd(q, s, -1.0f / 1320);
-    q = madd(q, s, 1.0f / 216);
-    q = madd(q, s, -1.0f / 42);
-    q = madd(q, s, 1.0f / 10);
-    q = madd(q, s, -1.0f / 3);
-    q = madd(q, s, 1.0f);
-    const __m512 series = _mm512_mul_ps(_mm512_mul_ps(splat(bits(0x3f906ebb)), x), q);
-    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(a, splat(bits(0x3f19999a)), _CMP_LT_OQ), series);
-    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_NEQ_UQ), x);
-    return y;
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_set1_epi32((int)0x80000000u), _mm512_castps_si512(x)));
+    const __m512 ac = _mm512_min_ps(splat(4.0f), a);
+    const __m512 shifted = _mm512_min_ps(splat(MAGIC + 7), fma16(ac, splat(2.0f), splat(MAGIC)));
+    const __m512 t = fma16(_mm512_sub_ps(shifted, splat(MAGIC)), splat(-0.5f), ac);
+    const __m512i k = _mm512_castps_si512(shifted);
+#define C16(j) _mm512_permutexvar_ps(k, _mm512_load_ps((const float *)erf_c[j]))
+    __m512 p = C16(6);
+    p = fma16(p, t, C16(5));
+    p = fma16(p, t, C16(4));
+    p = fma16(p, t, C16(3));
+    p = fma16(p, t, C16(2));
+    p = fma16(p, t, C16(1));
+    p = fma16(p, t, C16(0));
+#undef C16
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(p), sign));
 }
 
 T512 __m512 apply16(int kind, float param, __m512 x) {
@@ -194,6 +213,185 @@ __attribute__((target("avx512f"))) static void softmax512(const float *x, float 
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
     if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
 }
+// MARK: AVX2 + FMA: VectorMath's functions on 8 lanes (each lane on its own, as in Swift's 16), for x86 CPUs
+// without AVX-512 (vla_kernels_isa() 1). Selects are blends of compare masks; the clamps are max/min with the
+// operand order that keeps a NaN, as above.
+
+#define T256 __attribute__((target("avx2,fma"), always_inline)) static inline
+#define F256 __attribute__((target("avx2,fma")))
+typedef __m256 v8;
+
+T256 v8 splat8(float f) { return _mm256_set1_ps(f); }
+T256 v8 neg8(v8 x) { return _mm256_xor_ps(x, splat8(-0.0f)); }
+T256 v8 madd8(v8 p, v8 r, float c) { return _mm256_add_ps(_mm256_mul_ps(p, r), splat8(c)); }
+T256 v8 fma8(v8 a, v8 b, v8 c) { return _mm256_fmadd_ps(a, b, c); }
+// where8(mask, a, b): a in the lanes where mask is set, else b.
+T256 v8 where8(v8 mask, v8 a, v8 b) { return _mm256_blendv_ps(b, a, mask); }
+
+T256 v8 exp8(v8 x) {
+    const v8 under = _mm256_cmp_ps(x, splat8(bits(EXP_LO)), _CMP_LT_OQ);
+    const v8 xc = _mm256_min_ps(splat8(bits(EXP_HI)), _mm256_max_ps(splat8(bits(EXP_LO)), x));
+    const v8 shifted = fma8(xc, splat8(bits(EXP_LOG2E)), splat8(MAGIC));
+    const v8 n = _mm256_sub_ps(shifted, splat8(MAGIC));
+    v8 r = fma8(n, splat8(-bits(EXP_LN2HI)), xc);
+    r = fma8(n, splat8(-bits(EXP_LN2LO)), r);
+    v8 p = splat8(bits(EXP_C6));
+    p = fma8(p, r, splat8(bits(EXP_C5)));
+    p = fma8(p, r, splat8(bits(EXP_C4)));
+    p = fma8(p, r, splat8(bits(EXP_C3)));
+    p = fma8(p, r, splat8(bits(EXP_C2)));
+    p = fma8(p, r, splat8(1.0f));
+    p = fma8(p, r, splat8(1.0f));
+    const __m256i ni = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(shifted), 10), 10);
+    const __m256i half = _mm256_srai_epi32(ni, 1);
+    const __m256i k127 = _mm256_set1_epi32(127);
+    const v8 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, k127), 23));
+    const v8 f2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), k127), 23));
+    return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, f1), f2));
+}
+
+T256 v8 abs8(v8 x) { return where8(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ), neg8(x), x); }
+
+T256 v8 tanh8(v8 x) {
+    const v8 a = abs8(x);
+    const v8 t = exp8(_mm256_mul_ps(splat8(-2.0f), a));
+    v8 big = _mm256_div_ps(_mm256_sub_ps(splat8(1.0f), t), _mm256_add_ps(splat8(1.0f), t));
+    big = where8(_mm256_cmp_ps(a, splat8(bits(0x4111999a)), _CMP_GT_OQ), splat8(1.0f), big);
+    const v8 s = _mm256_mul_ps(x, x);
+    v8 p = splat8((float)(-929569.0 / 638512875.0));
+    p = madd8(p, s, 21844.0f / 6081075);
+    p = madd8(p, s, -1382.0f / 155925);
+    p = madd8(p, s, 62.0f / 2835);
+    p = madd8(p, s, -17.0f / 315);
+    p = madd8(p, s, 2.0f / 15);
+    p = madd8(p, s, -1.0f / 3);
+    const v8 small = _mm256_add_ps(x, _mm256_mul_ps(_mm256_mul_ps(x, s), p));
+    v8 y = where8(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ), neg8(big), big);
+    y = where8(_mm256_cmp_ps(a, splat8(bits(0x3ecccccd)), _CMP_LT_OQ), small, y);
+    return where8(_mm256_cmp_ps(x, x, _CMP_NEQ_UQ), x, y);
+}
+
+// VectorMath.erf: the interval's coefficients by an 8-lane permute (vpermps reads the index's low 3 bits).
+T256 v8 erf8(v8 x) {
+    const v8 sign = _mm256_and_ps(x, splat8(-0.0f));
+    const v8 a = _mm256_andnot_ps(splat8(-0.0f), x);
+    const v8 ac = _mm256_min_ps(splat8(4.0f), a);
+    const v8 shifted = _mm256_min_ps(splat8(MAGIC + 7), fma8(ac, splat8(2.0f), splat8(MAGIC)));
+    const v8 t = fma8(_mm256_sub_ps(shifted, splat8(MAGIC)), splat8(-0.5f), ac);
+    const __m256i k = _mm256_castps_si256(shifted);
+#define C8(j) _mm256_permutevar8x32_ps(_mm256_load_ps((const float *)erf_c[j]), k)
+    v8 p = C8(6);
+    p = fma8(p, t, C8(5));
+    p = fma8(p, t, C8(4));
+    p = fma8(p, t, C8(3));
+    p = fma8(p, t, C8(2));
+    p = fma8(p, t, C8(1));
+    p = fma8(p, t, C8(0));
+#undef C8
+    return _mm256_or_ps(p, sign);
+}
+
+T256 v8 apply8(int kind, float param, v8 x) {
+    switch (kind) {
+    case VLA_GELU_TANH: {
+        const v8 cube = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        const v8 inner = _mm256_mul_ps(splat8(bits(0x3f4c422a)), _mm256_add_ps(x, _mm256_mul_ps(splat8(bits(0x3d372713)), cube)));
+        return _mm256_mul_ps(_mm256_mul_ps(splat8(0.5f), x), _mm256_add_ps(splat8(1.0f), tanh8(inner)));
+    }
+    case VLA_GELU_ERF:
+        return _mm256_mul_ps(_mm256_mul_ps(splat8(0.5f), x),
+                             _mm256_add_ps(splat8(1.0f), erf8(_mm256_mul_ps(x, splat8(bits(0x3f3504f3))))));
+    case VLA_TANH: return tanh8(x);
+    default: /* VLA_SCALED_TANH */ return _mm256_mul_ps(splat8(param), tanh8(_mm256_div_ps(x, splat8(param))));
+    }
+}
+
+// Lanes [0, n) set (n ≤ 8), for maskload/maskstore (masked-off lanes load as +0, as Swift's loadPartial(fill: 0)).
+T256 __m256i first8(long n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define UNARY_LOOP8(KIND, X, Y, N)                                                                            \
+    {                                                                                                         \
+        long i = 0;                                                                                           \
+        for (; i + 8 <= (N); i += 8) _mm256_storeu_ps((Y) + i, apply8(KIND, param, _mm256_loadu_ps((X) + i))); \
+        if (i < (N)) {                                                                                        \
+            const __m256i m = first8((N) - i);                                                                \
+            _mm256_maskstore_ps((Y) + i, m, apply8(KIND, param, _mm256_maskload_ps((X) + i, m)));             \
+        }                                                                                                     \
+    }
+F256 static void unary256(int kind, float param, const float *x, float *y, long n) {
+    switch (kind) {  // one loop per kind, so the switch is outside the loop
+    case VLA_GELU_TANH: UNARY_LOOP8(VLA_GELU_TANH, x, y, n) break;
+    case VLA_GELU_ERF: UNARY_LOOP8(VLA_GELU_ERF, x, y, n) break;
+    case VLA_TANH: UNARY_LOOP8(VLA_TANH, x, y, n) break;
+    default: UNARY_LOOP8(kind, x, y, n) break;
+    }
+}
+
+F256 static void unary_rows256(int kind, float param, float *y, long ldy, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        float *yr = y + r * ldy;
+        switch (kind) {
+        case VLA_GELU_TANH: UNARY_LOOP8(VLA_GELU_TANH, yr, yr, cols) break;
+        case VLA_GELU_ERF: UNARY_LOOP8(VLA_GELU_ERF, yr, yr, cols) break;
+        case VLA_TANH: UNARY_LOOP8(VLA_TANH, yr, yr, cols) break;
+        default: UNARY_LOOP8(kind, yr, yr, cols) break;
+        }
+    }
+}
+#undef UNARY_LOOP8
+
+// Softmax with Swift's 16-lane structure in two ymm halves: lo holds lanes 0–7 (elements i ≡ 0…7 mod 16), hi
+// lanes 8–15; the lanes are reduced in lane order as Swift's (max: lane 0 first; sum: from −0, lane 0 to 15).
+// _mm256_max_ps(v, m) is `v > m ? v : m`, Swift's m.replace(with: v, where: v .> m).
+F256 static void softmax256(const float *x, float *y, long n) {
+    v8 mlo = splat8(-__builtin_inff()), mhi = mlo;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        mlo = _mm256_max_ps(_mm256_loadu_ps(x + i), mlo);
+        mhi = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), mhi);
+    }
+    const long tail = n - i;
+    const __m256i tlo = first8(tail), thi = first8(tail - 8);
+    if (tail > 0) {
+        const v8 ninf = splat8(-__builtin_inff());
+        mlo = _mm256_max_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(x + i, tlo), ninf), mlo);
+        mhi = _mm256_max_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(x + i + 8, thi), ninf), mhi);
+    }
+    float top = mlo[0];
+    for (int k = 1; k < 8; k++)
+        if (mlo[k] > top) top = mlo[k];
+    for (int k = 0; k < 8; k++)
+        if (mhi[k] > top) top = mhi[k];
+    const v8 m = splat8(top);
+    v8 alo = _mm256_setzero_ps(), ahi = alo;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const v8 elo = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        const v8 ehi = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m));
+        _mm256_storeu_ps(y + i, elo);
+        _mm256_storeu_ps(y + i + 8, ehi);
+        alo = _mm256_add_ps(alo, elo);
+        ahi = _mm256_add_ps(ahi, ehi);
+    }
+    if (tail > 0) {
+        const v8 elo = _mm256_and_ps(_mm256_castsi256_ps(tlo), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, tlo), m)));
+        const v8 ehi = _mm256_and_ps(_mm256_castsi256_ps(thi), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i + 8, thi), m)));
+        _mm256_maskstore_ps(y + i, tlo, elo);
+        _mm256_maskstore_ps(y + i + 8, thi, ehi);
+        alo = _mm256_add_ps(alo, elo);
+        ahi = _mm256_add_ps(ahi, ehi);
+    }
+    float sum = -0.0f;
+    for (int k = 0; k < 8; k++) sum += alo[k];
+    for (int k = 0; k < 8; k++) sum += ahi[k];
+    const v8 inv = splat8(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+    if (i < n) {
+        const __m256i t = first8(n - i);
+        _mm256_maskstore_ps(y + i, t, _mm256_mul_ps(_mm256_maskload_ps(y + i, t), inv));
+    }
+}
 #elif defined(__aarch64__)
 #include <arm_neon.h>
 
@@ -207,32 +405,29 @@ TN v4 madd4(v4 p, v4 r, float c) { return vaddq_f32(vmulq_f32(p, r), dup(c)); }
 // where(mask, a, b): a in the lanes where mask is set, else b (Swift's replacing(with: a, where: mask) on b).
 TN v4 where(uint32x4_t mask, v4 a, v4 b) { return vbslq_f32(mask, a, b); }
 
+TN v4 fma4(v4 a, v4 b, v4 c) { return vfmaq_f32(c, a, b); }  // c + a·b, one rounding
+
+// The clamps as max/min: vmaxq_f32 returns a NaN operand (quieted), so a NaN x stays NaN, as in Swift.
 TN v4 exp4(v4 x) {
-    const float log2e = bits(0x3fb8aa3b), ln2Hi = bits(0x3f317200), ln2Lo = bits(0x35bfbe8e);
-    const float lo = bits(0xc2aeac50), hi = bits(0x42b17218), magic = 12582912.0f;
-    v4 xc = where(vcltq_f32(x, dup(lo)), dup(lo), x);
-    xc = where(vcgtq_f32(xc, dup(hi)), dup(hi), xc);
-    const v4 shifted = vaddq_f32(vmulq_f32(xc, dup(log2e)), dup(magic));
-    const v4 n = vsubq_f32(shifted, dup(magic));
-    v4 r = vsubq_f32(xc, vmulq_f32(n, dup(ln2Hi)));
-    r = vsubq_f32(r, vmulq_f32(n, dup(ln2Lo)));
-    v4 p = dup(1.0f / 5040);
-    p = madd4(p, r, 1.0f / 720);
-    p = madd4(p, r, 1.0f / 120);
-    p = madd4(p, r, 1.0f / 24);
-    p = madd4(p, r, 1.0f / 6);
-    p = madd4(p, r, 0.5f);
-    p = madd4(p, r, 1.0f);
-    p = madd4(p, r, 1.0f);
+    const uint32x4_t under = vcltq_f32(x, dup(bits(EXP_LO)));
+    const v4 xc = vminq_f32(dup(bits(EXP_HI)), vmaxq_f32(dup(bits(EXP_LO)), x));
+    const v4 shifted = fma4(xc, dup(bits(EXP_LOG2E)), dup(MAGIC));
+    const v4 n = vsubq_f32(shifted, dup(MAGIC));
+    v4 r = fma4(n, dup(-bits(EXP_LN2HI)), xc);
+    r = fma4(n, dup(-bits(EXP_LN2LO)), r);
+    v4 p = dup(bits(EXP_C6));
+    p = fma4(p, r, dup(bits(EXP_C5)));
+    p = fma4(p, r, dup(bits(EXP_C4)));
+    p = fma4(p, r, dup(bits(EXP_C3)));
+    p = fma4(p, r, dup(bits(EXP_C2)));
+    p = fma4(p, r, dup(1.0f));
+    p = fma4(p, r, dup(1.0f));
     const int32x4_t ni = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_f32(shifted), 10), 10);
     const int32x4_t half = vshrq_n_s32(ni, 1);
     const int32x4_t k127 = vdupq_n_s32(127);
     const v4 f1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(half, k127), 23));
     const v4 f2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, half), k127), 23));
-    v4 y = vmulq_f32(vmulq_f32(p, f1), f2);
-    y = where(vcltq_f32(x, dup(lo)), dup(0.0f), y);
-    y = where(vcgtq_f32(x, dup(hi)), dup(__builtin_inff()), y);
-    return y;
+    return where(under, dup(0.0f), vmulq_f32(vmulq_f32(p, f1), f2));
 }
 
 TN v4 abs4(v4 x) { return where(vcltq_f32(x, dup(0.0f)), vnegq_f32(x), x); }
@@ -257,29 +452,25 @@ TN v4 tanh4(v4 x) {
     return where(is_nan4(x), x, y);
 }
 
+// VectorMath.erf: the interval's coefficients by a table lookup of bytes (vqtbl2q_u8 on the row's first 8 floats,
+// byte indices 4k … 4k + 3 for lane index k).
 TN v4 erf4(v4 x) {
-    const v4 a = abs4(x);
-    const v4 t = vdivq_f32(dup(1.0f), vaddq_f32(dup(1.0f), vmulq_f32(dup(bits(0x3ea7ba05)), a)));
-    v4 p = dup(bits(0x3f87dc22));
-    p = madd4(p, t, bits(0xbfba00e3));
-    p = madd4(p, t, bits(0x3fb5f0e3));
-    p = madd4(p, t, bits(0xbe91a98e));
-    p = madd4(p, t, bits(0x3e827906));
-    p = vmulq_f32(p, t);
-    v4 y = vsubq_f32(dup(1.0f), vmulq_f32(p, exp4(vnegq_f32(vmulq_f32(a, a)))));
-    y = where(vcltq_f32(x, dup(0.0f)), vnegq_f32(y), y);
-    const v4 s = vmulq_f32(x, x);
-    v4 q = dup(-1.0f / 75600);
-    q = madd4(q, s, 1.0f / 9360);
-    q = madd4(q, s, -1.0f / 1320);
-    q = madd4(q, s, 1.0f / 216);
-    q = madd4(q, s, -1.0f / 42);
-    q = madd4(q, s, 1.0f / 10);
-    q = madd4(q, s, -1.0f / 3);
-    q = madd4(q, s, 1.0f);
-    const v4 series = vmulq_f32(vmulq_f32(dup(bits(0x3f906ebb)), x), q);
-    y = where(vcltq_f32(a, dup(bits(0x3f19999a))), series, y);
-    return where(is_nan4(x), x, y);
+    const uint32x4_t sign = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    const v4 ac = vminq_f32(dup(4.0f), vabsq_f32(x));
+    const v4 shifted = vminq_f32(dup(MAGIC + 7), fma4(ac, dup(2.0f), dup(MAGIC)));
+    const v4 t = fma4(vsubq_f32(shifted, dup(MAGIC)), dup(-0.5f), ac);
+    const uint32x4_t k = vandq_u32(vreinterpretq_u32_f32(shifted), vdupq_n_u32(7));
+    const uint8x16_t idx = vreinterpretq_u8_u32(vmlaq_u32(vdupq_n_u32(0x03020100u), k, vdupq_n_u32(0x04040404u)));
+#define C4(j) vreinterpretq_f32_u8(vqtbl2q_u8((uint8x16x2_t){{vld1q_u8((const uint8_t *)erf_c[j]), vld1q_u8((const uint8_t *)erf_c[j] + 16)}}, idx))
+    v4 p = C4(6);
+    p = fma4(p, t, C4(5));
+    p = fma4(p, t, C4(4));
+    p = fma4(p, t, C4(3));
+    p = fma4(p, t, C4(2));
+    p = fma4(p, t, C4(1));
+    p = fma4(p, t, C4(0));
+#undef C4
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(p), sign));
 }
 
 TN v4 apply4(int kind, float param, v4 x) {
@@ -375,6 +566,10 @@ int vla_unary(int kind, float param, const float *x, float *y, long n) {
         unary512(kind, param, x, y, n);
         return 1;
     }
+    if (vla_kernels_isa() == 1) {
+        unary256(kind, param, x, y, n);
+        return 1;
+    }
 #elif defined(__aarch64__)
     if (vla_kernels_isa() >= 1) {
         unary_neon(kind, param, x, y, n);
@@ -397,6 +592,10 @@ int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long co
         unary_rows512(kind, param, y, ldy, rows, cols);
         return 1;
     }
+    if (vla_kernels_isa() == 1) {
+        unary_rows256(kind, param, y, ldy, rows, cols);
+        return 1;
+    }
 #elif defined(__aarch64__)
     if (vla_kernels_isa() >= 1) {
         for (long r = 0; r < rows; r++) unary_neon(kind, param, y + r * ldy, y + r * ldy, cols);
@@ -411,6 +610,10 @@ int vla_softmax_row(const float *x, float *y, long n) {
 #if defined(__x86_64__)
     if (vla_kernels_isa() == 2) {
         softmax512(x, y, n);
+        return 1;
+    }
+    if (vla_kernels_isa() == 1) {
+        softmax256(x, y, n);
         return 1;
     }
 #elif defined(__aarch64__)
@@ -444,7 +647,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void attention_prep5
 }
 #endif
 
-// The same operations element by element (no contraction in this file), for Advanced SIMD's softmax.
+// The same operations element by element (no contraction in this file), for the AVX2 and Advanced SIMD softmax.
 static void attention_prep(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
     if (scale != 1)
         for (long i = 0; i < n; i++) x[i] = x[i] * scale;
@@ -460,6 +663,11 @@ int vla_attention_row(float *x, long n, float scale, const float *bias, const ui
     if (vla_kernels_isa() == 2) {
         attention_prep512(x, n, scale, bias, mask);
         softmax512(x, x, n);
+        return 1;
+    }
+    if (vla_kernels_isa() == 1) {
+        attention_prep(x, n, scale, bias, mask);
+        softmax256(x, x, n);
         return 1;
     }
 #elif defined(__aarch64__)

@@ -62,7 +62,7 @@ enum Kernels {
 
     /// `y[i] = f(x[i])` for i in `from..<to` (x may equal y).
     static func unary(_ f: Unary, _ x: ConstFloatPointer, _ y: FloatPointer, from: Int, to: Int) {
-        // The transcendental ones run in C with AVX-512 (x86) or Advanced SIMD (aarch64) where available
+        // The transcendental ones run in C with AVX-512 or AVX2 + FMA (x86) or Advanced SIMD (aarch64) where available
         // (Sources/CVLAKernels/elementwise.c: the same operations in the same order, so the same bits); the Swift
         // loops below are the fallback.
         if to > from {
@@ -135,7 +135,7 @@ enum Kernels {
 
     /// Softmax of one row in place or out of place: max-subtracted, `e^(x − max) · (1/Σ)`.
     static func softmaxRow(_ x: ConstFloatPointer, _ y: FloatPointer, n: Int) {
-        if unsafe vla_softmax_row(x, y, n) != 0 { return }  // AVX-512 or Advanced SIMD, the same bits (elementwise.c)
+        if unsafe vla_softmax_row(x, y, n) != 0 { return }  // AVX-512, AVX2 or Advanced SIMD: the same bits (elementwise.c)
         var mx = V(repeating: -.infinity)
         var i = 0
         while i + 16 <= n { let v = unsafe load(x + i); mx.replace(with: v, where: v .> mx); i += 16 }

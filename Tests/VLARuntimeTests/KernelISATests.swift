@@ -4,8 +4,8 @@ import VLAFormat
 @testable import VLARuntime
 
 /// The C kernels (Sources/CVLAKernels) give the same bits on every instruction-set path: AVX-512, AVX2 + FMA
-/// and portable C for the matrix product (checked against a plain Swift fma loop), and AVX-512 against the
-/// Swift kernels for the element-wise functions and softmax. Forcing a path is process-wide, so this suite runs
+/// and portable C for the matrix product (checked against a plain Swift fma loop), and AVX-512 and AVX2 + FMA
+/// against the Swift kernels for the element-wise functions and softmax. Forcing a path is process-wide, so this suite runs
 /// serialized and restores the best path at the end.
 @Suite(.serialized) struct KernelISATests {
     struct Random {
@@ -133,41 +133,62 @@ import VLAFormat
         }
     }
 
-    @Test func elementwiseMatchesSwiftKernelsBitForBit() {
+    /// The element-wise functions and softmax on every C path this CPU has (AVX-512 at level 2, AVX2 + FMA at
+    /// level 1; Advanced SIMD on aarch64) against the Swift kernels (level 0), bit for bit; NaN against NaN.
+    @Test(arguments: [2, 1])
+    func elementwiseMatchesSwiftKernelsBitForBit(level: Int) {
         defer { _ = vla_kernels_force_isa(2) }
-        guard vla_kernels_force_isa(2) == 2 else { return }  // no AVX-512: the Swift kernels are the only path
-        let xs = Self.sweep()
+        guard vla_kernels_force_isa(Int32(level)) == level else { return }  // this CPU lacks the path
+        var xs = Self.sweep()
+        // erf's interval switches (|x|·0.70710677 near k/2 + 1/4 for GELU; near k/2 + 1/4 and 4 for erf itself).
+        for k in 0..<9 {
+            for d: Float in [-2e-7, 0, 2e-7] { xs += [Float(k) / 2 + 0.25 + d, -(Float(k) / 2 + 0.25 + d), (Float(k) / 2 + 0.25 + d) * 1.414_213_5] }
+        }
         for f in [Unary.geluTanh, .geluErf, .tanh, .scaledTanh(bound: 1.7)] {
             var fast = [Float](repeating: 0, count: xs.count), slow = fast
-            _ = vla_kernels_force_isa(2)
+            _ = vla_kernels_force_isa(Int32(level))
             Kernels.unary(f, xs, &fast, from: 0, to: xs.count)
             _ = vla_kernels_force_isa(0)
             Kernels.unary(f, xs, &slow, from: 0, to: xs.count)
             let bad = zip(fast, slow).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern && !($0.element.0.isNaN && $0.element.1.isNaN) }
-            #expect(bad == nil, "\(f): x = \(bad.map { xs[$0.offset] } ?? 0): \(bad.map { "\($0.element)" } ?? "")")
+            #expect(bad == nil, "level \(level), \(f): x = \(bad.map { xs[$0.offset] } ?? 0): \(bad.map { "\($0.element)" } ?? "")")
+            // vla_unary_rows: the same function on a block of rows in place (row stride past the columns).
+            for cols in [1, 7, 8, 9, 16, 33] {
+                let rows = 3, ld = cols + 5
+                let block = (0..<(rows * ld)).map { xs[$0 % xs.count] }
+                var y = block
+                _ = vla_kernels_force_isa(Int32(level))
+                #expect(vla_unary_rows(Kernels.unaryKind(f).0, Kernels.unaryKind(f).1, &y, ld, rows, cols) == 1)
+                var want = block
+                _ = vla_kernels_force_isa(0)
+                for r in 0..<rows { want.withUnsafeMutableBufferPointer { p in Kernels.unary(f, p.baseAddress! + r * ld, p.baseAddress! + r * ld, from: 0, to: cols) } }
+                #expect(zip(y, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "level \(level), rows of \(f), cols \(cols)")
+            }
         }
-        for n in [1, 5, 16, 17, 64, 257, 1000] {
-            var rng = Random(state: UInt64(n))
-            let row = (0..<n).map { _ in rng.next() * 10 }
+        // Spreads of ±40 and ±120 around the max: exp's results down to its clamp at −87.34 (subnormal products).
+        for (n, spread) in [1, 5, 8, 9, 16, 17, 24, 64, 257, 1000].map({ ($0, Float(10)) }) + [(257, 30), (1000, 30), (1000, 10.5)] {
+            var rng = Random(state: UInt64(n) &+ UInt64(spread))
+            let row = (0..<n).map { _ in rng.next() * spread }
             var fast = [Float](repeating: 0, count: n), slow = fast
-            _ = vla_kernels_force_isa(2)
+            _ = vla_kernels_force_isa(Int32(level))
             Kernels.softmaxRow(row, &fast, n: n)
             _ = vla_kernels_force_isa(0)
             Kernels.softmaxRow(row, &slow, n: n)
-            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "softmax n = \(n)")
+            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), softmax n = \(n), spread \(spread)")
         }
     }
 
     /// vla_attention_row (scale, bias, mask and softmax in one pass) against the attention step's Swift loop:
     /// the same operations one after another, with the Swift softmax. Without a fast path it does nothing.
-    @Test func attentionRowMatchesTheSwiftStepsBitForBit() {
+    @Test(arguments: [2, 1])
+    func attentionRowMatchesTheSwiftStepsBitForBit(level: Int) {
         defer { _ = vla_kernels_force_isa(2) }
         var row: [Float] = [1, 2, 3]
         _ = vla_kernels_force_isa(0)
         #expect(vla_attention_row(&row, 3, 0.5, nil, nil) == 0)
         #expect(row == [1, 2, 3])
-        guard vla_kernels_force_isa(2) == 2 else { return }
-        for n in [1, 5, 16, 17, 64, 257, 1000] {
+        guard vla_kernels_force_isa(Int32(level)) == level else { return }
+        for n in [1, 5, 8, 9, 16, 17, 64, 257, 1000] {
             for variant in 0..<6 {
                 var rng = Random(state: UInt64(n * 10 + variant))
                 let x = (0..<n).map { _ in rng.next() * 10 }
@@ -184,11 +205,11 @@ import VLAFormat
                 _ = vla_kernels_force_isa(0)
                 let prepared = want
                 Kernels.softmaxRow(prepared, &want, n: n)
-                _ = vla_kernels_force_isa(2)
+                _ = vla_kernels_force_isa(Int32(level))
                 var got = x
                 let done = bias.withOptionalPointer { b in mask.withOptionalPointer { m in vla_attention_row(&got, n, scale, b, m) } }
                 #expect(done == 1)
-                #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "attention row n = \(n), variant \(variant)")
+                #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), attention row n = \(n), variant \(variant)")
             }
         }
     }

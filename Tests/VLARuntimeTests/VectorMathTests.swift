@@ -50,9 +50,36 @@ import Testing
 
     @Test func erfAbsoluteError() {
         let (abs1, _) = Self.sweep(-8...8, count: 1 << 20, VectorMath.erf, Foundation.erf)
-        #expect(abs1 <= 3e-7, "erf absolute error \(abs1)")
+        #expect(abs1 <= 1e-7, "erf absolute error \(abs1)")
         let (abs2, rel2) = Self.sweep(-0.6...0.6, count: 1 << 18, VectorMath.erf, Foundation.erf)
         #expect(abs2 <= 1.2e-7 && rel2 <= 4 * 0x1p-24, "erf near 0: absolute \(abs2), relative \(rel2)")
+        // Across each interval switch (|x| = k/2 + 1/4) and the clamp at 4, densely.
+        for k in 0..<8 {
+            let mid = Float(k) / 2 + 0.25
+            let (absK, _) = Self.sweep((mid - 1e-3)...(mid + 1e-3), count: 1 << 14, VectorMath.erf, Foundation.erf)
+            #expect(absK <= 1e-7, "erf absolute error near \(mid): \(absK)")
+        }
         print("erf: worst absolute error \(abs1) on [-8, 8]; \(abs2) absolute, \(rel2) relative on [-0.6, 0.6]")
+    }
+
+    /// erf is odd with erf(±0) = ±0, reaches ±1 exactly (so GELU gives x for large x), and keeps NaN.
+    @Test func erfLimits() {
+        let y = VectorMath.erf(V(0, -0.0, 3.9, 4, 5, 1e30, .infinity, -.infinity, .nan, -4, 1e-30, -1e-30, 0.25, -0.25, 3.85, .leastNonzeroMagnitude))
+        #expect(y[0] == 0 && y[0].sign == .plus && y[1] == 0 && y[1].sign == .minus)
+        #expect(y[3] == 1 && y[4] == 1 && y[5] == 1 && y[6] == 1 && y[7] == -1 && y[8].isNaN && y[9] == -1)
+        #expect(y[2] == Float(Foundation.erf(Double(Float(3.9)))))  // 1 − 2⁻²⁴, the nearest float
+        let tiny = Foundation.erf(Double(Float(1e-30)))  // ≈ 1.128·x: relative accuracy holds down to the tiny
+        #expect(abs(Double(y[10]) - tiny) <= 4 * 0x1p-24 * tiny && y[11] == -y[10])
+        #expect(y[12] == -y[13] && abs(Double(y[12]) - Foundation.erf(0.25)) <= 3e-8)
+        #expect(y[15] > 0)  // the smallest subnormal: erf(x) ≈ 1.128·x rounds to x
+        // Exactly ±1 from |x| = 3.92 on (§8.2), densely up to past the clamp at 4.
+        var x = V((0..<16).map { Float(3.92) + Float($0) * 1e-4 })
+        var allOne = true
+        while x[0] < 4.5 {
+            let e = VectorMath.erf(x), m = VectorMath.erf(-x)
+            allOne = allOne && (0..<16).allSatisfy { e[$0] == 1 && m[$0] == -1 }
+            x += 16e-4
+        }
+        #expect(allOne)
     }
 }

@@ -51,7 +51,8 @@ enum { VLA_GELU_TANH = 1, VLA_GELU_ERF = 2, VLA_TANH = 3, VLA_SCALED_TANH = 4 };
 
 /// y[i] = f(x[i]) for i < n (x may equal y), f = kind (param: the bound of VLA_SCALED_TANH), with the same
 /// operations as VLARuntime's Swift kernels (bit-identical). Returns 0, doing nothing, when this CPU has no
-/// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), aarch64 Advanced SIMD (isa 1).
+/// fast path (the caller then runs its Swift kernel). Fast paths: AVX-512F (isa 2), AVX2 + FMA (isa 1), aarch64
+/// Advanced SIMD (isa 1); all follow vla_kernels_isa() (and so vla_kernels_force_isa). Thread-safe; no allocation.
 int vla_unary(int kind, float param, const float *x, float *y, long n);
 /// vla_unary in place on rows [0, rows) × columns [0, cols) of y (row stride ldy): the same bits, for blocks.
 int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long cols);
@@ -66,7 +67,7 @@ int vla_scale_add_u8(float *acc, const uint8_t *x, float w, long n);
 int vla_scale_add_f32(float *acc, const float *x, float w, long n);
 
 /// Softmax of one row of n floats (in place allowed), bit-identical to VLARuntime's `Kernels.softmaxRow`;
-/// returns 0, doing nothing, when this CPU has no fast path.
+/// returns 0, doing nothing, when this CPU has no fast path (the same paths as vla_unary).
 int vla_softmax_row(const float *x, float *y, long n);
 
 /// One row of attention scores in place, as VLARuntime's attention step computes it (bit-identical): x·scale
