@@ -14,6 +14,9 @@
 //       bf16 rounding the portable code (which clang vectorizes).
 // Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
 // (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
+// Zero-point activations (vla_q8_quantize_zp, vla_q8_gemm_zp; linear_i8 flag bit 0, format 1.4) reuse every
+// int8 path: rows are stored as u − 128 in [−128, 127] and each path adds zc[i]·colsum[j] (zc = 128 − z) to its
+// exact sum before the same epilogue (VNNI: after its own −128·colsum).
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
