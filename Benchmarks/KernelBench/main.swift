@@ -5,8 +5,11 @@
 //   vlac-kernel-bench serve [--threads N]       the same model; reads "run N" lines on stdin, prints times
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
-//   vlac-kernel-bench q8 [--rows M] [--iterations N]    int8 products (vla_q8_gemm) of DINOv2-base's shapes,
-//                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
+//   vlac-kernel-bench q8 [--rows M] [--iterations N] [--zero-point]
+//                                               int8 products (vla_q8_gemm) of DINOv2-base's shapes, every path (AMX
+//                                               included), GFLOP/s and ratio to the fp32 peak (1 thread); with
+//                                               --zero-point each path also runs vla_q8_gemm_zp (zero-point
+//                                               activations, format 1.4) right after, and its quantization is timed
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 //   vlac-kernel-bench elementwise [--rounds N] [--iterations N]   gelu_erf and gelu_tanh on [257, 3072] and softmax
@@ -220,6 +223,7 @@ func bestTime(_ n: Int, _ body: () -> Void) -> Double {
 /// rounding, done once per activation) is timed apart.
 func reducedPrecision(int8: Bool) {
     let m = option("--rows", 257), iterations = option("--iterations", 25)
+    let zeroPoint = int8 && CommandLine.arguments.contains("--zero-point")
     #if arch(arm64)
     let pathNames = int8 ? ["portable", "ASIMD", "SDOT", "SMMLA", "-"] : ["portable", "ASIMD", "BFDOT", "BFMMLA", "-"]
     #else
@@ -243,7 +247,7 @@ func reducedPrecision(int8: Bool) {
         let y = alignedBuffer(m * n) { _ in Float(0) }
         defer { for p in [x, wf, bias, wscale, y] { p.deallocate() } }
         var line: [String] = []
-        var prepare = 0.0
+        var prepare = 0.0, prepareZP = 0.0
         var seconds: [Int: Double] = [:]
         if int8 {
             let w = alignedBuffer(k * n) { Int8(truncatingIfNeeded: Int(wf[$0] * 127) % 128) }
@@ -251,15 +255,27 @@ func reducedPrecision(int8: Bool) {
             let ldq = vla_q8_row_stride(k)
             let q = alignedBuffer(m * ldq) { _ in Int8(0) }
             let s = alignedBuffer(m) { _ in Float(0) }
-            defer { w.deallocate(); packed.deallocate(); q.deallocate(); s.deallocate() }
+            let zc = alignedBuffer(m) { _ in Int32(0) }
+            let qz = alignedBuffer(m * ldq) { _ in Int8(0) }
+            defer { w.deallocate(); packed.deallocate(); q.deallocate(); s.deallocate(); zc.deallocate(); qz.deallocate() }
             vla_q8_pack(k, n, w, n, packed)
             for isa in stride(from: best, through: 0, by: -1) {
                 _ = vla_q8_force_isa(Int32(isa))
-                if isa == best { prepare = bestTime(iterations) { vla_q8_quantize(m, k, x, k, q, ldq, s) } }
+                if isa == best {
+                    prepare = bestTime(iterations) { vla_q8_quantize(m, k, x, k, q, ldq, s) }
+                    if zeroPoint { prepareZP = bestTime(iterations) { vla_q8_quantize_zp(m, k, x, k, qz, ldq, s, zc) } }
+                    vla_q8_quantize(m, k, x, k, q, ldq, s)
+                }
                 vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n)  // warm up
                 let t = bestTime(isa == 0 ? 1 : iterations) { vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n) }
                 seconds[isa] = t
                 line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
+                if zeroPoint {
+                    let tz = bestTime(isa == 0 ? 1 : iterations) {
+                        vla_q8_gemm_zp(m, 0, n, k, qz, ldq, s, zc, packed, n, wscale, bias, nil, nil, 0, y, n)
+                    }
+                    line.append("zp \(fmt(flops / tz * 1e-9)) (\(fmt(t / tz, 3))x sym)")
+                }
             }
         } else {
             let w = alignedBuffer(k * n) { UInt16(truncatingIfNeeded: wf[$0].bitPattern >> 16) }
@@ -282,7 +298,8 @@ func reducedPrecision(int8: Bool) {
         }
         let t32 = bestTime(iterations) { vla_gemm(m, n, k, x, k, wf, n, y, n, 0, 1) }
         line.append("fp32 vla_gemm \(fmt(flops / t32 * 1e-9)) (\(fmt(flops / t32 * 1e-9 / peakBefore, 2))x)")
-        print("  k \(k), n \(n): " + line.joined(separator: " | ") + " GFLOP/s (x fp32 peak); \(int8 ? "quantize" : "bf16 round") \(fmt(prepare * 1e6)) us")
+        print("  k \(k), n \(n): " + line.joined(separator: " | ") + " GFLOP/s (x fp32 peak); \(int8 ? "quantize" : "bf16 round") \(fmt(prepare * 1e6)) us"
+              + (zeroPoint ? ", quantize_zp \(fmt(prepareZP * 1e6)) us" : ""))
     }
     print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
 }

@@ -14,6 +14,9 @@
 //       bf16 rounding the portable code (which clang vectorizes).
 // Integer sums are exact, so the int8 paths differ only in how they reach the same int32; all float steps
 // (conversion, scale product, fma, epilogue) are the same IEEE operations in every path.
+// Zero-point activations (vla_q8_quantize_zp, vla_q8_gemm_zp; linear_i8 flag bit 0, format 1.4) reuse every
+// int8 path: rows are stored as u − 128 in [−128, 127] and each path adds zc[i]·colsum[j] (zc = 128 − z) to its
+// exact sum before the same epilogue (VNNI: after its own −128·colsum).
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -215,6 +218,54 @@ static void q8_quantize_portable(long m, long k, const float *x, long ldx, int8_
     }
 }
 
+// Asymmetric (zero-point) quantization, vla_q8_quantize_zp. The row's range [lo, hi] (lo = min(0, min x),
+// hi = max(0, max x), NaN skipped) gives r = hi − lo, inv = r > 0 ? 255/r : 0, s = r/255 and the zero point
+// z = round_half_even(min(max(−lo·inv, 0), 255)) (a NaN product becomes 0); then
+// q = round_half_even(min(max(x·inv, −z), 255 − z)) + z in [0, 255] (a NaN product becomes −z, so q = 0).
+// Clamping to the integers −z and 255 − z before rounding equals clamping after it. q is stored as the int8
+// q − 128 and zc = 128 − z, so that Σ_p (q − z)·w = Σ_p (q − 128)·w + zc·Σ_p w (the products' int8 shape stays).
+static inline void q8z_row_params(float lo, float hi, float *inv, float *s, float *zf) {
+    const float r = hi - lo;
+    *inv = r > 0 ? 255.0f / r : 0.0f;
+    *s = r / 255.0f;
+    const float v = -lo * *inv;
+    float t = v > 0.0f ? v : 0.0f;  // NaN -> 0 (∞·0 when the range is infinite), as _mm512_max_ps(v, 0)
+    t = t < 255.0f ? t : 255.0f;
+    *zf = __builtin_rintf(t);
+}
+
+static inline int8_t q8z_value(float x, float inv, float zf) {
+    const float v = x * inv, lo = -zf, hi = 255.0f - zf;
+    float t = v > lo ? v : lo;  // NaN -> −z, as _mm512_max_ps(v, −z)
+    t = t < hi ? t : hi;
+    return (int8_t)((int)__builtin_rintf(t) + (int)zf - 128);
+}
+
+static void q8z_quantize_portable(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s,
+                                  int32_t *zc) {
+    const long padded = vla_q8_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        float lo = 0, hi = 0;
+        for (long p = 0; p < k; p++) {
+            const float v = xr[p];
+            lo = v < lo ? v : lo;  // NaN skipped, as _mm512_min_ps(v, lo)
+            hi = v > hi ? v : hi;
+        }
+        float inv, zf;
+        q8z_row_params(lo, hi, &inv, &s[i], &zf);
+        zc[i] = 128 - (int32_t)zf;
+        for (long p = 0; p < k; p++) qr[p] = q8z_value(xr[p], inv, zf);
+        for (long p = k; p < padded; p++) qr[p] = 0;
+    }
+}
+
+// The column sums of a packed matrix (after its panels).
+static inline const int32_t *q8_colsum(const void *packed, long k, long n) {
+    return (const int32_t *)((const int8_t *)packed + ceil_to(n, 16) / 16 * (ceil_to(k, 4) / 4 * 64));
+}
+
 // y[i, j] from the exact sum, as every path computes it.
 static inline float q8_out(int32_t acc, float si, float wsj, float bj, const float *mul, const float *addrow, long j) {
     float v = __builtin_fmaf((float)acc, si * wsj, bj);
@@ -224,10 +275,10 @@ static inline float q8_out(int32_t acc, float si, float wsj, float bj, const flo
 }
 
 static void q8_gemm_portable(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,
-                             const void *packed, long n, const float *wscale, const float *bias, const float *mul,
-                             const float *add, long ldadd, float *y, long ldy) {
+                             const int32_t *zc, const void *packed, long n, const float *wscale, const float *bias,
+                             const float *mul, const float *add, long ldadd, float *y, long ldy) {
     const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
-    (void)n;
+    const int32_t *colsum = q8_colsum(packed, k, n);
     for (long j0 = n0; j0 < n1; j0 += 16) {
         const int8_t *panel = (const int8_t *)packed + (j0 / 16) * pstride;
         const long cols = min_l(16, n1 - j0);
@@ -242,7 +293,8 @@ static void q8_gemm_portable(long m, long n0, long n1, long k, const int8_t *q, 
             }
             for (long c = 0; c < cols; c++) {
                 const long j = j0 + c;
-                y[i * ldy + j] = q8_out(acc[c], s[i], wscale[j], bias ? bias[j] : 0.0f, mul,
+                const int32_t a = zc ? acc[c] + zc[i] * colsum[j] : acc[c];  // the true sum fits in int32
+                y[i * ldy + j] = q8_out(a, s[i], wscale[j], bias ? bias[j] : 0.0f, mul,
                                         add ? add + i * ldadd : NULL, j);
             }
         }
@@ -373,6 +425,97 @@ __attribute__((target("avx2"))) static void q8_quantize256(long m, long k, const
     }
 }
 
+// Asymmetric quantization (q8z_quantize_portable's operations). The range's lanes start at +0 and take a value only
+// where it is below (above) them, so they hold no NaN; a −0 lane cannot change r, z or q, so any order of min and
+// max gives the portable bits.
+T512Q __m512i q8z_quant16(__m512 x, __m512 inv, __m512 lo, __m512 hi, __m512i off) {
+    __m512 t = _mm512_max_ps(_mm512_mul_ps(x, inv), lo);  // NaN -> −z (second operand)
+    t = _mm512_min_ps(t, hi);
+    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), off);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void q8z_quantize512(long m, long k, const float *x,
+                                                                                  long ldx, int8_t *q, long ldq,
+                                                                                  float *s, int32_t *zc) {
+    const long padded = vla_q8_row_stride(k);
+    const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        __m512 lo16 = _mm512_setzero_ps(), hi16 = _mm512_setzero_ps();
+        long p = 0;
+        for (; p + 16 <= k; p += 16) {
+            const __m512 v = _mm512_loadu_ps(xr + p);
+            lo16 = _mm512_min_ps(v, lo16);  // NaN -> the second operand
+            hi16 = _mm512_max_ps(v, hi16);
+        }
+        if (p < k) {
+            const __m512 v = _mm512_maskz_loadu_ps(tail, xr + p);
+            lo16 = _mm512_min_ps(v, lo16);
+            hi16 = _mm512_max_ps(v, hi16);
+        }
+        float lo = 0, hi = 0;
+        for (int l = 0; l < 16; l++) {
+            lo = lo16[l] < lo ? lo16[l] : lo;
+            hi = hi16[l] > hi ? hi16[l] : hi;
+        }
+        float inv, zf;
+        q8z_row_params(lo, hi, &inv, &s[i], &zf);
+        zc[i] = 128 - (int32_t)zf;
+        const __m512 iv = _mm512_set1_ps(inv), lov = _mm512_set1_ps(-zf), hiv = _mm512_set1_ps(255.0f - zf);
+        const __m512i off = _mm512_set1_epi32((int)zf - 128);
+        for (p = 0; p + 16 <= k; p += 16)
+            _mm_storeu_si128((__m128i *)(qr + p), _mm512_cvtepi32_epi8(q8z_quant16(_mm512_loadu_ps(xr + p), iv, lov, hiv, off)));
+        if (p < k)
+            _mm_mask_storeu_epi8(qr + p, tail, _mm512_cvtepi32_epi8(q8z_quant16(_mm512_maskz_loadu_ps(tail, xr + p), iv, lov, hiv, off)));
+        for (p = k; p < padded; p++) qr[p] = 0;
+    }
+}
+
+T256Q __m256i q8z_quant8(__m256 x, __m256 inv, __m256 lo, __m256 hi, __m256i off) {
+    __m256 t = _mm256_max_ps(_mm256_mul_ps(x, inv), lo);  // NaN -> −z (second operand)
+    t = _mm256_min_ps(t, hi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)), off);
+}
+
+__attribute__((target("avx2"))) static void q8z_quantize256(long m, long k, const float *x, long ldx, int8_t *q,
+                                                             long ldq, float *s, int32_t *zc) {
+    const long padded = vla_q8_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        __m256 lo8 = _mm256_setzero_ps(), hi8 = _mm256_setzero_ps();
+        long p = 0;
+        for (; p + 8 <= k; p += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + p);
+            lo8 = _mm256_min_ps(v, lo8);  // NaN -> the second operand
+            hi8 = _mm256_max_ps(v, hi8);
+        }
+        float lo = 0, hi = 0;
+        for (int l = 0; l < 8; l++) {
+            lo = lo8[l] < lo ? lo8[l] : lo;
+            hi = hi8[l] > hi ? hi8[l] : hi;
+        }
+        for (; p < k; p++) {
+            const float v = xr[p];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        float inv, zf;
+        q8z_row_params(lo, hi, &inv, &s[i], &zf);
+        zc[i] = 128 - (int32_t)zf;
+        const __m256 iv = _mm256_set1_ps(inv), lov = _mm256_set1_ps(-zf), hiv = _mm256_set1_ps(255.0f - zf);
+        const __m256i off = _mm256_set1_epi32((int)zf - 128);
+        for (p = 0; p + 8 <= k; p += 8) {
+            const __m256i v = q8z_quant8(_mm256_loadu_ps(xr + p), iv, lov, hiv, off);  // 8 int32 in [−128, 127]
+            const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(qr + p), _mm_packs_epi16(w, w));
+        }
+        for (; p < k; p++) qr[p] = q8z_value(xr[p], inv, zf);
+        for (p = k; p < padded; p++) qr[p] = 0;
+    }
+}
+
 // f32 -> bf16 bits in the low half of each lane, as f32_to_bf16.
 __attribute__((target("avx512f"), always_inline)) static inline __m512i bf16_round16(__m512 x) {
     const __m512i b = _mm512_castps_si512(x);
@@ -459,8 +602,18 @@ __attribute__((target("avx2"))) static void bf16_round256(long m, long k, const 
         }                                                                                                     \
     }
 
+// Zero-point activations (zc not NULL): acc += zc[r]·colsum, making Σ (q − 128)·w the exact Σ (q − z)·w.
+#define Q8_ZP_512(MR, NV, ACC)                                                                                \
+    if (zc)                                                                                                   \
+        for (int v = 0; v < NV; v++) {                                                                        \
+            const __m512i cs = _mm512_load_si512((const void *)(colsum + v * 16));                            \
+            for (int r = 0; r < MR; r++)                                                                      \
+                ACC[r][v] = _mm512_add_epi32(ACC[r][v], _mm512_mullo_epi32(_mm512_set1_epi32(zc[r]), cs));    \
+        }
+
 VNNI void q8_tile_vnni(const int MR, const int NV, long groups, const int8_t *q, long ldq, const int8_t *w,
-                       long pstride, const int32_t *colsum, long cols, const float *s, const float *wscale,
+                       long pstride, const int32_t *colsum, long cols, const float *s, const int32_t *zc,
+                       const float *wscale,
                        const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy,
                        uint8_t *ubuf) {
     __m512i acc[Q8_MR][Q8_NV];
@@ -486,9 +639,10 @@ VNNI void q8_tile_vnni(const int MR, const int NV, long groups, const int8_t *q,
         }
     }
     for (int v = 0; v < NV; v++) {  // Σ (q + 128)·w − 128·Σ w (modulo 2^32: the true sum fits in int32)
-        const __m512i corr = _mm512_slli_epi32(_mm512_load_si512((const void *)(colsum + v * 16)), 7);
+        const __m512i cs = _mm512_load_si512((const void *)(colsum + v * 16)), corr = _mm512_slli_epi32(cs, 7);
         for (int r = 0; r < MR; r++) acc[r][v] = _mm512_sub_epi32(acc[r][v], corr);
     }
+    Q8_ZP_512(MR, NV, acc)
     Q8_EPILOGUE_512(MR, NV, acc)
 }
 
@@ -515,13 +669,14 @@ VNNI void q8_tile_vnni(const int MR, const int NV, long groups, const int8_t *q,
 // Arguments of a tile at rows [i, i + rows) and columns [j, j + cols).
 #define Q8_TILE_ARGS                                                                                          \
     groups, q + i * ldq, ldq, (const int8_t *)packed + (j / 16) * pstride, pstride, colsum + j, cols, s + i,  \
-        wscale + j, bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd,    \
+        zc ? zc + i : NULL, wscale + j, bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd,    \
         y + i * ldy + j, ldy
 
 #define TILE_VNNI(MR, NV) q8_tile_vnni(MR, NV, Q8_TILE_ARGS, ubuf)
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-q8_gemm_vnni(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
+q8_gemm_vnni(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+             const void *packed, long n,
              const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
              long ldy) {
     const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
@@ -539,15 +694,16 @@ q8_gemm_vnni(long m, long n0, long n1, long k, const int8_t *q, long ldq, const 
     }
 }
 
-// MARK: int8, AVX-512BW: |q| × (±w) with vpmaddubsw (pairs ≤ 2·127·127: no saturation), vpmaddwd to int32
+// MARK: int8, AVX-512BW: |q| × (±w) with vpmaddubsw (pairs ≤ 2·128·127 = 32512 < 32767: no saturation, also for
+// the −128 of zero-point activations, whose |q| is the unsigned 128), vpmaddwd to int32
 
 #define BW512 __attribute__((target("avx512f,avx512bw"), always_inline)) static inline
 
 BW512 void q8_tile_bw(const int MR, const int NV, long groups, const int8_t *q, long ldq, const int8_t *w,
-                      long pstride, const int32_t *colsum, long cols, const float *s, const float *wscale,
+                      long pstride, const int32_t *colsum, long cols, const float *s, const int32_t *zc,
+                      const float *wscale,
                       const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
     __m512i acc[Q8_MR][Q8_NV];
-    (void)colsum;
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
     Q8_PREFETCH_OUT(MR, NV)
@@ -565,13 +721,15 @@ BW512 void q8_tile_bw(const int MR, const int NV, long groups, const int8_t *q, 
             }
         }
     }
+    Q8_ZP_512(MR, NV, acc)
     Q8_EPILOGUE_512(MR, NV, acc)
 }
 
 #define TILE_BW(MR, NV) q8_tile_bw(MR, NV, Q8_TILE_ARGS)
 
 __attribute__((target("avx512f,avx512bw"))) static void
-q8_gemm_bw(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
+q8_gemm_bw(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+           const void *packed, long n,
            const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
            long ldy) {
     const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
@@ -586,7 +744,8 @@ q8_gemm_bw(long m, long n0, long n1, long k, const int8_t *q, long ldq, const fl
     }
 }
 
-// MARK: int8, AVX2: tiles of up to 4 rows × 16 columns (two ymm halves), vpsignb for the sign
+// MARK: int8, AVX2: tiles of up to 4 rows × 16 columns (two ymm halves), vpsignb for the sign (pair sums as
+// AVX-512BW: ≤ 2·128·127, no saturation)
 
 #define I256 __attribute__((target("avx2,fma"), always_inline)) static inline
 
@@ -595,7 +754,7 @@ __attribute__((target("avx2"))) static __m256i lanes_below8(long count) {
 }
 
 I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const int8_t *w, long cols,
-                     const float *s, const float *wscale, const float *bias, const float *mul, const float *add,
+                     const float *s, const int32_t *zc, const int32_t *colsum, const float *wscale, const float *bias, const float *mul, const float *add,
                      long ldadd, float *y, long ldy) {
     __m256i acc[4][2];
     for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
@@ -611,6 +770,11 @@ I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
         }
     }
+    if (zc)  // zero-point activations: + zc[r]·colsum (colsum holds 16 entries per panel)
+        for (int h = 0; h < 2; h++) {
+            const __m256i cs = _mm256_loadu_si256((const __m256i *)(colsum + h * 8));
+            for (int r = 0; r < MR; r++) acc[r][h] = _mm256_add_epi32(acc[r][h], _mm256_mullo_epi32(_mm256_set1_epi32(zc[r]), cs));
+        }
     for (int h = 0; h < 2; h++) {
         const __m256i mk = lanes_below8(cols - h * 8);
         const __m256 ws = _mm256_maskload_ps(wscale + h * 8, mk);
@@ -627,17 +791,17 @@ I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const
 }
 
 __attribute__((target("avx2,fma"))) static void
-q8_gemm256(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed, long n,
-           const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
-           long ldy) {
+q8_gemm256(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+           const void *packed, long n, const float *wscale, const float *bias, const float *mul, const float *add,
+           long ldadd, float *y, long ldy) {
     const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
-    (void)n;
+    const int32_t *colsum = q8_colsum(packed, k, n);
     for (long j = n0; j < n1; j += 16) {
         const long cols = min_l(16, n1 - j);
         const int8_t *w = (const int8_t *)packed + (j / 16) * pstride;
         for (long i = 0; i < m; i += 4) {
 #define TILE256Q(MR)                                                                                          \
-    q8_tile256(MR, groups, q + i * ldq, ldq, w, cols, s + i, wscale + j, bias ? bias + j : NULL,              \
+    q8_tile256(MR, groups, q + i * ldq, ldq, w, cols, s + i, zc ? zc + i : NULL, colsum + j, wscale + j, bias ? bias + j : NULL,              \
                mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd, y + i * ldy + j, ldy)
             switch (min_l(4, m - i)) {
             case 1: TILE256Q(1); break;
@@ -886,6 +1050,7 @@ AMX_INLINE void amx_configure(amx_config *cfg, int rows0, int rows1) {
 // What the epilogue needs (y, add and the vectors point at row 0, column 0).
 typedef struct {
     const float *s, *wscale, *bias, *mul, *add;
+    const int32_t *zc, *colsum;  // zero-point activations: acc + zc[i]·colsum[j] (zc NULL: none)
     long ldadd;
     float *y;
     long ldy;
@@ -905,6 +1070,7 @@ AMX_INLINE void amx_epilogue(const int BF, const void *acc, long i0, long j, lon
         const __m512 ws = BF ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, e->wscale + jv);
         const __m512 b = !BF && e->bias ? _mm512_maskz_loadu_ps(mk, e->bias + jv) : _mm512_setzero_ps();
         const __m512 mu = e->mul ? _mm512_maskz_loadu_ps(mk, e->mul + jv) : _mm512_setzero_ps();
+        const __m512i cs = !BF && e->zc ? _mm512_load_si512((const void *)(e->colsum + jv)) : _mm512_setzero_si512();
         for (long r = r0; r < r1; r++) {
             const long i = i0 + r;
             const void *src = (const char *)acc + (((r / 16) * 2 + v) * 256 + (r % 16) * 16) * 4;
@@ -913,7 +1079,9 @@ AMX_INLINE void amx_epilogue(const int BF, const void *acc, long i0, long j, lon
                 o = _mm512_load_ps(src);
             } else {
                 const __m512 sc = _mm512_mul_ps(_mm512_set1_ps(e->s[i]), ws);
-                o = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(src)), sc, b);
+                __m512i a = _mm512_load_si512(src);
+                if (e->zc) a = _mm512_add_epi32(a, _mm512_mullo_epi32(_mm512_set1_epi32(e->zc[i]), cs));
+                o = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), sc, b);
             }
             if (e->mul) o = _mm512_mul_ps(o, mu);
             if (e->add) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(mk, e->add + i * e->ldadd + jv));
@@ -1040,11 +1208,11 @@ AMX_INLINE void amx_gemm(const int BF, long m, long n0, long n1, const uint8_t *
 }
 
 AMX_FN static void q8_gemm_amx(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,
-                               const void *packed, long n, const float *wscale, const float *bias, const float *mul,
-                               const float *add, long ldadd, float *y, long ldy, int act, float param) {
+                               const int32_t *zc, const void *packed, long n, const float *wscale, const float *bias,
+                               const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
+                               float param) {
     const long groups = ceil_to(k, 4) / 4;
-    const amx_epi e = {s, wscale, bias, mul, add, ldadd, y, ldy, act, param};
-    (void)n;
+    const amx_epi e = {s, wscale, bias, mul, add, zc, q8_colsum(packed, k, n), ldadd, y, ldy, act, param};
     amx_gemm(0, m, n0, n1, (const uint8_t *)q, ldq, packed, groups * 64, groups, &e);
 }
 
@@ -1052,7 +1220,7 @@ AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_
                                  long n, const float *bias, const float *mul, const float *add, long ldadd, float *y,
                                  long ldy, int act, float param) {
     const long pairs = ceil_to(k, 2) / 2;
-    const amx_epi e = {NULL, NULL, bias, mul, add, ldadd, y, ldy, act, param};
+    const amx_epi e = {NULL, NULL, bias, mul, add, NULL, NULL, ldadd, y, ldy, act, param};
     (void)n;
     amx_gemm(1, m, n0, n1, (const uint8_t *)xb, ldxb * 2, packed, pairs * 64, pairs, &e);
 }
@@ -1112,6 +1280,52 @@ static void q8_quantize_asimd(long m, long k, const float *x, long ldx, int8_t *
     }
 }
 
+// The row's range for q8z_quantize_portable: a lane takes v only where v < lo (v > hi), false for NaN; the lanes
+// start at +0 and hold no NaN (a −0 cannot change r, z or q), so any order gives the portable bits.
+static void q8z_quantize_asimd(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s,
+                               int32_t *zc) {
+    const long padded = vla_q8_row_stride(k);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        int8_t *qr = q + i * ldq;
+        float32x4_t lo4 = vdupq_n_f32(0.0f), hi4 = vdupq_n_f32(0.0f);
+        long p = 0;
+        for (; p + 4 <= k; p += 4) {
+            const float32x4_t v = vld1q_f32(xr + p);
+            lo4 = vbslq_f32(vcltq_f32(v, lo4), v, lo4);
+            hi4 = vbslq_f32(vcgtq_f32(v, hi4), v, hi4);
+        }
+        float lo = 0, hi = 0;
+        for (int l = 0; l < 4; l++) {
+            lo = lo4[l] < lo ? lo4[l] : lo;
+            hi = hi4[l] > hi ? hi4[l] : hi;
+        }
+        for (; p < k; p++) {
+            const float v = xr[p];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        float inv, zf;
+        q8z_row_params(lo, hi, &inv, &s[i], &zf);
+        zc[i] = 128 - (int32_t)zf;
+        const float32x4_t iv = vdupq_n_f32(inv), lov = vdupq_n_f32(-zf), hiv = vdupq_n_f32(255.0f - zf);
+        const int32x4_t off = vdupq_n_s32((int32_t)zf - 128);
+#define Q8Z_VALUE4(P)                                                                                         \
+    vaddq_s32(vcvtnq_s32_f32(vminq_f32(                                                                       \
+                  vbslq_f32(vcgtq_f32(vmulq_f32(vld1q_f32(xr + (P)), iv), lov), vmulq_f32(vld1q_f32(xr + (P)), iv), lov), \
+                  hiv)),                                                                                      \
+              off)
+        for (p = 0; p + 16 <= k; p += 16) {  // x·inv, NaN and values below −z to −z, min with 255 − z, fcvtns, + z − 128
+            const int16x8_t a = vcombine_s16(vmovn_s32(Q8Z_VALUE4(p)), vmovn_s32(Q8Z_VALUE4(p + 4)));
+            const int16x8_t b = vcombine_s16(vmovn_s32(Q8Z_VALUE4(p + 8)), vmovn_s32(Q8Z_VALUE4(p + 12)));
+            vst1q_s8(qr + p, vcombine_s8(vmovn_s16(a), vmovn_s16(b)));  // values in [−128, 127]: exact narrowing
+        }
+#undef Q8Z_VALUE4
+        for (; p < k; p++) qr[p] = q8z_value(xr[p], inv, zf);
+        for (; p < padded; p++) qr[p] = 0;
+    }
+}
+
 // MARK: aarch64: the int8 products (exact int32 sums, then q8_out per element as the portable code)
 
 #define Q8_MR 6
@@ -1119,13 +1333,14 @@ static void q8_quantize_asimd(long m, long k, const float *x, long ldx, int8_t *
 
 /// Rows [0, mr) × the 16 columns of one panel from the exact sums acc[r][c] (c < cols stored).
 TA void q8_store_tile(int mr, const int32_t acc[][16], long i0, long j0, long cols, const float *s,
-                      const float *wscale, const float *bias, const float *mul, const float *add, long ldadd, float *y,
-                      long ldy) {
+                      const int32_t *zc, const int32_t *colsum, const float *wscale, const float *bias,
+                      const float *mul, const float *add, long ldadd, float *y, long ldy) {
     for (int r = 0; r < mr; r++) {
         const long i = i0 + r;
         for (long c = 0; c < cols; c++) {
             const long j = j0 + c;
-            y[i * ldy + j] = q8_out(acc[r][c], s[i], wscale[j], bias ? bias[j] : 0.0f, mul, add ? add + i * ldadd : NULL, j);
+            const int32_t a = zc ? acc[r][c] + zc[i] * colsum[j] : acc[r][c];  // the true sum fits in int32
+            y[i * ldy + j] = q8_out(a, s[i], wscale[j], bias ? bias[j] : 0.0f, mul, add ? add + i * ldadd : NULL, j);
         }
     }
 }
@@ -1219,9 +1434,10 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
 
 #define Q8_ARM_DRIVER(NAME, TILE, TILE1, MR_MAX, ATTR)                                                               \
     ATTR static void NAME(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s,          \
-                          const void *packed, const float *wscale, const float *bias, const float *mul,        \
-                          const float *add, long ldadd, float *y, long ldy) {                                  \
+                          const int32_t *zc, const void *packed, long n, const float *wscale, const float *bias, \
+                          const float *mul, const float *add, long ldadd, float *y, long ldy) {                \
         const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;                                           \
+        const int32_t *colsum = q8_colsum(packed, k, n);                                                        \
         int32_t acc[Q8_MR][16];                                                                                 \
         for (long j0 = n0; j0 < n1; j0 += 16) {                                                                \
             const int8_t *panel = (const int8_t *)packed + (j0 / 16) * pstride;                                 \
@@ -1234,7 +1450,8 @@ q8_tile_mmla(const int mr, long groups, const int8_t *q, long ldq, const int8_t 
                 case 3: TILE(3, groups, q + i * ldq, ldq, panel, acc); break;                                 \
                 default: TILE(MR_MAX, groups, q + i * ldq, ldq, panel, acc); break;                           \
                 }                                                                                              \
-                q8_store_tile(mr, (const int32_t(*)[16])acc, i, j0, cols, s, wscale, bias, mul, add, ldadd, y, ldy); \
+                q8_store_tile(mr, (const int32_t(*)[16])acc, i, j0, cols, s, zc, colsum, wscale, bias, mul, add, ldadd, y, \
+                              ldy);                                                                            \
             }                                                                                                  \
         }                                                                                                      \
     }
@@ -1490,23 +1707,46 @@ void vla_q8_quantize(long m, long k, const float *x, long ldx, int8_t *q, long l
     }
 }
 
-void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
-                 long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
-                 float *y, long ldy) {
+void vla_q8_quantize_zp(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s, int32_t *zc) {
+    if (m <= 0) return;
+    switch (vla_q8_isa()) {
+#if defined(__x86_64__)
+    case 4:
+    case 3:
+    case 2: q8z_quantize512(m, k, x, ldx, q, ldq, s, zc); return;
+    case 1: q8z_quantize256(m, k, x, ldx, q, ldq, s, zc); return;
+#elif defined(__aarch64__)
+    case 3:
+    case 2:
+    case 1: q8z_quantize_asimd(m, k, x, ldx, q, ldq, s, zc); return;
+#endif
+    default: q8z_quantize_portable(m, k, x, ldx, q, ldq, s, zc); return;
+    }
+}
+
+void vla_q8_gemm_zp(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+                    const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                    const float *add, long ldadd, float *y, long ldy) {
     if (m <= 0 || n1 <= n0) return;
     switch (vla_q8_isa()) {
 #if defined(__x86_64__)
-    case 4: q8_gemm_amx(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy, 0, 0); return;
-    case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
-    case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
-    case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 4: q8_gemm_amx(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy, 0, 0); return;
+    case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
 #elif defined(__aarch64__)
-    case 3: q8_gemm_mmla(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
-    case 2: q8_gemm_dot(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
-    case 1: q8_gemm_asimd(m, n0, n1, k, q, ldq, s, packed, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 3: q8_gemm_mmla(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 2: q8_gemm_dot(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 1: q8_gemm_asimd(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
 #endif
-    default: q8_gemm_portable(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    default: q8_gemm_portable(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     }
+}
+
+void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
+                 long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
+                 float *y, long ldy) {
+    vla_q8_gemm_zp(m, n0, n1, k, q, ldq, s, NULL, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
 }
 
 void vla_bf16_round(long m, long k, const float *x, long ldx, uint16_t *xb, long ldxb) {
@@ -1562,18 +1802,25 @@ static int act_ready(int act, float param) {
 }
 #endif
 
-int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
-                    long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
-                    float *y, long ldy, int act, float param) {
+int vla_q8_gemm_zp_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+                       const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                       const float *add, long ldadd, float *y, long ldy, int act, float param) {
 #if defined(__x86_64__)
     if (m > 0 && n1 > n0 && vla_q8_isa() == 4 && act_ready(act, param)) {
-        q8_gemm_amx(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy, act, param);
+        q8_gemm_amx(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy, act, param);
         return 1;
     }
 #endif
-    vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
+    vla_q8_gemm_zp(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
     (void)act, (void)param;
     return 0;
+}
+
+int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
+                    long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
+                    float *y, long ldy, int act, float param) {
+    return vla_q8_gemm_zp_act(m, n0, n1, k, q, ldq, s, NULL, packed, n, wscale, bias, mul, add, ldadd, y, ldy, act,
+                              param);
 }
 
 int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,

@@ -160,6 +160,7 @@ struct FileReport {
         case .attention:
             return [("scale", f(0)), ("mask", .bool(a[1] & AttentionFlags.hasMask != 0)), ("bias", .bool(a[1] & AttentionFlags.hasBias != 0))]
         case .patchEmbed: return [("patch", u(0))]
+        case .linearI8 where a.count == 1: return [("zeroPoint", .bool(a[0] & Layout.linearI8ZeroPoint != 0))]
         case .concat: return [("axis", u(0))]
         case .slice: return [("axis", u(0)), ("start", u(1)), ("length", u(2))]
         case .call where a.count == 2: return [("sharedRef", u(0)), ("program", u(1))]

@@ -212,7 +212,7 @@ extension Compiler {
         case .fp32: return p
         case .int8:
             p.options.append(.init(key: "int8.weights", value: "symmetric per output column, round half to even"))
-            p.options.append(.init(key: "int8.activations", value: "symmetric per row at run time, round half to even"))
+            p.options.append(.init(key: "int8.activations", value: "per row with a zero point at run time (u8, linear_i8 flag bit 0), round half to even"))
         case .bf16:
             p.options.append(.init(key: "bf16.activations", value: "rounded to bf16 at run time, f32 accumulation"))
         }

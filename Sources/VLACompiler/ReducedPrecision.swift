@@ -7,14 +7,15 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
     case fp32
     /// Weights stored as bf16, activations rounded to bf16, f32 accumulation (`linear_bf16`).
     case bf16
-    /// Weights int8 per output channel, activations int8 per row at run time, int32 accumulation (`linear_i8`).
+    /// Weights int8 per output channel, activations u8 per row with a zero point at run time, int32 accumulation
+    /// (`linear_i8` with its zero-point flag, format 1.4).
     case int8
 
     /// The name used on the command line, in provenance and in the manifest.
     public var description: String { rawValue }
 }
 
-/// Rewrites the `linear` ops of a built model for a reduced precision (format 1.2).
+/// Rewrites the `linear` ops of a built model for a reduced precision (format 1.2; int8: 1.4).
 ///
 /// Every `linear` whose weight is an inline f32 constant read by `linear` ops only becomes `linear_i8` or
 /// `linear_bf16`; its weight tensor keeps its id and name and changes type in place (so no tensor id moves),
@@ -22,7 +23,9 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// norms, element-wise) stay f32.
 ///
 /// - int8: per output column `j`, `scale[j] = max_k |w[k, j]| / 127` (1 for an all-zero column, which the format
-///   requires to be positive), `q = round-half-even(w / scale[j])` clamped to [−127, 127].
+///   requires to be positive), `q = round-half-even(w / scale[j])` clamped to [−127, 127]; each `linear_i8` gets
+///   the flags word with bit 0 set (activations per row with a zero point, format 1.4), so weights of more than
+///   65,536 rows stay f32.
 /// - bf16: each weight rounded to the nearest bf16 (ties to even).
 public enum ReducedPrecision {
     /// The model with its products in `precision`, and the names of the weights converted (in op order).
@@ -42,7 +45,8 @@ public enum ReducedPrecision {
                 let w = op.inputs[1]
                 let entry = doc.tensors[w]
                 guard entry.type.dtype == .f32, entry.type.shape.count == 2, readers[w] == [.linear],
-                    entry.type.shape[0] <= Layout.maxReducedPrecisionDepth, case .inline(let bytes) = entry.location,
+                    entry.type.shape[0] <= (precision == .int8 ? Layout.maxZeroPointDepth : Layout.maxReducedPrecisionDepth),
+                    case .inline(let bytes) = entry.location,
                     only?.contains(entry.name) ?? true
                 else { continue }
                 if !done.contains(w) {
@@ -70,6 +74,9 @@ public enum ReducedPrecision {
                     names.append(entry.name)
                 }
                 doc.programs[pi].operations[oi].opcode = precision == .int8 ? .linearI8 : .linearBF16
+                // int8: activations with a zero point (format 1.4), whose error on DINOv2 is below the symmetric
+                // rule's (Docs/Benchmarks.md, "Reduced precision").
+                if precision == .int8 { doc.programs[pi].operations[oi].attributes = [Layout.linearI8ZeroPoint] }
             }
         }
         var out = model

@@ -37,11 +37,15 @@ public struct VLADocument: Sendable, Hashable {
 }
 
 extension VLADocument {
-    /// The lowest minor version of format 1 that expresses this document: 3 when its action contract has a squash
+    /// The lowest minor version of format 1 that expresses this document: 4 when a `linear_i8` op has an attribute
+    /// word (its flags: zero-point activations); 3 when its action contract has a squash
     /// scale other than the bound or `bounds` normalization, or its image contract resizes with
     /// `pad_lanczos3_antialias`; 2 when it has a `linear_i8` or `linear_bf16` op; 1 when it has a `call` op, a shared
     /// blob with programs or arena tensors, or a test-vector value that is not inline; 0 otherwise.
     public var minimumMinorVersion: UInt16 {
+        if programs.contains(where: { $0.operations.contains { $0.opcode == .linearI8 && !$0.attributes.isEmpty } }) {
+            return 4
+        }
         if metadata.action.hasSquashScale || metadata.action.normalization == .bounds { return 3 }
         if metadata.image.resize == .padLanczos3Antialias { return 3 }
         if programs.contains(where: { $0.operations.contains { $0.opcode.isReducedPrecisionLinear } }) { return 2 }

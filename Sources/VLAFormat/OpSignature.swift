@@ -108,7 +108,13 @@ private struct SignatureCheck {
             }
             same(Array(x.shape.dropLast()) + [w.shape[1]], y.shape, "y")
         case .linearI8, .linearBF16:
-            guard counts(inputs: 2...3, outputs: 1, attributes: 0) else { return }
+            // linear_i8 may carry one attribute word, its flags (format 1.4; the verifier checks the minor).
+            let flagged = op == .linearI8 && attributes.count == 1
+            guard counts(inputs: 2...3, outputs: 1, attributes: flagged ? 1 : 0) else { return }
+            let zeroPoint = flagged && attributes[0] & Layout.linearI8ZeroPoint != 0
+            if flagged && attributes[0] & ~Layout.linearI8ZeroPoint != 0 {
+                fail("flags 0x\(String(attributes[0], radix: 16)) hold unknown bits (bit 0, zero-point activations, is the only flag)")
+            }
             let x = inputs[0], w = inputs[1], y = outputs[0]
             dtype(x, f32, "x")
             dtype(w, [op == .linearI8 ? .i8 : .bf16], "w")
@@ -117,6 +123,8 @@ private struct SignatureCheck {
             if x.shape.last != w.shape[0] { fail("x's last axis \(x.shape.last ?? 0) differs from w's rows \(w.shape[0])") }
             if w.shape[0] > Layout.maxReducedPrecisionDepth {
                 fail("w has \(w.shape[0]) rows, over the limit of \(Layout.maxReducedPrecisionDepth) for an int32 accumulator")
+            } else if zeroPoint && w.shape[0] > Layout.maxZeroPointDepth {
+                fail("w has \(w.shape[0]) rows, over the limit of \(Layout.maxZeroPointDepth) for an int32 accumulator with zero-point activations")
             }
             if inputs.count == 3 {
                 dtype(inputs[2], f32, "b")

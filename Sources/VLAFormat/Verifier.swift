@@ -719,6 +719,11 @@ struct Verifier {
             }
             written.append(out)
         }
+        if opcode == .linearI8 && !attributes.isEmpty && header.minor < 4 {
+            throw FormatError(
+                .badOperation, "\(what): linear_i8's flags word (zero-point activations) needs format 1.4, the file declares 1.\(header.minor)",
+                offset: pool + 4 * (start + nIn + nOut))
+        }
         if opcode.isReducedPrecisionLinear {
             try verifyReducedPrecisionWeights(inputs[1], int8: opcode == .linearI8, what: what, at: r)
         }

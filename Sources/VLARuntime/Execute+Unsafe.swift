@@ -190,7 +190,13 @@ extension Interpreter {
             if unsafe s.int8 {
                 let q = unsafe shared.assumingMemoryBound(to: Int8.self)
                 let scales = unsafe (shared + s.m * s.rowStride).assumingMemoryBound(to: Float.self)
-                unsafe vla_q8_quantize(rows, s.k, s.x + r0 * s.k, s.k, q + r0 * s.rowStride, s.rowStride, scales + r0)
+                if unsafe s.zeroPoint {
+                    let zc = unsafe (shared + s.m * s.rowStride + 4 * s.m).assumingMemoryBound(to: Int32.self)
+                    unsafe vla_q8_quantize_zp(
+                        rows, s.k, s.x + r0 * s.k, s.k, q + r0 * s.rowStride, s.rowStride, scales + r0, zc + r0)
+                } else {
+                    unsafe vla_q8_quantize(rows, s.k, s.x + r0 * s.k, s.k, q + r0 * s.rowStride, s.rowStride, scales + r0)
+                }
             } else {
                 let xb = unsafe shared.assumingMemoryBound(to: UInt16.self)
                 unsafe vla_bf16_round(rows, s.k, s.x + r0 * s.k, s.k, xb + r0 * s.rowStride, s.rowStride)
@@ -215,9 +221,12 @@ extension Interpreter {
             if unsafe s.int8 {
                 let q = unsafe shared.assumingMemoryBound(to: Int8.self) + r0 * s.rowStride
                 let scales = unsafe (shared + s.m * s.rowStride).assumingMemoryBound(to: Float.self) + r0
-                applied = unsafe vla_q8_gemm_act(
-                    rows, c0, c1, s.k, q, s.rowStride, scales, s.packed, s.n, s.wscale, s.bias, s.mul, add, s.n, y, s.n,
-                    act, param)
+                let zc: UnsafePointer<Int32>? =
+                    unsafe s.zeroPoint
+                    ? unsafe UnsafePointer((shared + s.m * s.rowStride + 4 * s.m).assumingMemoryBound(to: Int32.self) + r0) : nil
+                applied = unsafe vla_q8_gemm_zp_act(
+                    rows, c0, c1, s.k, q, s.rowStride, scales, zc, s.packed, s.n, s.wscale, s.bias, s.mul, add, s.n, y,
+                    s.n, act, param)
             } else {
                 let xb = unsafe shared.assumingMemoryBound(to: UInt16.self) + r0 * s.rowStride
                 applied = unsafe vla_bf16_gemm_act(

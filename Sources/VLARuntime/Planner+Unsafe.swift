@@ -376,15 +376,18 @@ import VLAFormat
             }
             unsafe packedWeights[ins[1]] = unsafe packed
         }
-        // Scratch: the quantized rows (int8: bytes, then m f32 row scales; bf16: 2-byte elements).
+        // Scratch: the quantized rows (int8: bytes, then m f32 row scales, then m int32 zero-point corrections;
+        // bf16: 2-byte elements).
+        let zeroPoint = int8 && (op.attributes.first ?? 0) & Layout.linearI8ZeroPoint != 0
         let stride = int8 ? vla_q8_row_stride(k) : vla_bf16_row_stride(k)
         let (rowsBytes, o1) = m.multipliedReportingOverflow(by: int8 ? stride : stride * 2)
-        let (need, o2) = rowsBytes.addingReportingOverflow(int8 ? 4 * m + 64 : 0)
+        let (need, o2) = rowsBytes.addingReportingOverflow(int8 ? 8 * m + 64 : 0)
         try reserveShared(o1 || o2 ? Int.max : (need + 3) / 4, at)
         var step = unsafe ReducedLinearStep(
             int8: int8, x: floats(ins[0]), packed: packed, wscale: wscale, bias: ins.count == 3 ? floats(ins[2]) : nil,
             mul: nil, add: nil, y: mutableFloats(op.outputs[0]), m: m, k: k, n: n, rowStride: stride, epilogue: nil,
             chunk: max(n, 1), byRows: false)
+        unsafe step.zeroPoint = zeroPoint
         let threads = interpreter.threadCount
         if threads > 1 && Double(m) * Double(n) * Double(k) >= 65_536 {
             let tasks = 2 * threads
@@ -567,7 +570,7 @@ import VLAFormat
                 continue
             case .reducedLinear(var lin):
                 if let p = unsafe previous, unsafe p.x == lin.x, unsafe p.m == lin.m, unsafe p.k == lin.k, unsafe p.int8 == lin.int8,
-                    unsafe p.rowStride == lin.rowStride
+                    unsafe p.zeroPoint == lin.zeroPoint, unsafe p.rowStride == lin.rowStride
                 {
                     let xStart = unsafe UnsafeRawPointer(lin.x), xEnd = unsafe xStart + lin.m * lin.k * 4
                     let yStart = unsafe UnsafeRawPointer(p.y), yEnd = unsafe yStart + p.m * p.n * 4

@@ -51,6 +51,9 @@ enum Unary: Equatable {
 /// `mul` by a `[n]` vector and an `add` of a `[m, n]` tensor (layer scale and residual), then `epilogue`.
 @unsafe struct ReducedLinearStep {
     var int8: Bool
+    /// int8 with zero-point activations (linear_i8 flag bit 0, format 1.4): vla_q8_quantize_zp, and each row's
+    /// zero-point correction (int32) in scratch after its scale.
+    var zeroPoint = false
     var x: ConstFloatPointer
     /// The weights packed at prepare time (vla_q8_pack / vla_bf16_pack).
     var packed: UnsafeRawPointer

@@ -12,6 +12,10 @@ then ·mul and + add, in float64, with a per-element tolerance of 4·u·(|acc·s
 bf16 cases: x̃ = x rounded to bf16 (round half to even); y = Σ x̃·w + bias in float64 (exact products), with
 tolerance 2·(k + 2)·u·(Σ|x̃·w| + |bias|), the forward error bound of an f32 dot product doubled; ·mul and + add
 as above.
+int8 cases with a zero point (kind q8zp, vla_q8_quantize_zp / vla_q8_gemm_zp): per row, in f32, lo = min(0, min x),
+hi = max(0, max x), r = hi − lo, inv = 255/r, s = r/255, z = round-half-even(clamp(−lo·inv, 0, 255)),
+u = round-half-even(clamp(x·inv, −z, 255 − z)) + z; acc = (u − z)·w exactly (int64); y and its tolerance as the
+int8 cases. They come after the other cases, so those keep their values.
 All values are finite; every f32 is written as the decimal of its exact double value (it reads back exactly).
 """
 import json
@@ -127,10 +131,62 @@ for name, m, k, n, scale, use_bias, use_mul, use_add in [
         "y": [float(v) for v in y.ravel()], "tol": [float(v) + 1e-30 for v in tol.ravel()],
     })
 
+def quantize_zp(x):
+    """The documented per-row quantization with a zero point, in f32 like the kernels: (u in [0, 255], z, s)."""
+    x = np.asarray(x, dtype=np.float32)
+    u = np.zeros(x.shape, dtype=np.int64)
+    z = np.zeros(x.shape[0], dtype=np.int64)
+    s = np.zeros(x.shape[0], dtype=np.float32)
+    for i, row in enumerate(x):
+        lo = np.float32(min(np.float32(0), np.min(row)))
+        hi = np.float32(max(np.float32(0), np.max(row)))
+        r = np.float32(hi - lo)
+        inv = np.float32(255) / r if r > 0 else np.float32(0)
+        s[i] = r / np.float32(255)
+        zf = np.rint(np.clip(np.float32(-lo * inv), np.float32(0), np.float32(255)))
+        v = (row * inv).astype(np.float32)
+        u[i] = (np.rint(np.clip(v, -zf, np.float32(255) - zf)) + zf).astype(np.int64)  # rint: half to even
+        z[i] = int(zf)
+    return u, z, s
+
+
+for name, m, k, n, scale, shift, use_bias, use_mul, use_add in [
+    ("q8zp_small", 3, 5, 7, 1.0, 0.0, True, False, False),
+    ("q8zp_gelu", 9, 100, 33, 1.0, 0.0, True, True, True),  # GELU-like rows: ≥ −0.17, a long positive tail
+    ("q8zp_shifted", 6, 64, 18, 2.0, 3.0, True, False, True),  # rows mostly positive
+    ("q8zp_negative", 4, 17, 16, 1.0, -9.0, False, False, False),  # all-negative rows: z = 255
+    ("q8zp_k1", 4, 1, 16, 1.0, 0.0, True, True, False),
+]:
+    x = (rng.standard_normal((m, k)) * scale + shift).astype(np.float32)
+    if name == "q8zp_gelu":
+        g = x.astype(np.float64)
+        x = (0.5 * g * (1 + np.tanh(0.7978845608 * (g + 0.044715 * g ** 3)))).astype(np.float32)
+    x[0, 0] = 0  # a zero inside a row
+    w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+    wscale = rng.uniform(0.001, 0.05, n).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32) if use_bias else None
+    u, z, s = quantize_zp(x)
+    acc = (u - z[:, None]) @ w.astype(np.int64)
+    prod = acc.astype(np.float64) * s.astype(np.float64)[:, None] * wscale.astype(np.float64)[None, :]
+    b64 = np.zeros(n) if bias is None else bias.astype(np.float64)
+    y = prod + b64[None, :]
+    tol = 4 * U * (np.abs(prod) + np.abs(b64)[None, :])
+    y, tol, mul, add = epilogue(y, tol, n, m, use_mul, use_add)
+    cases.append({
+        "name": name, "kind": "q8zp", "m": m, "k": k, "n": n,
+        "x": f32list(x), "w": [int(v) for v in w.ravel()], "wscale": f32list(wscale),
+        "bias": None if bias is None else f32list(bias), "mul": None if mul is None else f32list(mul),
+        "add": None if add is None else f32list(add),
+        "q": [int(v) for v in u.ravel()], "z": [int(v) for v in z], "s": f32list(s),
+        "acc": [int(v) for v in acc.ravel()],
+        "y": [float(v) for v in y.ravel()], "tol": [float(v) + 1e-30 for v in tol.ravel()],
+    })
+
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
     json.dump({"command": COMMAND, "generator": "Tests/Reference/gen_quant_reference.py", "numpy": np.__version__,
-               "note": "q: int8 q for kind q8, bf16 bits of x for kind bf16 (see the generator's docstring)",
+               "note": "q: int8 q for kind q8, u in [0, 255] for kind q8zp (z: its zero points), bf16 bits of x for "
+                       "kind bf16 (see the generator's docstring)",
                "cases": cases}, f, separators=(",", ":"))
     f.write("\n")
 print(f"wrote {OUT}: {len(cases)} cases, {os.path.getsize(OUT)} bytes")

@@ -29,16 +29,18 @@ import VLARuntime
         let r = c.precisionReport
         #expect(r.precision == precision && r.convertedLinears == 12)  // 2 layers × (q, k, v, o, fc1, fc2)
         #expect(r.backbone.relativeL2 > 0 && r.backbone.relativeL2 < precision.defaultBound, "\(r.backbone)")
-        // The backbone blob: format 1.2, every linear converted, the weights in the narrow type, the figures in provenance.
+        // The backbone blob: format 1.2 (bf16) or 1.4 (int8: every linear_i8 with the zero-point flag), every linear
+        // converted, the weights in the narrow type, the figures in provenance.
         let blobs = try FileManager.default.contentsOfDirectory(atPath: out + "/shared")
         let backbone = try VLAFile(path: out + "/shared/" + (try #require(blobs.first { $0.hasPrefix("backbone-") })))
-        #expect(backbone.header.minor == 2)
+        #expect(backbone.header.minor == (precision == .int8 ? 4 : 2))
         let program = try #require(backbone.programs.first { $0.name == "backbone" })
         let op: OpCode = precision == .int8 ? .linearI8 : .linearBF16
         #expect(program.operations.filter { $0.opcode == op }.count == 12)
         #expect(!program.operations.contains { $0.opcode == .linear })
         for o in program.operations where o.opcode == op {
             #expect(backbone.tensors[o.inputs[1]].type.dtype == (precision == .int8 ? .i8 : .bf16))
+            #expect(o.attributes == (precision == .int8 ? [Layout.linearI8ZeroPoint] : []))
         }
         let options = Dictionary(backbone.provenance.options.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
         #expect(options["precision"] == precision.description)
@@ -86,7 +88,8 @@ import VLARuntime
         #expect(s.policies == 2 && s.sharedBlobs == 0)
         for name in try FileManager.default.contentsOfDirectory(atPath: out + "/policies") {
             let file = try VLAFile(path: out + "/policies/" + name)
-            #expect(file.header.minor == 2)
+            #expect(file.header.minor == 4)
+            #expect(file.programs.flatMap(\.operations).filter { $0.opcode == .linearI8 }.allSatisfy { $0.attributes == [Layout.linearI8ZeroPoint] })
             for v in try TestVectors.run(file: file, blobs: []) { #expect(v.passed, "\(name) vector \(v.index): \(v.maxAbsDifference)") }
         }
     }

@@ -85,6 +85,50 @@ import Testing
         return (q, s)
     }
 
+    /// The zero-point quantization of vla_kernels.h (vla_q8_quantize_zp), written in Swift: u in [0, 255], the
+    /// zero points z and the scales.
+    static func quantizeZPModel(_ x: [Float], m: Int, k: Int, ldx: Int) -> (u: [Int], z: [Int], s: [Float]) {
+        var u = [Int](repeating: 0, count: m * k), z = [Int](repeating: 0, count: m), s = [Float](repeating: 0, count: m)
+        for i in 0..<m {
+            var lo: Float = 0, hi: Float = 0
+            for p in 0..<k {
+                let v = x[i * ldx + p]
+                if v < lo { lo = v }  // NaN is skipped
+                if v > hi { hi = v }
+            }
+            let r = hi - lo
+            let inv: Float = r > 0 ? 255 / r : 0
+            s[i] = r / 255
+            let zv = -lo * inv
+            let zf = (zv > 0 ? min(zv, 255) : 0).rounded(.toNearestOrEven)  // NaN -> 0
+            z[i] = Int(zf)
+            for p in 0..<k {
+                let v = x[i * ldx + p] * inv
+                var t: Float = v > -zf ? v : -zf  // NaN -> −z
+                t = t < 255 - zf ? t : 255 - zf
+                u[i * k + p] = Int(t.rounded(.toNearestOrEven)) + z[i]
+            }
+        }
+        return (u, z, s)
+    }
+
+    /// y after the int8 product with zero points: acc = Σ (u − z)·w exactly, then as q8Model.
+    static func q8ZPModel(m: Int, n0: Int, n1: Int, k: Int, u: [Int], z: [Int], s: [Float], w: [Int8], ldw: Int,
+                          wscale: [Float], e: Epilogue, y0: [Float], ldy: Int) -> [Float] {
+        var y = y0
+        for i in 0..<m {
+            for j in n0..<n1 {
+                var acc = 0
+                for p in 0..<k { acc += (u[i * k + p] - z[i]) * Int(w[p * ldw + j]) }
+                var v = (e.bias?[j] ?? 0).addingProduct(Float(acc), s[i] * wscale[j])  // one rounding
+                if let mul = e.mul { v = v * mul[j] }
+                if e.addIsY { v = v + y0[i * ldy + j] } else if let add = e.add { v = v + add[i * e.ldadd + j] }
+                y[i * ldy + j] = v
+            }
+        }
+        return y
+    }
+
     struct Epilogue {
         var bias: [Float]?
         var mul: [Float]?
@@ -115,32 +159,35 @@ import Testing
     /// written over each q row's bytes from k to the row stride before the product (they must not matter).
     static func runQ8(m: Int, n0: Int, n1: Int, k: Int, n: Int, x: [Float], ldx: Int, w: [Int8], ldw: Int,
                       wscale: [Float], e: Epilogue, y0: [Float], ldy: Int, ldq: Int,
-                      padding: Int8? = nil) -> (y: [Float], q: [Int8], s: [Float]) {
+                      padding: Int8? = nil, zeroPoint: Bool = false) -> (y: [Float], q: [Int8], s: [Float], zc: [Int32]) {
         let bytes = vla_q8_packed_bytes(k, n)
         let packed = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
         defer { packed.deallocate() }
         vla_q8_pack(k, n, w, ldw, packed)
         var q = [Int8](repeating: 0x55, count: m * ldq)
         var s = [Float](repeating: .nan, count: m)
-        vla_q8_quantize(m, k, x, ldx, &q, ldq, &s)
+        var zc = [Int32](repeating: 0x5555, count: m)
+        if zeroPoint { vla_q8_quantize_zp(m, k, x, ldx, &q, ldq, &s, &zc) } else { vla_q8_quantize(m, k, x, ldx, &q, ldq, &s) }
         if let padding {
             for i in 0..<m { for p in k..<vla_q8_row_stride(k) { q[i * ldq + p] = padding } }
         }
         var y = y0
         withOptional(e.bias) { bias in
             withOptional(e.mul) { mul in
-                y.withUnsafeMutableBufferPointer { yb in
-                    if e.addIsY {
-                        vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, yb.baseAddress, ldy, yb.baseAddress, ldy)
-                    } else {
-                        withOptional(e.add) { add in
-                            vla_q8_gemm(m, n0, n1, k, q, ldq, s, packed, n, wscale, bias, mul, add, e.ldadd, yb.baseAddress, ldy)
+                withOptional(zeroPoint ? zc : nil) { zcp in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        if e.addIsY {
+                            vla_q8_gemm_zp(m, n0, n1, k, q, ldq, s, zcp, packed, n, wscale, bias, mul, yb.baseAddress, ldy, yb.baseAddress, ldy)
+                        } else {
+                            withOptional(e.add) { add in
+                                vla_q8_gemm_zp(m, n0, n1, k, q, ldq, s, zcp, packed, n, wscale, bias, mul, add, e.ldadd, yb.baseAddress, ldy)
+                            }
                         }
                     }
                 }
             }
         }
-        return (y, q, s)
+        return (y, q, s, zc)
     }
 
     // MARK: bf16 model
@@ -467,6 +514,108 @@ import Testing
         }
     }
 
+    // MARK: int8 with zero points (vla_q8_quantize_zp, vla_q8_gemm_zp)
+
+    /// The zero-point rule (q = u − 128, zc = 128 − z, s) on every path, with the extreme rows and all-negative,
+    /// all-positive and GELU-shaped rows, every k tail.
+    @Test func q8ZeroPointQuantizeFollowsTheFormulaOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 41)
+        for k in [1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 100, 768] {
+            var rows = Self.extremeRows(k: k, rng: &rng)
+            rows.append((0..<k).map { _ in -abs(rng.float()) - 0.5 })  // all negative: z = 255
+            rows.append((0..<k).map { _ in abs(rng.float()) })  // all positive: z = 0
+            rows.append((0..<k).map { _ in max(rng.float(), -0.17) })  // GELU-like
+            rows.append((0..<k).map { p in p == k - 1 ? -.infinity : rng.float() })
+            for _ in 0..<3 { rows.append((0..<k).map { _ in rng.float() }) }
+            let m = rows.count, ldx = k + 5
+            var x = [Float](repeating: 7, count: m * ldx)
+            for i in 0..<m { for p in 0..<k { x[i * ldx + p] = rows[i][p] } }
+            let want = Self.quantizeZPModel(x, m: m, k: k, ldx: ldx)
+            let stride = vla_q8_row_stride(k), ldq = stride + 3
+            Self.forEachPath(best: vla_q8_force_isa) { isa in
+                var q = [Int8](repeating: 0x55, count: m * ldq)
+                var s = [Float](repeating: .nan, count: m)
+                var zc = [Int32](repeating: 0, count: m)
+                vla_q8_quantize_zp(m, k, x, ldx, &q, ldq, &s, &zc)
+                for i in 0..<m {
+                    #expect(s[i].bitPattern == want.s[i].bitPattern, "isa \(isa) k \(k) row \(i): s \(s[i]) vs \(want.s[i])")
+                    #expect(Int(zc[i]) == 128 - want.z[i], "isa \(isa) k \(k) row \(i): zc")
+                    let row = q[(i * ldq)..<(i * ldq + k)].map { Int($0) + 128 }, u = Array(want.u[(i * k)..<(i * k + k)])
+                    #expect(row == u, "isa \(isa) k \(k) row \(i)")
+                    #expect(q[(i * ldq + k)..<(i * ldq + stride)].allSatisfy { $0 == 0 }, "isa \(isa) k \(k) row \(i): padding")
+                    #expect(q[(i * ldq + stride)..<(i * ldq + ldq)].allSatisfy { $0 == 0x55 }, "isa \(isa) k \(k) row \(i): beyond the stride")
+                }
+            }
+        }
+    }
+
+    /// The documented consequences for zero rows, all-negative rows, NaN and ±∞ (vla_kernels.h).
+    @Test func q8ZeroPointEdgeCasesBehaveAsDocumented() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let k = 5, n = 16, m = 5
+        let x: [Float] = [0, 0, 0, 0, 0,  // all zero: s = 0, z = 0, y = bias
+                          -1, -2, -0.5, -2, -1,  // all negative: z = 255
+                          1, .nan, -1, 0.5, 0,  // NaN -> u = 0
+                          3, .infinity, -1, 0, 2,  // ∞: inv = 0, s = ∞, z = 0, every u = 0, y = NaN
+                          .nan, .nan, .nan, .nan, .nan]  // all NaN: s = 0, y = bias
+        let w = [Int8](repeating: 1, count: k * n)
+        let wscale = [Float](repeating: 0.5, count: n), bias = (0..<n).map { Float($0) }
+        let ldq = vla_q8_row_stride(k)
+        Self.forEachPath(best: vla_q8_force_isa) { isa in
+            let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
+                               y0: [Float](repeating: 0, count: m * n), ldy: n, ldq: ldq, zeroPoint: true)
+            func u(_ i: Int) -> [Int] { r.q[(i * ldq)..<(i * ldq + k)].map { Int($0) + 128 } }
+            #expect(u(0) == [0, 0, 0, 0, 0] && r.zc[0] == 128 && r.s[0] == 0, "isa \(isa): zero row")
+            #expect(r.y[0..<n].elementsEqual(bias), "isa \(isa): zero row gives y = bias")
+            // lo = −2, r = 2, inv = 127.5, z = 255: u = 255 + round(x·127.5): −127.5 → −128 (tie to even), −255, −63.75 → −64.
+            #expect(u(1) == [127, 0, 191, 0, 127] && r.zc[1] == 128 - 255 && r.s[1] == Float(2) / 255, "isa \(isa): negative row \(u(1))")
+            // (127−255)+(0−255)+(191−255)+(0−255)+(127−255) = −830: y = fma(−830, 2/255·0.5, bias)
+            let s1 = Float(2) / 255 * 0.5
+            #expect(r.y[n..<(2 * n)].elementsEqual(bias.map { $0.addingProduct(-830, s1) }), "isa \(isa): negative row y")
+            // lo = −1, hi = 1, r = 2, inv = 127.5, z = round(127.5) = 128 (tie to even): 1 → 127.5 → 128 + 128 = 256
+            // clamped to 255 − z = 127 first: 255; −1 → −127.5 → −128 → 0; 0.5 → 63.75 → 64 → 192.
+            #expect(u(2) == [255, 0, 0, 192, 128] && r.zc[2] == 0, "isa \(isa): NaN row \(u(2))")
+            #expect(u(3) == [0, 0, 0, 0, 0] && r.zc[3] == 128 && r.s[3] == .infinity, "isa \(isa): ∞ row")
+            #expect(r.y[(3 * n)..<(4 * n)].allSatisfy { $0.isNaN }, "isa \(isa): ∞ row gives NaN")
+            #expect(u(4) == [0, 0, 0, 0, 0] && r.s[4] == 0 && r.y[(4 * n)..<(5 * n)].elementsEqual(bias), "isa \(isa): all-NaN row")
+        }
+    }
+
+    /// Products on every path against the Swift model (Σ (u − z)·w, independent of the kernels' q − 128 and
+    /// zc·colsum form), every epilogue variant, and the worst case for vpmaddubsw (u − 128 = −128 against ±127).
+    @Test func q8ZeroPointProductsAgreeBitForBitOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 51)
+        var c = 0
+        for m in [1, 2, 7, 9, 40] {
+            for k in [1, 3, 4, 5, 64, 100, 130] {
+                for n in [1, 16, 17, 33, 100] {
+                    c += 1
+                    let ldx = k + 1, ldw = n + 2
+                    var x = (0..<(m * ldx)).map { _ in c % 3 == 0 ? max(rng.float(), -0.17) : rng.float() }
+                    if c % 4 == 0 { x = x.map { -abs($0) } }  // all negative: many u − 128 = −128
+                    let w = (0..<(k * ldw)).map { i in c % 5 == 0 ? (i % 2 == 0 ? 127 : -127) : Int8(rng.int(255) - 127) }
+                    let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
+                    let (n0, n1, e, ldy) = Self.variant(c, m: m, n: n, rng: &rng)
+                    let y0 = (0..<(m * ldy)).map { _ in rng.float() }
+                    let ldq = vla_q8_row_stride(k) + (c % 2 == 0 ? 0 : 5)
+                    let (u, z, s) = Self.quantizeZPModel(x, m: m, k: k, ldx: ldx)
+                    let want = Self.q8ZPModel(m: m, n0: n0, n1: n1, k: k, u: u, z: z, s: s, w: w, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: ldy)
+                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                        let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, wscale: wscale, e: e,
+                                             y0: y0, ldy: ldy, ldq: ldq, padding: c % 2 == 0 ? -128 : 77, zeroPoint: true).y
+                        let diff = Self.firstDifference(got, want)
+                        #expect(diff == nil, "isa \(isa), m \(m) k \(k) n \(n) [\(n0), \(n1)), case \(c): \(diff ?? "")")
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: bf16
 
     @Test func bf16RoundingFollowsTheFormulaOnEveryPath() {
@@ -760,6 +909,7 @@ import Testing
             var mul: [Float]?
             var add: [Float]?
             var q: [Int]
+            var z: [Int]?
             var s: [Float]?
             var acc: [Int]?
             var y: [Double]
@@ -775,19 +925,23 @@ import Testing
         let url = OpFixtures.packageRoot.appendingPathComponent("Tests/Fixtures/VLARuntime/quant.json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         #expect(fixture.command.hasSuffix("Tests/Reference/gen_quant_reference.py"))
-        #expect(fixture.cases.count >= 8)
+        #expect(fixture.cases.count >= 8 && fixture.cases.contains { $0.kind == "q8zp" })
         for c in fixture.cases {
             let (m, k, n) = (c.m, c.k, c.n)
             let e = Epilogue(bias: c.bias, mul: c.mul, add: c.add, ldadd: n)
             let y0 = [Float](repeating: .nan, count: m * n)
-            if c.kind == "q8" {
+            if c.kind == "q8" || c.kind == "q8zp" {
+                let zp = c.kind == "q8zp"
                 let w = c.w.map { Int8($0) }
                 let ldq = vla_q8_row_stride(k)
                 Self.forEachPath(best: vla_q8_force_isa) { isa in
-                    let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, wscale: c.wscale!, e: e, y0: y0, ldy: n, ldq: ldq)
+                    let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, wscale: c.wscale!, e: e, y0: y0, ldy: n, ldq: ldq,
+                                       zeroPoint: zp)
                     for i in 0..<m {
-                        #expect(r.q[(i * ldq)..<(i * ldq + k)].map { Int($0) } == Array(c.q[(i * k)..<(i * k + k)]), "\(c.name) isa \(isa) row \(i): q")
+                        // q8zp: the fixture's u in [0, 255] is stored as u − 128, its z as zc = 128 − z.
+                        #expect(r.q[(i * ldq)..<(i * ldq + k)].map { Int($0) + (zp ? 128 : 0) } == Array(c.q[(i * k)..<(i * k + k)]), "\(c.name) isa \(isa) row \(i): q")
                         #expect(r.s[i].bitPattern == c.s![i].bitPattern, "\(c.name) isa \(isa) row \(i): s")
+                        if zp { #expect(Int(r.zc[i]) == 128 - c.z![i], "\(c.name) isa \(isa) row \(i): z") }
                     }
                     // The exact sums: unit scales and no epilogue give y = f32(acc), exact below 2²⁴.
                     let ones = [Float](repeating: 1, count: max(m, n))
@@ -795,7 +949,7 @@ import Testing
                     defer { packed.deallocate() }
                     vla_q8_pack(k, n, w, n, packed)
                     var acc = [Float](repeating: 0, count: m * n)
-                    vla_q8_gemm(m, 0, n, k, r.q, ldq, ones, packed, n, ones, nil, nil, nil, 0, &acc, n)
+                    vla_q8_gemm_zp(m, 0, n, k, r.q, ldq, ones, zp ? r.zc : nil, packed, n, ones, nil, nil, nil, 0, &acc, n)
                     #expect(acc.map { Int($0) } == c.acc!, "\(c.name) isa \(isa): exact sums")
                     for i in 0..<(m * n) where !(abs(Double(r.y[i]) - c.y[i]) <= c.tol[i]) {
                         Issue.record("\(c.name) isa \(isa) element \(i): \(r.y[i]) vs \(c.y[i]) ± \(c.tol[i])")
@@ -828,7 +982,7 @@ import Testing
         let acts: [Unary] = [.geluErf, .geluTanh, .tanh, .scaledTanh(bound: 2.5)]
         var c = 0
         for (m, k, n) in [(1, 5, 17), (33, 64, 48), (70, 100, 70), (40, 768, 100)] {
-            for int8 in [true, false] {
+            for (int8, zp) in [(true, false), (true, true), (false, false)] {
                 c += 1
                 let f = acts[c % acts.count]
                 let (act, param) = Kernels.unaryKind(f)
@@ -846,14 +1000,23 @@ import Testing
                 let wb = (0..<(k * n)).map { _ in Self.bf16Round(rng.float() / 8) }
                 if int8 { vla_q8_pack(k, n, w8, n, packed) } else { vla_bf16_pack(k, n, wb, n, packed) }
                 var q = [Int8](repeating: 0, count: m * ld), s = [Float](repeating: 0, count: m)
+                var zc = [Int32](repeating: 0, count: m)
                 var xb = [UInt16](repeating: 0, count: m * ld)
-                if int8 { vla_q8_quantize(m, k, x, k, &q, ld, &s) } else { vla_bf16_round(m, k, x, k, &xb, ld) }
+                if int8 && zp {
+                    vla_q8_quantize_zp(m, k, x, k, &q, ld, &s, &zc)
+                } else if int8 {
+                    vla_q8_quantize(m, k, x, k, &q, ld, &s)
+                } else {
+                    vla_bf16_round(m, k, x, k, &xb, ld)
+                }
                 let y0 = (0..<(m * n)).map { _ in rng.float() }
                 func product(_ act: Int32) -> (y: [Float], applied: Int32) {
                     var y = y0
                     let applied = Self.withOptional(mul) { mul in
                         Self.withOptional(add) { add in
-                            int8
+                            int8 && zp
+                                ? vla_q8_gemm_zp_act(m, n0, n1, k, q, ld, s, zc, packed, n, wscale, bias, mul, add, n, &y, n, act, param)
+                                : int8
                                 ? vla_q8_gemm_act(m, n0, n1, k, q, ld, s, packed, n, wscale, bias, mul, add, n, &y, n, act, param)
                                 : vla_bf16_gemm_act(m, n0, n1, k, xb, ld, packed, n, bias, mul, add, n, &y, n, act, param)
                         }
@@ -876,7 +1039,7 @@ import Testing
                     #expect(got.applied == (isa == 4 && vla_kernels_isa() == 2 ? 1 : 0), "isa \(isa)")
                     if got.applied == 0 { activate(&got.y) }
                     let diff = Self.firstDifference(got.y, want.y)
-                    #expect(diff == nil, "\(int8 ? "int8" : "bf16") isa \(isa) \(f), m \(m) k \(k) n \(n): \(diff ?? "")")
+                    #expect(diff == nil, "\(int8 ? zp ? "int8 zero point" : "int8" : "bf16") isa \(isa) \(f), m \(m) k \(k) n \(n): \(diff ?? "")")
                 }
             }
         }

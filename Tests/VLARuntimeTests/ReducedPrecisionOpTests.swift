@@ -69,6 +69,79 @@ import VLATestSupport
         }
     }
 
+    /// `linear_i8` with its zero-point flag (format 1.4) as the spec states it: per-row range [min(0, min x),
+    /// max(0, max x)], u = round(x·inv) + z in [0, 255], exact Σ (u − z)·w, one fma.
+    static func referenceInt8ZeroPoint(x: [Float], rows m: Int, k: Int, w: [Int8], scale: [Float], bias: [Float]) -> [Float] {
+        let n = scale.count
+        var y = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            let row = x[(i * k)..<((i + 1) * k)]
+            let lo = row.reduce(Float(0)) { min($0, $1) }, hi = row.reduce(Float(0)) { max($0, $1) }
+            let inv: Float = hi - lo > 0 ? 255 / (hi - lo) : 0
+            let s = (hi - lo) / 255
+            let z = min(max(-lo * inv, 0), 255).rounded(.toNearestOrEven)
+            let u = row.map { v -> Int in Int(min(max(v * inv, -z), 255 - z).rounded(.toNearestOrEven) + z) }
+            for j in 0..<n {
+                var acc = 0
+                for p in 0..<k { acc += (u[p] - Int(z)) * Int(w[p * n + j]) }
+                y[i * n + j] = bias[j].addingProduct(Float(acc), s * scale[j])
+            }
+        }
+        return y
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3])
+    func int8WithZeroPointsMatchesTheSpecBitForBit(seed: UInt64) throws {
+        var (x, r) = Self.inputs(seed: seed)
+        x[24..<32] = [-1, -0.5, -2, -0.25, -3, -1, -0.125, -2]  // an all-negative row: z = 255
+        var doc = Self.doc
+        doc.programs[0].operations[0].attributes = [Layout.linearI8ZeroPoint]
+        guard case .inline(let wBytes) = doc.tensors[2].location, case .inline(let sBytes) = doc.tensors[1].location,
+            case .inline(let bBytes) = doc.tensors[3].location, case .inline(let lBytes) = doc.tensors[5].location
+        else { Issue.record("sample layout changed"); return }
+        let w = wBytes.map { Int8(bitPattern: $0) }
+        let h = Self.referenceInt8ZeroPoint(x: x, rows: 5, k: 8, w: w, scale: floats(sBytes), bias: floats(bBytes))
+        let symmetric = Self.referenceInt8(x: x, rows: 5, k: 8, w: w, scale: floats(sBytes), bias: floats(bBytes))
+        #expect(h != symmetric, "the two rules differ on these rows")
+        let lambda = floats(lBytes)
+        let sum = (0..<30).map { h[$0] * lambda[$0 % 6] + r[$0] }
+        for threads in [1, 2] {
+            for fuse in [true, false] {
+                let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: threads, fuse: fuse))
+                guard case .reducedLinear(let step) = interpreter.steps[0][0].kernel else { Issue.record("step 0 is not a product"); return }
+                #expect(step.zeroPoint)
+                let out = try Self.run(doc, x: x, r: r, options: RuntimeOptions(threads: threads, fuse: fuse))
+                #expect(out.h.map(\.bitPattern) == sum.map(\.bitPattern), "threads \(threads) fuse \(fuse)")
+            }
+        }
+    }
+
+    /// Two products of one x: the second reuses the first one's quantized rows only when both quantize the same
+    /// way (both symmetric or both with zero points), and gives the bits of its own rule either way.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func quantizedRowsAreReusedOnlyBetweenTheSameRule(first: Bool, second: Bool) throws {
+        var doc = SampleDocuments.reducedPrecisionBlob()
+        doc.tensors.append(TensorEntry(name: "h2", type: TensorType(.f32, [5, 6]), location: .arena(offset: 960)))
+        doc.arenaSize = 1088
+        doc.programs[0].operations[0].attributes = first ? [Layout.linearI8ZeroPoint] : []
+        doc.programs[0].operations.insert(
+            Operation(.linearI8, inputs: [0, 2], outputs: [12], attributes: second ? [Layout.linearI8ZeroPoint] : []), at: 1)
+        doc.programs[0].outputs.append(12)
+        let (x, r) = Self.inputs(seed: 9)
+        guard case .inline(let wBytes) = doc.tensors[2].location, case .inline(let sBytes) = doc.tensors[1].location
+        else { Issue.record("sample layout changed"); return }
+        let w = wBytes.map { Int8(bitPattern: $0) }
+        let reference = second ? Self.referenceInt8ZeroPoint : Self.referenceInt8
+        let want = reference(x, 5, 8, w, floats(sBytes), [Float](repeating: 0, count: 6))  // no bias: fma(acc, s·σ, +0)
+        let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 1, fuse: true))
+        guard case .reducedLinear(let step) = interpreter.steps[0][1].kernel else { Issue.record("step 1 is not a product"); return }
+        #expect(step.reuseRows == (first == second))
+        try interpreter.setFloats(0, x)
+        try interpreter.setFloats(7, r)
+        try interpreter.run(0)
+        #expect(try interpreter.floats(12).map(\.bitPattern) == want.map(\.bitPattern))
+    }
+
     @Test(arguments: [UInt64(4), 5])
     func bf16WithinTheDotProductBound(seed: UInt64) throws {
         let (x, r) = Self.inputs(seed: seed)

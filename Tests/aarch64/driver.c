@@ -482,6 +482,27 @@ static void test_q8(int best, int quick) {
                         snprintf(what, sizeof what, "vla_q8_gemm level %d m %ld n %ld k %ld variant %d", level, m, n, k,
                                  variant);
                         same_floats(what, y0, y1, m * ldy);
+                        // Zero-point activations (vla_q8_quantize_zp, vla_q8_gemm_zp): the same bits at every level.
+                        int32_t *z0 = aligned(sizeof(int32_t) * (size_t)m), *z1 = aligned(sizeof(int32_t) * (size_t)m);
+                        memset(q0, 0x55, (size_t)(m * ldq)), memset(q1, 0x55, (size_t)(m * ldq));
+                        vla_q8_force_isa(0);
+                        vla_q8_quantize_zp(m, k, x, ldx, q0, ldq, s0, z0);
+                        vla_q8_force_isa(level);
+                        vla_q8_quantize_zp(m, k, x, ldx, q1, ldq, s1, z1);
+                        snprintf(what, sizeof what, "vla_q8_quantize_zp level %d m %ld k %ld variant %d", level, m, k, variant);
+                        same_bytes(what, q0, q1, (size_t)(m * ldq));
+                        same_floats(what, s0, s1, m);
+                        same_bytes(what, z0, z1, sizeof(int32_t) * (size_t)m);
+                        fill(y0, m * ldy, 1, 0);
+                        memcpy(y1, y0, sizeof(float) * (size_t)(m * ldy));
+                        vla_q8_force_isa(0);
+                        vla_q8_gemm_zp(m, n0, n, k, q0, ldq, s0, z0, packed, n, wscale, bp, mp, ap0, ldy, y0, ldy);
+                        vla_q8_force_isa(level);
+                        vla_q8_gemm_zp(m, n0, n, k, q0, ldq, s0, z0, packed, n, wscale, bp, mp, ap1, ldy, y1, ldy);
+                        snprintf(what, sizeof what, "vla_q8_gemm_zp level %d m %ld n %ld k %ld variant %d", level, m, n,
+                                 k, variant);
+                        same_floats(what, y0, y1, m * ldy);
+                        free(z0), free(z1);
                         free(x), free(w), free(packed), free(q0), free(q1), free(s0), free(s1), free(wscale);
                         free(bias), free(mul), free(add), free(y0), free(y1);
                     }
@@ -522,6 +543,16 @@ static void test_activation_ties(int q8_best, int bf16_best) {
                 snprintf(what, sizeof what, "vla_q8_quantize ties level %d k %ld variant %d", level, k, variant);
                 same_bytes(what, q0, q1, (size_t)(m * ldq));
                 same_floats(what, s0, s1, m);
+                int32_t z0[3], z1[3];
+                memset(q0, 0x55, (size_t)(m * ldq)), memset(q1, 0x55, (size_t)(m * ldq));
+                vla_q8_force_isa(0);
+                vla_q8_quantize_zp(m, k, x, ldx, q0, ldq, s0, z0);
+                vla_q8_force_isa(level);
+                vla_q8_quantize_zp(m, k, x, ldx, q1, ldq, s1, z1);
+                snprintf(what, sizeof what, "vla_q8_quantize_zp ties level %d k %ld variant %d", level, k, variant);
+                same_bytes(what, q0, q1, (size_t)(m * ldq));
+                same_floats(what, s0, s1, m);
+                same_bytes(what, z0, z1, sizeof z0);
                 free(q0), free(q1);
             }
             for (int level = 1; level <= bf16_best; level++) {

@@ -128,6 +128,27 @@ void vla_q8_gemm(long m, long n0, long n1, long k, const int8_t *q, long ldq, co
                  long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
                  float *y, long ldy);
 
+/// int8 with zero-point (asymmetric, u8) activations (linear_i8 with flag bit 0, format 1.4); all paths
+/// bit-identical, the same weights and packing:
+///   Row i of x [m, k]:  lo = min(0, min_p x[i, p]),  hi = max(0, max_p x[i, p])  (NaN entries skipped);
+///   r = hi − lo;  inv = r > 0 ? 255 / r : 0;  s[i] = r / 255;
+///   z = round-half-even(min(max(−lo·inv, 0), 255))   (a NaN product, ∞·0, becomes 0);
+///   u[i, p] = round-half-even(min(max(x[i, p]·inv, −z), 255 − z)) + z ∈ [0, 255]   (a NaN product becomes −z);
+///   acc[i, j] = Σ_p (u[i, p] − z)·w[p, j] exactly in int32 (|acc| ≤ 255·127·k; callers keep k ≤ 65536);
+///   y[i, j] = fma(f32(acc[i, j]), s[i]·wscale[j], bias ? bias[j] : +0), then the epilogue.
+/// Storage: q[i, p] = u[i, p] − 128 as int8 and zc[i] = 128 − z (int32), so that the products keep the symmetric
+/// kernels' signed shape: acc = Σ_p q[i, p]·w[p, j] + zc[i]·Σ_p w[p, j] (the packed column sums). |q| ≤ 128 keeps
+/// vpmaddubsw's pair sums (AVX-512BW, AVX2) at ≤ 2·128·127 = 32512 < 32767: no saturation.
+/// Consequences: an all-zero row has s = 0, z = 0, y = bias; an all-negative row has z = 255; a NaN in x becomes
+/// u = 0; a row holding ±∞ (or whose hi − lo overflows) has r = ∞, inv = 0, s = ∞ and z = 0, so every u = 0,
+/// acc = 0 and y = NaN; a row whose r is below 255/FLT_MAX has inv = ∞ (harmless: |y − bias| ≤ 255·127·k·s·|wscale|).
+/// vla_q8_quantize_zp writes q (row stride ldq ≥ vla_q8_row_stride(k), zero padding written), s[0..m) and
+/// zc[0..m). vla_q8_gemm_zp is vla_q8_gemm with zc (NULL: the symmetric sums of vla_q8_gemm).
+void vla_q8_quantize_zp(long m, long k, const float *x, long ldx, int8_t *q, long ldq, float *s, int32_t *zc);
+void vla_q8_gemm_zp(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+                    const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                    const float *add, long ldadd, float *y, long ldy);
+
 /// bf16 (linear_bf16): x is rounded to bf16 (round half to even; NaN stays NaN), products of two bf16 are exact
 /// in f32 and accumulate in f32 starting from bias[j] (or +0), pair by pair in increasing p, the odd element of
 /// each pair first: acc = fma(x[2t+1], w[2t+1, j], acc); acc = fma(x[2t], w[2t, j], acc). An odd k is padded with
@@ -187,11 +208,15 @@ void vla_bf16_gemm(long m, long n0, long n1, long k, const uint16_t *xb, long ld
 int vla_q8_gemm_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const void *packed,
                     long n, const float *wscale, const float *bias, const float *mul, const float *add, long ldadd,
                     float *y, long ldy, int act, float param);
+/// vla_q8_gemm_act with zero-point activations (zc as vla_q8_gemm_zp; NULL: vla_q8_gemm_act).
+int vla_q8_gemm_zp_act(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+                       const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                       const float *add, long ldadd, float *y, long ldy, int act, float param);
 int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, long n,
                       const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
                       float param);
 
-/// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
+/// The paths the reduced-precision kernels use (the same for vla_q8_*_zp). int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
 /// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
 /// default where present: fewer instructions than SDOT, Docs/Deploying.md; single rows use SDOT), 2 = dot
 /// product (SDOT), 1 = Advanced SIMD (SMULL, SADALP), all exact; bf16 3 = BFMMLA (the default where
