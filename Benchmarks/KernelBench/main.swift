@@ -8,6 +8,9 @@
 //   vlac-kernel-bench q8 [--rows M] [--iterations N]    int8 products (vla_q8_gemm) of DINOv2-base's shapes,
 //                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
+//   vlac-kernel-bench attention [--iterations N] [--rounds N]  attention's two products for one DINOv2-base head
+//                                               (257 tokens, d 64), 1 thread: f32 (as the f32 attention op runs
+//                                               them) against bf16 products on the fallback and on AMX, interleaved
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 //   vlac-kernel-bench image [--iterations N] [--threads N]   the image contract on a 480×640 frame (224×224,
 //                                               lanczos3 + crop, and rtx pad): the TensorFlow-exact implementation
@@ -284,6 +287,64 @@ func reducedPrecision(int8: Bool) {
     print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
 }
 
+/// Attention's two products for one DINOv2-base head (tq = tk = 257, d = dv = 64), 1 thread, everything an op
+/// does per head except the softmax: f32 (pack Kᵀ, S = Q·Kᵀ, pack V, Y = P·V with the packed kernel, as the f32
+/// op) against the bf16 products (`vla_attn_bf16_scores` / `_values`, rounding and packing included) on path 0
+/// (the fallback of CPUs without AMX) and path 4 (AMX, where present). Each round times every variant (best of
+/// `--iterations`), in turn; medians over `--rounds`.
+func attentionProducts() {
+    let iterations = option("--iterations", 200), rounds = option("--rounds", 5)
+    let t = 257, d = 64, h = 12
+    var rng = ViTProgram.Random(state: 5)
+    let q = alignedBuffer(t * h * d) { _ in rng.next() }, k = alignedBuffer(t * h * d) { _ in rng.next() }
+    let v = alignedBuffer(t * h * d) { _ in rng.next() }
+    let p = alignedBuffer(t * t) { _ in abs(rng.next()) / Float(t) }, pc = alignedBuffer(t * t) { _ in Float(0) }
+    let s = alignedBuffer(t * t) { _ in Float(0) }, y = alignedBuffer(t * h * d) { _ in Float(0) }
+    let keys = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(d, t), alignment: 64)
+    let values = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(t, d), alignment: 64)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: vla_attn_bf16_scratch_bytes(t, t, d, d), alignment: 64)
+    defer {
+        for b in [q, k, v, p, pc, s, y] { b.deallocate() }
+        for b in [keys, values, scratch] { b.deallocate() }
+    }
+    let defaultPath = vla_bf16_isa()
+    defer { _ = vla_bf16_force_isa(defaultPath) }
+    let amx = vla_bf16_force_isa(99) == 4
+    let flops = 4 * Double(t * t * d)
+    var times: [String: [Double]] = [:]
+    let variants: [(String, () -> Void)] = [
+        ("f32", {
+            vla_f32_pack_transposed(d, t, k, h * d, keys)
+            vla_f32_gemm_packed(t, 0, t, d, q, h * d, keys, t, nil, s, t)
+            vla_f32_pack(t, d, v, h * d, values)
+            vla_f32_gemm_packed(t, 0, d, t, p, t, values, d, nil, y, h * d)
+        }),
+        ("bf16 fallback", {
+            _ = vla_bf16_force_isa(2)
+            vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
+            pc.update(from: p, count: t * t)
+            vla_attn_bf16_values(t, t, d, pc, t, v, h * d, scratch, y, h * d)
+        }),
+    ] + (amx ? [("bf16 AMX", {
+            _ = vla_bf16_force_isa(4)
+            vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
+            pc.update(from: p, count: t * t)
+            vla_attn_bf16_values(t, t, d, pc, t, v, h * d, scratch, y, h * d)
+        })] : [])
+    print("attention products, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")
+    for _ in 0..<rounds {
+        for (name, body) in variants {
+            body()
+            times[name, default: []].append(bestTime(iterations, body))
+        }
+    }
+    for (name, _) in variants {
+        let m = times[name]!.sorted()[rounds / 2]
+        let f32 = times["f32"]!.sorted()[rounds / 2]
+        print("  \(name): \(fmt(m * 1e6)) us median (\(fmt(flops / m * 1e-9)) GFLOP/s), f32 / this \(fmt(f32 / m, 2))x; rounds \(times[name]!.map { fmt($0 * 1e6) }.joined(separator: ", "))")
+    }
+}
+
 /// The image contract on a 480×640 noise frame: the old implementation and the new one (1 thread and
 /// `--threads`), median of `--iterations` frames each, interleaved so that load on the shared machine hits both.
 func imageContract() throws {
@@ -330,11 +391,12 @@ do {
     case "image": try imageContract()
     case "q8": reducedPrecision(int8: true)
     case "bf16": reducedPrecision(int8: false)
+    case "attention": attentionProducts()
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|image] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|attention|image] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M]")
     }
 } catch {
     print("error: \(error)")

@@ -42,7 +42,9 @@ struct Compile: ParsableCommand {
             blob; the frozen encoder, the hypernetwork and the policy's own weights stay fp32): fp32 (the \
             default), bf16 (weights bf16, activations rounded to bf16, f32 sums; AMX or AVX-512 on x86, \
             BFMMLA or Advanced SIMD on Arm) or int8 (weights int8 per output column, activations int8 per token \
-            at run time, exact int32 sums; AMX or AVX-512 VNNI on x86, SMMLA or SDOT on Arm). The compiler then \
+            at run time, exact int32 sums; AMX or AVX-512 VNNI on x86, SMMLA or SDOT on Arm); with bf16 and \
+            int8, attention's two products also take bf16 operands with f32 sums (AMX where the CPU has it, \
+            else the f32 kernel on bf16-rounded values). The compiler then \
             measures what it costs: the \
             backbone's output and each policy's raw action chunk against the fp32 program, on the built-in \
             test frame and on every image in --calibration DIR (PNG or PPM, preprocessed like camera frames), \

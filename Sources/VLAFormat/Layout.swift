@@ -22,9 +22,9 @@ public enum Layout {
     /// The major version this library reads and writes. A file with another major is refused.
     public static let majorVersion: UInt16 = 1
     /// The highest minor version this library writes. The writer writes the lowest minor that expresses the
-    /// document (``VLADocument/minimumMinorVersion``): 0 unless it uses a 1.1, 1.2 or 1.3 feature. Files with a higher
+    /// document (``VLADocument/minimumMinorVersion``): 0 unless it uses a 1.1, 1.2, 1.3 or 1.4 feature. Files with a higher
     /// minor are read (see the compatibility policy).
-    public static let minorVersion: UInt16 = 3
+    public static let minorVersion: UInt16 = 4
     /// The most rows (the summed axis K) of a `linear_i8` or `linear_bf16` weight: 127·127·131,072 < 2³¹, so an
     /// int32 accumulator cannot overflow (format 1.2).
     public static let maxReducedPrecisionDepth = 131_072
