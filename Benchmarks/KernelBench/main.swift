@@ -298,13 +298,13 @@ func attentionProducts() {
     var rng = ViTProgram.Random(state: 5)
     let q = alignedBuffer(t * h * d) { _ in rng.next() }, k = alignedBuffer(t * h * d) { _ in rng.next() }
     let v = alignedBuffer(t * h * d) { _ in rng.next() }
-    let p = alignedBuffer(t * t) { _ in abs(rng.next()) / Float(t) }, pc = alignedBuffer(t * t) { _ in Float(0) }
+    let p = alignedBuffer(t * t) { _ in abs(rng.next()) / Float(t) }
     let s = alignedBuffer(t * t) { _ in Float(0) }, y = alignedBuffer(t * h * d) { _ in Float(0) }
     let keys = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(d, t), alignment: 64)
     let values = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(t, d), alignment: 64)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: vla_attn_bf16_scratch_bytes(t, t, d, d), alignment: 64)
     defer {
-        for b in [q, k, v, p, pc, s, y] { b.deallocate() }
+        for b in [q, k, v, p, s, y] { b.deallocate() }
         for b in [keys, values, scratch] { b.deallocate() }
     }
     let defaultPath = vla_bf16_isa()
@@ -322,14 +322,12 @@ func attentionProducts() {
         ("bf16 fallback", {
             _ = vla_bf16_force_isa(2)
             vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
-            pc.update(from: p, count: t * t)
-            vla_attn_bf16_values(t, t, d, pc, t, v, h * d, scratch, y, h * d)
+            vla_attn_bf16_values(t, t, d, p, t, v, h * d, scratch, y, h * d)  // p: already bf16 after the first call
         }),
     ] + (amx ? [("bf16 AMX", {
             _ = vla_bf16_force_isa(4)
             vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
-            pc.update(from: p, count: t * t)
-            vla_attn_bf16_values(t, t, d, pc, t, v, h * d, scratch, y, h * d)
+            vla_attn_bf16_values(t, t, d, p, t, v, h * d, scratch, y, h * d)  // p: already bf16 after the first call
         })] : [])
     print("attention products, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")
     for _ in 0..<rounds {
