@@ -1627,9 +1627,20 @@ static inline float bf16_value(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
 // Rows [0, m) of x (k values, row stride ldx) rounded to bf16 values held in f32, into y (row stride ldy; y may
 // be x).
+// bf16_value without a branch (the NaN case a select), so that the compiler vectorizes the loop below.
+static inline float bf16_value_select(float x) {
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    const uint32_t rounded = (b + 0x7fffu + ((b >> 16) & 1)) & 0xffff0000u, quiet = (b | 0x00400000u) & 0xffff0000u;
+    const uint32_t out = (b & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
+    float f;
+    memcpy(&f, &out, 4);
+    return f;
+}
+
 static void attn_round_f32_portable(long m, long k, const float *x, long ldx, float *y, long ldy) {
     for (long i = 0; i < m; i++)
-        for (long p = 0; p < k; p++) y[i * ldy + p] = bf16_value(x[i * ldx + p]);
+        for (long p = 0; p < k; p++) y[i * ldy + p] = bf16_value_select(x[i * ldx + p]);
 }
 
 #if defined(__x86_64__)
