@@ -8,9 +8,9 @@
 //   vlac-kernel-bench q8 [--rows M] [--iterations N]    int8 products (vla_q8_gemm) of DINOv2-base's shapes,
 //                                               every path (AMX included), GFLOP/s and ratio to the fp32 peak (1 thread)
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
-//   vlac-kernel-bench attention [--iterations N] [--rounds N]  attention's two products for one DINOv2-base head
-//                                               (257 tokens, d 64), 1 thread: f32 (as the f32 attention op runs
-//                                               them) against bf16 products on the fallback and on AMX, interleaved
+//   vlac-kernel-bench attention [--iterations N] [--rounds N]  one DINOv2-base attention head (257 tokens, d 64),
+//                                               1 thread: f32 (as the f32 attention op runs it) against bf16
+//                                               products on the fallback and on AMX, with and without the softmax
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 //   vlac-kernel-bench image [--iterations N] [--threads N]   the image contract on a 480×640 frame (224×224,
 //                                               lanczos3 + crop, and rtx pad): the TensorFlow-exact implementation
@@ -287,59 +287,68 @@ func reducedPrecision(int8: Bool) {
     print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
 }
 
-/// Attention's two products for one DINOv2-base head (tq = tk = 257, d = dv = 64), 1 thread, everything an op
-/// does per head except the softmax: f32 (pack Kᵀ, S = Q·Kᵀ, pack V, Y = P·V with the packed kernel, as the f32
-/// op) against the bf16 products (`vla_attn_bf16_scores` / `_values`, rounding and packing included) on path 0
-/// (the fallback of CPUs without AMX) and path 4 (AMX, where present). Each round times every variant (best of
-/// `--iterations`), in turn; medians over `--rounds`.
+/// One head of DINOv2-base's attention (tq = tk = 257, d = dv = 64), 1 thread, as the op runs it per task: f32
+/// (pack Kᵀ, S = Q·Kᵀ with the packed kernel, each row's scale and softmax with vla_attention_row, pack V, Y = P·V)
+/// against bf16 products (`vla_attn_bf16_scores`, the same rows, `vla_attn_bf16_values`) on path 0 (the fallback
+/// of CPUs without AMX: each row rounded after its softmax) and path 4 (AMX, where present); and the products
+/// alone (the rows' softmax left out). Each round times every variant (best of `--iterations`), in turn; medians
+/// over `--rounds`.
 func attentionProducts() {
     let iterations = option("--iterations", 200), rounds = option("--rounds", 5)
     let t = 257, d = 64, h = 12
+    let scale: Float = 0.125
     var rng = ViTProgram.Random(state: 5)
     let q = alignedBuffer(t * h * d) { _ in rng.next() }, k = alignedBuffer(t * h * d) { _ in rng.next() }
     let v = alignedBuffer(t * h * d) { _ in rng.next() }
-    let p = alignedBuffer(t * t) { _ in abs(rng.next()) / Float(t) }
     let s = alignedBuffer(t * t) { _ in Float(0) }, y = alignedBuffer(t * h * d) { _ in Float(0) }
     let keys = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(d, t), alignment: 64)
     let values = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(t, d), alignment: 64)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: vla_attn_bf16_scratch_bytes(t, t, d, d), alignment: 64)
     defer {
-        for b in [q, k, v, p, s, y] { b.deallocate() }
+        for b in [q, k, v, s, y] { b.deallocate() }
         for b in [keys, values, scratch] { b.deallocate() }
     }
     let defaultPath = vla_bf16_isa()
     defer { _ = vla_bf16_force_isa(defaultPath) }
     let amx = vla_bf16_force_isa(99) == 4
-    let flops = 4 * Double(t * t * d)
+    func rows(round: Bool) {
+        for i in 0..<t {
+            _ = vla_attention_row(s + i * t, t, scale, nil, nil)
+            if round { vla_attn_bf16_round_rows(1, t, s + i * t, t) }
+        }
+    }
+    func f32(softmax: Bool) {
+        vla_f32_pack_transposed(d, t, k, h * d, keys)
+        vla_f32_gemm_packed(t, 0, t, d, q, h * d, keys, t, nil, s, t)
+        if softmax { rows(round: false) }
+        vla_f32_pack(t, d, v, h * d, values)
+        vla_f32_gemm_packed(t, 0, d, t, s, t, values, d, nil, y, h * d)
+    }
+    func bf16(path: Int32, softmax: Bool) {
+        _ = vla_bf16_force_isa(path)
+        vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
+        let round = softmax && path != 4
+        if softmax { rows(round: round) }
+        vla_attn_bf16_values(t, t, d, s, t, round ? 1 : 0, v, h * d, scratch, y, h * d)
+    }
+    var variants: [(String, () -> Void)] = [
+        ("f32 head", { f32(softmax: true) }), ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
+    ]
+    if amx { variants.append(("bf16 AMX head", { bf16(path: 4, softmax: true) })) }
+    variants += [("f32 products", { f32(softmax: false) }), ("bf16 fallback products", { bf16(path: 2, softmax: false) })]
+    if amx { variants.append(("bf16 AMX products", { bf16(path: 4, softmax: false) })) }
+    print("attention, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")
     var times: [String: [Double]] = [:]
-    let variants: [(String, () -> Void)] = [
-        ("f32", {
-            vla_f32_pack_transposed(d, t, k, h * d, keys)
-            vla_f32_gemm_packed(t, 0, t, d, q, h * d, keys, t, nil, s, t)
-            vla_f32_pack(t, d, v, h * d, values)
-            vla_f32_gemm_packed(t, 0, d, t, p, t, values, d, nil, y, h * d)
-        }),
-        ("bf16 fallback", {
-            _ = vla_bf16_force_isa(2)
-            vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
-            vla_attn_bf16_values(t, t, d, p, t, v, h * d, scratch, y, h * d)  // p: already bf16 after the first call
-        }),
-    ] + (amx ? [("bf16 AMX", {
-            _ = vla_bf16_force_isa(4)
-            vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
-            vla_attn_bf16_values(t, t, d, p, t, v, h * d, scratch, y, h * d)  // p: already bf16 after the first call
-        })] : [])
-    print("attention products, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")
     for _ in 0..<rounds {
         for (name, body) in variants {
             body()
             times[name, default: []].append(bestTime(iterations, body))
         }
     }
+    let median = { (name: String) in times[name]!.sorted()[rounds / 2] }
     for (name, _) in variants {
-        let m = times[name]!.sorted()[rounds / 2]
-        let f32 = times["f32"]!.sorted()[rounds / 2]
-        print("  \(name): \(fmt(m * 1e6)) us median (\(fmt(flops / m * 1e-9)) GFLOP/s), f32 / this \(fmt(f32 / m, 2))x; rounds \(times[name]!.map { fmt($0 * 1e6) }.joined(separator: ", "))")
+        let base = name.hasSuffix("head") ? "f32 head" : "f32 products"
+        print("  \(name): \(fmt(median(name) * 1e6)) us median, f32 / this \(fmt(median(base) / median(name), 2))x; rounds \(times[name]!.map { fmt($0 * 1e6) }.joined(separator: ", "))")
     }
 }
 

@@ -1847,8 +1847,10 @@ void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, co
     vla_f32_gemm_packed(tq, 0, tk, d, qf, d, packed, tk, NULL, s, lds);
 }
 
-void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, const float *v, long ldv, void *scratch,
-                          float *y, long ldy) {
+void vla_attn_bf16_round_rows(long m, long n, float *x, long ldx) { attn_round_f32(m, n, x, ldx, x, ldx); }
+
+void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_bf16, const float *v, long ldv,
+                          void *scratch, float *y, long ldy) {
     if (tq <= 0 || dv <= 0) return;
     char *base = scratch;
 #if defined(__x86_64__)
@@ -1872,6 +1874,6 @@ void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, const f
         vla_f32_pack(tk, dv, v, ldv, packed);
         attn_round_f32(1, (long)(vla_f32_packed_bytes(tk, dv) / 4), packed, 0, packed, 0);
     }
-    attn_round_f32(tq, tk, p, ldp, p, ldp);
+    if (!p_bf16) attn_round_f32(tq, tk, p, ldp, p, ldp);
     vla_f32_gemm_packed(tq, 0, dv, tk, p, ldp, packed, dv, NULL, y, ldy);
 }

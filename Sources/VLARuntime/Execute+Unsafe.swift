@@ -304,25 +304,30 @@ extension Interpreter {
         let scores = unsafe c.scratch + thread * c.perThread
         let work = unsafe UnsafeMutableRawPointer(scores + AttentionStep.scoresFloats(tq: tq, tk: tk))
         unsafe vla_attn_bf16_scores(tq, tk, d, q, h * d, k, h * d, work, scores, tk)
-        unsafe attentionRows(s, scores: scores, batch: b, head: head)
-        unsafe vla_attn_bf16_values(tq, tk, dv, scores, tk, v, h * dv, work, y, h * dv)
+        // The fallback (path 0) reads p as bf16 values in f32: each row is rounded right after its softmax, in L1.
+        let roundRows = vla_attn_bf16_path() == 0
+        unsafe attentionRows(s, scores: scores, batch: b, head: head, roundRows: roundRows)
+        unsafe vla_attn_bf16_values(tq, tk, dv, scores, tk, roundRows ? 1 : 0, v, h * dv, work, y, h * dv)
     }
 
     /// Each row of one head's scores: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (one pass in C
     /// where the CPU has a fast path, the same bits as the Swift below).
-    static func attentionRows(_ s: AttentionStep, scores: FloatPointer, batch b: Int, head: Int) {
+    /// With `roundRows`, each row is then rounded to bf16 values in place (vla_attn_bf16_round_rows).
+    static func attentionRows(_ s: AttentionStep, scores: FloatPointer, batch b: Int, head: Int, roundRows: Bool = false) {
         let tq = unsafe s.tq, tk = unsafe s.tk, scale = unsafe s.scale
         for i in 0..<tq {
             let row = unsafe scores + i * tk
             let brow = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
             let mrow = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
-            if unsafe vla_attention_row(row, tk, scale, brow, mrow) != 0 { continue }
-            if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
-            if let brow = unsafe brow { unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk) }
-            if let mrow = unsafe mrow {
-                for j in 0..<tk where unsafe mrow[j] == 0 { unsafe row[j] = -Float.greatestFiniteMagnitude }
+            if unsafe vla_attention_row(row, tk, scale, brow, mrow) == 0 {
+                if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
+                if let brow = unsafe brow { unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk) }
+                if let mrow = unsafe mrow {
+                    for j in 0..<tk where unsafe mrow[j] == 0 { unsafe row[j] = -Float.greatestFiniteMagnitude }
+                }
+                unsafe Kernels.softmaxRow(row, row, n: tk)
             }
-            unsafe Kernels.softmaxRow(row, row, n: tk)
+            if roundRows { unsafe vla_attn_bf16_round_rows(1, tk, row, tk) }
         }
     }
 }

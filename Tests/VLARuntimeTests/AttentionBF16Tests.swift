@@ -51,7 +51,13 @@ extension QuantKernelTests {
         var s = [Float](repeating: .nan, count: tq * tk), y = [Float](repeating: .nan, count: tq * dv)
         vla_attn_bf16_scores(tq, tk, d, q, ldq, k, ldk, scratch, &s, tk)
         var pc = p
-        vla_attn_bf16_values(tq, tk, dv, &pc, tk, v, ldv, scratch, &y, dv)
+        vla_attn_bf16_values(tq, tk, dv, &pc, tk, 0, v, ldv, scratch, &y, dv)
+        // Rounded first (vla_attn_bf16_round_rows) and promised: the same y.
+        var pr = p, y2 = [Float](repeating: .nan, count: tq * dv)
+        vla_attn_bf16_round_rows(tq, tk, &pr, tk)
+        vla_attn_bf16_values(tq, tk, dv, &pr, tk, 1, v, ldv, scratch, &y2, dv)
+        #expect(y2.map { $0.bitPattern } == y.map { $0.bitPattern }, "p rounded beforehand gives other values")
+        #expect(pr.map { $0.bitPattern } == p.map { AttentionBF16Fixture.bf16($0).bitPattern }, "vla_attn_bf16_round_rows")
         return (s, y)
     }
 
@@ -100,6 +106,26 @@ extension QuantKernelTests {
                 #expect(badS.isEmpty, "\(c.name) path \(path): scores \(badS.prefix(3).map { (out.s[$0], sRef[$0]) })")
                 let badY = out.y.indices.filter { !(abs(Double(out.y[$0]) - c.y[$0]) <= c.yTol[$0]) }
                 #expect(badY.isEmpty, "\(c.name) path \(path): y \(badY.prefix(3).map { (out.y[$0], c.y[$0]) })")
+            }
+        }
+    }
+
+    /// The op through the interpreter on each path, forced (the fallback rounds each row of p after its softmax):
+    /// within the float64 references' tolerances.
+    @Test func attentionBF16OpOnEveryPath() throws {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        for path in Self.attentionPaths() {
+            _ = vla_bf16_force_isa(path)
+            for c in fixture.cases where c.kind == "op" {
+                let (doc, inputs, y) = try AttentionBF16OpTests.document(c)
+                let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 2))
+                for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+                try interpreter.run(0)
+                let out = try interpreter.floats(y)
+                let bad = out.indices.filter { !(abs(Double(out[$0]) - c.y[$0]) <= c.yTol[$0]) }
+                #expect(bad.isEmpty, "\(c.name) path \(path): \(bad.count) outside")
             }
         }
     }

@@ -207,9 +207,14 @@ size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv);
 void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk,
                           void *scratch, float *s, long lds);
 /// y [tq, dv] (row stride ldy) from p [tq, tk] (row stride ldp) and v [tk, dv] (row stride ldv). p's values
-/// afterwards are unspecified (path 0 rounds them in place). Allocates nothing.
-void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, const float *v, long ldv, void *scratch,
-                          float *y, long ldy);
+/// afterwards are unspecified (path 0 rounds them in place). p_bf16 nonzero promises that p already holds bf16
+/// values (rounded with vla_attn_bf16_round_rows, for example each row right after its softmax, while it is in
+/// cache): path 0 then does not round p again. Allocates nothing.
+void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_bf16, const float *v, long ldv,
+                          void *scratch, float *y, long ldy);
+/// Rows [0, m) of x (n values, row stride ldx) rounded in place to bf16 values held in f32 (half to even, NaN
+/// kept): what path 0 of vla_attn_bf16_values does to p. The same bits on every level.
+void vla_attn_bf16_round_rows(long m, long n, float *x, long ldx);
 
 /// The paths the reduced-precision kernels use. int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
 /// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
