@@ -234,6 +234,20 @@ extension QuantKernelTests {
         }
     }
 
+    /// The bf16 products' scratch counts against the scratch limit: a limit that holds the scores but not the
+    /// products' blocks refuses the op when the interpreter is prepared.
+    @Test func scratchOverTheLimitIsRefused() throws {
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        let c = try #require(fixture.cases.first { $0.kind == "op" && $0.name == "plain" })
+        let (doc, _, _) = try Self.document(c)
+        var options = RuntimeOptions(threads: 1)
+        options.limits.maxScratchBytes = 4 * (c.tq * c.tk + 600)
+        let error = try #require(throws: RuntimeError.self) { try Interpreter(document: doc, options: options) }
+        #expect(error.code == .limitExceeded && error.message.contains("scratch limit"), "\(error)")
+        options.limits.maxScratchBytes = 1 << 24
+        _ = try Interpreter(document: doc, options: options)
+    }
+
     @Test(arguments: [1, 2])
     func runAllocatesNothing(threads: Int) throws {
         let fixture = try AttentionBF16Fixture.loaded.get()
