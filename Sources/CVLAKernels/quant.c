@@ -1623,7 +1623,6 @@ int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long
 // this is the reference order (one fma chain per output, increasing index) at the f32 kernel's speed.
 
 static inline size_t attn_al64(size_t b) { return (b + 63) / 64 * 64; }
-static inline float bf16_value(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
 // Rows [0, m) of x (k values, row stride ldx) rounded to bf16 values held in f32, into y (row stride ldy; y may
 // be x).
@@ -1671,7 +1670,7 @@ __attribute__((target("avx2"))) static void attn_round_f32_256(long m, long k, c
             const __m256i nanr = _mm256_and_si256(_mm256_or_si256(b, _mm256_set1_epi32(0x00400000)), _mm256_set1_epi32((int)0xffff0000u));
             _mm256_storeu_si256((__m256i *)(yr + p), _mm256_blendv_epi8(r, nanr, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))));
         }
-        for (; p < k; p++) yr[p] = bf16_value(xr[p]);
+        for (; p < k; p++) yr[p] = bf16_value_select(xr[p]);
     }
 }
 #endif
