@@ -11,6 +11,9 @@
 //                                               --zero-point each path also runs vla_q8_gemm_zp (zero-point
 //                                               activations, format 1.4) right after, and its quantization is timed
 //   vlac-kernel-bench bf16 [--rows M] [--iterations N]  the same for the bf16 products (vla_bf16_gemm)
+//   vlac-kernel-bench attention [--iterations N] [--rounds N]  one DINOv2-base attention head (257 tokens, d 64),
+//                                               1 thread: f32 (as the f32 attention op runs it) against bf16
+//                                               products on the fallback and on AMX, with and without the softmax
 //   vlac-kernel-bench sha256                    SHA-256 MB/s, SHA extensions and portable Swift
 //   vlac-kernel-bench elementwise [--rounds N] [--iterations N]   gelu_erf and gelu_tanh on [257, 3072] and softmax
 //                                               on 12·257 rows of 257 (DINOv2-base's shapes), ns per element on every
@@ -304,6 +307,71 @@ func reducedPrecision(int8: Bool) {
     print("  fp32 FMA peak after the products: \(fmt(peak(threads: 1))) GFLOP/s")
 }
 
+/// One head of DINOv2-base's attention (tq = tk = 257, d = dv = 64), 1 thread, as the op runs it per task: f32
+/// (pack Kᵀ, S = Q·Kᵀ with the packed kernel, each row's scale and softmax with vla_attention_row, pack V, Y = P·V)
+/// against bf16 products (`vla_attn_bf16_scores`, the same rows, `vla_attn_bf16_values`) on path 0 (the fallback
+/// of CPUs without AMX: each row rounded after its softmax) and path 4 (AMX, where present); and the products
+/// alone (the rows' softmax left out). Each round times every variant (best of `--iterations`), in turn; medians
+/// over `--rounds`.
+func attentionProducts() {
+    let iterations = option("--iterations", 200), rounds = option("--rounds", 5)
+    let t = 257, d = 64, h = 12
+    let scale: Float = 0.125
+    var rng = ViTProgram.Random(state: 5)
+    let q = alignedBuffer(t * h * d) { _ in rng.next() }, k = alignedBuffer(t * h * d) { _ in rng.next() }
+    let v = alignedBuffer(t * h * d) { _ in rng.next() }
+    let s = alignedBuffer(t * t) { _ in Float(0) }, y = alignedBuffer(t * h * d) { _ in Float(0) }
+    let keys = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(d, t), alignment: 64)
+    let values = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(t, d), alignment: 64)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: vla_attn_bf16_scratch_bytes(t, t, d, d), alignment: 64)
+    defer {
+        for b in [q, k, v, s, y] { b.deallocate() }
+        for b in [keys, values, scratch] { b.deallocate() }
+    }
+    let defaultPath = vla_bf16_isa()
+    defer { _ = vla_bf16_force_isa(defaultPath) }
+    let amx = vla_bf16_force_isa(99) == 4
+    func rows(round: Bool) {
+        for i in 0..<t {
+            _ = vla_attention_row(s + i * t, t, scale, nil, nil)
+            if round { vla_attn_bf16_round_rows(1, t, s + i * t, t) }
+        }
+    }
+    func f32(softmax: Bool) {
+        vla_f32_pack_transposed(d, t, k, h * d, keys)
+        vla_f32_gemm_packed(t, 0, t, d, q, h * d, keys, t, nil, s, t)
+        if softmax { rows(round: false) }
+        vla_f32_pack(t, d, v, h * d, values)
+        vla_f32_gemm_packed(t, 0, d, t, s, t, values, d, nil, y, h * d)
+    }
+    func bf16(path: Int32, softmax: Bool) {
+        _ = vla_bf16_force_isa(path)
+        vla_attn_bf16_scores(t, t, d, q, h * d, k, h * d, scratch, s, t)
+        let round = softmax && path != 4
+        if softmax { rows(round: round) }
+        vla_attn_bf16_values(t, t, d, s, t, round ? 1 : 0, v, h * d, scratch, y, h * d)
+    }
+    var variants: [(String, () -> Void)] = [
+        ("f32 head", { f32(softmax: true) }), ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
+    ]
+    if amx { variants.append(("bf16 AMX head", { bf16(path: 4, softmax: true) })) }
+    variants += [("f32 products", { f32(softmax: false) }), ("bf16 fallback products", { bf16(path: 2, softmax: false) })]
+    if amx { variants.append(("bf16 AMX products", { bf16(path: 4, softmax: false) })) }
+    print("attention, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")
+    var times: [String: [Double]] = [:]
+    for _ in 0..<rounds {
+        for (name, body) in variants {
+            body()
+            times[name, default: []].append(bestTime(iterations, body))
+        }
+    }
+    let median = { (name: String) in times[name]!.sorted()[rounds / 2] }
+    for (name, _) in variants {
+        let base = name.hasSuffix("head") ? "f32 head" : "f32 products"
+        print("  \(name): \(fmt(median(name) * 1e6)) us median, f32 / this \(fmt(median(base) / median(name), 2))x; rounds \(times[name]!.map { fmt($0 * 1e6) }.joined(separator: ", "))")
+    }
+}
+
 /// The image contract on a 480×640 noise frame: the old implementation and the new one (1 thread and
 /// `--threads`), median of `--iterations` frames each, interleaved so that load on the shared machine hits both.
 func imageContract() throws {
@@ -402,11 +470,12 @@ do {
     case "elementwise": try elementwise()
     case "q8": reducedPrecision(int8: true)
     case "bf16": reducedPrecision(int8: false)
+    case "attention": attentionProducts()
     case "peak":
         let t = option("--threads", 1)
         print("fp32 FMA peak, \(t) thread(s), \(String(cString: vla_bench_peak_isa())): \(fmt(peak(threads: t))) GFLOP/s")
     default:
-        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|image|elementwise] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M] [--rounds N]")
+        print("usage: vlac-kernel-bench [dinov2|serve|crossover|peak|sha256|q8|bf16|attention|image|elementwise] [--threads N] [--iterations N] [--warmup N] [--peak GFLOPS] [--rows M] [--rounds N]")
     }
 } catch {
     print("error: \(error)")

@@ -1056,6 +1056,8 @@ typedef struct {
     long ldy;
     int act;      // 0, or vla_unary's function applied last (vla_q8_gemm_act)
     float param;  // its parameter
+    int direct;   // bf16 without bias, mul, add and act (attention's products): blocks 32 columns wide store their
+                  // tiles straight into y (the same sums, no copy through the block buffer)
 } amx_epi;
 
 // The block at rows [i, i + rows) and columns [j, j + cols) from its sums (int32 or f32, [tile][16][16]):
@@ -1105,7 +1107,8 @@ typedef struct {
 // (brow, a padded row read with stride 0).
 AMX_INLINE void amx_block(const int BF, const int MR2, const int NR2, long chunks, long full, const uint8_t *a,
                           long lda, const uint8_t *w0, const uint8_t *w1, const uint8_t *tail0, const uint8_t *tail1,
-                          const float *brow, void *acc, const amx_pending *pend, const amx_epi *e) {
+                          const float *brow, void *acc, const amx_pending *pend, const amx_epi *e, float *out,
+                          long ldo) {
     const long per = pend->rows > 0 ? (pend->rows + chunks - 1) / chunks : 0;
     if (BF) {
         _tile_loadd(0, brow, 0);
@@ -1144,6 +1147,13 @@ AMX_INLINE void amx_block(const int BF, const int MR2, const int NR2, long chunk
             const long r0 = c * per, r1 = min_l(pend->rows, r0 + per);
             if (r0 < r1) amx_epilogue(BF, pend->acc, pend->i, pend->j, r0, r1, pend->cols, e);
         }
+    }
+    if (out) {  // direct (NR2: a block 32 columns wide), row stride ldo floats
+        _tile_stored(0, out, ldo * 4);
+        _tile_stored(1, out + 16, ldo * 4);
+        if (MR2) _tile_stored(2, out + 16 * ldo, ldo * 4);
+        if (MR2) _tile_stored(3, out + 16 * ldo + 16, ldo * 4);
+        return;
     }
     _tile_stored(0, acc, 64);
     if (NR2) _tile_stored(1, (char *)acc + 1024, 64);
@@ -1188,8 +1198,14 @@ AMX_INLINE void amx_gemm(const int BF, long m, long n0, long n1, const uint8_t *
                 _mm_prefetch((const char *)(e->y + (i + r) * e->ldy + j + cols - 1), _MM_HINT_T1);
             }
             const uint8_t *ai = a + i * lda;
+            if (BF && e->direct && cols == 32) {
+                float *out = e->y + i * e->ldy + j;
+                if (r1) amx_block(1, 1, 1, chunks, full, ai, lda, w0, w1, tails[0], tails[1], brow, acc[cur], &pend, e, out, e->ldy);
+                else amx_block(1, 0, 1, chunks, full, ai, lda, w0, w1, tails[0], tails[1], brow, acc[cur], &pend, e, out, e->ldy);
+                continue;
+            }
 #define AMX_BLOCK(MR2, NR2) \
-    amx_block(BF, MR2, NR2, chunks, full, ai, lda, w0, w1, tails[0], tails[1], brow, acc[cur], &pend, e)
+    amx_block(BF, MR2, NR2, chunks, full, ai, lda, w0, w1, tails[0], tails[1], brow, acc[cur], &pend, e, NULL, 0)
             if (r1 && nr2) AMX_BLOCK(1, 1);
             else if (r1) AMX_BLOCK(1, 0);
             else if (nr2) AMX_BLOCK(0, 1);
@@ -1212,7 +1228,7 @@ AMX_FN static void q8_gemm_amx(long m, long n0, long n1, long k, const int8_t *q
                                const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
                                float param) {
     const long groups = ceil_to(k, 4) / 4;
-    const amx_epi e = {s, wscale, bias, mul, add, zc, q8_colsum(packed, k, n), ldadd, y, ldy, act, param};
+    const amx_epi e = {s, wscale, bias, mul, add, zc, q8_colsum(packed, k, n), ldadd, y, ldy, act, param, 0};
     amx_gemm(0, m, n0, n1, (const uint8_t *)q, ldq, packed, groups * 64, groups, &e);
 }
 
@@ -1220,9 +1236,17 @@ AMX_FN static void bf16_gemm_amx(long m, long n0, long n1, long k, const uint16_
                                  long n, const float *bias, const float *mul, const float *add, long ldadd, float *y,
                                  long ldy, int act, float param) {
     const long pairs = ceil_to(k, 2) / 2;
-    const amx_epi e = {NULL, NULL, bias, mul, add, NULL, NULL, ldadd, y, ldy, act, param};
+    const amx_epi e = {NULL, NULL, bias, mul, add, NULL, NULL, ldadd, y, ldy, act, param, 0};
     (void)n;
     amx_gemm(1, m, n0, n1, (const uint8_t *)xb, ldxb * 2, packed, pairs * 64, pairs, &e);
+}
+
+// Attention's products on AMX: no bias, mul, add or activation, so full-width blocks store straight into y.
+AMX_FN static void attn_gemm_amx(long m, long n1, long k, const uint16_t *xb, long ldxb, const void *packed, float *y,
+                                 long ldy) {
+    const long pairs = ceil_to(k, 2) / 2;
+    const amx_epi e = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, y, ldy, 0, 0, 1};
+    amx_gemm(1, m, 0, n1, (const uint8_t *)xb, ldxb * 2, packed, pairs * 64, pairs, &e);
 }
 
 #elif defined(__aarch64__)
@@ -1835,4 +1859,267 @@ int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long
     vla_bf16_gemm(m, n0, n1, k, xb, ldxb, packed, n, bias, mul, add, ldadd, y, ldy);
     (void)act, (void)param;
     return 0;
+}
+
+// MARK: attention's two products in bf16 (attention flag bit 2; include/vla_kernels.h)
+//
+// Path 4 (AMX, where vla_bf16_isa() is 4): q, k, p and v are rounded to bf16 (the rounding of vla_bf16_round),
+// k̃ᵀ and ṽ are packed into the tiles' pair layout (vla_bf16_pack's), and both products run on
+// bf16_gemm_amx (no bias: the sums start at +0). Path 0 (everywhere else): the operands are rounded to bf16
+// values held in f32 and the products run on vla_f32_gemm_packed; a bf16·bf16 product is exact in f32, so
+// this is the reference order (one fma chain per output, increasing index) at the f32 kernel's speed.
+
+static inline size_t attn_al64(size_t b) { return (b + 63) / 64 * 64; }
+
+// Rows [0, m) of x (k values, row stride ldx) rounded to bf16 values held in f32, into y (row stride ldy; y may
+// be x).
+// bf16_value without a branch (the NaN case a select), so that the compiler vectorizes the loop below.
+static inline float bf16_value_select(float x) {
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    const uint32_t rounded = (b + 0x7fffu + ((b >> 16) & 1)) & 0xffff0000u, quiet = (b | 0x00400000u) & 0xffff0000u;
+    const uint32_t out = (b & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
+    float f;
+    memcpy(&f, &out, 4);
+    return f;
+}
+
+static void attn_round_f32_portable(long m, long k, const float *x, long ldx, float *y, long ldy) {
+    for (long i = 0; i < m; i++)
+        for (long p = 0; p < k; p++) y[i * ldy + p] = bf16_value_select(x[i * ldx + p]);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void attn_round_f32_512(long m, long k, const float *x, long ldx, float *y,
+                                                                 long ldy) {
+    const __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        float *yr = y + i * ldy;
+        long p = 0;
+        for (; p + 16 <= k; p += 16) _mm512_storeu_si512(yr + p, _mm512_slli_epi32(bf16_round16(_mm512_loadu_ps(xr + p)), 16));
+        if (p < k) _mm512_mask_storeu_epi32(yr + p, tail, _mm512_slli_epi32(bf16_round16(_mm512_maskz_loadu_ps(tail, xr + p)), 16));
+    }
+}
+
+__attribute__((target("avx2"))) static void attn_round_f32_256(long m, long k, const float *x, long ldx, float *y,
+                                                               long ldy) {
+    for (long i = 0; i < m; i++) {
+        const float *xr = x + i * ldx;
+        float *yr = y + i * ldy;
+        long p = 0;
+        for (; p + 8 <= k; p += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + p);
+            const __m256i b = _mm256_castps_si256(v);
+            const __m256i r = _mm256_and_si256(
+                _mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1))),
+                _mm256_set1_epi32((int)0xffff0000u));
+            const __m256i nanr = _mm256_and_si256(_mm256_or_si256(b, _mm256_set1_epi32(0x00400000)), _mm256_set1_epi32((int)0xffff0000u));
+            _mm256_storeu_si256((__m256i *)(yr + p), _mm256_blendv_epi8(r, nanr, _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))));
+        }
+        for (; p < k; p++) yr[p] = bf16_value_select(xr[p]);
+    }
+}
+#endif
+
+// The rounding above on the level of vla_f32_gemm_packed (vla_kernels_isa): the same bits on every level.
+static void attn_round_f32(long m, long k, const float *x, long ldx, float *y, long ldy) {
+    if (m <= 0 || k <= 0) return;
+    switch (vla_kernels_isa()) {
+#if defined(__x86_64__)
+    case 2: attn_round_f32_512(m, k, x, ldx, y, ldy); return;
+    case 1: attn_round_f32_256(m, k, x, ldx, y, ldy); return;
+#endif
+    default: attn_round_f32_portable(m, k, x, ldx, y, ldy); return;
+    }
+}
+
+int vla_attn_bf16_path(void) {
+#if defined(__x86_64__)
+    return vla_bf16_isa() == 4 ? 4 : 0;
+#else
+    return 0;
+#endif
+}
+
+// Scratch of each path and phase, every block 64-byte aligned (the larger of the two paths, so a path forced
+// in tests fits too):
+//   path 0, scores: q̃ f32 [tq, d], then k̃ᵀ packed f32;                          values: ṽ packed f32
+//   path 4, scores: q̃ bf16 [tq, rs(d)], k̃ bf16 [tk, rs(d)], then k̃ᵀ packed bf16;  values: p̃ bf16 [tq, rs(tk)],
+//                   then ṽ packed bf16
+size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv) {
+    const size_t f0 = attn_al64((size_t)(tq * d) * 4) + attn_al64(vla_f32_packed_bytes(d, tk));
+    const size_t f1 = attn_al64(vla_f32_packed_bytes(tk, dv));
+    const long rd = vla_bf16_row_stride(d), rk = vla_bf16_row_stride(tk);
+    const size_t a0 = attn_al64((size_t)(tq * rd) * 2) + attn_al64((size_t)(tk * rd) * 2) + attn_al64(vla_bf16_packed_bytes(d, tk));
+    const size_t a1 = attn_al64((size_t)(tq * rk) * 2) + attn_al64(vla_bf16_packed_bytes(tk, dv));
+    size_t most = f0 > f1 ? f0 : f1;
+    most = a0 > most ? a0 : most;
+    return a1 > most ? a1 : most;
+}
+
+#if defined(__x86_64__)
+typedef uint32_t attn_u32 __attribute__((may_alias));
+
+// Gathers go through int32 indices c·ldk + p (c < 16): row strides up to 2^26 floats take this path.
+static inline int attn_gather_ok(long ld) { return ld > 0 && ld <= (1L << 26); }
+
+__attribute__((target("avx512f"), always_inline)) static inline __m512i attn_key_index(long ldk) {
+    return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int)ldk));
+}
+
+// k̃ᵀ packed as vla_f32_pack_transposed packs kᵀ, each value rounded to bf16 (held in f32): per panel of 16 keys
+// and per p < d, one gather of k[j0 + c, p] (keys past tk read as zero).
+__attribute__((target("avx512f"))) static void attn_pack_keys_f32_512(long d, long tk, const float *k, long ldk,
+                                                                    float *packed) {
+    const __m512i idx = attn_key_index(ldk);
+    for (long q = 0; q < ceil_to(tk, 16) / 16; q++) {
+        const long cols = min_l(16, tk - q * 16);
+        const __mmask16 mk = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        const float *base = k + q * 16 * ldk;
+        float *panel = packed + q * d * 16;
+        for (long p = 0; p < d; p++) {
+            const __m512 x = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + p, 4);
+            _mm512_storeu_si512(panel + p * 16, _mm512_slli_epi32(bf16_round16(x), 16));
+        }
+    }
+}
+
+// ṽ packed as vla_f32_pack packs v, each value rounded to bf16 (held in f32).
+__attribute__((target("avx512f"))) static void attn_pack_values_f32_512(long tk, long dv, const float *v, long ldv,
+                                                                      float *packed) {
+    for (long q = 0; q < ceil_to(dv, 16) / 16; q++) {
+        const long n0 = q * 16, cols = min_l(16, dv - n0);
+        const __mmask16 mk = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        float *panel = packed + q * tk * 16;
+        for (long p = 0; p < tk; p++)
+            _mm512_storeu_si512(panel + p * 16, _mm512_slli_epi32(bf16_round16(_mm512_maskz_loadu_ps(mk, v + p * ldv + n0)), 16));
+    }
+}
+
+// k̃ᵀ in vla_bf16_pack's layout straight from k: line t of panel q holds (k̃[j, 2t], k̃[j, 2t+1]) at column
+// j − 16q, two gathers per line (an odd d's last pair and keys past tk are zero).
+__attribute__((target("avx512f"))) static void attn_pack_keys_bf16_512(long tk, long d, const float *k, long ldk,
+                                                                     void *packed) {
+    const long pairs = ceil_to(d, 2) / 2;
+    const __m512i idx = attn_key_index(ldk), low = _mm512_set1_epi32(0xffff);
+    attn_u32 *dst = packed;
+    for (long q = 0; q < ceil_to(tk, 16) / 16; q++) {
+        const long cols = min_l(16, tk - q * 16);
+        const __mmask16 mk = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        const float *base = k + q * 16 * ldk;
+        attn_u32 *panel = dst + q * pairs * 16;
+        for (long t = 0; t < pairs; t++) {
+            const __m512i even = bf16_round16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + 2 * t, 4));
+            const __m512i odd = 2 * t + 1 < d ? bf16_round16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + 2 * t + 1, 4))
+                                              : _mm512_setzero_si512();
+            _mm512_storeu_si512(panel + t * 16, _mm512_or_si512(_mm512_and_si512(even, low), _mm512_slli_epi32(odd, 16)));
+        }
+    }
+}
+
+// k̃ᵀ in vla_bf16_pack's layout from the rounded keys kb [tk, rd] (zero past d): line t of panel j/16 holds
+// (k̃[j, 2t], k̃[j, 2t+1]) at column j % 16; keys past tk are zero.
+static void attn_pack_keys_bf16(long tk, long d, const uint16_t *kb, long rd, void *packed) {
+    const long pairs = ceil_to(d, 2) / 2, panels = ceil_to(tk, 16) / 16;
+    attn_u32 *dst = packed;
+    const attn_u32 *src = (const attn_u32 *)kb;
+    for (long q = 0; q < panels; q++) {
+        attn_u32 *panel = dst + q * pairs * 16;
+        for (long c = 0; c < 16; c++) {
+            const long j = q * 16 + c;
+            if (j < tk)
+                for (long t = 0; t < pairs; t++) panel[t * 16 + c] = src[j * (rd / 2) + t];
+            else
+                for (long t = 0; t < pairs; t++) panel[t * 16 + c] = 0;
+        }
+    }
+}
+
+// ṽ [tk, dv] (v rounded while packing) in vla_bf16_pack's layout: line t of panel c holds (ṽ[2t, n], ṽ[2t+1, n])
+// at column n % 16; a pair's missing second row (odd tk) and columns past dv are zero.
+__attribute__((target("avx512f"))) static void attn_pack_values_bf16(long tk, long dv, const float *v, long ldv,
+                                                                    void *packed) {
+    const long pairs = ceil_to(tk, 2) / 2, panels = ceil_to(dv, 16) / 16;
+    attn_u32 *dst = packed;
+    for (long q = 0; q < panels; q++) {
+        const long n0 = q * 16, cols = min_l(16, dv - n0);
+        const __mmask16 mk = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        attn_u32 *panel = dst + q * pairs * 16;
+        for (long t = 0; t < pairs; t++) {
+            const __m512i even = bf16_round16(_mm512_maskz_loadu_ps(mk, v + 2 * t * ldv + n0));
+            const __m512i odd = 2 * t + 1 < tk ? bf16_round16(_mm512_maskz_loadu_ps(mk, v + (2 * t + 1) * ldv + n0))
+                                               : _mm512_setzero_si512();
+            _mm512_storeu_si512(panel + t * 16, _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi32(0xffff)),
+                                                                _mm512_slli_epi32(odd, 16)));
+        }
+    }
+}
+#endif
+
+void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk,
+                          void *scratch, float *s, long lds) {
+    if (tq <= 0 || tk <= 0) return;
+    char *base = scratch;
+#if defined(__x86_64__)
+    if (vla_attn_bf16_path() == 4) {
+        const long rd = vla_bf16_row_stride(d);
+        uint16_t *qb = (uint16_t *)base;
+        uint16_t *kb = (uint16_t *)(base + attn_al64((size_t)(tq * rd) * 2));
+        char *packed = (char *)kb + attn_al64((size_t)(tk * rd) * 2);
+        bf16_round512(tq, d, q, ldq, qb, rd);
+        if (attn_gather_ok(ldk)) {
+            attn_pack_keys_bf16_512(tk, d, k, ldk, packed);
+        } else {
+            bf16_round512(tk, d, k, ldk, kb, rd);
+            attn_pack_keys_bf16(tk, d, kb, rd, packed);
+        }
+        attn_gemm_amx(tq, tk, d, qb, rd, packed, s, lds);
+        return;
+    }
+#endif
+    float *qf = (float *)base;
+    float *packed = (float *)(base + attn_al64((size_t)(tq * d) * 4));
+    attn_round_f32(tq, d, q, ldq, qf, d);
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2 && attn_gather_ok(ldk)) {
+        attn_pack_keys_f32_512(d, tk, k, ldk, packed);
+    } else
+#endif
+    {
+        vla_f32_pack_transposed(d, tk, k, ldk, packed);
+        attn_round_f32(1, (long)(vla_f32_packed_bytes(d, tk) / 4), packed, 0, packed, 0);
+    }
+    vla_f32_gemm_packed(tq, 0, tk, d, qf, d, packed, tk, NULL, s, lds);
+}
+
+void vla_attn_bf16_round_rows(long m, long n, float *x, long ldx) { attn_round_f32(m, n, x, ldx, x, ldx); }
+
+void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_bf16, const float *v, long ldv,
+                          void *scratch, float *y, long ldy) {
+    if (tq <= 0 || dv <= 0) return;
+    char *base = scratch;
+#if defined(__x86_64__)
+    if (vla_attn_bf16_path() == 4) {
+        const long rk = vla_bf16_row_stride(tk);
+        uint16_t *pb = (uint16_t *)base;
+        char *packed = base + attn_al64((size_t)(tq * rk) * 2);
+        bf16_round512(tq, tk, p, ldp, pb, rk);
+        attn_pack_values_bf16(tk, dv, v, ldv, packed);
+        attn_gemm_amx(tq, dv, tk, pb, rk, packed, y, ldy);
+        return;
+    }
+#endif
+    float *packed = (float *)base;
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2) {
+        attn_pack_values_f32_512(tk, dv, v, ldv, packed);
+    } else
+#endif
+    {
+        vla_f32_pack(tk, dv, v, ldv, packed);
+        attn_round_f32(1, (long)(vla_f32_packed_bytes(tk, dv) / 4), packed, 0, packed, 0);
+    }
+    if (!p_bf16) attn_round_f32(tq, tk, p, ldp, p, ldp);
+    vla_f32_gemm_packed(tq, 0, dv, tk, p, ldp, packed, dv, NULL, y, ldy);
 }

@@ -158,7 +158,9 @@ struct FileReport {
         case .scaledTanh: return [("bound", f(0))]
         case .threshold: return [("t", f(0))]
         case .attention:
-            return [("scale", f(0)), ("mask", .bool(a[1] & AttentionFlags.hasMask != 0)), ("bias", .bool(a[1] & AttentionFlags.hasBias != 0))]
+            let named = [("scale", f(0)), ("mask", .bool(a[1] & AttentionFlags.hasMask != 0)), ("bias", .bool(a[1] & AttentionFlags.hasBias != 0))]
+            // Shown only where set, so fp32 files dump as before.
+            return named + (a[1] & AttentionFlags.bf16Products != 0 ? [("bf16Products", .bool(true))] : [])
         case .patchEmbed: return [("patch", u(0))]
         case .linearI8 where a.count == 1: return [("zeroPoint", .bool(a[0] & Layout.linearI8ZeroPoint != 0))]
         case .concat: return [("axis", u(0))]

@@ -15,12 +15,15 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
     public var description: String { rawValue }
 }
 
-/// Rewrites the `linear` ops of a built model for a reduced precision (format 1.2; int8: 1.4).
+/// Rewrites the `linear` ops (format 1.2; int8 with zero-point activations: 1.4) and the `attention` ops (format 1.4)
+/// of a built model for a reduced precision.
 ///
 /// Every `linear` whose weight is an inline f32 constant read by `linear` ops only becomes `linear_i8` or
 /// `linear_bf16`; its weight tensor keeps its id and name and changes type in place (so no tensor id moves),
-/// and int8 weights get an f32 scale tensor `<name>.scale` appended. Other ops (patch embedding, attention,
-/// norms, element-wise) stay f32.
+/// and int8 weights get an f32 scale tensor `<name>.scale` appended. Every `attention` op gets bf16 products
+/// (``AttentionFlags/bf16Products``, format 1.4: q, k, the softmax weights and v rounded to bf16, f32 sums), also
+/// at int8; not with `only` (which measures one product alone). Other ops (patch embedding, norms, element-wise)
+/// stay f32.
 ///
 /// - int8: per output column `j`, `scale[j] = max_k |w[k, j]| / 127` (1 for an all-zero column, which the format
 ///   requires to be positive), `q = round-half-even(w / scale[j])` clamped to [−127, 127]; each `linear_i8` gets
@@ -77,6 +80,13 @@ public enum ReducedPrecision {
                 // int8: activations with a zero point (format 1.4), whose error on DINOv2 is below the symmetric
                 // rule's (Docs/Benchmarks.md, "Reduced precision").
                 if precision == .int8 { doc.programs[pi].operations[oi].attributes = [Layout.linearI8ZeroPoint] }
+            }
+        }
+        if only == nil {
+            for (pi, p) in doc.programs.enumerated() {
+                for (oi, op) in p.operations.enumerated() where op.opcode == .attention && op.attributes.count == 2 {
+                    doc.programs[pi].operations[oi].attributes[1] |= AttentionFlags.bf16Products
+                }
             }
         }
         var out = model

@@ -38,7 +38,8 @@ public struct VLADocument: Sendable, Hashable {
 
 extension VLADocument {
     /// The lowest minor version of format 1 that expresses this document: 4 when a `linear_i8` op has an attribute
-    /// word (its flags: zero-point activations); 3 when its action contract has a squash
+    /// word (its flags: zero-point activations) or an `attention` op has bf16 products
+    /// (``AttentionFlags/bf16Products``); 3 when its action contract has a squash
     /// scale other than the bound or `bounds` normalization, or its image contract resizes with
     /// `pad_lanczos3_antialias`; 2 when it has a `linear_i8` or `linear_bf16` op; 1 when it has a `call` op, a shared
     /// blob with programs or arena tensors, or a test-vector value that is not inline; 0 otherwise.
@@ -46,6 +47,7 @@ extension VLADocument {
         if programs.contains(where: { $0.operations.contains { $0.opcode == .linearI8 && !$0.attributes.isEmpty } }) {
             return 4
         }
+        if programs.contains(where: { $0.operations.contains(where: \.hasBF16Attention) }) { return 4 }
         if metadata.action.hasSquashScale || metadata.action.normalization == .bounds { return 3 }
         if metadata.image.resize == .padLanczos3Antialias { return 3 }
         if programs.contains(where: { $0.operations.contains { $0.opcode.isReducedPrecisionLinear } }) { return 2 }
@@ -131,6 +133,11 @@ public struct Operation: Sendable, Hashable {
         self.inputs = inputs
         self.outputs = outputs
         self.attributes = attributes
+    }
+
+    /// Whether this is an `attention` op whose products are bf16 (``AttentionFlags/bf16Products``, format 1.4).
+    public var hasBF16Attention: Bool {
+        opcode == .attention && attributes.count == 2 && attributes[1] & AttentionFlags.bf16Products != 0
     }
 }
 

@@ -117,4 +117,9 @@ public enum AttentionFlags {
     public static let hasMask: UInt32 = 1 << 0
     /// An f32 additive bias `[H, Tq, Tk]` input follows (after the mask when both are present).
     public static let hasBias: UInt32 = 1 << 1
+    /// Both products take bf16 operands with f32 sums (format 1.4): q and k rounded to bf16 before `q·kᵀ`, the
+    /// softmax weights p and v before `p·v` (Schemas/vla-format.md §8.2).
+    public static let bf16Products: UInt32 = 1 << 2
+    /// Every bit this version knows.
+    public static let known: UInt32 = hasMask | hasBias | bf16Products
 }

@@ -255,7 +255,7 @@ private struct SignatureCheck {
     mutating func attention() {
         guard attributes.count == 2 else { fail("takes 2 attribute words, has \(attributes.count)"); return }
         let flags = attributes[1]
-        if flags & ~(AttentionFlags.hasMask | AttentionFlags.hasBias) != 0 { fail("unknown attention flags \(flags)"); return }
+        if flags & ~AttentionFlags.known != 0 { fail("unknown attention flags \(flags)"); return }
         let hasMask = flags & AttentionFlags.hasMask != 0, hasBias = flags & AttentionFlags.hasBias != 0
         let n = 3 + (hasMask ? 1 : 0) + (hasBias ? 1 : 0)
         guard counts(inputs: n...n, outputs: 1, attributes: 2) else { return }

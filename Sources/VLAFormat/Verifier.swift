@@ -724,6 +724,11 @@ struct Verifier {
                 .badOperation, "\(what): linear_i8's flags word (zero-point activations) needs format 1.4, the file declares 1.\(header.minor)",
                 offset: pool + 4 * (start + nIn + nOut))
         }
+        if opcode == .attention, attributes[1] & AttentionFlags.bf16Products != 0, header.minor < 4 {
+            throw FormatError(
+                .badOperation, "\(what): attention flag bit 2 (bf16 products) needs format 1.4, the file declares 1.\(header.minor)",
+                offset: pool + 4 * (start + nIn + nOut + 1))
+        }
         if opcode.isReducedPrecisionLinear {
             try verifyReducedPrecisionWeights(inputs[1], int8: opcode == .linearI8, what: what, at: r)
         }

@@ -265,32 +265,70 @@ extension Interpreter {
     /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch, `S = Q·Kᵀ`, then
     /// each row's `·scale`, `+ bias`, mask and softmax in one pass (`vla_attention_row`), `Y = S·V`, both products
     /// with the packed own kernel (the own kernel's bits; no OpenBLAS: its small-matrix path allocates, and these
-    /// products are small).
+    /// products are small). With bf16 products (flag bit 2) the two products are `vla_attn_bf16_scores` and
+    /// `vla_attn_bf16_values` (AMX where the bf16 kernels use it, else the packed kernel on bf16-rounded values),
+    /// the rows in between the same.
     func attention(_ s: AttentionStep) {
         unsafe loop(s.batch * s.heads, AttentionLoop(step: s, scratch: threadScratch, perThread: threadScratchCount)) { raw, task, thread in
             let c = unsafe raw.assumingMemoryBound(to: AttentionLoop.self).pointee
-            let s = unsafe c.step
-            let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
-            let b = task / h, head = task % h
-            // Kᵀ and V of the head packed into the thread's scratch as the packed kernel's column panels, then the
-            // scores; both products are the packed kernel's chains, the bits of the own kernel's.
-            let keys = unsafe c.scratch + thread * c.perThread
-            let values = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
-            let scores = unsafe values + AttentionStep.valuesFloats(tk: tk, dv: dv)
-            let q = unsafe s.q + (b * tq * h + head) * d
-            let k = unsafe s.k + (b * tk * h + head) * d
-            let v = unsafe s.v + (b * tk * h + head) * dv
-            let y = unsafe s.y + (b * tq * h + head) * dv
-            unsafe vla_f32_pack_transposed(d, tk, k, h * d, keys)
-            unsafe vla_f32_gemm_packed(tq, 0, tk, d, q, h * d, keys, tk, nil, scores, tk)
-            // Each row: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (one pass in C where the
-            // CPU has a fast path, the same bits as the Swift below).
-            let scale = unsafe s.scale
-            for i in 0..<tq {
-                let row = unsafe scores + i * tk
-                let brow = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
-                let mrow = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
-                if unsafe vla_attention_row(row, tk, scale, brow, mrow) != 0 { continue }
+            if unsafe c.step.bf16 {
+                unsafe Interpreter.attentionHeadBF16(c, task: task, thread: thread)
+            } else {
+                unsafe Interpreter.attentionHead(c, task: task, thread: thread)
+            }
+        }
+    }
+
+    /// One batch item and head with f32 products.
+    fileprivate static func attentionHead(_ c: AttentionLoop, task: Int, thread: Int) {
+        let s = unsafe c.step
+        let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
+        let b = task / h, head = task % h
+        let q = unsafe s.q + (b * tq * h + head) * d
+        let k = unsafe s.k + (b * tk * h + head) * d
+        let v = unsafe s.v + (b * tk * h + head) * dv
+        let y = unsafe s.y + (b * tq * h + head) * dv
+        // Kᵀ and V of the head packed into the thread's scratch as the packed kernel's column panels, then the
+        // scores; both products are the packed kernel's chains, the bits of the own kernel's.
+        let keys = unsafe c.scratch + thread * c.perThread
+        let values = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
+        let scores = unsafe values + AttentionStep.valuesFloats(tk: tk, dv: dv)
+        unsafe vla_f32_pack_transposed(d, tk, k, h * d, keys)
+        unsafe vla_f32_gemm_packed(tq, 0, tk, d, q, h * d, keys, tk, nil, scores, tk)
+        unsafe attentionRows(s, scores: scores, batch: b, head: head)
+        unsafe vla_f32_pack(tk, dv, v, h * dv, values)
+        unsafe vla_f32_gemm_packed(tq, 0, dv, tk, scores, tk, values, dv, nil, y, h * dv)
+    }
+
+    /// One batch item and head with bf16 products: the scores first in the thread's block, the products' scratch
+    /// after them (64-byte aligned: both offsets are multiples of 16 floats).
+    fileprivate static func attentionHeadBF16(_ c: AttentionLoop, task: Int, thread: Int) {
+        let s = unsafe c.step
+        let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
+        let b = task / h, head = task % h
+        let q = unsafe s.q + (b * tq * h + head) * d
+        let k = unsafe s.k + (b * tk * h + head) * d
+        let v = unsafe s.v + (b * tk * h + head) * dv
+        let y = unsafe s.y + (b * tq * h + head) * dv
+        let scores = unsafe c.scratch + thread * c.perThread
+        let work = unsafe UnsafeMutableRawPointer(scores + AttentionStep.scoresFloats(tq: tq, tk: tk))
+        unsafe vla_attn_bf16_scores(tq, tk, d, q, h * d, k, h * d, work, scores, tk)
+        // The fallback (path 0) reads p as bf16 values in f32: each row is rounded right after its softmax, in L1.
+        let roundRows = vla_attn_bf16_path() == 0
+        unsafe attentionRows(s, scores: scores, batch: b, head: head, roundRows: roundRows)
+        unsafe vla_attn_bf16_values(tq, tk, dv, scores, tk, roundRows ? 1 : 0, v, h * dv, work, y, h * dv)
+    }
+
+    /// Each row of one head's scores: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (one pass in C
+    /// where the CPU has a fast path, the same bits as the Swift below).
+    /// With `roundRows`, each row is then rounded to bf16 values in place (vla_attn_bf16_round_rows).
+    static func attentionRows(_ s: AttentionStep, scores: FloatPointer, batch b: Int, head: Int, roundRows: Bool = false) {
+        let tq = unsafe s.tq, tk = unsafe s.tk, scale = unsafe s.scale
+        for i in 0..<tq {
+            let row = unsafe scores + i * tk
+            let brow = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
+            let mrow = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
+            if unsafe vla_attention_row(row, tk, scale, brow, mrow) == 0 {
                 if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
                 if let brow = unsafe brow { unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk) }
                 if let mrow = unsafe mrow {
@@ -298,8 +336,7 @@ extension Interpreter {
                 }
                 unsafe Kernels.softmaxRow(row, row, n: tk)
             }
-            unsafe vla_f32_pack(tk, dv, v, h * dv, values)
-            unsafe vla_f32_gemm_packed(tq, 0, dv, tk, scores, tk, values, dv, nil, y, h * dv)
+            if roundRows { unsafe vla_attn_bf16_round_rows(1, tk, row, tk) }
         }
     }
 }
@@ -309,4 +346,10 @@ extension AttentionStep {
     static func keysFloats(tk: Int, d: Int) -> Int { vla_f32_packed_bytes(d, tk) / 4 }
     /// Floats of the packed V block that follows it.
     static func valuesFloats(tk: Int, dv: Int) -> Int { vla_f32_packed_bytes(tk, dv) / 4 }
+    /// Floats of the scores block of the bf16 products (rounded to 16, so the scratch after it is 64-byte aligned).
+    static func scoresFloats(tq: Int, tk: Int) -> Int { (tq * tk + 15) & ~15 }
+    /// Floats of a thread's block for the bf16 products: the scores, then vla_attn_bf16_scratch_bytes.
+    static func bf16ScratchFloats(tq: Int, tk: Int, d: Int, dv: Int) -> Int {
+        unsafe scoresFloats(tq: tq, tk: tk) + (vla_attn_bf16_scratch_bytes(tq, tk, d, dv) + 3) / 4
+    }
 }

@@ -485,12 +485,28 @@ import VLAFormat
         {
             throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
         }
-        threadScratchFloats = max(
-            threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + AttentionStep.valuesFloats(tk: tk, dv: dv) + scores)
+        let bf16 = flags & AttentionFlags.bf16Products != 0
+        if bf16 {
+            // The scores, then the bf16 products' scratch (vla_attn_bf16_scratch_bytes): checked first against a bound
+            // in floats computed without overflow (each of its blocks with both sizes padded by 32), plus 512 floats of
+            // alignment.
+            let bound = [(tq, d), (tk, d), (tk, d), (tq, tk), (tk, dv), (tq, tk)].reduce((0, false)) { acc, pair in
+                let (p, o1) = (pair.0 &+ 32).multipliedReportingOverflow(by: pair.1 &+ 32)
+                let (sum, o2) = acc.0.addingReportingOverflow(p)
+                return (sum, acc.1 || o1 || o2 || pair.0 < 0 || pair.1 < 0)
+            }
+            if bound.1 || bound.0 > interpreter.options.limits.maxScratchBytes / 4 / interpreter.pool.threadCount - 512 {
+                throw RuntimeError(.limitExceeded, "\(at): \(tq)×\(tk) attention scores exceed the scratch limit")
+            }
+            threadScratchFloats = max(threadScratchFloats, unsafe AttentionStep.bf16ScratchFloats(tq: tq, tk: tk, d: d, dv: dv))
+        } else {
+            threadScratchFloats = max(
+                threadScratchFloats, unsafe AttentionStep.keysFloats(tk: tk, d: d) + AttentionStep.valuesFloats(tk: tk, dv: dv) + scores)
+        }
         return unsafe AttentionStep(
             q: floats(ins[0]), k: floats(ins[1]), v: floats(ins[2]), y: mutableFloats(op.outputs[0]),
             batch: batch, tq: tq, tk: tk, heads: h, d: d, dv: dv, scale: Float(bitPattern: op.attributes[0]),
-            mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias)
+            mask: mask, maskBatchStride: batchStride, maskRowStride: rowStride, bias: bias, bf16: bf16)
     }
 
     /// Fuses `linear` followed by an element-wise op on its output into one step, when the intermediate

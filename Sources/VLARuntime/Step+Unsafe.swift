@@ -83,6 +83,9 @@ enum Unary: Equatable {
     var mask: UnsafePointer<UInt8>?
     var maskBatchStride: Int, maskRowStride: Int
     var bias: ConstFloatPointer?
+    /// Both products in bf16 (attention flag bit 2): `vla_attn_bf16_scores` / `vla_attn_bf16_values`, with their
+    /// scratch after the scores in the thread's block.
+    var bf16 = false
 }
 
 /// One resolved op: every operand an address, every size an Int.

@@ -116,6 +116,21 @@ import VLATestSupport
         try check(VLAFile(bytes: VLAWriter.serialize(SampleDocuments.reducedPrecisionBlob())))
     }
 
+    /// Attention with bf16 products (flag bit 2, format 1.4): the dump names it (text and JSON), fp32 dumps do not.
+    @Test func bf16AttentionDumpFitsTheSchemaAndShowsTheFlag() throws {
+        var doc = SampleDocuments.policy(blobHash: [UInt8](repeating: 7, count: 32), blobSize: 4096)
+        let p = try #require(doc.programs.firstIndex { $0.name == "step" })
+        let o = try #require(doc.programs[p].operations.firstIndex { $0.opcode == .attention })
+        doc.programs[p].operations[o].attributes[1] |= AttentionFlags.bf16Products
+        let file = try VLAFile(bytes: VLAWriter.serialize(doc))
+        try check(file)
+        let text = FileReport(path: "x.vla", file: file).text()
+        #expect(text.contains("format    1.4"))
+        #expect(text.contains("mask=true, bias=false, bf16Products=true}"))
+        let plain = FileReport(path: "x.vla", file: try VLAFile(bytes: SampleDocuments.policyAndBlob().policy)).text()
+        #expect(plain.contains("mask=true, bias=false}") && !plain.contains("bf16Products"))
+    }
+
     @Test func blobDumpFitsTheSchema() throws {
         try check(VLAFile(bytes: SampleDocuments.policyAndBlob().blob))
     }

@@ -29,11 +29,13 @@ import VLARuntime
         let r = c.precisionReport
         #expect(r.precision == precision && r.convertedLinears == 12)  // 2 layers × (q, k, v, o, fc1, fc2)
         #expect(r.backbone.relativeL2 > 0 && r.backbone.relativeL2 < precision.defaultBound, "\(r.backbone)")
-        // The backbone blob: format 1.2 (bf16) or 1.4 (int8: every linear_i8 with the zero-point flag), every linear
-        // converted, the weights in the narrow type, the figures in provenance.
+        // The backbone blob: format 1.4 (every attention with bf16 products, flag bit 2; at int8 also every linear_i8
+        // with the zero-point flag), every linear converted, the weights in the narrow type, the figures in provenance.
         let blobs = try FileManager.default.contentsOfDirectory(atPath: out + "/shared")
         let backbone = try VLAFile(path: out + "/shared/" + (try #require(blobs.first { $0.hasPrefix("backbone-") })))
-        #expect(backbone.header.minor == (precision == .int8 ? 4 : 2))
+        #expect(backbone.header.minor == 4)
+        let attention = try #require(backbone.programs.first { $0.name == "backbone" }).operations.filter { $0.opcode == .attention }
+        #expect(attention.count == 2 && attention.allSatisfy { $0.hasBF16Attention })
         let program = try #require(backbone.programs.first { $0.name == "backbone" })
         let op: OpCode = precision == .int8 ? .linearI8 : .linearBF16
         #expect(program.operations.filter { $0.opcode == op }.count == 12)
@@ -47,7 +49,7 @@ import VLARuntime
         #expect(options["deviation.backbone.rel_l2"] == Compiler.figure(r.backbone.relativeL2))
         // The policy-tail program (the policy's own generated weights) stays f32.
         let tail = try #require(backbone.programs.first { $0.name == "policy-tail" })
-        #expect(!tail.operations.contains { $0.opcode.isReducedPrecisionLinear })
+        #expect(!tail.operations.contains { $0.opcode.isReducedPrecisionLinear || $0.hasBF16Attention })
         // Policies: test vectors hold; the step vector's tolerance comes from the measured deviation.
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any])
         let mp = try #require(manifest["precision"] as? [String: Any])
@@ -78,6 +80,11 @@ import VLARuntime
         let b = try FileManager.default.contentsOfDirectory(atPath: out + "/int8/shared").sorted()
         #expect(a.filter { !$0.hasPrefix("backbone-") } == b.filter { !$0.hasPrefix("backbone-") })
         #expect(a.filter { $0.hasPrefix("backbone-") } != b.filter { $0.hasPrefix("backbone-") })
+        // fp32 stays as before: no attention with bf16 products, a format below 1.4.
+        let fp32 = try VLAFile(path: out + "/fp32/shared/" + (try #require(a.first { $0.hasPrefix("backbone-") })))
+        #expect(fp32.header.minor < 4)
+        #expect(fp32.programs.flatMap(\.operations).contains { $0.opcode == .attention })
+        #expect(!fp32.programs.flatMap(\.operations).contains { $0.hasBF16Attention })
         #expect(!CompileOptions().provenancePairs.contains { $0.key == "precision" })
     }
 

@@ -216,6 +216,32 @@ int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long
                       const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy, int act,
                       float param);
 
+/// Attention's two products in bf16 (attention flag bit 2, format 1.4). q̃, k̃, p̃, ṽ are the operands rounded to
+/// bf16 as vla_bf16_round rounds (half to even, NaN kept). The reference order (path 0, and the bits of every
+/// CPU without AMX): one fma chain per output from +0 in increasing index,
+///   s[i, j] = Σ_{p < d} q̃[i, p]·k̃[j, p]    y[i, n] = Σ_{j < tk} p̃[i, j]·ṽ[j, n]
+/// computed by rounding the operands to bf16 values held in f32 and running vla_f32_gemm_packed (a product of
+/// two bf16 is exact in f32, so each step is one rounding of the sum: the same bits on every vla_kernels_isa()
+/// level). Path 4 (AMX tdpbf16ps, where vla_bf16_isa() is 4) sums as vla_bf16_gemm's path 4 does (chunks of 16
+/// pairs, even and odd elements in two chains, joined and added to the sum from +0; denormal operands and
+/// results flushed to zero of their sign): within about (n + 2)·2^−24·Σ|products| of path 0 (n = d or tk).
+/// Scale, bias, mask and softmax are the caller's (vla_attention_row, between the two calls).
+int vla_attn_bf16_path(void);
+/// Bytes of scratch (64-byte aligned) the two calls below need for these sizes, on either path.
+size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv);
+/// s [tq, tk] (row stride lds) from q [tq, d] (row stride ldq) and k [tk, d] (row stride ldk). Allocates nothing.
+void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk,
+                          void *scratch, float *s, long lds);
+/// y [tq, dv] (row stride ldy) from p [tq, tk] (row stride ldp) and v [tk, dv] (row stride ldv). p's values
+/// afterwards are unspecified (path 0 rounds them in place). p_bf16 nonzero promises that p already holds bf16
+/// values (rounded with vla_attn_bf16_round_rows, for example each row right after its softmax, while it is in
+/// cache): path 0 then does not round p again. Allocates nothing.
+void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_bf16, const float *v, long ldv,
+                          void *scratch, float *y, long ldy);
+/// Rows [0, m) of x (n values, row stride ldx) rounded in place to bf16 values held in f32 (half to even, NaN
+/// kept): what path 0 of vla_attn_bf16_values does to p. The same bits on every level.
+void vla_attn_bf16_round_rows(long m, long n, float *x, long ldx);
+
 /// The paths the reduced-precision kernels use (the same for vla_q8_*_zp). int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
 /// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
 /// default where present: fewer instructions than SDOT, Docs/Deploying.md; single rows use SDOT), 2 = dot

@@ -1,0 +1,269 @@
+import CAllocationCounter
+import CVLAKernels
+import Foundation
+import Testing
+import VLAFormat
+@testable import VLARuntime
+
+/// Attention with bf16 products (flag bit 2, format 1.4; Schemas/vla-format.md §8.2, vla_kernels.h): the float64
+/// references of Tests/Reference/gen_attention_bf16_reference.py (Tests/Fixtures/VLARuntime/attention_bf16.json).
+struct AttentionBF16Fixture: Decodable {
+    struct Case: Decodable {
+        var name: String
+        var kind: String
+        var batch: Int?
+        var tq: Int, tk: Int, h: Int, d: Int, dv: Int
+        var scale: Float?
+        var q: [Float], k: [Float], v: [Float]
+        var p: [Float]?
+        var mask: [UInt8]?
+        var maskShape: [Int]?
+        var bias: [Float]?
+        var s: [Double]?
+        var sTol: [Double]?
+        var y: [Double]
+        var yTol: [Double]
+    }
+    var command: String
+    var cases: [Case]
+
+    static let loaded: Result<AttentionBF16Fixture, any Error> = Result {
+        let url = OpFixtures.packageRoot.appendingPathComponent("Tests/Fixtures/VLARuntime/attention_bf16.json")
+        return try JSONDecoder().decode(AttentionBF16Fixture.self, from: Data(contentsOf: url))
+    }
+
+    /// The nearest bf16 value (round half to even, NaN kept quiet), held in f32: written here from the spec.
+    static func bf16(_ x: Float) -> Float {
+        let u = x.bitPattern
+        if x.isNaN { return Float(bitPattern: (u | 0x0040_0000) & 0xFFFF_0000) }
+        return Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000)
+    }
+}
+
+/// The kernels, in the serialized suite that forces paths (vla_bf16_force_isa chooses AMX or the fallback).
+extension QuantKernelTests {
+    /// Runs both kernels: s = q̃·k̃ᵀ, then y = p̃·ṽ (p copied: the kernel may overwrite it).
+    static func attentionBF16(
+        tq: Int, tk: Int, d: Int, dv: Int, q: [Float], ldq: Int, k: [Float], ldk: Int, p: [Float], v: [Float], ldv: Int
+    ) -> (s: [Float], y: [Float]) {
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, vla_attn_bf16_scratch_bytes(tq, tk, d, dv)), alignment: 64)
+        defer { scratch.deallocate() }
+        var s = [Float](repeating: .nan, count: tq * tk), y = [Float](repeating: .nan, count: tq * dv)
+        vla_attn_bf16_scores(tq, tk, d, q, ldq, k, ldk, scratch, &s, tk)
+        var pc = p
+        vla_attn_bf16_values(tq, tk, dv, &pc, tk, 0, v, ldv, scratch, &y, dv)
+        // Rounded first (vla_attn_bf16_round_rows) and promised: the same y.
+        var pr = p, y2 = [Float](repeating: .nan, count: tq * dv)
+        vla_attn_bf16_round_rows(tq, tk, &pr, tk)
+        vla_attn_bf16_values(tq, tk, dv, &pr, tk, 1, v, ldv, scratch, &y2, dv)
+        #expect(y2.map { $0.bitPattern } == y.map { $0.bitPattern }, "p rounded beforehand gives other values")
+        #expect(pr.map { $0.bitPattern } == p.map { AttentionBF16Fixture.bf16($0).bitPattern }, "vla_attn_bf16_round_rows")
+        return (s, y)
+    }
+
+    /// The reference order of §8.2, written here: one fma chain from +0 in increasing index on bf16-rounded values.
+    static func attentionBF16Model(
+        tq: Int, tk: Int, d: Int, dv: Int, q: [Float], ldq: Int, k: [Float], ldk: Int, p: [Float], v: [Float], ldv: Int
+    ) -> (s: [Float], y: [Float]) {
+        let r = AttentionBF16Fixture.bf16
+        var s = [Float](repeating: 0, count: tq * tk), y = [Float](repeating: 0, count: tq * dv)
+        for i in 0..<tq {
+            for j in 0..<tk {
+                var acc: Float = 0
+                for c in 0..<d { acc = acc.addingProduct(r(q[i * ldq + c]), r(k[j * ldk + c])) }
+                s[i * tk + j] = acc
+            }
+            for n in 0..<dv {
+                var acc: Float = 0
+                for j in 0..<tk { acc = acc.addingProduct(r(p[i * tk + j]), r(v[j * ldv + n])) }
+                y[i * dv + n] = acc
+            }
+        }
+        return (s, y)
+    }
+
+    /// The paths to test: 0 (the fallback: bf16 paths below 4) and 4 (AMX) where this CPU has it.
+    static func attentionPaths() -> [Int32] {
+        let best = vla_bf16_force_isa(99)
+        _ = vla_bf16_force_isa(0)
+        return best == 4 ? [0, 4] : [0]
+    }
+
+    @Test func attentionBF16MatchesFloat64References() throws {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        #expect(fixture.command.hasSuffix("Tests/Reference/gen_attention_bf16_reference.py"))
+        let cases = fixture.cases.filter { $0.kind == "kernel" }
+        #expect(cases.count >= 5)
+        for path in Self.attentionPaths() {
+            _ = vla_bf16_force_isa(path)
+            #expect(Int32(vla_attn_bf16_path()) == path)
+            for c in cases {
+                let p = try #require(c.p), sRef = try #require(c.s), sTol = try #require(c.sTol)
+                let out = Self.attentionBF16(tq: c.tq, tk: c.tk, d: c.d, dv: c.dv, q: c.q, ldq: c.d, k: c.k, ldk: c.d, p: p, v: c.v, ldv: c.dv)
+                let badS = out.s.indices.filter { !(abs(Double(out.s[$0]) - sRef[$0]) <= sTol[$0]) }
+                #expect(badS.isEmpty, "\(c.name) path \(path): scores \(badS.prefix(3).map { (out.s[$0], sRef[$0]) })")
+                let badY = out.y.indices.filter { !(abs(Double(out.y[$0]) - c.y[$0]) <= c.yTol[$0]) }
+                #expect(badY.isEmpty, "\(c.name) path \(path): y \(badY.prefix(3).map { (out.y[$0], c.y[$0]) })")
+            }
+        }
+    }
+
+    /// The op through the interpreter on each path, forced (the fallback rounds each row of p after its softmax):
+    /// within the float64 references' tolerances.
+    @Test func attentionBF16OpOnEveryPath() throws {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        for path in Self.attentionPaths() {
+            _ = vla_bf16_force_isa(path)
+            for c in fixture.cases where c.kind == "op" {
+                let (doc, inputs, y) = try AttentionBF16OpTests.document(c)
+                let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 2))
+                for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+                try interpreter.run(0)
+                let out = try interpreter.floats(y)
+                let bad = out.indices.filter { !(abs(Double(out[$0]) - c.y[$0]) <= c.yTol[$0]) }
+                #expect(bad.isEmpty, "\(c.name) path \(path): \(bad.count) outside")
+            }
+        }
+    }
+
+    /// The fallback is the reference order bit for bit on every level of the f32 kernel (portable C included), with
+    /// row strides as the runtime passes them; AMX is within twice the f32 dot-product bound of it.
+    @Test(arguments: [(1, 1, 1, 1), (3, 5, 7, 2), (17, 31, 64, 64), (40, 257, 64, 64), (33, 20, 65, 17)])
+    func attentionBF16Paths(_ shape: (Int, Int, Int, Int)) {
+        let defaults = Defaults()
+        let f32Level = vla_kernels_isa()
+        defer {
+            defaults.restore()
+            _ = vla_kernels_force_isa(f32Level)
+        }
+        let (tq, tk, d, dv) = shape
+        let ldq = d + 3, ldk = d + 5, ldv = dv + 2
+        var rng = Random(state: UInt64(tq * 1_000_003 + tk * 1009 + d * 31 + dv))
+        let q = (0..<(tq * ldq)).map { _ in rng.float() }, k = (0..<(tk * ldk)).map { _ in rng.float() }
+        let v = (0..<(tk * ldv)).map { _ in rng.float() }
+        // Softmax-like weights: positive, one row's sum about 1, some tiny.
+        let p = (0..<(tq * tk)).map { i -> Float in abs(rng.float()) / Float(tk * 2) * (i % 7 == 0 ? 1e-6 : 1) }
+        let model = Self.attentionBF16Model(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+        _ = vla_bf16_force_isa(0)
+        for level in 0...vla_kernels_supported_isa() {
+            _ = vla_kernels_force_isa(level)
+            let out = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+            #expect(Self.firstDifference(out.s, model.s) == nil, "\(shape) f32 level \(level): scores")
+            #expect(Self.firstDifference(out.y, model.y) == nil, "\(shape) f32 level \(level): y")
+        }
+        guard vla_bf16_force_isa(4) == 4 else { return }
+        let amx = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+        let r = AttentionBF16Fixture.bf16, u = 0x1p-24
+        for i in 0..<tq {
+            for j in 0..<tk {
+                let mag = (0..<d).reduce(0.0) { $0 + abs(Double(r(q[i * ldq + $1])) * Double(r(k[j * ldk + $1]))) }
+                let bound = 2 * Double(d + 2) * u * mag
+                #expect(abs(Double(amx.s[i * tk + j]) - Double(model.s[i * tk + j])) <= bound, "\(shape) AMX scores \(i), \(j)")
+            }
+            for n in 0..<dv {
+                let mag = (0..<tk).reduce(0.0) { $0 + abs(Double(r(p[i * tk + $1])) * Double(r(v[$1 * ldv + n]))) }
+                let bound = 2 * Double(tk + 2) * u * mag
+                #expect(abs(Double(amx.y[i * dv + n]) - Double(model.y[i * dv + n])) <= bound, "\(shape) AMX y \(i), \(n)")
+            }
+        }
+    }
+}
+
+/// The op through the interpreter: against the float64 references, on one and two threads, and without heap
+/// allocations per run.
+@Suite struct AttentionBF16OpTests {
+    /// One attention op with bf16 products over arena inputs q, k, v (mask, bias), output y.
+    static func document(_ c: AttentionBF16Fixture.Case) throws -> (doc: VLADocument, inputs: [(Int, [UInt8])], y: Int) {
+        let lead = c.batch.flatMap { $0 > 0 ? [$0] : nil } ?? []
+        var tensors: [TensorEntry] = [], offset: UInt64 = 0, inputs: [(Int, [UInt8])] = []
+        func add(_ name: String, _ type: TensorType, _ bytes: [UInt8]?) -> Int {
+            tensors.append(TensorEntry(name: name, type: type, location: .arena(offset: offset)))
+            offset += (UInt64(type.elementCount * type.dtype.byteWidth) + 63) / 64 * 64
+            if let bytes { inputs.append((tensors.count - 1, bytes)) }
+            return tensors.count - 1
+        }
+        func f32(_ v: [Float]) -> [UInt8] { v.flatMap { x in (0..<4).map { UInt8(truncatingIfNeeded: x.bitPattern >> (8 * $0)) } } }
+        var ids = [
+            add("q", TensorType(.f32, lead + [c.tq, c.h, c.d]), f32(c.q)), add("k", TensorType(.f32, lead + [c.tk, c.h, c.d]), f32(c.k)),
+            add("v", TensorType(.f32, lead + [c.tk, c.h, c.dv]), f32(c.v)),
+        ]
+        var flags = AttentionFlags.bf16Products
+        if let mask = c.mask {
+            ids.append(add("mask", TensorType(.u8, try #require(c.maskShape)), mask))
+            flags |= AttentionFlags.hasMask
+        }
+        if let bias = c.bias {
+            ids.append(add("bias", TensorType(.f32, [c.h, c.tq, c.tk]), f32(bias)))
+            flags |= AttentionFlags.hasBias
+        }
+        let y = add("y", TensorType(.f32, lead + [c.tq, c.h, c.dv]), nil)
+        let op = Operation(.attention, inputs: ids, outputs: [y], attributes: [try #require(c.scale).bitPattern, flags])
+        let doc = VLADocument(
+            isSharedBlob: true, tensors: tensors, programs: [Program(name: "attend", inputs: ids, outputs: [y], operations: [op])],
+            arenaSize: offset)
+        return (doc, inputs, y)
+    }
+
+    @Test(arguments: [1, 2])
+    func matchesFloat64References(threads: Int) throws {
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        let cases = fixture.cases.filter { $0.kind == "op" }
+        #expect(cases.count >= 3)
+        for c in cases {
+            let (doc, inputs, y) = try Self.document(c)
+            // Through the file format too: the writer marks it 1.4, the verifier accepts it.
+            let file = try VLAFile(bytes: try VLAWriter.serialize(doc))
+            #expect(file.header.minor == 4)
+            let interpreter = try Interpreter(document: file.document(), options: RuntimeOptions(threads: threads))
+            for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+            try interpreter.run(0)
+            let out = try interpreter.floats(y)
+            let bad = out.indices.filter { !(abs(Double(out[$0]) - c.y[$0]) <= c.yTol[$0]) }
+            #expect(bad.isEmpty, "\(c.name), \(threads) threads: \(bad.count) outside, e.g. \(bad.prefix(3).map { (out[$0], c.y[$0], c.yTol[$0]) })")
+            // The flag matters: the f32 products give other values.
+            var plain = doc
+            plain.programs[0].operations[0].attributes[1] &= ~AttentionFlags.bf16Products
+            let f = try Interpreter(document: plain, options: RuntimeOptions(threads: threads))
+            for (id, bytes) in inputs { try f.setRaw(id, bytes) }
+            try f.run(0)
+            #expect(try f.floats(y) != out, "\(c.name): the bf16 flag changed nothing")
+        }
+    }
+
+    /// The bf16 products' scratch counts against the scratch limit: a limit that holds the scores but not the
+    /// products' blocks refuses the op when the interpreter is prepared.
+    @Test func scratchOverTheLimitIsRefused() throws {
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        let c = try #require(fixture.cases.first { $0.kind == "op" && $0.name == "plain" })
+        let (doc, _, _) = try Self.document(c)
+        var options = RuntimeOptions(threads: 1)
+        options.limits.maxScratchBytes = 4 * (c.tq * c.tk + 600)
+        let error = try #require(throws: RuntimeError.self) { try Interpreter(document: doc, options: options) }
+        #expect(error.code == .limitExceeded && error.message.contains("scratch limit"), "\(error)")
+        options.limits.maxScratchBytes = 1 << 24
+        _ = try Interpreter(document: doc, options: options)
+    }
+
+    @Test(arguments: [1, 2])
+    func runAllocatesNothing(threads: Int) throws {
+        let fixture = try AttentionBF16Fixture.loaded.get()
+        for c in fixture.cases where c.kind == "op" {
+            let (doc, inputs, _) = try Self.document(c)
+            let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: threads))
+            for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+            try interpreter.run(0)
+            let counter = AllocationTests.Counter(interpreter)
+            _ = counter.total()
+            let a = counter.total()
+            let b = counter.total()
+            for _ in 0..<3 { try interpreter.run(0) }
+            let after = counter.total()
+            let runs = (after - b) - (b - a)
+            #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
+        }
+    }
+}
