@@ -142,7 +142,9 @@ let package = Package(
         // The runtime on compiled hypervla-tiny policies against the Flax reference's golden episodes.
         .testTarget(
             name: "VLARuntimeParityTests",
-            dependencies: ["VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler", "VLARuntimeC", "CAllocationCounter"],
+            dependencies: [
+                "VLARuntime", "VLAFormat", "VLACheckpoint", "VLACompiler", "VLARuntimeC", "CAllocationCounter", "VLATestSupport",
+            ],
             swiftSettings: commonSettings
         ),
         .testTarget(

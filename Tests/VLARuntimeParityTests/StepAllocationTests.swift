@@ -1,6 +1,7 @@
 import CAllocationCounter
 import Foundation
 import Testing
+import VLATestSupport
 import VLAFormat
 @testable import VLARuntime
 @testable import VLARuntimeC
@@ -51,6 +52,10 @@ import VLAFormat
         }
         /// Allocations made by `body`, net of the counting itself.
         func during(_ body: () throws -> Void) rethrows -> Int {
+            try KernelPaths.exclusive { try counted(body) }
+        }
+
+        private func counted(_ body: () throws -> Void) rethrows -> Int {
             _ = total()
             let a = total()
             let b = total()
@@ -65,65 +70,69 @@ import VLAFormat
 
     @Test(arguments: settings, [1, 2])
     func stepAllocatesNothing(setting: String, threads: Int) throws {
-        #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
-        let (path, folder) = try Self.compiled(setting)
-        let policy = try Policy(path: path, sharedSearchPaths: [folder + "/shared"])
-        #expect((policy.resetProgram != nil) == setting.hasPrefix("image"))
-        var frame = [UInt8](repeating: 0, count: 480 * 640 * 3)
-        for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 7 &+ i / 1920) }
-        // One episode on another session first, so that what a process sets up once (Swift runtime metadata,
-        // the kernels' CPU dispatch) is done; then counting starts at the first step after the first reset of a
-        // new session (its buffers must all exist by then).
-        do {
-            let warm = try PolicySession(policy: policy, options: RuntimeOptions(threads: threads))
-            try warm.reset(frame: frame.span, height: 480, width: 640)
-            _ = try warm.step(frame: frame.span, height: 480, width: 640)
+        try KernelPaths.exclusive {
+            #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
+            let (path, folder) = try Self.compiled(setting)
+            let policy = try Policy(path: path, sharedSearchPaths: [folder + "/shared"])
+            #expect((policy.resetProgram != nil) == setting.hasPrefix("image"))
+            var frame = [UInt8](repeating: 0, count: 480 * 640 * 3)
+            for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 7 &+ i / 1920) }
+            // One episode on another session first, so that what a process sets up once (Swift runtime metadata,
+            // the kernels' CPU dispatch) is done; then counting starts at the first step after the first reset of a
+            // new session (its buffers must all exist by then).
+            do {
+                let warm = try PolicySession(policy: policy, options: RuntimeOptions(threads: threads))
+                try warm.reset(frame: frame.span, height: 480, width: 640)
+                _ = try warm.step(frame: frame.span, height: 480, width: 640)
+            }
+            let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: threads))
+            #expect(session.interpreter.threadCount == threads)
+            try session.reset(frame: frame.span, height: 480, width: 640)
+            let counter = Counter(session.interpreter)
+            var sum: Float = 0
+            let n = try counter.during {
+                for _ in 0..<4 { sum += try session.step(frame: frame.span, height: 480, width: 640)[0] }
+            }
+            #expect(n == 0, "\(setting), \(threads) threads: \(n) allocations in 4 steps")
+            #expect(sum.isFinite)
         }
-        let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: threads))
-        #expect(session.interpreter.threadCount == threads)
-        try session.reset(frame: frame.span, height: 480, width: 640)
-        let counter = Counter(session.interpreter)
-        var sum: Float = 0
-        let n = try counter.during {
-            for _ in 0..<4 { sum += try session.step(frame: frame.span, height: 480, width: 640)[0] }
-        }
-        #expect(n == 0, "\(setting), \(threads) threads: \(n) allocations in 4 steps")
-        #expect(sum.isFinite)
     }
 
     @Test(arguments: settings, [1, 2])
     func cABIStepAllocatesNothing(setting: String, threads: Int) throws {
-        let (path, folder) = try Self.compiled(setting)
-        var policyHandle: OpaquePointer?
-        let status = path.withCString { p in
-            (folder + "/shared").withCString { d in
-                var dirs: [UnsafePointer<CChar>?] = [d]
-                return dirs.withUnsafeMutableBufferPointer { vla_policy_open(p, $0.baseAddress, 1, &policyHandle) }
-            }
-        }
-        #expect(status == vlaOK)
-        defer { vla_policy_close(policyHandle) }
-        var sessionHandle: OpaquePointer?
-        #expect(vla_session_create(policyHandle, Int32(threads), &sessionHandle) == vlaOK)
-        defer { vla_session_destroy(sessionHandle) }
-        let live = try #require(session(sessionHandle))
-        var frame = [UInt8](repeating: 0, count: 480 * 640 * 3)
-        for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 5 &+ i / 1920) }
-        var action = [Float](repeating: 0, count: 16)
-        frame.withUnsafeBufferPointer { f in
-            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
-            #expect(vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), &action, UInt(action.count)) == vlaOK)
-            #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
-        }
-        let counter = Counter(live.interpreter)
-        let n = frame.withUnsafeBufferPointer { f in
-            action.withUnsafeMutableBufferPointer { out in
-                counter.during {
-                    for _ in 0..<4 { _ = vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), out.baseAddress, UInt(out.count)) }
+        try KernelPaths.exclusive {
+            let (path, folder) = try Self.compiled(setting)
+            var policyHandle: OpaquePointer?
+            let status = path.withCString { p in
+                (folder + "/shared").withCString { d in
+                    var dirs: [UnsafePointer<CChar>?] = [d]
+                    return dirs.withUnsafeMutableBufferPointer { vla_policy_open(p, $0.baseAddress, 1, &policyHandle) }
                 }
             }
+            #expect(status == vlaOK)
+            defer { vla_policy_close(policyHandle) }
+            var sessionHandle: OpaquePointer?
+            #expect(vla_session_create(policyHandle, Int32(threads), &sessionHandle) == vlaOK)
+            defer { vla_session_destroy(sessionHandle) }
+            let live = try #require(session(sessionHandle))
+            var frame = [UInt8](repeating: 0, count: 480 * 640 * 3)
+            for i in frame.indices { frame[i] = UInt8(truncatingIfNeeded: i &* 5 &+ i / 1920) }
+            var action = [Float](repeating: 0, count: 16)
+            frame.withUnsafeBufferPointer { f in
+                #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
+                #expect(vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), &action, UInt(action.count)) == vlaOK)
+                #expect(vla_session_reset(sessionHandle, f.baseAddress, 480, 640, UInt(f.count)) == vlaOK)
+            }
+            let counter = Counter(live.interpreter)
+            let n = frame.withUnsafeBufferPointer { f in
+                action.withUnsafeMutableBufferPointer { out in
+                    counter.during {
+                        for _ in 0..<4 { _ = vla_session_step(sessionHandle, f.baseAddress, 480, 640, UInt(f.count), out.baseAddress, UInt(out.count)) }
+                    }
+                }
+            }
+            #expect(n == 0, "C ABI, \(setting), \(threads) threads: \(n) allocations in 4 steps")
+            #expect(action[0].isFinite)
         }
-        #expect(n == 0, "C ABI, \(setting), \(threads) threads: \(n) allocations in 4 steps")
-        #expect(action[0].isFinite)
     }
 }

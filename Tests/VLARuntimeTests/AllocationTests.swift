@@ -1,5 +1,6 @@
 import CAllocationCounter
 import Testing
+import VLATestSupport
 import VLAFormat
 @testable import VLARuntime
 
@@ -34,21 +35,23 @@ import VLAFormat
 
     @Test(arguments: [1, 2])
     func runAllocatesNothing(threads: Int) throws {
-        let fixtures = try OpFixtures.loaded.get()
-        for c in fixtures.cases {
-            let built = try OpDocument(c, fixtures, inputsInArena: true)
-            let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
-            for (id, bytes) in built.arenaInputs { try interpreter.setRaw(id, bytes) }
-            try interpreter.run(0)  // warm-up: OpenBLAS sets up its buffers on first use
-            let counter = Counter(interpreter)
-            _ = counter.total()
-            let a = counter.total()
-            let b = counter.total()
-            for _ in 0..<3 { try interpreter.run(0) }
-            let after = counter.total()
-            // Reading the counters costs the same number of allocations (b - a) every time; subtract it.
-            let runs = (after - b) - (b - a)
-            #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
+        try KernelPaths.exclusive {
+            let fixtures = try OpFixtures.loaded.get()
+            for c in fixtures.cases {
+                let built = try OpDocument(c, fixtures, inputsInArena: true)
+                let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
+                for (id, bytes) in built.arenaInputs { try interpreter.setRaw(id, bytes) }
+                try interpreter.run(0)  // warm-up: OpenBLAS sets up its buffers on first use
+                let counter = Counter(interpreter)
+                _ = counter.total()
+                let a = counter.total()
+                let b = counter.total()
+                for _ in 0..<3 { try interpreter.run(0) }
+                let after = counter.total()
+                // Reading the counters costs the same number of allocations (b - a) every time; subtract it.
+                let runs = (after - b) - (b - a)
+                #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
+            }
         }
     }
 
@@ -56,36 +59,38 @@ import VLAFormat
     /// worker threads, for every resize method and crop (the frame layouts included).
     @Test(arguments: [1, 2])
     func imagePreprocessingAllocatesNothing(threads: Int) throws {
-        let fixtures = try OpFixtures.loaded.get()
-        let built = try OpDocument(fixtures.cases[0], fixtures, inputsInArena: true)
-        let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
-        let frame = [UInt8](repeating: 0, count: 480 * 640 * 4).enumerated().map { UInt8(truncatingIfNeeded: $0.offset &* 7919 >> 3) }
-        var out = [Float](repeating: 0, count: 224 * 224 * 3)
-        for resize in [ResizeMethod.lanczos3Antialias, .padLanczos3Antialias] {
-            for crop in [false, true] {
-                let p = ImagePreprocessor(
-                    contract: ImageContract(height: 224, width: 224, resize: resize, crop: crop ? .central : .none, cropArea: crop ? 0.9 : 0),
-                    pool: interpreter.pool)
-                // Two lets, not an array: iterating an array of FrameLayout allocates in debug builds (the
-                // unspecialized iterator), which would count against the preprocessor.
-                let packed = try FrameLayout(height: 480, width: 640), bgra = try FrameLayout(height: 480, width: 640, pixel: .bgra)
-                try p.prepare(frame: frame.span, layout: packed)
-                try p.prepare(frame: frame.span, layout: bgra)
-                let counter = Counter(interpreter)
-                _ = counter.total()
-                let a = counter.total()
-                let b = counter.total()
-                for _ in 0..<3 {
+        try KernelPaths.exclusive {
+            let fixtures = try OpFixtures.loaded.get()
+            let built = try OpDocument(fixtures.cases[0], fixtures, inputsInArena: true)
+            let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
+            let frame = [UInt8](repeating: 0, count: 480 * 640 * 4).enumerated().map { UInt8(truncatingIfNeeded: $0.offset &* 7919 >> 3) }
+            var out = [Float](repeating: 0, count: 224 * 224 * 3)
+            for resize in [ResizeMethod.lanczos3Antialias, .padLanczos3Antialias] {
+                for crop in [false, true] {
+                    let p = ImagePreprocessor(
+                        contract: ImageContract(height: 224, width: 224, resize: resize, crop: crop ? .central : .none, cropArea: crop ? 0.9 : 0),
+                        pool: interpreter.pool)
+                    // Two lets, not an array: iterating an array of FrameLayout allocates in debug builds (the
+                    // unspecialized iterator), which would count against the preprocessor.
+                    let packed = try FrameLayout(height: 480, width: 640), bgra = try FrameLayout(height: 480, width: 640, pixel: .bgra)
                     try p.prepare(frame: frame.span, layout: packed)
                     try p.prepare(frame: frame.span, layout: bgra)
+                    let counter = Counter(interpreter)
+                    _ = counter.total()
+                    let a = counter.total()
+                    let b = counter.total()
+                    for _ in 0..<3 {
+                        try p.prepare(frame: frame.span, layout: packed)
+                        try p.prepare(frame: frame.span, layout: bgra)
+                    }
+                    let after = counter.total()
+                    let frames = (after - b) - (b - a)
+                    #expect(frames == 0, "\(resize) crop \(crop): \(frames) allocations in six frames with \(threads) threads")
+                    let c = counter.total()
+                    for _ in 0..<3 { out.withUnsafeMutableBufferPointer { p.normalize(into: $0.baseAddress!, count: $0.count) } }
+                    let d = counter.total()
+                    #expect((d - c) - (b - a) == 0, "\(resize) crop \(crop): \((d - c) - (b - a)) allocations in three normalizations")
                 }
-                let after = counter.total()
-                let frames = (after - b) - (b - a)
-                #expect(frames == 0, "\(resize) crop \(crop): \(frames) allocations in six frames with \(threads) threads")
-                let c = counter.total()
-                for _ in 0..<3 { out.withUnsafeMutableBufferPointer { p.normalize(into: $0.baseAddress!, count: $0.count) } }
-                let d = counter.total()
-                #expect((d - c) - (b - a) == 0, "\(resize) crop \(crop): \((d - c) - (b - a)) allocations in three normalizations")
             }
         }
     }

@@ -2,6 +2,7 @@ import CAllocationCounter
 import CVLAKernels
 import Foundation
 import Testing
+import VLATestSupport
 import VLAFormat
 @testable import VLARuntime
 
@@ -113,19 +114,21 @@ extension QuantKernelTests {
     /// The op through the interpreter on each path, forced (the fallback rounds each row of p after its softmax):
     /// within the float64 references' tolerances.
     @Test func attentionBF16OpOnEveryPath() throws {
-        let defaults = Defaults()
-        defer { defaults.restore() }
-        let fixture = try AttentionBF16Fixture.loaded.get()
-        for path in Self.attentionPaths() {
-            _ = vla_bf16_force_isa(path)
-            for c in fixture.cases where c.kind == "op" {
-                let (doc, inputs, y) = try AttentionBF16OpTests.document(c)
-                let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 2))
-                for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
-                try interpreter.run(0)
-                let out = try interpreter.floats(y)
-                let bad = out.indices.filter { !(abs(Double(out[$0]) - c.y[$0]) <= c.yTol[$0]) }
-                #expect(bad.isEmpty, "\(c.name) path \(path): \(bad.count) outside")
+        try KernelPaths.exclusive {
+            let defaults = Defaults()
+            defer { defaults.restore() }
+            let fixture = try AttentionBF16Fixture.loaded.get()
+            for path in Self.attentionPaths() {
+                _ = vla_bf16_force_isa(path)
+                for c in fixture.cases where c.kind == "op" {
+                    let (doc, inputs, y) = try AttentionBF16OpTests.document(c)
+                    let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: 2))
+                    for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+                    try interpreter.run(0)
+                    let out = try interpreter.floats(y)
+                    let bad = out.indices.filter { !(abs(Double(out[$0]) - c.y[$0]) <= c.yTol[$0]) }
+                    #expect(bad.isEmpty, "\(c.name) path \(path): \(bad.count) outside")
+                }
             }
         }
     }
@@ -134,40 +137,42 @@ extension QuantKernelTests {
     /// row strides as the runtime passes them; AMX is within twice the f32 dot-product bound of it.
     @Test(arguments: [(1, 1, 1, 1), (3, 5, 7, 2), (17, 31, 64, 64), (40, 257, 64, 64), (33, 20, 65, 17)])
     func attentionBF16Paths(_ shape: (Int, Int, Int, Int)) {
-        let defaults = Defaults()
-        let f32Level = vla_kernels_isa()
-        defer {
-            defaults.restore()
-            _ = vla_kernels_force_isa(f32Level)
-        }
-        let (tq, tk, d, dv) = shape
-        let ldq = d + 3, ldk = d + 5, ldv = dv + 2
-        var rng = Random(state: UInt64(tq * 1_000_003 + tk * 1009 + d * 31 + dv))
-        let q = (0..<(tq * ldq)).map { _ in rng.float() }, k = (0..<(tk * ldk)).map { _ in rng.float() }
-        let v = (0..<(tk * ldv)).map { _ in rng.float() }
-        // Softmax-like weights: positive, one row's sum about 1, some tiny.
-        let p = (0..<(tq * tk)).map { i -> Float in abs(rng.float()) / Float(tk * 2) * (i % 7 == 0 ? 1e-6 : 1) }
-        let model = Self.attentionBF16Model(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
-        _ = vla_bf16_force_isa(0)
-        for level in 0...vla_kernels_supported_isa() {
-            _ = vla_kernels_force_isa(level)
-            let out = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
-            #expect(Self.firstDifference(out.s, model.s) == nil, "\(shape) f32 level \(level): scores")
-            #expect(Self.firstDifference(out.y, model.y) == nil, "\(shape) f32 level \(level): y")
-        }
-        guard vla_bf16_force_isa(4) == 4 else { return }
-        let amx = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
-        let r = AttentionBF16Fixture.bf16, u = 0x1p-24
-        for i in 0..<tq {
-            for j in 0..<tk {
-                let mag = (0..<d).reduce(0.0) { $0 + abs(Double(r(q[i * ldq + $1])) * Double(r(k[j * ldk + $1]))) }
-                let bound = 2 * Double(d + 2) * u * mag
-                #expect(abs(Double(amx.s[i * tk + j]) - Double(model.s[i * tk + j])) <= bound, "\(shape) AMX scores \(i), \(j)")
+        KernelPaths.exclusive {
+            let defaults = Defaults()
+            let f32Level = vla_kernels_isa()
+            defer {
+                defaults.restore()
+                _ = vla_kernels_force_isa(f32Level)
             }
-            for n in 0..<dv {
-                let mag = (0..<tk).reduce(0.0) { $0 + abs(Double(r(p[i * tk + $1])) * Double(r(v[$1 * ldv + n]))) }
-                let bound = 2 * Double(tk + 2) * u * mag
-                #expect(abs(Double(amx.y[i * dv + n]) - Double(model.y[i * dv + n])) <= bound, "\(shape) AMX y \(i), \(n)")
+            let (tq, tk, d, dv) = shape
+            let ldq = d + 3, ldk = d + 5, ldv = dv + 2
+            var rng = Random(state: UInt64(tq * 1_000_003 + tk * 1009 + d * 31 + dv))
+            let q = (0..<(tq * ldq)).map { _ in rng.float() }, k = (0..<(tk * ldk)).map { _ in rng.float() }
+            let v = (0..<(tk * ldv)).map { _ in rng.float() }
+            // Softmax-like weights: positive, one row's sum about 1, some tiny.
+            let p = (0..<(tq * tk)).map { i -> Float in abs(rng.float()) / Float(tk * 2) * (i % 7 == 0 ? 1e-6 : 1) }
+            let model = Self.attentionBF16Model(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+            _ = vla_bf16_force_isa(0)
+            for level in 0...vla_kernels_supported_isa() {
+                _ = vla_kernels_force_isa(level)
+                let out = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+                #expect(Self.firstDifference(out.s, model.s) == nil, "\(shape) f32 level \(level): scores")
+                #expect(Self.firstDifference(out.y, model.y) == nil, "\(shape) f32 level \(level): y")
+            }
+            guard vla_bf16_force_isa(4) == 4 else { return }
+            let amx = Self.attentionBF16(tq: tq, tk: tk, d: d, dv: dv, q: q, ldq: ldq, k: k, ldk: ldk, p: p, v: v, ldv: ldv)
+            let r = AttentionBF16Fixture.bf16, u = 0x1p-24
+            for i in 0..<tq {
+                for j in 0..<tk {
+                    let mag = (0..<d).reduce(0.0) { $0 + abs(Double(r(q[i * ldq + $1])) * Double(r(k[j * ldk + $1]))) }
+                    let bound = 2 * Double(d + 2) * u * mag
+                    #expect(abs(Double(amx.s[i * tk + j]) - Double(model.s[i * tk + j])) <= bound, "\(shape) AMX scores \(i), \(j)")
+                }
+                for n in 0..<dv {
+                    let mag = (0..<tk).reduce(0.0) { $0 + abs(Double(r(p[i * tk + $1])) * Double(r(v[$1 * ldv + n]))) }
+                    let bound = 2 * Double(tk + 2) * u * mag
+                    #expect(abs(Double(amx.y[i * dv + n]) - Double(model.y[i * dv + n])) <= bound, "\(shape) AMX y \(i), \(n)")
+                }
             }
         }
     }
@@ -250,20 +255,22 @@ extension QuantKernelTests {
 
     @Test(arguments: [1, 2])
     func runAllocatesNothing(threads: Int) throws {
-        let fixture = try AttentionBF16Fixture.loaded.get()
-        for c in fixture.cases where c.kind == "op" {
-            let (doc, inputs, _) = try Self.document(c)
-            let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: threads))
-            for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
-            try interpreter.run(0)
-            let counter = AllocationTests.Counter(interpreter)
-            _ = counter.total()
-            let a = counter.total()
-            let b = counter.total()
-            for _ in 0..<3 { try interpreter.run(0) }
-            let after = counter.total()
-            let runs = (after - b) - (b - a)
-            #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
+        try KernelPaths.exclusive {
+            let fixture = try AttentionBF16Fixture.loaded.get()
+            for c in fixture.cases where c.kind == "op" {
+                let (doc, inputs, _) = try Self.document(c)
+                let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: threads))
+                for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
+                try interpreter.run(0)
+                let counter = AllocationTests.Counter(interpreter)
+                _ = counter.total()
+                let a = counter.total()
+                let b = counter.total()
+                for _ in 0..<3 { try interpreter.run(0) }
+                let after = counter.total()
+                let runs = (after - b) - (b - a)
+                #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
+            }
         }
     }
 }

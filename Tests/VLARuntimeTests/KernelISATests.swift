@@ -1,5 +1,6 @@
 import CVLAKernels
 import Testing
+import VLATestSupport
 import VLAFormat
 @testable import VLARuntime
 
@@ -30,23 +31,25 @@ import VLAFormat
     }
 
     @Test func gemmPathsAgreeBitForBit() {
-        let best = vla_kernels_force_isa(2)
-        defer { _ = vla_kernels_force_isa(2) }
-        var rng = Random(state: 1)
-        let shapes = [(1, 1, 1), (3, 5, 7), (8, 32, 16), (9, 33, 17), (17, 16, 200), (257, 64, 16), (6, 40, 300), (20, 47, 129), (2, 70, 0)]
-        for (m, n, k) in shapes {
-            let lda = k + 3, ldb = n + 5, ldc = n + 2
-            let a = (0..<(m * lda)).map { _ in rng.next() }
-            let b = (0..<(max(k, 1) * ldb)).map { _ in rng.next() }
-            let c0 = (0..<(m * ldc)).map { _ in rng.next() }
-            for (accumulate, scale) in [(false, Float(1)), (true, Float(1)), (false, Float(0.125)), (true, Float(0.3))] {
-                let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c0, ldc: ldc, accumulate: accumulate, scale: scale)
-                for isa in 0...best {
-                    #expect(vla_kernels_force_isa(Int32(isa)) == isa)
-                    var c = c0
-                    vla_gemm(m, n, k, a, lda, b, ldb, &c, ldc, accumulate ? 1 : 0, scale)
-                    let same = zip(c, want).allSatisfy { $0.bitPattern == $1.bitPattern }
-                    #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), accumulate \(accumulate), scale \(scale)")
+        KernelPaths.exclusive {
+            let best = vla_kernels_force_isa(2)
+            defer { _ = vla_kernels_force_isa(2) }
+            var rng = Random(state: 1)
+            let shapes = [(1, 1, 1), (3, 5, 7), (8, 32, 16), (9, 33, 17), (17, 16, 200), (257, 64, 16), (6, 40, 300), (20, 47, 129), (2, 70, 0)]
+            for (m, n, k) in shapes {
+                let lda = k + 3, ldb = n + 5, ldc = n + 2
+                let a = (0..<(m * lda)).map { _ in rng.next() }
+                let b = (0..<(max(k, 1) * ldb)).map { _ in rng.next() }
+                let c0 = (0..<(m * ldc)).map { _ in rng.next() }
+                for (accumulate, scale) in [(false, Float(1)), (true, Float(1)), (false, Float(0.125)), (true, Float(0.3))] {
+                    let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c0, ldc: ldc, accumulate: accumulate, scale: scale)
+                    for isa in 0...best {
+                        #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                        var c = c0
+                        vla_gemm(m, n, k, a, lda, b, ldb, &c, ldc, accumulate ? 1 : 0, scale)
+                        let same = zip(c, want).allSatisfy { $0.bitPattern == $1.bitPattern }
+                        #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), accumulate \(accumulate), scale \(scale)")
+                    }
                 }
             }
         }
@@ -56,39 +59,41 @@ import VLAFormat
     /// vla_gemm of a bias-filled C): m 1…20 and 257, odd k and n, column ranges starting at panels, with and
     /// without bias; nothing outside the range may change. Zeros of both signs in a and w (signed-zero sums).
     @Test func packedPathsAgreeBitForBit() {
-        let best = vla_kernels_force_isa(2)
-        defer { _ = vla_kernels_force_isa(2) }
-        var rng = Random(state: 5)
-        let sizes = [(0, 5), (1, 1), (7, 17), (33, 47), (16, 48), (130, 97)]
-        for m in Array(1...20) + [257] {
-            for (k, n) in sizes {
-                let lda = k + 2, ldy = n + 3
-                var a = (0..<(m * lda)).map { _ in rng.next() }
-                var w = (0..<(k * n)).map { _ in rng.next() }
-                for i in stride(from: 0, to: a.count, by: 7) { a[i] = i % 2 == 0 ? 0 : -0.0 }
-                for i in stride(from: 3, to: w.count, by: 11) { w[i] = -0.0 }
-                let bias = (0..<n).map { j in j % 5 == 0 ? -0.0 : rng.next() }
-                let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(k, n), alignment: 64)
-                defer { packed.deallocate() }
-                vla_f32_pack(k, n, w, n, packed)
-                var ranges = [(0, n)]
-                if n > 16 { ranges += [(16, n), (16, min(n, 33)), (0, 16), (0, n - 1)] }
-                if n > 32 { ranges.append((32, n)) }
-                for withBias in [false, true] {
-                    let c0 = (0..<(m * ldy)).map { i in withBias && i % ldy < n ? bias[i % ldy] : Float(0) }
-                    let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: w, ldb: n, c: c0, ldc: ldy, accumulate: withBias, scale: 1)
-                    for isa in 0...best {
-                        #expect(vla_kernels_force_isa(Int32(isa)) == isa)
-                        for (n0, n1) in ranges {
-                            var y = [Float](repeating: .nan, count: m * ldy)
-                            withBias ? vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, bias, &y, ldy)
-                                : vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, nil, &y, ldy)
-                            var same = true
-                            for i in 0..<(m * ldy) {
-                                let j = i % ldy
-                                same = same && (j >= n0 && j < n1 ? y[i].bitPattern == want[i].bitPattern : y[i].isNaN)
+        KernelPaths.exclusive {
+            let best = vla_kernels_force_isa(2)
+            defer { _ = vla_kernels_force_isa(2) }
+            var rng = Random(state: 5)
+            let sizes = [(0, 5), (1, 1), (7, 17), (33, 47), (16, 48), (130, 97)]
+            for m in Array(1...20) + [257] {
+                for (k, n) in sizes {
+                    let lda = k + 2, ldy = n + 3
+                    var a = (0..<(m * lda)).map { _ in rng.next() }
+                    var w = (0..<(k * n)).map { _ in rng.next() }
+                    for i in stride(from: 0, to: a.count, by: 7) { a[i] = i % 2 == 0 ? 0 : -0.0 }
+                    for i in stride(from: 3, to: w.count, by: 11) { w[i] = -0.0 }
+                    let bias = (0..<n).map { j in j % 5 == 0 ? -0.0 : rng.next() }
+                    let packed = UnsafeMutableRawPointer.allocate(byteCount: vla_f32_packed_bytes(k, n), alignment: 64)
+                    defer { packed.deallocate() }
+                    vla_f32_pack(k, n, w, n, packed)
+                    var ranges = [(0, n)]
+                    if n > 16 { ranges += [(16, n), (16, min(n, 33)), (0, 16), (0, n - 1)] }
+                    if n > 32 { ranges.append((32, n)) }
+                    for withBias in [false, true] {
+                        let c0 = (0..<(m * ldy)).map { i in withBias && i % ldy < n ? bias[i % ldy] : Float(0) }
+                        let want = Self.reference(m: m, n: n, k: k, a: a, lda: lda, b: w, ldb: n, c: c0, ldc: ldy, accumulate: withBias, scale: 1)
+                        for isa in 0...best {
+                            #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                            for (n0, n1) in ranges {
+                                var y = [Float](repeating: .nan, count: m * ldy)
+                                withBias ? vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, bias, &y, ldy)
+                                    : vla_f32_gemm_packed(m, n0, n1, k, a, lda, packed, n, nil, &y, ldy)
+                                var same = true
+                                for i in 0..<(m * ldy) {
+                                    let j = i % ldy
+                                    same = same && (j >= n0 && j < n1 ? y[i].bitPattern == want[i].bitPattern : y[i].isNaN)
+                                }
+                                #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), columns \(n0)..<\(n1), bias \(withBias)")
                             }
-                            #expect(same, "isa \(isa), \(m)×\(k)·\(k)×\(n), columns \(n0)..<\(n1), bias \(withBias)")
                         }
                     }
                 }
@@ -120,16 +125,18 @@ import VLAFormat
     /// TensorFlow's bytes on both paths, for the uint8 frame (direct resize) and the f32 canvas (rtx pad).
     @Test(arguments: ["480x640-noise-crop", "300x200-noise-rtx-crop", "7x9-pattern-rtx"])
     func imageContractSameBytesOnEveryPath(_ name: String) throws {
-        defer { _ = vla_kernels_force_isa(2) }
-        let c = try #require(RuntimeFixtures.preprocessCases.first { $0.name == name })
-        let frame = try #require(RuntimeFixtures.preprocessFrame(c))
-        for isa in [2, 1, 0] {
-            _ = vla_kernels_force_isa(Int32(isa))
-            let p = ImagePreprocessor(contract: ImageContract(
-                height: 224, width: 224, resize: c.pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: c.crop ? .central : .none,
-                cropArea: c.crop ? 0.9 : 0))
-            try p.prepare(frame: frame.span, frameHeight: c.height, frameWidth: c.width)
-            #expect(hexString(SHA256.hash(p.pixels)) == c.sha256, "\(name), isa \(isa)")
+        try KernelPaths.exclusive {
+            defer { _ = vla_kernels_force_isa(2) }
+            let c = try #require(RuntimeFixtures.preprocessCases.first { $0.name == name })
+            let frame = try #require(RuntimeFixtures.preprocessFrame(c))
+            for isa in [2, 1, 0] {
+                _ = vla_kernels_force_isa(Int32(isa))
+                let p = ImagePreprocessor(contract: ImageContract(
+                    height: 224, width: 224, resize: c.pad ? .padLanczos3Antialias : .lanczos3Antialias, crop: c.crop ? .central : .none,
+                    cropArea: c.crop ? 0.9 : 0))
+                try p.prepare(frame: frame.span, frameHeight: c.height, frameWidth: c.width)
+                #expect(hexString(SHA256.hash(p.pixels)) == c.sha256, "\(name), isa \(isa)")
+            }
         }
     }
 
@@ -137,44 +144,46 @@ import VLAFormat
     /// level 1; Advanced SIMD on aarch64) against the Swift kernels (level 0), bit for bit; NaN against NaN.
     @Test(arguments: [2, 1])
     func elementwiseMatchesSwiftKernelsBitForBit(level: Int) {
-        defer { _ = vla_kernels_force_isa(2) }
-        guard vla_kernels_force_isa(Int32(level)) == level else { return }  // this CPU lacks the path
-        var xs = Self.sweep()
-        // erf's interval switches (|x|·0.70710677 near k/2 + 1/4 for GELU; near k/2 + 1/4 and 4 for erf itself).
-        for k in 0..<9 {
-            for d: Float in [-2e-7, 0, 2e-7] { xs += [Float(k) / 2 + 0.25 + d, -(Float(k) / 2 + 0.25 + d), (Float(k) / 2 + 0.25 + d) * 1.414_213_5] }
-        }
-        for f in [Unary.geluTanh, .geluErf, .tanh, .scaledTanh(bound: 1.7)] {
-            var fast = [Float](repeating: 0, count: xs.count), slow = fast
-            _ = vla_kernels_force_isa(Int32(level))
-            Kernels.unary(f, xs, &fast, from: 0, to: xs.count)
-            _ = vla_kernels_force_isa(0)
-            Kernels.unary(f, xs, &slow, from: 0, to: xs.count)
-            let bad = zip(fast, slow).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern && !($0.element.0.isNaN && $0.element.1.isNaN) }
-            #expect(bad == nil, "level \(level), \(f): x = \(bad.map { xs[$0.offset] } ?? 0): \(bad.map { "\($0.element)" } ?? "")")
-            // vla_unary_rows: the same function on a block of rows in place (row stride past the columns).
-            for cols in [1, 7, 8, 9, 16, 33] {
-                let rows = 3, ld = cols + 5
-                let block = (0..<(rows * ld)).map { xs[$0 % xs.count] }
-                var y = block
-                _ = vla_kernels_force_isa(Int32(level))
-                #expect(vla_unary_rows(Kernels.unaryKind(f).0, Kernels.unaryKind(f).1, &y, ld, rows, cols) == 1)
-                var want = block
-                _ = vla_kernels_force_isa(0)
-                for r in 0..<rows { want.withUnsafeMutableBufferPointer { p in Kernels.unary(f, p.baseAddress! + r * ld, p.baseAddress! + r * ld, from: 0, to: cols) } }
-                #expect(zip(y, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "level \(level), rows of \(f), cols \(cols)")
+        KernelPaths.exclusive {
+            defer { _ = vla_kernels_force_isa(2) }
+            guard vla_kernels_force_isa(Int32(level)) == level else { return }  // this CPU lacks the path
+            var xs = Self.sweep()
+            // erf's interval switches (|x|·0.70710677 near k/2 + 1/4 for GELU; near k/2 + 1/4 and 4 for erf itself).
+            for k in 0..<9 {
+                for d: Float in [-2e-7, 0, 2e-7] { xs += [Float(k) / 2 + 0.25 + d, -(Float(k) / 2 + 0.25 + d), (Float(k) / 2 + 0.25 + d) * 1.414_213_5] }
             }
-        }
-        // Spreads of ±40 and ±120 around the max: exp's results down to its clamp at −87.34 (subnormal products).
-        for (n, spread) in [1, 5, 8, 9, 16, 17, 24, 64, 257, 1000].map({ ($0, Float(10)) }) + [(257, 30), (1000, 30), (1000, 10.5)] {
-            var rng = Random(state: UInt64(n) &+ UInt64(spread))
-            let row = (0..<n).map { _ in rng.next() * spread }
-            var fast = [Float](repeating: 0, count: n), slow = fast
-            _ = vla_kernels_force_isa(Int32(level))
-            Kernels.softmaxRow(row, &fast, n: n)
-            _ = vla_kernels_force_isa(0)
-            Kernels.softmaxRow(row, &slow, n: n)
-            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), softmax n = \(n), spread \(spread)")
+            for f in [Unary.geluTanh, .geluErf, .tanh, .scaledTanh(bound: 1.7)] {
+                var fast = [Float](repeating: 0, count: xs.count), slow = fast
+                _ = vla_kernels_force_isa(Int32(level))
+                Kernels.unary(f, xs, &fast, from: 0, to: xs.count)
+                _ = vla_kernels_force_isa(0)
+                Kernels.unary(f, xs, &slow, from: 0, to: xs.count)
+                let bad = zip(fast, slow).enumerated().first { $0.element.0.bitPattern != $0.element.1.bitPattern && !($0.element.0.isNaN && $0.element.1.isNaN) }
+                #expect(bad == nil, "level \(level), \(f): x = \(bad.map { xs[$0.offset] } ?? 0): \(bad.map { "\($0.element)" } ?? "")")
+                // vla_unary_rows: the same function on a block of rows in place (row stride past the columns).
+                for cols in [1, 7, 8, 9, 16, 33] {
+                    let rows = 3, ld = cols + 5
+                    let block = (0..<(rows * ld)).map { xs[$0 % xs.count] }
+                    var y = block
+                    _ = vla_kernels_force_isa(Int32(level))
+                    #expect(vla_unary_rows(Kernels.unaryKind(f).0, Kernels.unaryKind(f).1, &y, ld, rows, cols) == 1)
+                    var want = block
+                    _ = vla_kernels_force_isa(0)
+                    for r in 0..<rows { want.withUnsafeMutableBufferPointer { p in Kernels.unary(f, p.baseAddress! + r * ld, p.baseAddress! + r * ld, from: 0, to: cols) } }
+                    #expect(zip(y, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }, "level \(level), rows of \(f), cols \(cols)")
+                }
+            }
+            // Spreads of ±40 and ±120 around the max: exp's results down to its clamp at −87.34 (subnormal products).
+            for (n, spread) in [1, 5, 8, 9, 16, 17, 24, 64, 257, 1000].map({ ($0, Float(10)) }) + [(257, 30), (1000, 30), (1000, 10.5)] {
+                var rng = Random(state: UInt64(n) &+ UInt64(spread))
+                let row = (0..<n).map { _ in rng.next() * spread }
+                var fast = [Float](repeating: 0, count: n), slow = fast
+                _ = vla_kernels_force_isa(Int32(level))
+                Kernels.softmaxRow(row, &fast, n: n)
+                _ = vla_kernels_force_isa(0)
+                Kernels.softmaxRow(row, &slow, n: n)
+                #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), softmax n = \(n), spread \(spread)")
+            }
         }
     }
 
@@ -182,34 +191,36 @@ import VLAFormat
     /// the same operations one after another, with the Swift softmax. Without a fast path it does nothing.
     @Test(arguments: [2, 1])
     func attentionRowMatchesTheSwiftStepsBitForBit(level: Int) {
-        defer { _ = vla_kernels_force_isa(2) }
-        var row: [Float] = [1, 2, 3]
-        _ = vla_kernels_force_isa(0)
-        #expect(vla_attention_row(&row, 3, 0.5, nil, nil) == 0)
-        #expect(row == [1, 2, 3])
-        guard vla_kernels_force_isa(Int32(level)) == level else { return }
-        for n in [1, 5, 8, 9, 16, 17, 64, 257, 1000] {
-            for variant in 0..<6 {
-                var rng = Random(state: UInt64(n * 10 + variant))
-                let x = (0..<n).map { _ in rng.next() * 10 }
-                let scale: Float = variant % 2 == 0 ? 0.125 : 1
-                let bias: [Float]? = variant >= 2 ? (0..<n).map { _ in rng.next() } : nil
-                // A masked row, a partly masked one (every third element) and none.
-                let mask: [UInt8]? = variant >= 4 ? (0..<n).map { variant == 4 ? 0 : UInt8($0 % 3 == 0 ? 0 : 1 + $0 % 2) } : nil
-                var want = x
-                for j in 0..<n {
-                    if scale != 1 { want[j] = want[j] * scale }
-                    if let bias { want[j] = want[j] + bias[j] }
-                    if let mask, mask[j] == 0 { want[j] = -Float.greatestFiniteMagnitude }
+        KernelPaths.exclusive {
+            defer { _ = vla_kernels_force_isa(2) }
+            var row: [Float] = [1, 2, 3]
+            _ = vla_kernels_force_isa(0)
+            #expect(vla_attention_row(&row, 3, 0.5, nil, nil) == 0)
+            #expect(row == [1, 2, 3])
+            guard vla_kernels_force_isa(Int32(level)) == level else { return }
+            for n in [1, 5, 8, 9, 16, 17, 64, 257, 1000] {
+                for variant in 0..<6 {
+                    var rng = Random(state: UInt64(n * 10 + variant))
+                    let x = (0..<n).map { _ in rng.next() * 10 }
+                    let scale: Float = variant % 2 == 0 ? 0.125 : 1
+                    let bias: [Float]? = variant >= 2 ? (0..<n).map { _ in rng.next() } : nil
+                    // A masked row, a partly masked one (every third element) and none.
+                    let mask: [UInt8]? = variant >= 4 ? (0..<n).map { variant == 4 ? 0 : UInt8($0 % 3 == 0 ? 0 : 1 + $0 % 2) } : nil
+                    var want = x
+                    for j in 0..<n {
+                        if scale != 1 { want[j] = want[j] * scale }
+                        if let bias { want[j] = want[j] + bias[j] }
+                        if let mask, mask[j] == 0 { want[j] = -Float.greatestFiniteMagnitude }
+                    }
+                    _ = vla_kernels_force_isa(0)
+                    let prepared = want
+                    Kernels.softmaxRow(prepared, &want, n: n)
+                    _ = vla_kernels_force_isa(Int32(level))
+                    var got = x
+                    let done = bias.withOptionalPointer { b in mask.withOptionalPointer { m in vla_attention_row(&got, n, scale, b, m) } }
+                    #expect(done == 1)
+                    #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), attention row n = \(n), variant \(variant)")
                 }
-                _ = vla_kernels_force_isa(0)
-                let prepared = want
-                Kernels.softmaxRow(prepared, &want, n: n)
-                _ = vla_kernels_force_isa(Int32(level))
-                var got = x
-                let done = bias.withOptionalPointer { b in mask.withOptionalPointer { m in vla_attention_row(&got, n, scale, b, m) } }
-                #expect(done == 1)
-                #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), attention row n = \(n), variant \(variant)")
             }
         }
     }

@@ -58,26 +58,28 @@ import VLATestSupport
     }
 
     @Test func stepAllocatesNothingAfterReset() throws {
-        #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
-        let (folder, _) = try RuntimeFixtures.demoFolder()
-        let policy = try Policy(path: folder + "/policies/policy.vla")
-        let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: 1))
-        let frame = RuntimeFixtures.frame(height: 480, width: 640)
-        let pixels = [UInt8](session.pixels)
-        try session.reset(frame: frame.span, height: 480, width: 640)
-        _ = try session.step(frame: frame.span, height: 480, width: 640)
-        let before = vla_test_allocations_on_this_thread()
-        var sum: Float = 0
-        for _ in 0..<5 {
-            sum += try session.step(frame: frame.span, height: 480, width: 640)[0]
+        try KernelPaths.exclusive {
+            #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
+            let (folder, _) = try RuntimeFixtures.demoFolder()
+            let policy = try Policy(path: folder + "/policies/policy.vla")
+            let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: 1))
+            let frame = RuntimeFixtures.frame(height: 480, width: 640)
+            let pixels = [UInt8](session.pixels)
+            try session.reset(frame: frame.span, height: 480, width: 640)
+            _ = try session.step(frame: frame.span, height: 480, width: 640)
+            let before = vla_test_allocations_on_this_thread()
+            var sum: Float = 0
+            for _ in 0..<5 {
+                sum += try session.step(frame: frame.span, height: 480, width: 640)[0]
+            }
+            let after = vla_test_allocations_on_this_thread()
+            #expect(after - before == 0, "\(after - before) allocations in 5 steps")
+            _ = try session.step(pixels: pixels.span)
+            let before2 = vla_test_allocations_on_this_thread()
+            sum += try session.step(pixels: pixels.span)[0]
+            #expect(vla_test_allocations_on_this_thread() - before2 == 0)
+            #expect(sum.isFinite)
         }
-        let after = vla_test_allocations_on_this_thread()
-        #expect(after - before == 0, "\(after - before) allocations in 5 steps")
-        _ = try session.step(pixels: pixels.span)
-        let before2 = vla_test_allocations_on_this_thread()
-        sum += try session.step(pixels: pixels.span)[0]
-        #expect(vla_test_allocations_on_this_thread() - before2 == 0)
-        #expect(sum.isFinite)
     }
 
     @Test func manySessionsShareOnePolicy() throws {
