@@ -234,6 +234,24 @@ static inline void q8z_row_params(float lo, float hi, float *inv, float *s, floa
     *zf = __builtin_rintf(t);
 }
 
+// A row's zero-point parameters from its vector lanes' partial min and max (lanes 0, 1, … folded in order, as
+// the portable loop would meet them) and the scalar tail xr[p..<k]; zc = 128 − z. Every vector path ends here.
+static inline void q8z_row_setup(const float *lo_lanes, const float *hi_lanes, int lanes, const float *xr, long p,
+                                 long k, float *inv, float *s, int32_t *zc, float *zf) {
+    float lo = 0, hi = 0;
+    for (int l = 0; l < lanes; l++) {
+        lo = lo_lanes[l] < lo ? lo_lanes[l] : lo;
+        hi = hi_lanes[l] > hi ? hi_lanes[l] : hi;
+    }
+    for (; p < k; p++) {
+        const float v = xr[p];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    q8z_row_params(lo, hi, inv, s, zf);
+    *zc = 128 - (int32_t)*zf;
+}
+
 static inline int8_t q8z_value(float x, float inv, float zf) {
     const float v = x * inv, lo = -zf, hi = 255.0f - zf;
     float t = v > lo ? v : lo;  // NaN -> −z, as _mm512_max_ps(v, −z)
@@ -454,14 +472,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) static void q8z_quantize512
             lo16 = _mm512_min_ps(v, lo16);
             hi16 = _mm512_max_ps(v, hi16);
         }
-        float lo = 0, hi = 0;
-        for (int l = 0; l < 16; l++) {
-            lo = lo16[l] < lo ? lo16[l] : lo;
-            hi = hi16[l] > hi ? hi16[l] : hi;
-        }
-        float inv, zf;
-        q8z_row_params(lo, hi, &inv, &s[i], &zf);
-        zc[i] = 128 - (int32_t)zf;
+        float lanes_lo[16], lanes_hi[16], inv, zf;
+        _mm512_storeu_ps(lanes_lo, lo16);
+        _mm512_storeu_ps(lanes_hi, hi16);
+        q8z_row_setup(lanes_lo, lanes_hi, 16, xr, k, k, &inv, &s[i], &zc[i], &zf);
         const __m512 iv = _mm512_set1_ps(inv), lov = _mm512_set1_ps(-zf), hiv = _mm512_set1_ps(255.0f - zf);
         const __m512i off = _mm512_set1_epi32((int)zf - 128);
         for (p = 0; p + 16 <= k; p += 16)
@@ -491,19 +505,10 @@ __attribute__((target("avx2"))) static void q8z_quantize256(long m, long k, cons
             lo8 = _mm256_min_ps(v, lo8);  // NaN -> the second operand
             hi8 = _mm256_max_ps(v, hi8);
         }
-        float lo = 0, hi = 0;
-        for (int l = 0; l < 8; l++) {
-            lo = lo8[l] < lo ? lo8[l] : lo;
-            hi = hi8[l] > hi ? hi8[l] : hi;
-        }
-        for (; p < k; p++) {
-            const float v = xr[p];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        float inv, zf;
-        q8z_row_params(lo, hi, &inv, &s[i], &zf);
-        zc[i] = 128 - (int32_t)zf;
+        float lanes_lo[8], lanes_hi[8], inv, zf;
+        _mm256_storeu_ps(lanes_lo, lo8);
+        _mm256_storeu_ps(lanes_hi, hi8);
+        q8z_row_setup(lanes_lo, lanes_hi, 8, xr, p, k, &inv, &s[i], &zc[i], &zf);
         const __m256 iv = _mm256_set1_ps(inv), lov = _mm256_set1_ps(-zf), hiv = _mm256_set1_ps(255.0f - zf);
         const __m256i off = _mm256_set1_epi32((int)zf - 128);
         for (p = 0; p + 8 <= k; p += 8) {
@@ -1319,19 +1324,10 @@ static void q8z_quantize_asimd(long m, long k, const float *x, long ldx, int8_t 
             lo4 = vbslq_f32(vcltq_f32(v, lo4), v, lo4);
             hi4 = vbslq_f32(vcgtq_f32(v, hi4), v, hi4);
         }
-        float lo = 0, hi = 0;
-        for (int l = 0; l < 4; l++) {
-            lo = lo4[l] < lo ? lo4[l] : lo;
-            hi = hi4[l] > hi ? hi4[l] : hi;
-        }
-        for (; p < k; p++) {
-            const float v = xr[p];
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
-        }
-        float inv, zf;
-        q8z_row_params(lo, hi, &inv, &s[i], &zf);
-        zc[i] = 128 - (int32_t)zf;
+        float lanes_lo[4], lanes_hi[4], inv, zf;
+        vst1q_f32(lanes_lo, lo4);
+        vst1q_f32(lanes_hi, hi4);
+        q8z_row_setup(lanes_lo, lanes_hi, 4, xr, p, k, &inv, &s[i], &zc[i], &zf);
         const float32x4_t iv = vdupq_n_f32(inv), lov = vdupq_n_f32(-zf), hiv = vdupq_n_f32(255.0f - zf);
         const int32x4_t off = vdupq_n_s32((int32_t)zf - 128);
 #define Q8Z_VALUE4(P)                                                                                         \

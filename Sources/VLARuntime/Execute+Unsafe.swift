@@ -279,15 +279,24 @@ extension Interpreter {
         }
     }
 
+    /// Task `task`'s batch item and head, and where its rows of q, k, v and y start (each row `heads·d` or
+    /// `heads·dv` floats apart).
+    fileprivate static func head(_ s: AttentionStep, task: Int) -> (
+        b: Int, head: Int, q: ConstFloatPointer, k: ConstFloatPointer, v: ConstFloatPointer, y: FloatPointer
+    ) {
+        let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
+        let b = task / h, head = task % h
+        return unsafe (
+            b, head, s.q + (b * tq * h + head) * d, s.k + (b * tk * h + head) * d, s.v + (b * tk * h + head) * dv,
+            s.y + (b * tq * h + head) * dv
+        )
+    }
+
     /// One batch item and head with f32 products.
     fileprivate static func attentionHead(_ c: AttentionLoop, task: Int, thread: Int) {
         let s = unsafe c.step
         let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
-        let b = task / h, head = task % h
-        let q = unsafe s.q + (b * tq * h + head) * d
-        let k = unsafe s.k + (b * tk * h + head) * d
-        let v = unsafe s.v + (b * tk * h + head) * dv
-        let y = unsafe s.y + (b * tq * h + head) * dv
+        let (b, head, q, k, v, y) = unsafe Interpreter.head(s, task: task)
         // Kᵀ and V of the head packed into the thread's scratch as the packed kernel's column panels, then the
         // scores; both products are the packed kernel's chains, the bits of the own kernel's.
         let keys = unsafe c.scratch + thread * c.perThread
@@ -305,11 +314,7 @@ extension Interpreter {
     fileprivate static func attentionHeadBF16(_ c: AttentionLoop, task: Int, thread: Int) {
         let s = unsafe c.step
         let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
-        let b = task / h, head = task % h
-        let q = unsafe s.q + (b * tq * h + head) * d
-        let k = unsafe s.k + (b * tk * h + head) * d
-        let v = unsafe s.v + (b * tk * h + head) * dv
-        let y = unsafe s.y + (b * tq * h + head) * dv
+        let (b, head, q, k, v, y) = unsafe Interpreter.head(s, task: task)
         let scores = unsafe c.scratch + thread * c.perThread
         let work = unsafe UnsafeMutableRawPointer(scores + AttentionStep.scoresFloats(tq: tq, tk: tk))
         unsafe vla_attn_bf16_scores(tq, tk, d, q, h * d, k, h * d, work, scores, tk)
