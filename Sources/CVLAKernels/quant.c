@@ -218,6 +218,13 @@ static void q8_quantize_portable(long m, long k, const float *x, long ldx, int8_
     }
 }
 
+// acc + zc·colsum in two's complement, as the vector paths' 32-bit lanes compute it: the true sum fits in int32
+// for k ≤ 65,536 (the format's limit with zero points), and a direct caller past it gets the same wrapped value on
+// every path instead of C's undefined signed overflow.
+static inline int32_t q8z_add(int32_t acc, int32_t zc, int32_t colsum) {
+    return (int32_t)((uint32_t)acc + (uint32_t)zc * (uint32_t)colsum);
+}
+
 // Asymmetric (zero-point) quantization, vla_q8_quantize_zp. The row's range [lo, hi] (lo = min(0, min x),
 // hi = max(0, max x), NaN skipped) gives r = hi − lo, inv = r > 0 ? 255/r : 0, s = r/255 and the zero point
 // z = round_half_even(min(max(−lo·inv, 0), 255)) (a NaN product becomes 0); then
@@ -311,7 +318,7 @@ static void q8_gemm_portable(long m, long n0, long n1, long k, const int8_t *q, 
             }
             for (long c = 0; c < cols; c++) {
                 const long j = j0 + c;
-                const int32_t a = zc ? acc[c] + zc[i] * colsum[j] : acc[c];  // the true sum fits in int32
+                const int32_t a = zc ? q8z_add(acc[c], zc[i], colsum[j]) : acc[c];
                 y[i * ldy + j] = q8_out(a, s[i], wscale[j], bias ? bias[j] : 0.0f, mul,
                                         add ? add + i * ldadd : NULL, j);
             }
@@ -1359,7 +1366,7 @@ TA void q8_store_tile(int mr, const int32_t acc[][16], long i0, long j0, long co
         const long i = i0 + r;
         for (long c = 0; c < cols; c++) {
             const long j = j0 + c;
-            const int32_t a = zc ? acc[r][c] + zc[i] * colsum[j] : acc[r][c];  // the true sum fits in int32
+            const int32_t a = zc ? q8z_add(acc[r][c], zc[i], colsum[j]) : acc[r][c];
             y[i * ldy + j] = q8_out(a, s[i], wscale[j], bias ? bias[j] : 0.0f, mul, add ? add + i * ldadd : NULL, j);
         }
     }
@@ -2084,7 +2091,7 @@ void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, co
 #endif
     {
         vla_f32_pack_transposed(d, tk, k, ldk, packed);
-        attn_round_f32(1, (long)(vla_f32_packed_bytes(d, tk) / 4), packed, 0, packed, 0);
+        if (d > 0) attn_round_f32(1, (long)(vla_f32_packed_bytes(d, tk) / 4), packed, 0, packed, 0);  // d = 0: nothing packed
     }
     vla_f32_gemm_packed(tq, 0, tk, d, qf, d, packed, tk, NULL, s, lds);
 }
@@ -2114,7 +2121,7 @@ void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_b
 #endif
     {
         vla_f32_pack(tk, dv, v, ldv, packed);
-        attn_round_f32(1, (long)(vla_f32_packed_bytes(tk, dv) / 4), packed, 0, packed, 0);
+        if (tk > 0) attn_round_f32(1, (long)(vla_f32_packed_bytes(tk, dv) / 4), packed, 0, packed, 0);  // tk = 0: nothing packed
     }
     if (!p_bf16) attn_round_f32(tq, tk, p, ldp, p, ldp);
     vla_f32_gemm_packed(tq, 0, dv, tk, p, ldp, packed, dv, NULL, y, ldy);
