@@ -27,6 +27,17 @@ import VLAFormat
             for i in counts.indices { sum += counts[i] }
             return sum
         }
+
+        /// Allocations made by `body`, net of the counting itself (reading the counters costs the same number of
+        /// allocations every time).
+        func during(_ body: () throws -> Void) rethrows -> Int {
+            _ = total()
+            let a = total()
+            let b = total()
+            try body()
+            let after = total()
+            return (after - b) - (b - a)
+        }
     }
 
     @Test func counterIsActive() {
@@ -42,14 +53,7 @@ import VLAFormat
                 let interpreter = try Interpreter(document: built.document, options: RuntimeOptions(threads: threads))
                 for (id, bytes) in built.arenaInputs { try interpreter.setRaw(id, bytes) }
                 try interpreter.run(0)  // warm-up: OpenBLAS sets up its buffers on first use
-                let counter = Counter(interpreter)
-                _ = counter.total()
-                let a = counter.total()
-                let b = counter.total()
-                for _ in 0..<3 { try interpreter.run(0) }
-                let after = counter.total()
-                // Reading the counters costs the same number of allocations (b - a) every time; subtract it.
-                let runs = (after - b) - (b - a)
+                let runs = try Counter(interpreter).during { for _ in 0..<3 { try interpreter.run(0) } }
                 #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
             }
         }
@@ -76,20 +80,17 @@ import VLAFormat
                     try p.prepare(frame: frame.span, layout: packed)
                     try p.prepare(frame: frame.span, layout: bgra)
                     let counter = Counter(interpreter)
-                    _ = counter.total()
-                    let a = counter.total()
-                    let b = counter.total()
-                    for _ in 0..<3 {
-                        try p.prepare(frame: frame.span, layout: packed)
-                        try p.prepare(frame: frame.span, layout: bgra)
+                    let frames = try counter.during {
+                        for _ in 0..<3 {
+                            try p.prepare(frame: frame.span, layout: packed)
+                            try p.prepare(frame: frame.span, layout: bgra)
+                        }
                     }
-                    let after = counter.total()
-                    let frames = (after - b) - (b - a)
                     #expect(frames == 0, "\(resize) crop \(crop): \(frames) allocations in six frames with \(threads) threads")
-                    let c = counter.total()
-                    for _ in 0..<3 { out.withUnsafeMutableBufferPointer { p.normalize(into: $0.baseAddress!, count: $0.count) } }
-                    let d = counter.total()
-                    #expect((d - c) - (b - a) == 0, "\(resize) crop \(crop): \((d - c) - (b - a)) allocations in three normalizations")
+                    let normalizations = counter.during {
+                        for _ in 0..<3 { out.withUnsafeMutableBufferPointer { p.normalize(into: $0.baseAddress!, count: $0.count) } }
+                    }
+                    #expect(normalizations == 0, "\(resize) crop \(crop): \(normalizations) allocations in three normalizations")
                 }
             }
         }

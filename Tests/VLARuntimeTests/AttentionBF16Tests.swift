@@ -262,13 +262,7 @@ extension QuantKernelTests {
                 let interpreter = try Interpreter(document: doc, options: RuntimeOptions(threads: threads))
                 for (id, bytes) in inputs { try interpreter.setRaw(id, bytes) }
                 try interpreter.run(0)
-                let counter = AllocationTests.Counter(interpreter)
-                _ = counter.total()
-                let a = counter.total()
-                let b = counter.total()
-                for _ in 0..<3 { try interpreter.run(0) }
-                let after = counter.total()
-                let runs = (after - b) - (b - a)
+                let runs = try AllocationTests.Counter(interpreter).during { for _ in 0..<3 { try interpreter.run(0) } }
                 #expect(runs == 0, "\(c.name): \(runs) allocations in three runs with \(threads) threads")
             }
         }
