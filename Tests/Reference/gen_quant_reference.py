@@ -74,6 +74,36 @@ def epilogue(y, tol, n, m, use_mul, use_add):
 
 cases = []
 
+
+def int8_case(name, kind, x, n, use_bias, use_mul, use_add, centered):
+    """One int8 product case: random weights, scales and bias drawn after x (in that order), centered(x) =
+    (the integer rows the exact sums use, the row scales, the case's quantization fields), the sums, and y in
+    float64 with its tolerance."""
+    m, k = x.shape
+    w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
+    wscale = rng.uniform(0.001, 0.05, n).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32) if use_bias else None
+    left, s, extra = centered(x)
+    acc = left @ w.astype(np.int64)
+    prod = acc.astype(np.float64) * s.astype(np.float64)[:, None] * wscale.astype(np.float64)[None, :]
+    b64 = np.zeros(n) if bias is None else bias.astype(np.float64)
+    y = prod + b64[None, :]
+    tol = 4 * U * (np.abs(prod) + np.abs(b64)[None, :])
+    y, tol, mul, add = epilogue(y, tol, n, m, use_mul, use_add)
+    cases.append({
+        "name": name, "kind": kind, "m": m, "k": k, "n": n,
+        "x": f32list(x), "w": [int(v) for v in w.ravel()], "wscale": f32list(wscale),
+        "bias": None if bias is None else f32list(bias), "mul": None if mul is None else f32list(mul),
+        "add": None if add is None else f32list(add),
+        **extra, "s": f32list(s), "acc": [int(v) for v in acc.ravel()],
+        "y": [float(v) for v in y.ravel()], "tol": [float(v) + 1e-30 for v in tol.ravel()],
+    })
+
+
+def symmetric(x):
+    q, s = quantize(x)
+    return q.astype(np.int64), s, {"q": [int(v) for v in q.ravel()]}
+
 for name, m, k, n, scale, use_bias, use_mul, use_add in [
     ("q8_small", 3, 5, 7, 1.0, True, False, False),
     ("q8_odd", 9, 100, 33, 3.0, True, True, True),
@@ -83,24 +113,7 @@ for name, m, k, n, scale, use_bias, use_mul, use_add in [
 ]:
     x = (rng.standard_normal((m, k)) * scale).astype(np.float32)
     x[0, 0] = 0  # a zero inside a row
-    w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
-    wscale = rng.uniform(0.001, 0.05, n).astype(np.float32)
-    bias = rng.standard_normal(n).astype(np.float32) if use_bias else None
-    q, s = quantize(x)
-    acc = q.astype(np.int64) @ w.astype(np.int64)
-    prod = acc.astype(np.float64) * s.astype(np.float64)[:, None] * wscale.astype(np.float64)[None, :]
-    b64 = np.zeros(n) if bias is None else bias.astype(np.float64)
-    y = prod + b64[None, :]
-    tol = 4 * U * (np.abs(prod) + np.abs(b64)[None, :])
-    y, tol, mul, add = epilogue(y, tol, n, m, use_mul, use_add)
-    cases.append({
-        "name": name, "kind": "q8", "m": m, "k": k, "n": n,
-        "x": f32list(x), "w": [int(v) for v in w.ravel()], "wscale": f32list(wscale),
-        "bias": None if bias is None else f32list(bias), "mul": None if mul is None else f32list(mul),
-        "add": None if add is None else f32list(add),
-        "q": [int(v) for v in q.ravel()], "s": f32list(s), "acc": [int(v) for v in acc.ravel()],
-        "y": [float(v) for v in y.ravel()], "tol": [float(v) + 1e-30 for v in tol.ravel()],
-    })
+    int8_case(name, "q8", x, n, use_bias, use_mul, use_add, symmetric)
 
 for name, m, k, n, scale, use_bias, use_mul, use_add in [
     ("bf16_small", 3, 5, 7, 1.0, True, False, False),
@@ -150,6 +163,11 @@ def quantize_zp(x):
     return u, z, s
 
 
+def zero_point(x):
+    u, z, s = quantize_zp(x)
+    return u - z[:, None], s, {"q": [int(v) for v in u.ravel()], "z": [int(v) for v in z]}
+
+
 for name, m, k, n, scale, shift, use_bias, use_mul, use_add in [
     ("q8zp_small", 3, 5, 7, 1.0, 0.0, True, False, False),
     ("q8zp_gelu", 9, 100, 33, 1.0, 0.0, True, True, True),  # GELU-like rows: ≥ −0.17, a long positive tail
@@ -162,25 +180,7 @@ for name, m, k, n, scale, shift, use_bias, use_mul, use_add in [
         g = x.astype(np.float64)
         x = (0.5 * g * (1 + np.tanh(0.7978845608 * (g + 0.044715 * g ** 3)))).astype(np.float32)
     x[0, 0] = 0  # a zero inside a row
-    w = rng.integers(-127, 128, size=(k, n)).astype(np.int8)
-    wscale = rng.uniform(0.001, 0.05, n).astype(np.float32)
-    bias = rng.standard_normal(n).astype(np.float32) if use_bias else None
-    u, z, s = quantize_zp(x)
-    acc = (u - z[:, None]) @ w.astype(np.int64)
-    prod = acc.astype(np.float64) * s.astype(np.float64)[:, None] * wscale.astype(np.float64)[None, :]
-    b64 = np.zeros(n) if bias is None else bias.astype(np.float64)
-    y = prod + b64[None, :]
-    tol = 4 * U * (np.abs(prod) + np.abs(b64)[None, :])
-    y, tol, mul, add = epilogue(y, tol, n, m, use_mul, use_add)
-    cases.append({
-        "name": name, "kind": "q8zp", "m": m, "k": k, "n": n,
-        "x": f32list(x), "w": [int(v) for v in w.ravel()], "wscale": f32list(wscale),
-        "bias": None if bias is None else f32list(bias), "mul": None if mul is None else f32list(mul),
-        "add": None if add is None else f32list(add),
-        "q": [int(v) for v in u.ravel()], "z": [int(v) for v in z], "s": f32list(s),
-        "acc": [int(v) for v in acc.ravel()],
-        "y": [float(v) for v in y.ravel()], "tol": [float(v) + 1e-30 for v in tol.ravel()],
-    })
+    int8_case(name, "q8zp", x, n, use_bias, use_mul, use_add, zero_point)
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 with open(OUT, "w") as f:
