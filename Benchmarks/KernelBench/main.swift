@@ -310,8 +310,8 @@ func reducedPrecision(int8: Bool) {
 /// One head of DINOv2-base's attention (tq = tk = 257, d = dv = 64), 1 thread, as the op runs it per task: f32
 /// (pack Kᵀ, S = Q·Kᵀ with the packed kernel, each row's scale and softmax with vla_attention_row, pack V, Y = P·V)
 /// against bf16 products (`vla_attn_bf16_scores`, the same rows, `vla_attn_bf16_values`) on path 0 (the fallback
-/// of CPUs without AMX: each row rounded after its softmax) and path 4 (AMX, where present); and the products
-/// alone (the rows' softmax left out). Each round times every variant (best of `--iterations`), in turn; medians
+/// of CPUs without AMX: each row rounded after its softmax) and path 4 (AMX, where present), there also the fused
+/// head (`vla_attn_bf16_head`, what the op runs on path 4); and the products alone (the rows' softmax left out). Each round times every variant (best of `--iterations`), in turn; medians
 /// over `--rounds`.
 func attentionProducts() {
     let iterations = option("--iterations", 200), rounds = option("--rounds", 5)
@@ -354,7 +354,13 @@ func attentionProducts() {
     var variants: [(String, () -> Void)] = [
         ("f32 head", { f32(softmax: true) }), ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
     ]
-    if amx { variants.append(("bf16 AMX head", { bf16(path: 4, softmax: true) })) }
+    if amx {
+        variants.append(("bf16 AMX head", { bf16(path: 4, softmax: true) }))
+        variants.append(("bf16 AMX fused head", {
+            _ = vla_bf16_force_isa(4)
+            _ = vla_attn_bf16_head(t, t, d, d, q, h * d, k, h * d, v, h * d, scale, nil, 0, nil, 0, scratch, y, h * d)
+        }))
+    }
     variants += [("f32 products", { f32(softmax: false) }), ("bf16 fallback products", { bf16(path: 2, softmax: false) })]
     if amx { variants.append(("bf16 AMX products", { bf16(path: 4, softmax: false) })) }
     print("attention, one head of DINOv2-base (257 tokens, d 64), 1 thread, best of \(iterations) per round, \(rounds) rounds; f32 kernels \(vla_kernels_isa()), AMX \(amx ? "yes" : "no")")

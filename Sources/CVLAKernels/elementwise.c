@@ -182,6 +182,33 @@ T512 float lanes_sum(__m512 v) {
     return s;
 }
 
+// The max of the lanes (NaN lanes skipped, as the Swift loop), then the exp pass: y = exp(x − max), returning Σy
+// in lane order. The first and second of softmax512's three passes.
+T512 float lanes_max(__m512 mx) {
+    float top = mx[0];
+    for (int k = 1; k < 16; k++)
+        if (mx[k] > top) top = mx[k];
+    return top;
+}
+
+T512 float softmax_exp_pass(const float *x, float *y, long n, float top) {
+    const __m512 m = splat(top);
+    __m512 acc = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
+        _mm512_storeu_ps(y + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(tail, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), m)));
+        _mm512_mask_storeu_ps(y + i, tail, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return lanes_sum(acc);
+}
+
 __attribute__((target("avx512f"))) static void softmax512(const float *x, float *y, long n) {
     __m512 mx = splat(-__builtin_inff());
     long i = 0;
@@ -194,22 +221,7 @@ __attribute__((target("avx512f"))) static void softmax512(const float *x, float 
         const __m512 v = _mm512_mask_loadu_ps(splat(-__builtin_inff()), tail, x + i);
         mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
     }
-    float top = mx[0];
-    for (int k = 1; k < 16; k++)
-        if (mx[k] > top) top = mx[k];
-    const __m512 m = splat(top);
-    __m512 acc = _mm512_setzero_ps();
-    for (i = 0; i + 16 <= n; i += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
-        _mm512_storeu_ps(y + i, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    if (i < n) {
-        const __m512 e = _mm512_maskz_mov_ps(tail, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), m)));
-        _mm512_mask_storeu_ps(y + i, tail, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    const __m512 inv = splat(1.0f / lanes_sum(acc));
+    const __m512 inv = splat(1.0f / softmax_exp_pass(x, y, n, lanes_max(mx)));
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
     if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
 }
@@ -656,6 +668,36 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
     if (mask)
         for (long i = 0; i < n; i++)
             if (mask[i] == 0) x[i] = -__FLT_MAX__;
+}
+
+// attention_prep512 and softmax512's first pass in one (each lane's values in the same order, so the same max),
+// the exp pass, then e·(1/Σe) rounded to bf16 straight into out: the bits of vla_attention_row followed by
+// vla_bf16_round, two passes over the row fewer.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void vla_attention_row_bf16_avx512(
+    float *x, long n, float scale, const float *bias, const uint8_t *mask, uint16_t *out, long padded) {
+    const __m512 sc = splat(scale), lowest = splat(-__FLT_MAX__), ninf = splat(-__builtin_inff());
+    __m512 mx = ninf;
+    long i = 0;
+    for (; i < n; i += 16) {
+        const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(in, x + i);
+        if (scale != 1) v = _mm512_mul_ps(v, sc);
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(in, bias + i));
+        if (mask) {
+            const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
+            v = _mm512_mask_mov_ps(v, _mm512_mask_cmpeq_epi32_mask(in, _mm512_cvtepu8_epi32(m), _mm512_setzero_si512()), lowest);
+        }
+        _mm512_mask_storeu_ps(x + i, in, v);
+        v = _mm512_mask_mov_ps(ninf, in, v);
+        mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
+    }
+    const __m512 inv = splat(1.0f / softmax_exp_pass(x, x, n, lanes_max(mx)));
+    for (i = 0; i < n; i += 16) {
+        const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        const __m256i b = _mm512_cvtepi32_epi16(bf16_round16(_mm512_mul_ps(_mm512_maskz_loadu_ps(in, x + i), inv)));
+        _mm256_mask_storeu_epi16(out + i, in, b);
+    }
+    for (i = n; i < padded; i++) out[i] = 0;
 }
 
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask) {

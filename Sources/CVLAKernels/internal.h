@@ -3,10 +3,27 @@
 #define VLA_KERNELS_INTERNAL_H
 
 #if defined(__x86_64__)
+#include <immintrin.h>
+
+// f32 -> bf16 bits in the low half of each lane, as f32_to_bf16 (half to even, a NaN quieted).
+__attribute__((target("avx512f"), always_inline)) static inline __m512i bf16_round16(__m512 x) {
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i r = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1))), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+}
+
 // vla_unary_rows on AVX-512F whatever level is chosen: for the AMX kernels, which run only where AVX-512F exists
 // and must apply their activation even if a test forces another level while they run (vla_unary's bits on every
 // level, so the choice changes no result).
 void vla_unary_rows_avx512(int kind, float param, float *y, long ldy, long rows, long cols);
+
+// vla_attention_row on AVX-512F whatever level is chosen (its bits on every level), for the fused AMX attention
+// head: x's n scores get the scale, bias and mask in place, then their softmax (e, then e·(1/Σe)) is rounded to
+// bf16 (vla_bf16_round's rounding) into out[0, n) and out[n, padded) is zeroed; x is left holding e.
+void vla_attention_row_bf16_avx512(float *x, long n, float scale, const float *bias, const uint8_t *mask,
+                                   uint16_t *out, long padded);
 #endif
 
 #endif

@@ -310,13 +310,22 @@ extension Interpreter {
     }
 
     /// One batch item and head with bf16 products: the scores first in the thread's block, the products' scratch
-    /// after them (64-byte aligned: both offsets are multiples of 16 floats).
+    /// after them (64-byte aligned: both offsets are multiples of 16 floats). On path 4 the fused head
+    /// (`vla_attn_bf16_head`) does all of it in the scratch.
     fileprivate static func attentionHeadBF16(_ c: AttentionLoop, task: Int, thread: Int) {
         let s = unsafe c.step
         let h = unsafe s.heads, tq = unsafe s.tq, tk = unsafe s.tk, d = unsafe s.d, dv = unsafe s.dv
         let (b, head, q, k, v, y) = unsafe Interpreter.head(s, task: task)
         let scores = unsafe c.scratch + thread * c.perThread
         let work = unsafe UnsafeMutableRawPointer(scores + AttentionStep.scoresFloats(tq: tq, tk: tk))
+        // Path 4 (AMX): the whole head fused, in blocks of 32 rows that stay in L1 (the same bits as below).
+        let bias = unsafe s.bias.map { unsafe $0 + head * tq * tk }
+        let mask = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride }
+        if unsafe vla_attn_bf16_head(
+            tq, tk, d, dv, q, h * d, k, h * d, v, h * dv, s.scale, bias, tk, mask, s.maskRowStride, work, y, h * dv) != 0
+        {
+            return
+        }
         unsafe vla_attn_bf16_scores(tq, tk, d, q, h * d, k, h * d, work, scores, tk)
         // The fallback (path 0) reads p as bf16 values in f32: each row is rounded right after its softmax, in L1.
         let roundRows = vla_attn_bf16_path() == 0

@@ -176,6 +176,67 @@ extension QuantKernelTests {
             }
         }
     }
+
+    /// The fused head (vla_attn_bf16_head, what the op runs on path 4) against the three steps it replaces on path
+    /// 4, bit for bit: scores, each row's scale, bias, mask and softmax (vla_attention_row), values; with the
+    /// runtime's row strides, a broadcast mask row (stride 0) or one per row. Elsewhere it declines (returns 0) and
+    /// writes nothing.
+    @Test(arguments: [
+        (1, 1, 1, 1, false, 0), (3, 5, 7, 2, true, 1), (17, 31, 64, 64, false, 1), (40, 257, 64, 64, true, 0),
+        (33, 20, 65, 17, true, 1), (257, 257, 64, 64, false, 0), (50, 33, 80, 48, true, 2),
+    ])
+    func attentionBF16FusedHead(_ shape: (Int, Int, Int, Int, Bool, Int)) {
+        KernelPaths.exclusive {
+            let defaults = Defaults()
+            defer { defaults.restore() }
+            let (tq, tk, d, dv, withBias, maskKind) = shape
+            let ldq = d + 3, ldk = d + 5, ldv = dv + 2, ldy = dv + 1
+            var rng = Random(state: UInt64(tq * 7919 + tk * 131 + d * 17 + dv))
+            let q = (0..<(tq * ldq)).map { _ in rng.float() * 3 }, k = (0..<(tk * ldk)).map { _ in rng.float() * 3 }
+            let v = (0..<(tk * ldv)).map { _ in rng.float() }
+            let bias = (0..<(tq * tk)).map { _ in rng.float() }
+            // maskKind 0: none; 1: one row for all (stride 0); 2: a row each. Key 0 is never masked.
+            let maskRows = maskKind == 2 ? tq : 1, maskStride = maskKind == 2 ? tk : 0
+            let mask = (0..<(maskRows * tk)).map { i -> UInt8 in i % tk == 0 || (i * 7) % 5 != 0 ? 1 : 0 }
+            let scale: Float = 0.125
+            let scratchBytes = max(64, vla_attn_bf16_scratch_bytes(tq, tk, d, dv))
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+            defer { scratch.deallocate() }
+            func fused() -> (Int32, [Float]) {
+                var y = [Float](repeating: -7, count: tq * ldy)
+                let done = bias.withUnsafeBufferPointer { b in
+                    mask.withUnsafeBufferPointer { m in
+                        vla_attn_bf16_head(
+                            tq, tk, d, dv, q, ldq, k, ldk, v, ldv, scale, withBias ? b.baseAddress : nil, tk,
+                            maskKind == 0 ? nil : m.baseAddress, maskStride, scratch, &y, ldy)
+                    }
+                }
+                return (done, y)
+            }
+            _ = vla_bf16_force_isa(0)
+            let declined = fused()
+            #expect(declined.0 == 0 && declined.1.allSatisfy { $0 == -7 }, "\(shape): path 0 must decline and write nothing")
+            guard vla_bf16_force_isa(4) == 4 else { return }
+            var s = [Float](repeating: .nan, count: tq * tk), y = [Float](repeating: -7, count: tq * ldy)
+            vla_attn_bf16_scores(tq, tk, d, q, ldq, k, ldk, scratch, &s, tk)
+            for i in 0..<tq {
+                s.withUnsafeMutableBufferPointer { sp in
+                    bias.withUnsafeBufferPointer { b in
+                        mask.withUnsafeBufferPointer { m in
+                            _ = vla_attention_row(
+                                sp.baseAddress! + i * tk, tk, scale, withBias ? b.baseAddress! + i * tk : nil,
+                                maskKind == 0 ? nil : m.baseAddress! + i * maskStride)
+                        }
+                    }
+                }
+            }
+            vla_attn_bf16_values(tq, tk, dv, &s, tk, 0, v, ldv, scratch, &y, ldy)
+            let (done, out) = fused()
+            #expect(done == 1)
+            #expect(Self.firstDifference(out, y) == nil, "\(shape): fused head against the three steps")
+            #expect(out.indices.filter { $0 % ldy >= dv }.allSatisfy { out[$0] == -7 }, "\(shape): wrote past dv")
+        }
+    }
 }
 
 /// The op through the interpreter: against the float64 references, on one and two threads, and without heap

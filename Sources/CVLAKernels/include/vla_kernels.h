@@ -242,6 +242,15 @@ void vla_attn_bf16_values(long tq, long tk, long dv, float *p, long ldp, int p_b
 /// Rows [0, m) of x (n values, row stride ldx) rounded in place to bf16 values held in f32 (half to even, NaN
 /// kept): what path 0 of vla_attn_bf16_values does to p. The same bits on every level.
 void vla_attn_bf16_round_rows(long m, long n, float *x, long ldx);
+/// One whole head on path 4 (AMX), fused: y [tq, dv] (row stride ldy) = softmax(q·kᵀ·scale + bias, mask)·v, with
+/// bias row i at bias + i·ldbias (NULL: none) and mask row i at mask + i·ldmask (NULL: none; a 0 byte masks the
+/// score to −FLT_MAX), as vla_attn_bf16_scores, vla_attention_row on each row and vla_attn_bf16_values compute
+/// it on path 4, bit for bit, in blocks of 32 query rows whose scores stay in L1. Scratch:
+/// vla_attn_bf16_scratch_bytes(tq, tk, d, dv), 64-byte aligned. Returns 0, doing nothing, where the path is not 4
+/// (or k's row stride is past 2^26 floats): the caller then runs the three steps. Allocates nothing.
+int vla_attn_bf16_head(long tq, long tk, long d, long dv, const float *q, long ldq, const float *k, long ldk,
+                       const float *v, long ldv, float scale, const float *bias, long ldbias, const uint8_t *mask,
+                       long ldmask, void *scratch, float *y, long ldy);
 
 /// The paths the reduced-precision kernels use (the same for vla_q8_*_zp). int8: 4 = AMX (tdpbssd), 3 = AVX-512 VNNI, 2 = AVX-512BW,
 /// 1 = AVX2 + FMA, 0 = portable; the default is the best the CPU has. On aarch64: int8 3 = i8mm (SMMLA, the
