@@ -4,6 +4,7 @@
 // operation, like Swift's (the pragma for clang; gcc builds of this file need -ffp-contract=off, as
 // Tests/aarch64/Makefile passes), except the explicit fused multiply-adds (fmadd, vfmaq), which are VectorMath's
 // `fma` (one rounding) in the same places.
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "vla_kernels.h"
@@ -615,6 +616,116 @@ int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long co
     }
 #endif
     (void)kind, (void)param, (void)y, (void)ldy, (void)rows, (void)cols;
+    return 0;
+}
+
+// MARK: LayerNorm and RMS norm of one row (vla_norm_row): VLARuntime's Kernels.normRow, the same operations
+
+// Swift's 16 lane sums, lane by lane in index order (lanes past d add +0), then the lanes added in order from −0
+// (SIMD16.sum(); lanes_sum); the second pass subtracts the mean from each value (mean itself past d); the output
+// ((x − mean)·inv)·γ (+ β) in 16 lanes, the last d mod 16 values one by one, as the Swift loop does.
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void norm512(const float *x, const float *gamma, const float *beta, float *y,
+                                                     long d, float eps, int center) {
+    const long full = d - d % 16;
+    const __mmask16 tail = (__mmask16)((1u << (d % 16)) - 1);
+    float mean = 0;
+    if (center) {
+        __m512 acc = _mm512_setzero_ps();
+        for (long i = 0; i < full; i += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + i));
+        if (tail) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, x + full));
+        mean = lanes_sum(acc) / (float)d;
+    }
+    const __m512 m = splat(mean);
+    __m512 acc = _mm512_setzero_ps();
+    for (long i = 0; i < full; i += 16) {
+        const __m512 c = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(c, c));
+    }
+    if (tail) {
+        const __m512 c = _mm512_sub_ps(_mm512_mask_loadu_ps(m, tail, x + full), m);
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(c, c));
+    }
+    const float inv = 1 / sqrtf(lanes_sum(acc) / (float)d + eps);
+    const __m512 iv = splat(inv);
+    long i = 0;
+    if (beta) {
+        for (; i < full; i += 16)
+            _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), iv),
+                                                                _mm512_loadu_ps(gamma + i)), _mm512_loadu_ps(beta + i)));
+        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+    } else {
+        for (; i < full; i += 16)
+            _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), iv), _mm512_loadu_ps(gamma + i)));
+        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i];
+    }
+}
+
+// The 16 lanes as two halves of 8 (lanes 0–7, 8–15).
+F256 static void norm256(const float *x, const float *gamma, const float *beta, float *y, long d, float eps,
+                         int center) {
+    const long full = d - d % 16, rest = d % 16;
+    const __m256i tlo = first8(rest), thi = first8(rest - 8);
+    float mean = 0;
+    if (center) {
+        v8 lo = _mm256_setzero_ps(), hi = lo;
+        for (long i = 0; i < full; i += 16) {
+            lo = _mm256_add_ps(lo, _mm256_loadu_ps(x + i));
+            hi = _mm256_add_ps(hi, _mm256_loadu_ps(x + i + 8));
+        }
+        if (rest) {
+            lo = _mm256_add_ps(lo, _mm256_maskload_ps(x + full, tlo));
+            hi = _mm256_add_ps(hi, _mm256_maskload_ps(x + full + 8, thi));
+        }
+        float sum = -0.0f;
+        for (int k = 0; k < 8; k++) sum += lo[k];
+        for (int k = 0; k < 8; k++) sum += hi[k];
+        mean = sum / (float)d;
+    }
+    const v8 m = splat8(mean);
+    v8 lo = _mm256_setzero_ps(), hi = lo;
+    for (long i = 0; i < full; i += 16) {
+        const v8 a = _mm256_sub_ps(_mm256_loadu_ps(x + i), m), b = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m);
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(a, a));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(b, b));
+    }
+    if (rest) {
+        const v8 a = _mm256_sub_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(x + full, tlo), m), m);
+        const v8 b = _mm256_sub_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(x + full + 8, thi), m), m);
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(a, a));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(b, b));
+    }
+    float sq = -0.0f;
+    for (int k = 0; k < 8; k++) sq += lo[k];
+    for (int k = 0; k < 8; k++) sq += hi[k];
+    const float inv = 1 / sqrtf(sq / (float)d + eps);
+    const v8 iv = splat8(inv);
+    long i = 0;
+    if (beta) {
+        for (; i < full; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), iv),
+                                                                _mm256_loadu_ps(gamma + i)), _mm256_loadu_ps(beta + i)));
+        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+    } else {
+        for (; i < full; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), iv), _mm256_loadu_ps(gamma + i)));
+        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i];
+    }
+}
+#endif
+
+int vla_norm_row(const float *x, const float *gamma, const float *beta, float *y, long d, float eps, int center) {
+#if defined(__x86_64__)
+    if (d > 0 && vla_kernels_isa() == 2) {
+        norm512(x, gamma, beta, y, d, eps, center);
+        return 1;
+    }
+    if (d > 0 && vla_kernels_isa() == 1) {
+        norm256(x, gamma, beta, y, d, eps, center);
+        return 1;
+    }
+#endif
+    (void)x, (void)gamma, (void)beta, (void)y, (void)d, (void)eps, (void)center;
     return 0;
 }
 

@@ -115,6 +115,8 @@ enum Kernels {
 
     /// LayerNorm (`center`) or RMS norm of one row.
     static func normRow(_ x: ConstFloatPointer, _ gamma: ConstFloatPointer, _ beta: ConstFloatPointer?, _ y: FloatPointer, d: Int, eps: Float, center: Bool) {
+        // AVX-512 or AVX2: the same bits (elementwise.c)
+        if unsafe vla_norm_row(x, gamma, beta, y, d, eps, center ? 1 : 0) != 0 { return }
         let mean: Float = center ? unsafe sum(x, d) / Float(d) : 0
         let m = V(repeating: mean)
         var acc = V()

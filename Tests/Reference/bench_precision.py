@@ -6,7 +6,8 @@ both scripts time exactly the same exported networks; that script keeps its one-
     .venv/bin/python Tests/Reference/bench_precision.py --vision DIR [--threads 1 2] [--runs 10] [--rounds 3]
         [--parts backbone step] [--quant pc-s8 pt-s8] [--quant-ops MatMul Gemm]
         [--vlac .build/release/vlac --policy fp32=P32.vla --policy bf16=P16.vla --policy int8=P8.vla
-         [--shared DIR] [--steps 8]] [--peak .build/release/vlac-kernel-bench] [--json OUT.json]
+         [--shared DIR] [--steps 8]] [--peak .build/release/vlac-kernel-bench]
+        [--paired N --vlart .build/release/libvlart.so] [--json OUT.json]
 
 --vision is a Hugging Face DINOv2 directory (the full-size reference's vision-encoder/). Without --vlac only the
 onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its shared blobs are found next to it as
@@ -57,6 +58,15 @@ What it prints, in order:
       vlac fp32 vs ORT fp32     = ORT fp32 step / vlac fp32 step program
       ORT int8 vs ORT fp32      = ORT fp32 / ORT int8 (each variant, backbone and step)
     and vlac fp32's share of the peak measured in the same round.
+  - paired (--paired N, with --vlart LIB: libvlart.so, and the repository's python/vlart package): the rounds
+    above put tens of seconds between an onnxruntime figure and the vlac figure it is divided by, and on a shared
+    machine the speed of a core changes faster than that. Here both run in this process, step by step: for each
+    thread count, onnxruntime sessions of the step (pc-s8 and fp32; intra-op threads N, inter-op 1) and vlart
+    sessions of the int8, bf16 and fp32 policies (N kernel threads); then N pairs per comparison, each one
+    onnxruntime run and one vlac step (`Session.step` on a frame of the network's size: the whole step, image and
+    action contracts included) timed back to back, 10 ms apart, the order alternating from pair to pair. Printed:
+    the median of each side and the median of the per-pair ratios (onnxruntime / vlac, "x faster"), with the
+    25th and 75th percentiles of those ratios; written under "paired" in --json.
 --json OUT writes all of it (cpu, versions, quantization, errors, deviations, per-round figures, medians, ratios).
 """
 import argparse
@@ -238,6 +248,64 @@ def fmt_isa(isa):
     return " ".join(f"{k}{'+' if v else '-'}" for k, v in isa.items())
 
 
+def paired(a, models, policies):
+    """vlac steps and onnxruntime runs timed back to back in this process (--paired): per thread count and
+    comparison, the medians of both sides and of the per-pair ratios, with their quartiles."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import vlart
+
+    vlart.load_library(a.vlart)
+    comparisons = [(v, label) for v, label in (("pc-s8", "int8"), ("fp32", "fp32"), ("fp32", "bf16"))
+                   if ("step", v) in models and label in policies]
+    out = {}
+    print(f"paired: {a.paired} back-to-back pairs per comparison (onnxruntime run, vlac step incl. contracts)")
+    for t in a.threads:
+        sessions = {}
+        for v in sorted({v for v, _ in comparisons}):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = t
+            opts.inter_op_num_threads = 1
+            path, example = models[("step", v)]
+            sessions[v] = (ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]), {"x": example.numpy()})
+        vlac = {}
+        for _, label in comparisons:
+            policy = vlart.Policy(policies[label], shared=a.shared or [])
+            session = vlart.Session(policy, threads=t)
+            info = policy.info
+            frame = np.random.default_rng(0).integers(0, 256, (info.image_height, info.image_width, 3), dtype=np.uint8)
+            if info.has_reset:
+                session.reset(frame)
+            vlac[label] = (policy, session, frame)
+        for v, label in comparisons:
+            o_sess, feed = sessions[v]
+            _, session, frame = vlac[label]
+            for _ in range(3):
+                o_sess.run(None, feed)
+                session.step(frame)
+            ort_ms, vlac_ms = [], []
+            for i in range(a.paired):
+                for first in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    time.sleep(0.01)
+                    start = time.perf_counter()
+                    if first == 0:
+                        o_sess.run(None, feed)
+                    else:
+                        session.step(frame)
+                    (ort_ms if first == 0 else vlac_ms).append((time.perf_counter() - start) * 1e3)
+            ratios = sorted(o / w for o, w in zip(ort_ms, vlac_ms))
+            q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+            entry = {"onnxruntime ms": statistics.median(ort_ms), "vlac ms": statistics.median(vlac_ms),
+                     "ratio median": statistics.median(ratios), "ratio quartiles": [q[0], q[2]],
+                     "onnxruntime ms values": ort_ms, "vlac ms values": vlac_ms}
+            out[f"vlac {label} vs ORT {v}, threads {t}"] = entry
+            print(f"  threads {t}: vlac {label} step {entry['vlac ms']:.2f} ms, ORT {v} step {entry['onnxruntime ms']:.2f} "
+                  f"ms; per pair {entry['ratio median']:.2f}x faster (quartiles {q[0]:.2f}-{q[2]:.2f})", flush=True)
+        for policy, session, _ in vlac.values():
+            session.close()
+            policy.close()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vision", required=True, help="Hugging Face DINOv2 directory (e.g. the full reference's vision-encoder)")
@@ -255,8 +323,13 @@ def main():
     ap.add_argument("--shared", action="append", help="shared-blob folder for the policies (repeatable; default: next to each)")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per `vlac bench` run")
     ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")
+    ap.add_argument("--paired", type=int, default=0, metavar="N",
+                    help="after the rounds: N back-to-back pairs per comparison in this process (needs --vlart)")
+    ap.add_argument("--vlart", help="libvlart.so for --paired (e.g. .build/release/libvlart.so)")
     ap.add_argument("--json", dest="json_out", help="write every figure to this file")
     a = ap.parse_args()
+    if a.paired and not (a.vlart and a.policy):
+        ap.error("--paired needs --vlart and --policy")
     quant_ops = None if a.quant_ops == ["all"] else a.quant_ops
     policies = {}
     for p in a.policy:
@@ -397,6 +470,9 @@ def main():
                 print(f"vlac {label} deviation: {p} = {json.dumps(v)}")
         else:
             print(f"vlac {label} deviation: not available (no key containing 'deviation' in `vlac dump --json` or `vlac bench --json`)")
+
+    if a.paired:
+        report["paired"] = paired(a, models, policies)
 
     med = {k: statistics.median(v.values()) for k, v in results.items()}
     print(f"rounds (ms unless stated; medians of {a.rounds} rounds; load average at the end {report['loadavg_end']}):")

@@ -187,6 +187,39 @@ import VLAFormat
         }
     }
 
+    /// vla_norm_row (LayerNorm and RMS norm) against the Swift loop, bit for bit, on every level this CPU has:
+    /// row lengths around the 16-lane blocks, with and without β, rows far from zero mean (cancellation) and
+    /// with a large spread.
+    @Test func normRowMatchesTheSwiftLoopBitForBit() {
+        KernelPaths.exclusive {
+            let best = vla_kernels_isa()
+            defer { _ = vla_kernels_force_isa(best) }
+            var x: [Float] = [1, 2, 3], y = [Float](repeating: 0, count: 3), g: [Float] = [1, 1, 1]
+            _ = vla_kernels_force_isa(0)
+            #expect(vla_norm_row(x, g, nil, &y, 3, 1e-6, 1) == 0 && y == [0, 0, 0], "level 0 must decline")
+            for level in 1...max(1, Int(vla_kernels_supported_isa())) where vla_kernels_supported_isa() >= 1 {
+                for d in [1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 384, 768, 771] {
+                    for (offset, spread) in [(Float(0), Float(1)), (1000, 0.01), (-3, 300)] {
+                        var rng = Random(state: UInt64(d * 131 + level) &+ UInt64(spread * 10))
+                        x = (0..<d).map { _ in offset + rng.next() * spread }
+                        g = (0..<d).map { _ in 1 + rng.next() * 0.5 }
+                        let b = (0..<d).map { _ in rng.next() }
+                        for (center, beta) in [(true, Optional(b)), (true, nil), (false, nil)] {
+                            var fast = [Float](repeating: .nan, count: d), slow = fast
+                            _ = vla_kernels_force_isa(Int32(level))
+                            let done = QuantKernelTests.withOptional(beta) { vla_norm_row(x, g, $0, &fast, d, 1e-6, center ? 1 : 0) }
+                            #expect(done == 1)
+                            _ = vla_kernels_force_isa(0)
+                            QuantKernelTests.withOptional(beta) { Kernels.normRow(x, g, $0, &slow, d: d, eps: 1e-6, center: center) }
+                            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                    "level \(level), d \(d), offset \(offset), spread \(spread), center \(center), β \(beta != nil)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// vla_attention_row (scale, bias, mask and softmax in one pass) against the attention step's Swift loop:
     /// the same operations one after another, with the Swift softmax. Without a fast path it does nothing.
     @Test(arguments: [2, 1])
