@@ -619,46 +619,68 @@ int vla_unary_rows(int kind, float param, float *y, long ldy, long rows, long co
     return 0;
 }
 
-// MARK: LayerNorm and RMS norm of one row (vla_norm_row): VLARuntime's Kernels.normRow, the same operations
+// MARK: LayerNorm and RMS norm of rows (vla_norm_rows): VLARuntime's Kernels.normRow, the same operations
 
 // Swift's 16 lane sums, lane by lane in index order (lanes past d add +0), then the lanes added in order from −0
 // (SIMD16.sum(); lanes_sum); the second pass subtracts the mean from each value (mean itself past d); the output
 // ((x − mean)·inv)·γ (+ β) in 16 lanes, the last d mod 16 values one by one, as the Swift loop does.
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static void norm512(const float *x, const float *gamma, const float *beta, float *y,
-                                                     long d, float eps, int center) {
+// R rows at once (R ≤ 4, a constant after inlining): each row's operations as above, the rows' sums in separate
+// chains that run side by side (one row's chain of dependent adds left the core mostly waiting).
+T512 void norm512_rows(const int R, const float *x, long ldx, const float *gamma, const float *beta, float *y,
+                       long ldy, long d, float eps, int center) {
     const long full = d - d % 16;
     const __mmask16 tail = (__mmask16)((1u << (d % 16)) - 1);
-    float mean = 0;
+    float mean[4] = {0, 0, 0, 0}, inv[4];
+    __m512 acc[4], m[4];
     if (center) {
-        __m512 acc = _mm512_setzero_ps();
-        for (long i = 0; i < full; i += 16) acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + i));
-        if (tail) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail, x + full));
-        mean = lanes_sum(acc) / (float)d;
+        for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+        for (long i = 0; i < full; i += 16)
+            for (int r = 0; r < R; r++) acc[r] = _mm512_add_ps(acc[r], _mm512_loadu_ps(x + r * ldx + i));
+        for (int r = 0; r < R; r++) {
+            if (tail) acc[r] = _mm512_add_ps(acc[r], _mm512_maskz_loadu_ps(tail, x + r * ldx + full));
+            mean[r] = lanes_sum(acc[r]) / (float)d;
+        }
     }
-    const __m512 m = splat(mean);
-    __m512 acc = _mm512_setzero_ps();
-    for (long i = 0; i < full; i += 16) {
-        const __m512 c = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(c, c));
+    for (int r = 0; r < R; r++) {
+        m[r] = splat(mean[r]);
+        acc[r] = _mm512_setzero_ps();
     }
-    if (tail) {
-        const __m512 c = _mm512_sub_ps(_mm512_mask_loadu_ps(m, tail, x + full), m);
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(c, c));
+    for (long i = 0; i < full; i += 16)
+        for (int r = 0; r < R; r++) {
+            const __m512 c = _mm512_sub_ps(_mm512_loadu_ps(x + r * ldx + i), m[r]);
+            acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(c, c));
+        }
+    for (int r = 0; r < R; r++) {
+        if (tail) {
+            const __m512 c = _mm512_sub_ps(_mm512_mask_loadu_ps(m[r], tail, x + r * ldx + full), m[r]);
+            acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(c, c));
+        }
+        inv[r] = 1 / sqrtf(lanes_sum(acc[r]) / (float)d + eps);
     }
-    const float inv = 1 / sqrtf(lanes_sum(acc) / (float)d + eps);
-    const __m512 iv = splat(inv);
-    long i = 0;
-    if (beta) {
-        for (; i < full; i += 16)
-            _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), iv),
-                                                                _mm512_loadu_ps(gamma + i)), _mm512_loadu_ps(beta + i)));
-        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
-    } else {
-        for (; i < full; i += 16)
-            _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), iv), _mm512_loadu_ps(gamma + i)));
-        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i];
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        const __m512 iv = splat(inv[r]);
+        long i = 0;
+        if (beta) {
+            for (; i < full; i += 16)
+                _mm512_storeu_ps(yr + i, _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), m[r]), iv),
+                                                                    _mm512_loadu_ps(gamma + i)), _mm512_loadu_ps(beta + i)));
+            for (; i < d; i++) yr[i] = (xr[i] - mean[r]) * inv[r] * gamma[i] + beta[i];
+        } else {
+            for (; i < full; i += 16)
+                _mm512_storeu_ps(yr + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(xr + i), m[r]), iv), _mm512_loadu_ps(gamma + i)));
+            for (; i < d; i++) yr[i] = (xr[i] - mean[r]) * inv[r] * gamma[i];
+        }
     }
+}
+
+__attribute__((target("avx512f"))) static void norm512(const float *x, long ldx, const float *gamma, const float *beta,
+                                                     float *y, long ldy, long rows, long d, float eps, int center) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) norm512_rows(4, x + r * ldx, ldx, gamma, beta, y + r * ldy, ldy, d, eps, center);
+    for (; r < rows; r++) norm512_rows(1, x + r * ldx, ldx, gamma, beta, y + r * ldy, ldy, d, eps, center);
 }
 
 // The 16 lanes as two halves of 8 (lanes 0–7, 8–15).
@@ -714,18 +736,19 @@ F256 static void norm256(const float *x, const float *gamma, const float *beta, 
 }
 #endif
 
-int vla_norm_row(const float *x, const float *gamma, const float *beta, float *y, long d, float eps, int center) {
+int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *beta, float *y, long ldy, long rows,
+                  long d, float eps, int center) {
 #if defined(__x86_64__)
     if (d > 0 && vla_kernels_isa() == 2) {
-        norm512(x, gamma, beta, y, d, eps, center);
+        norm512(x, ldx, gamma, beta, y, ldy, rows, d, eps, center);
         return 1;
     }
     if (d > 0 && vla_kernels_isa() == 1) {
-        norm256(x, gamma, beta, y, d, eps, center);
+        for (long r = 0; r < rows; r++) norm256(x + r * ldx, gamma, beta, y + r * ldy, d, eps, center);
         return 1;
     }
 #endif
-    (void)x, (void)gamma, (void)beta, (void)y, (void)d, (void)eps, (void)center;
+    (void)x, (void)ldx, (void)gamma, (void)beta, (void)y, (void)ldy, (void)rows, (void)d, (void)eps, (void)center;
     return 0;
 }
 

@@ -113,7 +113,13 @@ extension Interpreter {
         unsafe loop(tasks, c) { raw, t, _ in
             let c = unsafe raw.assumingMemoryBound(to: RowLoop.self).pointee
             let d = unsafe c.d
-            for r in unsafe (t * c.per)..<min(c.rows, t * c.per + c.per) {
+            let first = unsafe t * c.per, end = unsafe min(c.rows, t * c.per + c.per)
+            if unsafe c.kind == .norm,
+                unsafe vla_norm_rows(c.x + first * d, d, c.gamma!, c.beta, c.y + first * d, d, end - first, d, c.eps, c.center ? 1 : 0) != 0
+            {
+                return  // AVX-512 or AVX2: Kernels.normRow's bits, several rows side by side (elementwise.c)
+            }
+            for r in first..<end {
                 switch unsafe c.kind {
                 case .norm:
                     unsafe Kernels.normRow(c.x + r * d, c.gamma!, c.beta, c.y + r * d, d: d, eps: c.eps, center: c.center)

@@ -113,10 +113,9 @@ enum Kernels {
         return acc.sum()
     }
 
-    /// LayerNorm (`center`) or RMS norm of one row.
+    /// LayerNorm (`center`) or RMS norm of one row (the reference of `vla_norm_rows`, which runs instead where the
+    /// CPU has a fast path: `Interpreter.rowLoop`).
     static func normRow(_ x: ConstFloatPointer, _ gamma: ConstFloatPointer, _ beta: ConstFloatPointer?, _ y: FloatPointer, d: Int, eps: Float, center: Bool) {
-        // AVX-512 or AVX2: the same bits (elementwise.c)
-        if unsafe vla_norm_row(x, gamma, beta, y, d, eps, center ? 1 : 0) != 0 { return }
         let mean: Float = center ? unsafe sum(x, d) / Float(d) : 0
         let m = V(repeating: mean)
         var acc = V()

@@ -187,32 +187,42 @@ import VLAFormat
         }
     }
 
-    /// vla_norm_row (LayerNorm and RMS norm) against the Swift loop, bit for bit, on every level this CPU has:
-    /// row lengths around the 16-lane blocks, with and without β, rows far from zero mean (cancellation) and
-    /// with a large spread.
+    /// vla_norm_rows (LayerNorm and RMS norm) against the Swift loop, bit for bit, on every level this CPU has:
+    /// row lengths around the 16-lane blocks, 1 to 7 rows (the rows side by side in fours, then one by one) with
+    /// row strides past d, with and without β, rows far from zero mean (cancellation) and with a large spread.
     @Test func normRowMatchesTheSwiftLoopBitForBit() {
         KernelPaths.exclusive {
             let best = vla_kernels_isa()
             defer { _ = vla_kernels_force_isa(best) }
             var x: [Float] = [1, 2, 3], y = [Float](repeating: 0, count: 3), g: [Float] = [1, 1, 1]
             _ = vla_kernels_force_isa(0)
-            #expect(vla_norm_row(x, g, nil, &y, 3, 1e-6, 1) == 0 && y == [0, 0, 0], "level 0 must decline")
+            #expect(vla_norm_rows(x, 3, g, nil, &y, 3, 1, 3, 1e-6, 1) == 0 && y == [0, 0, 0], "level 0 must decline")
             for level in 1...max(1, Int(vla_kernels_supported_isa())) where vla_kernels_supported_isa() >= 1 {
-                for d in [1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 384, 768, 771] {
+                for (d, rows) in [(1, 1), (7, 5), (8, 4), (9, 1), (15, 6), (16, 4), (17, 7), (31, 2), (33, 5), (64, 4), (100, 3), (384, 5), (768, 7), (771, 4)] {
                     for (offset, spread) in [(Float(0), Float(1)), (1000, 0.01), (-3, 300)] {
                         var rng = Random(state: UInt64(d * 131 + level) &+ UInt64(spread * 10))
-                        x = (0..<d).map { _ in offset + rng.next() * spread }
+                        let ldx = d + 3, ldy = d + 1
+                        x = (0..<(rows * ldx)).map { _ in offset + rng.next() * spread }
                         g = (0..<d).map { _ in 1 + rng.next() * 0.5 }
                         let b = (0..<d).map { _ in rng.next() }
                         for (center, beta) in [(true, Optional(b)), (true, nil), (false, nil)] {
-                            var fast = [Float](repeating: .nan, count: d), slow = fast
+                            var fast = [Float](repeating: .nan, count: rows * ldy), slow = fast
                             _ = vla_kernels_force_isa(Int32(level))
-                            let done = QuantKernelTests.withOptional(beta) { vla_norm_row(x, g, $0, &fast, d, 1e-6, center ? 1 : 0) }
+                            let done = QuantKernelTests.withOptional(beta) {
+                                vla_norm_rows(x, ldx, g, $0, &fast, ldy, rows, d, 1e-6, center ? 1 : 0)
+                            }
                             #expect(done == 1)
-                            _ = vla_kernels_force_isa(0)
-                            QuantKernelTests.withOptional(beta) { Kernels.normRow(x, g, $0, &slow, d: d, eps: 1e-6, center: center) }
-                            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern },
-                                    "level \(level), d \(d), offset \(offset), spread \(spread), center \(center), β \(beta != nil)")
+                            for r in 0..<rows {
+                                x.withUnsafeBufferPointer { xp in
+                                    slow.withUnsafeMutableBufferPointer { yp in
+                                        QuantKernelTests.withOptional(beta) {
+                                            Kernels.normRow(xp.baseAddress! + r * ldx, g, $0, yp.baseAddress! + r * ldy, d: d, eps: 1e-6, center: center)
+                                        }
+                                    }
+                                }
+                            }
+                            #expect(zip(fast, slow).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) },
+                                    "level \(level), d \(d), rows \(rows), offset \(offset), spread \(spread), center \(center), β \(beta != nil)")
                         }
                     }
                 }

@@ -70,10 +70,12 @@ int vla_scale_add_f32(float *acc, const float *x, float w, long n);
 /// returns 0, doing nothing, when this CPU has no fast path (the same paths as vla_unary).
 int vla_softmax_row(const float *x, float *y, long n);
 
-/// LayerNorm (center nonzero: (x − mean)/√(var + eps)·γ + β) or RMS norm (center 0: x/√(mean(x²) + eps)·γ) of one
-/// row of d floats into y (beta NULL: no β), bit-identical to VLARuntime's `Kernels.normRow`; returns 0, doing
-/// nothing, when this CPU has no fast path (AVX-512 and AVX2 + FMA levels; aarch64 runs the Swift code).
-int vla_norm_row(const float *x, const float *gamma, const float *beta, float *y, long d, float eps, int center);
+/// LayerNorm (center nonzero: (x − mean)/√(var + eps)·γ + β) or RMS norm (center 0: x/√(mean(x²) + eps)·γ) of
+/// `rows` rows of d floats (row strides ldx, ldy; y may be x) into y (beta NULL: no β), each bit-identical to
+/// VLARuntime's `Kernels.normRow`; returns 0, doing nothing, when this CPU has no fast path (AVX-512 and AVX2 +
+/// FMA levels; aarch64 runs the Swift code) or d is 0.
+int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *beta, float *y, long ldy, long rows,
+                  long d, float eps, int center);
 
 /// One row of attention scores in place, as VLARuntime's attention step computes it (bit-identical): x·scale
 /// (skipped when scale is 1), + bias[j] (when bias is not NULL), −FLT_MAX where mask[j] is 0 (when mask is not
