@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
             Examples:
               vlac bench out/policies/open-the-top-drawer-12fedafa.vla --threads 2
               vlac bench policy.vla --shared shared --image frame.png --top 15
+              vlac bench policy.vla --kernels avx2   (what an AVX2-only CPU would run)
             """)
 
     @Argument(help: ArgumentHelp("The policy .vla file.", valueName: "policy"))
@@ -47,6 +48,11 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Ops listed in the profile.", valueName: "n"))
     var top: Int = 12
 
+    @Option(help: ArgumentHelp(
+        "The kernels' instruction sets, for the whole run: best (what this CPU has), avx512 (AVX-512 without AMX), avx2 (AVX2 + FMA only) or portable: what a CPU with less would run, timed on this one.",
+        valueName: "set"))
+    var kernels: KernelInstructionSet = .best
+
     @Flag(help: "Print JSON (Schemas/bench.schema.json) instead of text.")
     var json = false
 
@@ -57,6 +63,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        let levels = try kernels.force()
         let search = sharedFolders + SharedBlobResolver.defaultSearchPaths(forPolicyAt: policy)
         let t0 = OpProfile.now()
         let opened = try about(policy) { try Policy(path: policy, sharedSearchPaths: search) }
@@ -156,6 +163,7 @@ struct Bench: ParsableCommand {
             }
             let out = JSON.object([
                 ("formatVersion", .int(1)), ("policy", .string(policy)), ("threads", .int(Int64(threads))), ("steps", .int(Int64(steps))),
+                ("kernels", .string(kernels.rawValue)), ("kernelLevels", .string(levels)),
                 ("loadVerifyMs", .float(Float(Double(loadNs) / 1e6))), ("prepareMs", .float(Float(Double(prepareNs) / 1e6))),
                 ("resetMsP50", .float(Float(reset50 / 1e6))),
                 ("stepMsP50", .float(Float(p50 / 1e6))), ("stepMsP99", .float(Float(p99 / 1e6))),
@@ -175,6 +183,7 @@ struct Bench: ParsableCommand {
             return
         }
         print("\(escaped(policy)): \(threads) thread\(threads == 1 ? "" : "s"), \(steps) steps, frame \(frame.width)×\(frame.height)")
+        print("  kernels           \(kernels.rawValue) (\(levels))")
         print(String(format: "  load + verify     %9.3f ms  (map, digest, verifier, %d shared blob%@)", Double(loadNs) / 1e6, opened.blobs.count, opened.blobs.count == 1 ? "" : "s"))
         print(String(format: "  prepare session   %9.3f ms  (arena, scratch, threads)", Double(prepareNs) / 1e6))
         print(String(format: "  reset             %9.3f ms  p50%@", reset50 / 1e6, opened.resetProgram == nil ? " (no reset program: image contract only)" : ""))
@@ -297,3 +306,5 @@ struct Bench: ParsableCommand {
         return total
     }
 }
+
+extension KernelInstructionSet: ExpressibleByArgument {}

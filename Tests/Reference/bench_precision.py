@@ -6,13 +6,15 @@ both scripts time exactly the same exported networks; that script keeps its one-
     .venv/bin/python Tests/Reference/bench_precision.py --vision DIR [--threads 1 2] [--runs 10] [--rounds 3]
         [--parts backbone step] [--quant pc-s8 pt-s8] [--quant-ops MatMul Gemm]
         [--vlac .build/release/vlac --policy fp32=P32.vla --policy bf16=P16.vla --policy int8=P8.vla
-         [--shared DIR] [--steps 8]] [--peak .build/release/vlac-kernel-bench]
+         [--shared DIR] [--steps 8] [--vlac-kernels avx2]] [--peak .build/release/vlac-kernel-bench]
         [--paired N --vlart .build/release/libvlart.so] [--json OUT.json]
 
 --vision is a Hugging Face DINOv2 directory (the full-size reference's vision-encoder/). Without --vlac only the
 onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its shared blobs are found next to it as
 `vlac bench` finds them, or in --shared); the labels fp32, bf16 and int8 are the ones the final ratios use.
-Only `vlac bench POLICY --json --threads N --steps S` and `vlac dump POLICY --json` are run.
+Only `vlac bench POLICY --json --threads N --steps S [--kernels SET]` and `vlac dump POLICY --json` are run;
+--vlac-kernels SET passes `--kernels SET` (avx2: what an AVX2-only CPU would run, timed on this one; onnxruntime
+keeps every instruction set this CPU has, so its figures are not an AVX2-only CPU's).
 
 What it prints, in order:
   - cpu: /proc/cpuinfo's model name, the usable cores, and for each instruction set that matters here (avx2,
@@ -56,6 +58,7 @@ What it prints, in order:
       vlac int8 vs vlac fp32    = vlac fp32 step program / vlac int8 step program
       vlac bf16 vs vlac fp32    = vlac fp32 step program / vlac bf16 step program
       vlac fp32 vs ORT fp32     = ORT fp32 step / vlac fp32 step program
+      policy part               = ORT fp32 policy network / vlac fp32 "policy" (with --parts policy)
       ORT int8 vs ORT fp32      = ORT fp32 / ORT int8 (each variant, backbone and step)
     and vlac fp32's share of the peak measured in the same round.
   - paired (--paired N, with --vlart LIB: libvlart.so, and the repository's python/vlart package): the rounds
@@ -232,7 +235,8 @@ def vlac_json(a, sub, policy, *extra):
 
 
 def vlac_bench(a, policy, threads):
-    j = vlac_json(a, "bench", policy, "--threads", str(threads), "--steps", str(a.steps))
+    extra = ["--kernels", a.vlac_kernels] if a.vlac_kernels != "best" else []
+    j = vlac_json(a, "bench", policy, "--threads", str(threads), "--steps", str(a.steps), *extra)
     parts = {p["name"]: p["milliseconds"] for p in j.get("parts", [])}
     out = {"step program": j["programMsP50"], "step": j["stepMsP50"], "GFLOP/s": j["programGFLOPPerSecond"]}
     if "backbone" in parts:
@@ -322,6 +326,9 @@ def main():
     ap.add_argument("--policy", action="append", default=[], help="LABEL=PATH of a compiled policy (repeat: fp32=, bf16=, int8=)")
     ap.add_argument("--shared", action="append", help="shared-blob folder for the policies (repeatable; default: next to each)")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per `vlac bench` run")
+    ap.add_argument("--vlac-kernels", default="best", choices=["best", "avx512", "avx2", "portable"],
+                    help="`vlac bench --kernels`: the instruction sets vlac's kernels use in the rounds (onnxruntime "
+                         "keeps what this CPU has)")
     ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="after the rounds: N back-to-back pairs per comparison in this process (needs --vlart)")
@@ -508,6 +515,7 @@ def main():
         for label in ("int8", "bf16", "fp32"):
             rows.append((f"backbone: vlac {label} vs ORT {'fp32' if label != 'int8' else main_q}",
                          ("ORT", "fp32" if label != "int8" else main_q, "backbone", t), ("vlac", label, "backbone", t)))
+        rows.append(("policy part: vlac fp32 vs ORT fp32", ("ORT", "fp32", "policy", t), ("vlac", "fp32", "policy", t)))
         for v in a.quant:
             for part in ("backbone", "step"):
                 rows.append((f"ORT {v} vs ORT fp32 ({part})", ("ORT", "fp32", part, t), ("ORT", v, part, t)))

@@ -35,6 +35,7 @@ import Testing
         Case(arguments: ["run", "$DEMO/policies/demo.vla", "--image", images + "rgb.png", "--image", images + "rgb.ppm", "--json"], schema: "run.schema.json"),
         Case(arguments: ["run", "$DEMO/policies/demo.vla", "--image", images + "rgba.png", "--raw", "--json"], schema: "run.schema.json"),
         Case(arguments: ["bench", "$DEMO/policies/demo.vla", "--steps", "2", "--warmup", "0", "--json"], schema: "bench.schema.json"),
+        Case(arguments: ["bench", "$DEMO/policies/demo.vla", "--steps", "1", "--warmup", "0", "--kernels", "portable", "--json"], schema: "bench.schema.json"),
         // inspect: every checkpoint format, a Hugging Face folder, a HyperVLA model folder.
         Case(arguments: ["inspect", checkpoints + "toy.onnx", "--graph", "--json"], schema: "inspect.schema.json"),
         Case(arguments: ["inspect", checkpoints + "dtypes.safetensors", "--json"], schema: "inspect.schema.json"),

@@ -1,0 +1,50 @@
+import CVLAKernels
+
+/// The instruction sets every kernel family uses, chosen for the whole process: what a CPU with less would run,
+/// measured on this one (`vlac bench --kernels`). The default is the best this CPU has; results are the same
+/// bits on every choice except where the format says otherwise (the bf16 products on AMX and AVX-512 BF16,
+/// `Schemas/vla-format.md`).
+public enum KernelInstructionSet: String, CaseIterable, Sendable {
+    /// What this CPU has (no forcing).
+    case best
+    /// x86 AVX-512 without AMX (f32 AVX-512F, int8 AVX-512 VNNI, bf16 AVX-512F): what a Zen 4 or an older Xeon runs.
+    case avx512
+    /// x86 AVX2 + FMA (f32, int8 and bf16 alike): what an AVX2-only CPU (Zen 1–3, Haswell to Comet Lake) runs.
+    case avx2
+    /// The portable C and Swift code.
+    case portable
+
+    /// Forces the choice on every kernel family, process-wide, before any policy is prepared; throws (changing
+    /// nothing) where this CPU lacks it. Returns the levels in use, as `f32 level N, int8 path N, bf16 path N`.
+    @discardableResult
+    public func force() throws(RuntimeError) -> String {
+        let levels: (f32: Int32, int8: Int32, bf16: Int32)?
+        switch self {
+        case .best: levels = nil
+        case .portable: levels = (0, 0, 0)
+        #if arch(x86_64)
+        case .avx512: levels = (2, 3, 2)
+        case .avx2: levels = (1, 1, 1)
+        #else
+        case .avx512, .avx2:
+            throw RuntimeError(.unsupported, "--kernels \(rawValue) is an x86 instruction set; this CPU runs best or portable")
+        #endif
+        }
+        if let levels {
+            // The best of each family: 99 clamps to it (for bf16 even where the default is lower), then restore.
+            let before = (vla_q8_isa(), vla_bf16_isa())
+            let supported = (vla_kernels_supported_isa(), vla_q8_force_isa(99), vla_bf16_force_isa(99))
+            _ = vla_q8_force_isa(before.0)
+            _ = vla_bf16_force_isa(before.1)
+            if supported.0 < levels.f32 || supported.1 < levels.int8 || supported.2 < levels.bf16 {
+                throw RuntimeError(
+                    .unsupported,
+                    "this CPU lacks \(rawValue) (its best: f32 level \(supported.0), int8 path \(supported.1), bf16 path \(supported.2))")
+            }
+            _ = vla_kernels_force_isa(levels.f32)
+            _ = vla_q8_force_isa(levels.int8)
+            _ = vla_bf16_force_isa(levels.bf16)
+        }
+        return "f32 level \(vla_kernels_isa()), int8 path \(vla_q8_isa()), bf16 path \(vla_bf16_isa())"
+    }
+}
