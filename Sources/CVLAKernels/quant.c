@@ -1977,6 +1977,7 @@ int vla_attn_bf16_path(void) {
 
 // Byte offsets in the head's scratch (each 64-byte aligned) and the padded sizes.
 typedef struct {
+    long rows;     // rows of a block's buffers: 32, or 16 when tq ≤ 16 (the tiles then read one row tile only)
     long rd;       // q̃ row: d padded to whole chunks of 32 bf16
     long ls;       // a scores row (f32) and a p̃ row (bf16): tk padded to a multiple of 32
     long klines;   // lines (pairs of d) per k̃ᵀ panel; ls / 16 panels
@@ -1984,19 +1985,20 @@ typedef struct {
     size_t qb, kp, vp, s, p, out, total;
 } attn_head_plan;
 
-static attn_head_plan attn_head_layout(long tk, long d, long dv) {
+static attn_head_plan attn_head_layout(long tq, long tk, long d, long dv) {
     attn_head_plan l;
+    l.rows = tq > 16 ? 32 : 16;
     l.rd = ceil_to(d, 32);
     l.ls = ceil_to(tk, 32);
     l.klines = l.rd / 2;
     l.vpanels = ceil_to(dv, 32) / 16;
     l.qb = 0;
-    l.kp = l.qb + attn_al64((size_t)(32 * l.rd) * 2);
+    l.kp = l.qb + attn_al64((size_t)(l.rows * l.rd) * 2);
     l.vp = l.kp + attn_al64((size_t)(l.ls / 16 * l.klines) * 64);
     l.s = l.vp + attn_al64((size_t)(l.vpanels * (l.ls / 2)) * 64);
-    l.p = l.s + attn_al64((size_t)(32 * l.ls) * 4);
-    l.out = l.p + attn_al64((size_t)(32 * l.ls) * 2);
-    l.total = l.out + 32 * 32 * 4;
+    l.p = l.s + attn_al64((size_t)(l.rows * l.ls) * 4);
+    l.out = l.p + attn_al64((size_t)(l.rows * l.ls) * 2);
+    l.total = l.out + (size_t)(l.rows * 32) * 4;
     return l;
 }
 
@@ -2011,7 +2013,7 @@ size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv) {
     const long rd = vla_bf16_row_stride(d), rk = vla_bf16_row_stride(tk);
     const size_t a0 = attn_al64((size_t)(tq * rd) * 2) + attn_al64((size_t)(tk * rd) * 2) + attn_al64(vla_bf16_packed_bytes(d, tk));
     const size_t a1 = attn_al64((size_t)(tq * rk) * 2) + attn_al64(vla_bf16_packed_bytes(tk, dv));
-    const size_t h = attn_head_layout(tk, d, dv).total;
+    const size_t h = attn_head_layout(tq, tk, d, dv).total;
     size_t most = f0 > f1 ? f0 : f1;
     most = a0 > most ? a0 : most;
     most = a1 > most ? a1 : most;
@@ -2201,7 +2203,7 @@ AMX_FN static void attn_head_amx(const attn_head *h) {
         const long i = b * 32, rows = min_l(32, h->tq - i);
         const int two = rows > 16;
         bf16_round512(rows, h->d, h->q + i * h->ldq, h->ldq, h->qb, l.rd);
-        if (rows < 32) memset(h->qb + rows * l.rd, 0, (size_t)((32 - rows) * l.rd) * 2);
+        if (rows < l.rows) memset(h->qb + rows * l.rd, 0, (size_t)((l.rows - rows) * l.rd) * 2);
         for (long j = 0; j < l.ls; j += 32) {
             attn_head_block(two, l.rd / 32, (const uint8_t *)h->qb, l.rd * 2, h->kp + (j / 16) * kstride,
                             h->kp + (j / 16 + 1) * kstride);
@@ -2210,7 +2212,7 @@ AMX_FN static void attn_head_amx(const attn_head *h) {
         for (long r = 0; r < rows; r++)
             vla_attention_row_bf16_avx512(h->sb + r * l.ls, h->tk, h->scale, h->bias ? h->bias + (i + r) * h->ldbias : NULL,
                                           h->mask ? h->mask + (i + r) * h->ldmask : NULL, h->pb + r * l.ls, l.ls);
-        if (rows < 32) memset(h->pb + rows * l.ls, 0, (size_t)((32 - rows) * l.ls) * 2);
+        if (rows < l.rows) memset(h->pb + rows * l.ls, 0, (size_t)((l.rows - rows) * l.ls) * 2);
         for (long j = 0; j < h->dv; j += 32) attn_head_values(h, b, j);
     }
     _tile_release();
@@ -2224,7 +2226,7 @@ int vla_attn_bf16_head(long tq, long tk, long d, long dv, const float *q, long l
     if (vla_attn_bf16_path() == 4 && attn_gather_ok(ldk)) {
         if (tq <= 0 || dv <= 0) return 1;
         char *base = scratch;
-        const attn_head_plan l = attn_head_layout(tk, d, dv);
+        const attn_head_plan l = attn_head_layout(tq, tk, d, dv);
         const attn_head h = {l, tq, tk, d, dv, ldq, ldbias, ldmask, ldy, q, bias, mask,
                              (const uint8_t *)(base + l.kp), (const uint8_t *)(base + l.vp), scale, y,
                              (float *)(base + l.s), (float *)(base + l.out), (uint16_t *)(base + l.qb),

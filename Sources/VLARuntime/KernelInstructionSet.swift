@@ -7,7 +7,7 @@ import CVLAKernels
 public enum KernelInstructionSet: String, CaseIterable, Sendable {
     /// What this CPU has (no forcing).
     case best
-    /// x86 AVX-512 without AMX (f32 AVX-512F, int8 AVX-512 VNNI, bf16 AVX-512F): what a Zen 4 or an older Xeon runs.
+    /// x86 AVX-512 without AMX (f32 AVX-512F, int8 AVX-512 VNNI, bf16 AVX-512F): what a Zen 4 or a Xeon from Cascade Lake on without AMX runs (Skylake-SP, without VNNI, lacks it).
     case avx512
     /// x86 AVX2 + FMA (f32, int8 and bf16 alike): what an AVX2-only CPU (Zen 1–3, Haswell to Comet Lake) runs.
     case avx2

@@ -47,27 +47,27 @@ import Synchronization
     /// `generation` as published to spinning workers (stored under `mutex`, read without it).
     private let published = Atomic<Int>(0)
     private var threads: [pthread_t] = []
-    /// Spin iterations (one CPU pause hint each) before sleeping on a condition variable.
+    /// The longest spin (by the monotonic clock) before sleeping on a condition variable.
     static let spinNanoseconds: UInt64 = 1_000_000
 
-    /// Spins (a pause hint per check, the clock read every 64 checks) while `waiting()` holds, for at most
-    /// ``spinNanoseconds``; returns whether it still holds.
-    @inline(__always)
-    static func spin(while waiting: () -> Bool) -> Bool {
-        var start = timespec()
-        unsafe clock_gettime(CLOCK_MONOTONIC, &start)
-        var checks = 0
-        while waiting() {
+    /// The end of a spin: ``spinNanoseconds`` after it starts by the monotonic clock, which `expired()` reads
+    /// every 64 calls. (A plain value, not a closure over the pool: a worker may spin while the pool is being
+    /// deinitialized, and a closure capturing `self` would retain it then.)
+    struct SpinDeadline {
+        private var start = timespec()
+        private var checks = 0
+
+        init() { unsafe clock_gettime(CLOCK_MONOTONIC, &start) }
+
+        /// Gives a pause hint; true once the spin has lasted ``spinNanoseconds``.
+        mutating func expired() -> Bool {
             vla_cpu_relax()
             checks &+= 1
-            if checks & 63 == 0 {
-                var now = timespec()
-                unsafe clock_gettime(CLOCK_MONOTONIC, &now)
-                let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
-                if elapsed >= Int(spinNanoseconds) { return waiting() }
-            }
+            if checks & 63 != 0 { return false }
+            var now = timespec()
+            unsafe clock_gettime(CLOCK_MONOTONIC, &now)
+            return (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec) >= Int(WorkerPool.spinNanoseconds)
         }
-        return false
     }
 
     /// Starts `threadCount − 1` workers.
@@ -96,6 +96,7 @@ import Synchronization
     deinit {
         unsafe pthread_mutex_lock(&mutex)
         stopping = true
+        published.store(-1, ordering: .releasing)  // no generation: a spinning worker stops spinning now
         unsafe pthread_cond_broadcast(&wake)
         unsafe pthread_mutex_unlock(&mutex)
         for thread in threads { pthread_join(thread, nil) }
@@ -135,7 +136,9 @@ import Synchronization
         unsafe drain(task, context, n: n, thread: 0, generation: g)
         // Wait for the tasks, not for the workers: a worker that a busy core has not yet scheduled has claimed
         // nothing, and the caller has already run what it left.
-        if WorkerPool.spin(while: { finished.load(ordering: .acquiring) < n }) {
+        var deadline = WorkerPool.SpinDeadline()
+        while finished.load(ordering: .acquiring) < n && !deadline.expired() {}
+        if finished.load(ordering: .acquiring) < n {
             unsafe pthread_mutex_lock(&mutex)
             while finished.load(ordering: .acquiring) < n { unsafe pthread_cond_wait(&done, &mutex) }
             unsafe pthread_mutex_unlock(&mutex)
@@ -186,7 +189,8 @@ import Synchronization
             if generation == seen && !stopping {
                 // Spin a little before sleeping: the next loop of a step usually starts within microseconds.
                 unsafe pthread_mutex_unlock(&mutex)
-                _ = WorkerPool.spin(while: { published.load(ordering: .acquiring) == seen })
+                var deadline = WorkerPool.SpinDeadline()
+                while published.load(ordering: .acquiring) == seen && !deadline.expired() {}
                 unsafe pthread_mutex_lock(&mutex)
             }
             while generation == seen && !stopping { unsafe pthread_cond_wait(&wake, &mutex) }

@@ -337,6 +337,8 @@ def main():
     a = ap.parse_args()
     if a.paired and not (a.vlart and a.policy):
         ap.error("--paired needs --vlart and --policy")
+    if a.paired and a.vlac_kernels != "best":
+        ap.error("--paired runs vlac through libvlart with the best kernels; --vlac-kernels applies to the rounds only")
     quant_ops = None if a.quant_ops == ["all"] else a.quant_ops
     policies = {}
     for p in a.policy:

@@ -237,6 +237,45 @@ extension QuantKernelTests {
             #expect(out.indices.filter { $0 % ldy >= dv }.allSatisfy { out[$0] == -7 }, "\(shape): wrote past dv")
         }
     }
+
+    /// The fused head with scale 1, NaN, ±∞ and −0 among q, k and v, and a fully masked row: the three steps'
+    /// bits still (NaN for NaN), and a k row stride past 2²⁶ floats declines.
+    @Test func attentionBF16FusedHeadSpecialValues() {
+        KernelPaths.exclusive {
+            let defaults = Defaults()
+            defer { defaults.restore() }
+            guard vla_bf16_force_isa(4) == 4 else { return }
+            let tq = 20, tk = 33, d = 64, dv = 48
+            var rng = Random(state: 77)
+            var q = (0..<(tq * d)).map { _ in rng.float() * 2 }, k = (0..<(tk * d)).map { _ in rng.float() * 2 }
+            var v = (0..<(tk * dv)).map { _ in rng.float() }
+            q[3] = .nan
+            q[d + 5] = .infinity
+            k[2 * d + 1] = -.infinity
+            k[7] = -0.0
+            v[4 * dv + 2] = .nan
+            v[9] = -0.0
+            let mask = (0..<(tq * tk)).map { i -> UInt8 in i / tk == 6 ? 0 : (i % 3 == 0 ? 0 : 1) }  // row 6 fully masked
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: vla_attn_bf16_scratch_bytes(tq, tk, d, dv), alignment: 64)
+            defer { scratch.deallocate() }
+            var s = [Float](repeating: 0, count: tq * tk), want = [Float](repeating: 0, count: tq * dv)
+            vla_attn_bf16_scores(tq, tk, d, q, d, k, d, scratch, &s, tk)
+            s.withUnsafeMutableBufferPointer { sp in
+                mask.withUnsafeBufferPointer { m in
+                    for i in 0..<tq { _ = vla_attention_row(sp.baseAddress! + i * tk, tk, 1, nil, m.baseAddress! + i * tk) }
+                }
+            }
+            vla_attn_bf16_values(tq, tk, dv, &s, tk, 0, v, dv, scratch, &want, dv)
+            var got = [Float](repeating: 7, count: tq * dv)
+            #expect(vla_attn_bf16_head(tq, tk, d, dv, q, d, k, d, v, dv, 1, nil, 0, mask, tk, scratch, &got, dv) == 1)
+            #expect(Self.firstDifference(got, want) == nil)
+            #expect(got.contains { $0.isNaN } && got.contains { !$0.isNaN }, "the specials should reach some outputs, not all")
+            // A row stride past 2²⁶ floats: declined, nothing written (no memory is read either).
+            var untouched = [Float](repeating: 7, count: tq * dv)
+            #expect(vla_attn_bf16_head(tq, tk, d, dv, q, d, k, (1 << 26) + 1, v, dv, 1, nil, 0, nil, 0, scratch, &untouched, dv) == 0)
+            #expect(untouched.allSatisfy { $0 == 7 })
+        }
+    }
 }
 
 /// The op through the interpreter: against the float64 references, on one and two threads, and without heap

@@ -234,7 +234,8 @@ int vla_bf16_gemm_act(long m, long n0, long n1, long k, const uint16_t *xb, long
 /// results flushed to zero of their sign): within about (n + 2)·2^−24·Σ|products| of path 0 (n = d or tk).
 /// Scale, bias, mask and softmax are the caller's (vla_attention_row, between the two calls).
 int vla_attn_bf16_path(void);
-/// Bytes of scratch (64-byte aligned) the two calls below need for these sizes, on either path. The sizes must be
+/// Bytes of scratch (64-byte aligned) the calls below (the two products and vla_attn_bf16_head) need for these
+/// sizes, on either path. The sizes must be
 /// bounded by the caller (the interpreter's scratch limit does): the products of them are not checked for overflow.
 size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv);
 /// s [tq, tk] (row stride lds) from q [tq, d] (row stride ldq) and k [tk, d] (row stride ldk). Allocates nothing.
