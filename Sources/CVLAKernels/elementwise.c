@@ -775,21 +775,25 @@ int vla_softmax_row(const float *x, float *y, long n) {
 // MARK: one row of attention scores (vla_attention_row): scale, bias, mask, then the softmax above
 
 #if defined(__x86_64__)
+// Lanes `in` of x + i: ·scale, + bias, −FLT_MAX where the mask byte is 0, stored back and returned.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline __m512 attention_prep16(
+    float *x, long i, __mmask16 in, float scale, const float *bias, const uint8_t *mask) {
+    __m512 v = _mm512_maskz_loadu_ps(in, x + i);
+    if (scale != 1) v = _mm512_mul_ps(v, splat(scale));
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(in, bias + i));
+    if (mask) {
+        const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
+        v = _mm512_mask_mov_ps(v, _mm512_mask_cmpeq_epi32_mask(in, _mm512_cvtepu8_epi32(m), _mm512_setzero_si512()),
+                               splat(-__FLT_MAX__));
+    }
+    _mm512_mask_storeu_ps(x + i, in, v);
+    return v;
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl"))) static void attention_prep512(float *x, long n, float scale,
                                                                           const float *bias, const uint8_t *mask) {
-    const __m512 sc = splat(scale), lowest = splat(-__FLT_MAX__);
-    long i = 0;
-    for (; i < n; i += 16) {
-        const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(in, x + i);
-        if (scale != 1) v = _mm512_mul_ps(v, sc);
-        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(in, bias + i));
-        if (mask) {
-            const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
-            v = _mm512_mask_mov_ps(v, _mm512_mask_cmpeq_epi32_mask(in, _mm512_cvtepu8_epi32(m), _mm512_setzero_si512()), lowest);
-        }
-        _mm512_mask_storeu_ps(x + i, in, v);
-    }
+    for (long i = 0; i < n; i += 16)
+        (void)attention_prep16(x, i, (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1), scale, bias, mask);
 }
 #endif
 
@@ -809,20 +813,12 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
 // vla_bf16_round, two passes over the row fewer.
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void vla_attention_row_bf16_avx512(
     float *x, long n, float scale, const float *bias, const uint8_t *mask, uint16_t *out, long padded) {
-    const __m512 sc = splat(scale), lowest = splat(-__FLT_MAX__), ninf = splat(-__builtin_inff());
+    const __m512 ninf = splat(-__builtin_inff());
     __m512 mx = ninf;
     long i = 0;
     for (; i < n; i += 16) {
         const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(in, x + i);
-        if (scale != 1) v = _mm512_mul_ps(v, sc);
-        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(in, bias + i));
-        if (mask) {
-            const __m128i m = _mm_maskz_loadu_epi8(in, mask + i);
-            v = _mm512_mask_mov_ps(v, _mm512_mask_cmpeq_epi32_mask(in, _mm512_cvtepu8_epi32(m), _mm512_setzero_si512()), lowest);
-        }
-        _mm512_mask_storeu_ps(x + i, in, v);
-        v = _mm512_mask_mov_ps(ninf, in, v);
+        const __m512 v = _mm512_mask_mov_ps(ninf, in, attention_prep16(x, i, in, scale, bias, mask));
         mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
     }
     const __m512 inv = splat(1.0f / softmax_exp_pass(x, x, n, lanes_max(mx)));
