@@ -808,6 +808,7 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
             if (mask[i] == 0) x[i] = -__FLT_MAX__;
 }
 
+#if defined(__x86_64__)
 // attention_prep512 and softmax512's first pass in one (each lane's values in the same order, so the same max),
 // the exp pass, then e·(1/Σe) rounded to bf16 straight into out: the bits of vla_attention_row followed by
 // vla_bf16_round, two passes over the row fewer.
@@ -829,6 +830,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void vla_attention_row_bf16
     }
     for (i = n; i < padded; i++) out[i] = 0;
 }
+#endif
 
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
 #if defined(__x86_64__)
