@@ -319,6 +319,14 @@ T256 v8 apply8(int kind, float param, v8 x) {
     }
 }
 
+// Swift's 16 lanes held as two halves (lanes 0–7, 8–15), added in lane order from −0 (SIMD16.sum(), lanes_sum).
+T256 float lanes_sum16(v8 lo, v8 hi) {
+    float sum = -0.0f;
+    for (int k = 0; k < 8; k++) sum += lo[k];
+    for (int k = 0; k < 8; k++) sum += hi[k];
+    return sum;
+}
+
 // Lanes [0, n) set (n ≤ 8), for maskload/maskstore (masked-off lanes load as +0, as Swift's loadPartial(fill: 0)).
 T256 __m256i first8(long n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -395,10 +403,7 @@ F256 static void softmax256(const float *x, float *y, long n) {
         alo = _mm256_add_ps(alo, elo);
         ahi = _mm256_add_ps(ahi, ehi);
     }
-    float sum = -0.0f;
-    for (int k = 0; k < 8; k++) sum += alo[k];
-    for (int k = 0; k < 8; k++) sum += ahi[k];
-    const v8 inv = splat8(1.0f / sum);
+    const v8 inv = splat8(1.0f / lanes_sum16(alo, ahi));
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
     if (i < n) {
         const __m256i t = first8(n - i);
@@ -699,10 +704,7 @@ F256 static void norm256(const float *x, const float *gamma, const float *beta, 
             lo = _mm256_add_ps(lo, _mm256_maskload_ps(x + full, tlo));
             hi = _mm256_add_ps(hi, _mm256_maskload_ps(x + full + 8, thi));
         }
-        float sum = -0.0f;
-        for (int k = 0; k < 8; k++) sum += lo[k];
-        for (int k = 0; k < 8; k++) sum += hi[k];
-        mean = sum / (float)d;
+        mean = lanes_sum16(lo, hi) / (float)d;
     }
     const v8 m = splat8(mean);
     v8 lo = _mm256_setzero_ps(), hi = lo;
@@ -717,10 +719,7 @@ F256 static void norm256(const float *x, const float *gamma, const float *beta, 
         lo = _mm256_add_ps(lo, _mm256_mul_ps(a, a));
         hi = _mm256_add_ps(hi, _mm256_mul_ps(b, b));
     }
-    float sq = -0.0f;
-    for (int k = 0; k < 8; k++) sq += lo[k];
-    for (int k = 0; k < 8; k++) sq += hi[k];
-    const float inv = 1 / sqrtf(sq / (float)d + eps);
+    const float inv = 1 / sqrtf(lanes_sum16(lo, hi) / (float)d + eps);
     const v8 iv = splat8(inv);
     long i = 0;
     if (beta) {
