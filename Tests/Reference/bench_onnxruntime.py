@@ -92,11 +92,16 @@ def export(module, example, path):
     torch.onnx.export(module, (example,), path, opset_version=17, input_names=["x"], output_names=["y"], dynamo=False)
 
 
-def time_session(path, example, threads, runs):
+def session(path, threads):
+    """An onnxruntime CPU session with `threads` intra-op threads and one inter-op thread, as every timing here uses."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def time_session(path, example, threads, runs):
+    s = session(path, threads)
     feed = {"x": example.numpy()}
     for _ in range(3):
         s.run(None, feed)

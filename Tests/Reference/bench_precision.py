@@ -176,11 +176,7 @@ def quant_report(fp32_path, q_path):
 
 
 def run_session(path, feed_array, threads=1):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    s = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    return s.run(None, {"x": feed_array})[0]
+    return bo.session(path, threads).run(None, {"x": feed_array})[0]
 
 
 def vlac_test_frame():
@@ -266,11 +262,8 @@ def paired(a, models, policies):
     for t in a.threads:
         sessions = {}
         for v in sorted({v for v, _ in comparisons}):
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = t
-            opts.inter_op_num_threads = 1
             path, example = models[("step", v)]
-            sessions[v] = (ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]), {"x": example.numpy()})
+            sessions[v] = (bo.session(path, t), {"x": example.numpy()})
         vlac = {}
         for _, label in comparisons:
             policy = vlart.Policy(policies[label], shared=a.shared or [])
