@@ -52,16 +52,7 @@ import VLAFormat
         }
         /// Allocations made by `body`, net of the counting itself.
         func during(_ body: () throws -> Void) rethrows -> Int {
-            try KernelPaths.exclusive { try counted(body) }
-        }
-
-        private func counted(_ body: () throws -> Void) rethrows -> Int {
-            _ = total()
-            let a = total()
-            let b = total()
-            try body()
-            let after = total()
-            return (after - b) - (b - a)
+            try KernelPaths.exclusive { try NetAllocations.during(body, total: total) }
         }
     }
 

@@ -31,12 +31,7 @@ import VLAFormat
         /// Allocations made by `body`, net of the counting itself (reading the counters costs the same number of
         /// allocations every time).
         func during(_ body: () throws -> Void) rethrows -> Int {
-            _ = total()
-            let a = total()
-            let b = total()
-            try body()
-            let after = total()
-            return (after - b) - (b - a)
+            try NetAllocations.during(body, total: total)
         }
     }
 
