@@ -308,7 +308,8 @@ func reducedPrecision(int8: Bool) {
 }
 
 /// One head of DINOv2-base's attention (tq = tk = 257, d = dv = 64), 1 thread, as the op runs it per task: f32
-/// (pack Kᵀ, S = Q·Kᵀ with the packed kernel, each row's scale and softmax with vla_attention_row, pack V, Y = P·V)
+/// (pack Kᵀ, S = Q·Kᵀ with the packed kernel, the rows' scale and softmax with vla_attention_rows, four rows a call,
+/// and also with vla_attention_row on each row, as before; pack V, Y = P·V)
 /// against bf16 products (`vla_attn_bf16_scores`, the same rows, `vla_attn_bf16_values`) on path 0 (the fallback
 /// of CPUs without AMX: each row rounded after its softmax) and path 4 (AMX, where present), there also the fused
 /// head (`vla_attn_bf16_head`, what the op runs on path 4); and the products alone (the rows' softmax left out). Each round times every variant (best of `--iterations`), in turn; medians
@@ -331,16 +332,23 @@ func attentionProducts() {
     let defaultPath = vla_bf16_isa()
     defer { _ = vla_bf16_force_isa(defaultPath) }
     let amx = vla_bf16_force_isa(99) == 4
-    func rows(round: Bool) {
-        for i in 0..<t {
-            _ = vla_attention_row(s + i * t, t, scale, nil, nil)
-            if round { vla_attn_bf16_round_rows(1, t, s + i * t, t) }
+    // As the op's attentionRows: four rows a call (vla_attention_rows), each group rounded after its softmax on
+    // path 0; oneByOne: vla_attention_row on each row, as before vla_attention_rows.
+    func rows(round: Bool, oneByOne: Bool = false) {
+        for i in stride(from: 0, to: t, by: 4) {
+            let n = min(4, t - i)
+            if oneByOne {
+                for r in i..<i + n { _ = vla_attention_row(s + r * t, t, scale, nil, nil) }
+            } else {
+                _ = vla_attention_rows(s + i * t, t, n, t, scale, nil, 0, nil, 0)
+            }
+            if round { vla_attn_bf16_round_rows(n, t, s + i * t, t) }
         }
     }
-    func f32(softmax: Bool) {
+    func f32(softmax: Bool, oneByOne: Bool = false) {
         vla_f32_pack_transposed(d, t, k, h * d, keys)
         vla_f32_gemm_packed(t, 0, t, d, q, h * d, keys, t, nil, s, t)
-        if softmax { rows(round: false) }
+        if softmax { rows(round: false, oneByOne: oneByOne) }
         vla_f32_pack(t, d, v, h * d, values)
         vla_f32_gemm_packed(t, 0, d, t, s, t, values, d, nil, y, h * d)
     }
@@ -352,7 +360,8 @@ func attentionProducts() {
         vla_attn_bf16_values(t, t, d, s, t, round ? 1 : 0, v, h * d, scratch, y, h * d)
     }
     var variants: [(String, () -> Void)] = [
-        ("f32 head", { f32(softmax: true) }), ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
+        ("f32 head", { f32(softmax: true) }), ("f32 head, rows one by one", { f32(softmax: true, oneByOne: true) }),
+        ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
     ]
     if amx {
         variants.append(("bf16 AMX head", { bf16(path: 4, softmax: true) }))

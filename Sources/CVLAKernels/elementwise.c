@@ -808,26 +808,78 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
 }
 
 #if defined(__x86_64__)
-// attention_prep512 and softmax512's first pass in one (each lane's values in the same order, so the same max),
-// the exp pass, then e·(1/Σe) rounded to bf16 straight into out: the bits of vla_attention_row followed by
-// vla_bf16_round, two passes over the row fewer.
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void vla_attention_row_bf16_avx512(
-    float *x, long n, float scale, const float *bias, const uint8_t *mask, uint16_t *out, long padded) {
+// NR rows of x (row stride ldx) side by side, so that their dependent max and sum chains overlap, each with the
+// operations of attention_prep512 and softmax512's first pass in one (each lane's values in the same order, so the
+// same max), the exp pass (softmax_exp_pass's), then e·(1/Σe): the bits of vla_attention_row on every row. With
+// out (the fused AMX head), e·(1/Σe) is rounded to bf16 (vla_bf16_round's rounding) straight into out's rows
+// (stride ldout, zeros from n to padded) and x is left holding e: two passes over the rows fewer than
+// vla_attention_row and vla_bf16_round. Without out, e·(1/Σe) is stored back into x.
+__attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void attention_rows_group(
+    const int NR, float *x, long ldx, long n, float scale, const float *bias, long ldbias, const uint8_t *mask,
+    long ldmask, uint16_t *out, long ldout, long padded) {
     const __m512 ninf = splat(-__builtin_inff());
-    __m512 mx = ninf;
-    long i = 0;
-    for (; i < n; i += 16) {
+    __m512 mx[4], acc[4];
+    for (int r = 0; r < NR; r++) mx[r] = ninf;
+    for (long i = 0; i < n; i += 16) {
         const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-        const __m512 v = _mm512_mask_mov_ps(ninf, in, attention_prep16(x, i, in, scale, bias, mask));
-        mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
+        for (int r = 0; r < NR; r++) {
+            const __m512 v = _mm512_mask_mov_ps(ninf, in, attention_prep16(x + r * ldx, i, in, scale,
+                                                                           bias ? bias + r * ldbias : NULL,
+                                                                           mask ? mask + r * ldmask : NULL));
+            mx[r] = _mm512_mask_mov_ps(mx[r], _mm512_cmp_ps_mask(v, mx[r], _CMP_GT_OQ), v);
+        }
     }
-    const __m512 inv = splat(1.0f / softmax_exp_pass(x, x, n, lanes_max(mx)));
+    for (int r = 0; r < NR; r++) {
+        mx[r] = splat(lanes_max(mx[r]));
+        acc[r] = _mm512_setzero_ps();
+    }
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int r = 0; r < NR; r++) {
+            float *xr = x + r * ldx;
+            const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(xr + i), mx[r]));
+            _mm512_storeu_ps(xr + i, e);
+            acc[r] = _mm512_add_ps(acc[r], e);
+        }
+    if (i < n) {
+        const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        for (int r = 0; r < NR; r++) {
+            float *xr = x + r * ldx;
+            const __m512 e = _mm512_maskz_mov_ps(tail, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xr + i), mx[r])));
+            _mm512_mask_storeu_ps(xr + i, tail, e);
+            acc[r] = _mm512_add_ps(acc[r], e);
+        }
+    }
+    for (int r = 0; r < NR; r++) acc[r] = splat(1.0f / lanes_sum(acc[r]));
     for (i = 0; i < n; i += 16) {
         const __mmask16 in = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
-        const __m256i b = _mm512_cvtepi32_epi16(bf16_round16(_mm512_mul_ps(_mm512_maskz_loadu_ps(in, x + i), inv)));
-        _mm256_mask_storeu_epi16(out + i, in, b);
+        for (int r = 0; r < NR; r++) {
+            const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(in, x + r * ldx + i), acc[r]);
+            if (out) _mm256_mask_storeu_epi16(out + r * ldout + i, in, _mm512_cvtepi32_epi16(bf16_round16(p)));
+            else _mm512_mask_storeu_ps(x + r * ldx + i, in, p);
+        }
     }
-    for (i = n; i < padded; i++) out[i] = 0;
+    if (out)
+        for (int r = 0; r < NR; r++)
+            for (i = n; i < padded; i++) out[r * ldout + i] = 0;
+}
+
+// Groups of four rows, then the rest one by one (more rows side by side measured no faster).
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void attention_rows512(
+    float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias, const uint8_t *mask,
+    long ldmask, uint16_t *out, long ldout, long padded) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4)
+        attention_rows_group(4, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                             mask ? mask + r * ldmask : NULL, ldmask, out ? out + r * ldout : NULL, ldout, padded);
+    for (; r < rows; r++)
+        attention_rows_group(1, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                             mask ? mask + r * ldmask : NULL, ldmask, out ? out + r * ldout : NULL, ldout, padded);
+}
+
+void vla_attention_rows_bf16_avx512(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                                    const uint8_t *mask, long ldmask, uint16_t *out, long ldout, long padded) {
+    attention_rows512(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask, out, ldout, padded);
 }
 #endif
 
@@ -852,4 +904,19 @@ int vla_attention_row(float *x, long n, float scale, const float *bias, const ui
 #endif
     (void)attention_prep, (void)x, (void)n, (void)scale, (void)bias, (void)mask;
     return 0;
+}
+
+int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                       const uint8_t *mask, long ldmask) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() == 2) {
+        attention_rows512(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask, NULL, 0, 0);
+        return 1;
+    }
+#endif
+    if (rows <= 0) return 1;
+    if (vla_attention_row(x, n, scale, bias, mask) == 0) return 0;  // no fast path: the caller's loop
+    for (long r = 1; r < rows; r++)
+        (void)vla_attention_row(x + r * ldx, n, scale, bias ? bias + r * ldbias : NULL, mask ? mask + r * ldmask : NULL);
+    return 1;
 }

@@ -20,10 +20,11 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512i bf16_rou
 void vla_unary_rows_avx512(int kind, float param, float *y, long ldy, long rows, long cols);
 
 // vla_attention_row on AVX-512F whatever level is chosen (its bits on every level), for the fused AMX attention
-// head: x's n scores get the scale, bias and mask in place, then their softmax (e, then e·(1/Σe)) is rounded to
-// bf16 (vla_bf16_round's rounding) into out[0, n) and out[n, padded) is zeroed; x is left holding e.
-void vla_attention_row_bf16_avx512(float *x, long n, float scale, const float *bias, const uint8_t *mask,
-                                   uint16_t *out, long padded);
+// head, on `rows` rows of x (row stride ldx; bias and mask row strides ldbias, ldmask): each row's n scores get
+// the scale, bias and mask in place, then their softmax (e, then e·(1/Σe)) is rounded to bf16 (vla_bf16_round's
+// rounding) into out[0, n) of its out row (stride ldout) and out[n, padded) is zeroed; x is left holding e.
+void vla_attention_rows_bf16_avx512(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                                    const uint8_t *mask, long ldmask, uint16_t *out, long ldout, long padded);
 #endif
 
 #endif

@@ -2127,7 +2127,7 @@ __attribute__((target("avx512f"))) static void attn_pack_values_bf16(long tk, lo
 //
 // The head in blocks of 32 query rows, so that a block's scores (f32) and probabilities (bf16) stay in L1 between
 // the two products: the block's q̃ rounded, S = q̃·k̃ᵀ on the tiles into the block's scores, each row's scale,
-// bias, mask and softmax rounded to bf16 (vla_attention_row_bf16_avx512), then y = p̃·ṽ on the tiles. The tile
+// bias, mask and softmax rounded to bf16 (vla_attention_rows_bf16_avx512), then y = p̃·ṽ on the tiles. The tile
 // instructions are vla_attn_bf16_scores' and _values' in the same order (chunks of 32 bf16 of the shared
 // dimension, sums from +0; zero padding only adds +0 products) and the rows between them get the same operations,
 // so the results are theirs bit for bit. Keys are padded to a multiple of 32 and both shared dimensions to whole
@@ -2209,9 +2209,8 @@ AMX_FN static void attn_head_amx(const attn_head *h) {
                             h->kp + (j / 16 + 1) * kstride);
             attn_head_store(two, h->sb + j, l.ls);
         }
-        for (long r = 0; r < rows; r++)
-            vla_attention_row_bf16_avx512(h->sb + r * l.ls, h->tk, h->scale, h->bias ? h->bias + (i + r) * h->ldbias : NULL,
-                                          h->mask ? h->mask + (i + r) * h->ldmask : NULL, h->pb + r * l.ls, l.ls);
+        vla_attention_rows_bf16_avx512(h->sb, l.ls, rows, h->tk, h->scale, h->bias ? h->bias + i * h->ldbias : NULL,
+                                       h->ldbias, h->mask ? h->mask + i * h->ldmask : NULL, h->ldmask, h->pb, l.ls, l.ls);
         if (rows < l.rows) memset(h->pb + rows * l.ls, 0, (size_t)((l.rows - rows) * l.ls) * 2);
         for (long j = 0; j < h->dv; j += 32) attn_head_values(h, b, j);
     }

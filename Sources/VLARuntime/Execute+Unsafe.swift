@@ -339,24 +339,33 @@ extension Interpreter {
         unsafe vla_attn_bf16_values(tq, tk, dv, scores, tk, roundRows ? 1 : 0, v, h * dv, work, y, h * dv)
     }
 
-    /// Each row of one head's scores: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (one pass in C
-    /// where the CPU has a fast path, the same bits as the Swift below).
-    /// With `roundRows`, each row is then rounded to bf16 values in place (vla_attn_bf16_round_rows).
+    /// Each row of one head's scores: ·scale, + bias, −greatestFiniteMagnitude where masked, softmax (in C where
+    /// the CPU has a fast path, four rows at a time, the same bits as the Swift below).
+    /// With `roundRows`, the rows are then rounded to bf16 values in place (vla_attn_bf16_round_rows), four at a
+    /// time while they are in L1.
     static func attentionRows(_ s: AttentionStep, scores: FloatPointer, batch b: Int, head: Int, roundRows: Bool = false) {
         let tq = unsafe s.tq, tk = unsafe s.tk, scale = unsafe s.scale
-        for i in 0..<tq {
-            let row = unsafe scores + i * tk
-            let brow = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
-            let mrow = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
-            if unsafe vla_attention_row(row, tk, scale, brow, mrow) == 0 {
-                if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
-                if let brow = unsafe brow { unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk) }
-                if let mrow = unsafe mrow {
-                    for j in 0..<tk where unsafe mrow[j] == 0 { unsafe row[j] = -Float.greatestFiniteMagnitude }
+        var i = 0
+        while i < tq {
+            let rows = min(4, tq - i)
+            let first = unsafe scores + i * tk
+            let bias = unsafe s.bias.map { unsafe $0 + (head * tq + i) * tk }
+            let mask = unsafe s.mask.map { unsafe $0 + b * s.maskBatchStride + i * s.maskRowStride }
+            if unsafe vla_attention_rows(first, tk, rows, tk, scale, bias, tk, mask, s.maskRowStride) == 0 {
+                for r in 0..<rows {
+                    let row = unsafe first + r * tk
+                    if scale != 1 { for j in 0..<tk { unsafe row[j] = row[j] * scale } }
+                    if let brow = unsafe bias.map({ unsafe $0 + r * tk }) {
+                        unsafe Kernels.binary(multiply: false, row, brow, row, bCount: tk, from: 0, to: tk)
+                    }
+                    if let mrow = unsafe mask.map({ unsafe $0 + r * s.maskRowStride }) {
+                        for j in 0..<tk where unsafe mrow[j] == 0 { unsafe row[j] = -Float.greatestFiniteMagnitude }
+                    }
+                    unsafe Kernels.softmaxRow(row, row, n: tk)
                 }
-                unsafe Kernels.softmaxRow(row, row, n: tk)
             }
-            if roundRows { unsafe vla_attn_bf16_round_rows(1, tk, row, tk) }
+            if roundRows { unsafe vla_attn_bf16_round_rows(rows, tk, first, tk) }
+            i += rows
         }
     }
 }

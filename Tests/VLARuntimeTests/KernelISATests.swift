@@ -273,6 +273,60 @@ import VLAFormat
             }
         }
     }
+
+    /// vla_attention_rows (four rows side by side on AVX-512) against vla_attention_row on each row, which the
+    /// test above holds to the Swift steps: row counts around the groups of four, row strides past n, bias and
+    /// mask rows of their own strides (a mask stride of 0 repeats one mask row), and rows holding NaN, ±∞ or
+    /// nothing unmasked. Without a fast path it does nothing.
+    @Test(arguments: [2, 1])
+    func attentionRowsMatchTheRowByRowKernelBitForBit(level: Int) {
+        KernelPaths.exclusive {
+            defer { _ = vla_kernels_force_isa(2) }
+            var untouched: [Float] = [1, 2, 3, 4, 5, 6]
+            _ = vla_kernels_force_isa(0)
+            #expect(vla_attention_rows(&untouched, 3, 2, 3, 0.5, nil, 0, nil, 0) == 0)
+            #expect(untouched == [1, 2, 3, 4, 5, 6])
+            guard vla_kernels_force_isa(Int32(level)) == level else { return }
+            for n in [1, 7, 16, 17, 257] {
+                for rows in [1, 3, 4, 5, 9] {
+                    for variant in 0..<4 {
+                        var rng = Random(state: UInt64(n * 100 + rows * 10 + variant))
+                        let ldx = n + variant, ldbias = n + 2 * variant, ldmask = variant == 3 ? 0 : n + variant
+                        var x = (0..<rows * ldx).map { _ in rng.next() * 10 }
+                        if variant == 2, n > 2 {  // special values in row 0 and a row of infinities
+                            x[0] = .nan
+                            x[1] = .infinity
+                            x[ldx * (rows - 1)] = -.infinity
+                        }
+                        let scale: Float = variant % 2 == 0 ? 0.125 : 1
+                        let bias: [Float]? = variant >= 1 ? (0..<rows * ldbias).map { _ in rng.next() } : nil
+                        // Variant 2: every third score masked, and all of row 1; variant 3: one shared mask row.
+                        let mask: [UInt8]? =
+                            variant >= 2
+                            ? (0..<max(rows * ldmask, n)).map { i in variant == 2 && i / max(ldmask, 1) == 1 ? 0 : UInt8(i % 3 == 0 ? 0 : 1) }
+                            : nil
+                        var want = x
+                        for r in 0..<rows {
+                            let done = want.withUnsafeMutableBufferPointer { w in
+                                bias.withOptionalPointer { b in
+                                    mask.withOptionalPointer { m in
+                                        vla_attention_row(w.baseAddress! + r * ldx, n, scale, b.map { $0 + r * ldbias }, m.map { $0 + r * ldmask })
+                                    }
+                                }
+                            }
+                            #expect(done == 1)
+                        }
+                        var got = x
+                        let done = bias.withOptionalPointer { b in
+                            mask.withOptionalPointer { m in vla_attention_rows(&got, ldx, rows, n, scale, b, ldbias, m, ldmask) }
+                        }
+                        #expect(done == 1)
+                        #expect(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "level \(level), n \(n), rows \(rows), variant \(variant)")
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// OpenBLAS is only trusted with products when its run-time kernel family has FMA kernels (x86), or (aarch64) is

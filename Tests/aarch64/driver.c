@@ -423,7 +423,18 @@ static void test_elementwise(int quick) {
             snprintf(what, sizeof what, "vla_attention_row n %ld variant %d", n, variant);
             same_floats(what, want, x, n);
             if (x[n] != 42) fail("element %ld: %08x then %08x (written past the end)", what, n, 42, to_bits(x[n]));
-            free(x), free(bias), free(want), free(mask);
+            // vla_attention_rows: three rows (row stride n + 1, bias rows of their own, one shared mask row) give
+            // vla_attention_row's bits on each.
+            float *rows = aligned(sizeof(float) * (size_t)(3 * (n + 1))), *rwant = aligned(sizeof(float) * (size_t)(3 * (n + 1)));
+            float *rbias = aligned(sizeof(float) * (size_t)(3 * n));
+            fill(rows, 3 * (n + 1), 8, 0);
+            fill(rbias, 3 * n, 2, 0);
+            memcpy(rwant, rows, sizeof(float) * (size_t)(3 * (n + 1)));
+            for (long r = 0; r < 3; r++) vla_attention_row(rwant + r * (n + 1), n, scale, b ? rbias + r * n : NULL, m);
+            vla_attention_rows(rows, n + 1, 3, n, scale, b ? rbias : NULL, n, m, 0);
+            snprintf(what, sizeof what, "vla_attention_rows n %ld variant %d", n, variant);
+            same_floats(what, rwant, rows, 3 * (n + 1));
+            free(x), free(bias), free(want), free(mask), free(rows), free(rwant), free(rbias);
         }
 }
 

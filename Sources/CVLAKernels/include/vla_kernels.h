@@ -81,6 +81,11 @@ int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *bet
 /// (skipped when scale is 1), + bias[j] (when bias is not NULL), −FLT_MAX where mask[j] is 0 (when mask is not
 /// NULL), then vla_softmax_row's softmax. Returns 0, doing nothing, when this CPU has no fast path.
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask);
+/// vla_attention_row on `rows` rows of x (row stride ldx; bias and mask rows ldbias floats and ldmask bytes apart),
+/// with its bits on every row; AVX-512 runs four rows side by side (their dependent max and sum chains overlap).
+/// Returns 0, doing nothing, when this CPU has no fast path (as vla_attention_row).
+int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                       const uint8_t *mask, long ldmask);
 
 /// The instruction set vla_gemm uses: x86 2 = AVX-512F, 1 = AVX2 + FMA; aarch64 1 = Advanced SIMD (ASIMD);
 /// 0 = portable C.
