@@ -360,7 +360,7 @@ func attentionProducts() {
         vla_attn_bf16_values(t, t, d, s, t, round ? 1 : 0, v, h * d, scratch, y, h * d)
     }
     var variants: [(String, () -> Void)] = [
-        ("f32 head", { f32(softmax: true) }), ("f32 head, rows one by one", { f32(softmax: true, oneByOne: true) }),
+        ("f32 head", { f32(softmax: true) }), ("f32 rows-one-by-one head", { f32(softmax: true, oneByOne: true) }),
         ("bf16 fallback head", { bf16(path: 2, softmax: true) }),
     ]
     if amx {

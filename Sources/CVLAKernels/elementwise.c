@@ -366,49 +366,94 @@ F256 static void unary_rows256(int kind, float param, float *y, long ldy, long r
 // Softmax with Swift's 16-lane structure in two ymm halves: lo holds lanes 0–7 (elements i ≡ 0…7 mod 16), hi
 // lanes 8–15; the lanes are reduced in lane order as Swift's (max: lane 0 first; sum: from −0, lane 0 to 15).
 // _mm256_max_ps(v, m) is `v > m ? v : m`, Swift's m.replace(with: v, where: v .> m).
-F256 static void softmax256(const float *x, float *y, long n) {
-    v8 mlo = splat8(-__builtin_inff()), mhi = mlo;
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        mlo = _mm256_max_ps(_mm256_loadu_ps(x + i), mlo);
-        mhi = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), mhi);
+static void attention_prep(float *x, long n, float scale, const float *bias, const uint8_t *mask);
+
+// attention_prep's operations on the 8 lanes at x (bias and mask the lanes' own), stored back and returned.
+T256 v8 attention_prep8(float *x, float scale, const float *bias, const uint8_t *mask) {
+    v8 v = _mm256_loadu_ps(x);
+    if (scale != 1) v = _mm256_mul_ps(v, splat8(scale));
+    if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+    if (mask) {
+        const __m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mask));
+        v = where8(_mm256_castsi256_ps(_mm256_cmpeq_epi32(m, _mm256_setzero_si256())), splat8(-__FLT_MAX__), v);
     }
+    _mm256_storeu_ps(x, v);
+    return v;
+}
+
+// NR rows (x and y rows ldx and ldy floats apart) side by side, so that one row's dependent max and sum chains
+// overlap the others'; each row gets the operations of the one-row softmax (NR = 1) in the same order. PREP: each
+// row's scale, bias and mask first (attention_prep's operations, in place in x, bias and mask rows ldbias and
+// ldmask apart), in the max pass.
+__attribute__((target("avx2,fma"), always_inline)) static inline void softmax256_group(
+    const int NR, const int PREP, float *x, long ldx, float *y, long ldy, long n, float scale, const float *bias,
+    long ldbias, const uint8_t *mask, long ldmask) {
+    v8 mlo[4], mhi[4];
+    for (int r = 0; r < NR; r++) mlo[r] = mhi[r] = splat8(-__builtin_inff());
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int r = 0; r < NR; r++) {
+            float *xr = x + r * ldx;
+            const float *br = PREP && bias ? bias + r * ldbias + i : NULL;
+            const uint8_t *kr = PREP && mask ? mask + r * ldmask + i : NULL;
+            const v8 lo = PREP ? attention_prep8(xr + i, scale, br, kr) : _mm256_loadu_ps(xr + i);
+            const v8 hi = PREP ? attention_prep8(xr + i + 8, scale, br ? br + 8 : NULL, kr ? kr + 8 : NULL)
+                               : _mm256_loadu_ps(xr + i + 8);
+            mlo[r] = _mm256_max_ps(lo, mlo[r]);
+            mhi[r] = _mm256_max_ps(hi, mhi[r]);
+        }
+    if (PREP && i < n)
+        for (int r = 0; r < NR; r++)
+            attention_prep(x + r * ldx + i, n - i, scale, bias ? bias + r * ldbias + i : NULL,
+                           mask ? mask + r * ldmask + i : NULL);
     const long tail = n - i;
     const __m256i tlo = first8(tail), thi = first8(tail - 8);
     if (tail > 0) {
         const v8 ninf = splat8(-__builtin_inff());
-        mlo = _mm256_max_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(x + i, tlo), ninf), mlo);
-        mhi = _mm256_max_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(x + i + 8, thi), ninf), mhi);
+        for (int r = 0; r < NR; r++) {
+            mlo[r] = _mm256_max_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(x + r * ldx + i, tlo), ninf), mlo[r]);
+            mhi[r] = _mm256_max_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(x + r * ldx + i + 8, thi), ninf), mhi[r]);
+        }
     }
-    float top = mlo[0];
-    for (int k = 1; k < 8; k++)
-        if (mlo[k] > top) top = mlo[k];
-    for (int k = 0; k < 8; k++)
-        if (mhi[k] > top) top = mhi[k];
-    const v8 m = splat8(top);
-    v8 alo = _mm256_setzero_ps(), ahi = alo;
-    for (i = 0; i + 16 <= n; i += 16) {
-        const v8 elo = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
-        const v8 ehi = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m));
-        _mm256_storeu_ps(y + i, elo);
-        _mm256_storeu_ps(y + i + 8, ehi);
-        alo = _mm256_add_ps(alo, elo);
-        ahi = _mm256_add_ps(ahi, ehi);
+    for (int r = 0; r < NR; r++) {  // the row's max, which mlo[r] holds from here
+        float top = mlo[r][0];
+        for (int k = 1; k < 8; k++)
+            if (mlo[r][k] > top) top = mlo[r][k];
+        for (int k = 0; k < 8; k++)
+            if (mhi[r][k] > top) top = mhi[r][k];
+        mlo[r] = splat8(top);
     }
-    if (tail > 0) {
-        const v8 elo = _mm256_and_ps(_mm256_castsi256_ps(tlo), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i, tlo), m)));
-        const v8 ehi = _mm256_and_ps(_mm256_castsi256_ps(thi), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + i + 8, thi), m)));
-        _mm256_maskstore_ps(y + i, tlo, elo);
-        _mm256_maskstore_ps(y + i + 8, thi, ehi);
-        alo = _mm256_add_ps(alo, elo);
-        ahi = _mm256_add_ps(ahi, ehi);
-    }
-    const v8 inv = splat8(1.0f / lanes_sum16(alo, ahi));
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+    v8 alo[4], ahi[4];
+    for (int r = 0; r < NR; r++) alo[r] = ahi[r] = _mm256_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16)
+        for (int r = 0; r < NR; r++) {
+            const v8 elo = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i), mlo[r]));
+            const v8 ehi = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i + 8), mlo[r]));
+            _mm256_storeu_ps(y + r * ldy + i, elo);
+            _mm256_storeu_ps(y + r * ldy + i + 8, ehi);
+            alo[r] = _mm256_add_ps(alo[r], elo);
+            ahi[r] = _mm256_add_ps(ahi[r], ehi);
+        }
+    if (tail > 0)
+        for (int r = 0; r < NR; r++) {
+            const v8 elo = _mm256_and_ps(_mm256_castsi256_ps(tlo), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i, tlo), mlo[r])));
+            const v8 ehi = _mm256_and_ps(_mm256_castsi256_ps(thi), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i + 8, thi), mlo[r])));
+            _mm256_maskstore_ps(y + r * ldy + i, tlo, elo);
+            _mm256_maskstore_ps(y + r * ldy + i + 8, thi, ehi);
+            alo[r] = _mm256_add_ps(alo[r], elo);
+            ahi[r] = _mm256_add_ps(ahi[r], ehi);
+        }
+    for (int r = 0; r < NR; r++) alo[r] = splat8(1.0f / lanes_sum16(alo[r], ahi[r]));
+    for (i = 0; i + 8 <= n; i += 8)
+        for (int r = 0; r < NR; r++) _mm256_storeu_ps(y + r * ldy + i, _mm256_mul_ps(_mm256_loadu_ps(y + r * ldy + i), alo[r]));
     if (i < n) {
         const __m256i t = first8(n - i);
-        _mm256_maskstore_ps(y + i, t, _mm256_mul_ps(_mm256_maskload_ps(y + i, t), inv));
+        for (int r = 0; r < NR; r++) _mm256_maskstore_ps(y + r * ldy + i, t, _mm256_mul_ps(_mm256_maskload_ps(y + r * ldy + i, t), alo[r]));
     }
+}
+
+F256 static void softmax256(const float *x, float *y, long n) {
+    softmax256_group(1, 0, (float *)x, 0, y, 0, n, 1, NULL, 0, NULL, 0);  // x is only read without PREP
 }
 #elif defined(__aarch64__)
 #include <arm_neon.h>
@@ -906,11 +951,30 @@ int vla_attention_row(float *x, long n, float scale, const float *bias, const ui
     return 0;
 }
 
+#if defined(__x86_64__)
+// AVX2: vla_attention_row's operations (attention_prep's, then softmax256's) on four rows side by side, the rest
+// one by one (two side by side measured slower than four).
+F256 static void attention_rows256(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                                   const uint8_t *mask, long ldmask) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4)
+        softmax256_group(4, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                         mask ? mask + r * ldmask : NULL, ldmask);
+    for (; r < rows; r++)
+        softmax256_group(1, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                         mask ? mask + r * ldmask : NULL, ldmask);
+}
+#endif
+
 int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
                        const uint8_t *mask, long ldmask) {
 #if defined(__x86_64__)
     if (vla_kernels_isa() == 2) {
         attention_rows512(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask, NULL, 0, 0);
+        return 1;
+    }
+    if (vla_kernels_isa() == 1) {
+        attention_rows256(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask);
         return 1;
     }
 #endif

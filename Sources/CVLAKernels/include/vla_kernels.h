@@ -82,7 +82,8 @@ int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *bet
 /// NULL), then vla_softmax_row's softmax. Returns 0, doing nothing, when this CPU has no fast path.
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask);
 /// vla_attention_row on `rows` rows of x (row stride ldx; bias and mask rows ldbias floats and ldmask bytes apart),
-/// with its bits on every row; AVX-512 runs four rows side by side (their dependent max and sum chains overlap).
+/// with its bits on every row; AVX-512 and AVX2 run four rows side by side (their dependent max and sum chains
+/// overlap), aarch64 one row at a time.
 /// Returns 0, doing nothing, when this CPU has no fast path (as vla_attention_row).
 int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
                        const uint8_t *mask, long ldmask);
