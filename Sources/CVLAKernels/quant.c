@@ -2059,26 +2059,62 @@ __attribute__((target("avx512f"))) static void attn_pack_values_f32_512(long tk,
     }
 }
 
+// Lanes [0, n) of 16 (none for n ≤ 0).
+static inline __mmask16 attn_first16(long n) { return (__mmask16)(n >= 16 ? 0xFFFF : n > 0 ? (1u << n) - 1 : 0); }
+
+// r[i] lane j -> r[j] lane i, for 16 rows of 16 32-bit lanes: pairs of rows interleaved by 32 and 64 bits within
+// each 128-bit lane, then the 128-bit lanes exchanged in two steps (64 shuffles).
+__attribute__((target("avx512f"), always_inline)) static inline void attn_transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {  // r[4i + e], 128-bit lane L: element 4L + e of rows 4i … 4i + 3
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int e = 0; e < 4; e++) {  // element 4L + e of every row: 128-bit lane L of r[e], r[4 + e], r[8 + e], r[12 + e]
+        const __m512i v0 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0x44), v1 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0xEE);
+        const __m512i v2 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0x44), v3 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0xEE);
+        t[e] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+        t[4 + e] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+        t[8 + e] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+        t[12 + e] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
 // k̃ᵀ in vla_bf16_pack's layout straight from k: line t of panel q holds (k̃[j, 2t], k̃[j, 2t+1]) at column
-// j − 16q, two gathers per line (an odd d's last pair and keys past tk are zero). `panels` panels (at least
-// ⌈tk/16⌉; those past tk zero) of `lines` lines each (at least ⌈d/2⌉; the lines past d zero).
+// j − 16q (an odd d's last pair and keys past tk are zero). Per panel and block of 16 lines: each of the panel's
+// 16 key rows read once (32 values, rounded, as 16 bf16 pairs), then the 16 × 16 pairs transposed into the lines.
+// `panels` panels (at least ⌈tk/16⌉; those past tk zero) of `lines` lines each (at least ⌈d/2⌉; the lines past d
+// zero).
 __attribute__((target("avx512f"))) static void attn_pack_keys_bf16_512(long tk, long d, const float *k, long ldk,
                                                                      void *packed, long panels, long lines) {
-    const long pairs = ceil_to(d, 2) / 2;
-    const __m512i idx = attn_key_index(ldk), low = _mm512_set1_epi32(0xffff);
     attn_u32 *dst = packed;
     for (long q = 0; q < panels; q++) {
-        const long cols = q * 16 < tk ? min_l(16, tk - q * 16) : 0;
-        const __mmask16 mk = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
-        const float *base = k + (cols ? q * 16 * ldk : 0);
         attn_u32 *panel = dst + q * lines * 16;
-        for (long t = 0; t < pairs; t++) {
-            const __m512i even = bf16_round16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + 2 * t, 4));
-            const __m512i odd = 2 * t + 1 < d ? bf16_round16(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, base + 2 * t + 1, 4))
-                                              : _mm512_setzero_si512();
-            _mm512_storeu_si512(panel + t * 16, _mm512_or_si512(_mm512_and_si512(even, low), _mm512_slli_epi32(odd, 16)));
+        for (long b = 0; b * 16 < lines; b++) {
+            const long p0 = b * 32;  // the block's first value of a key row
+            const __mmask16 m0 = attn_first16(d - p0), m1 = attn_first16(d - p0 - 16);
+            __m512i r[16];
+            for (long c = 0; c < 16; c++) {
+                const long j = q * 16 + c;
+                if (j < tk && m0) {
+                    const float *kr = k + j * ldk + p0;
+                    const __m256i lo = _mm512_cvtepi32_epi16(bf16_round16(_mm512_maskz_loadu_ps(m0, kr)));
+                    const __m256i hi = _mm512_cvtepi32_epi16(bf16_round16(_mm512_maskz_loadu_ps(m1, kr + 16)));
+                    r[c] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+                } else {
+                    r[c] = _mm512_setzero_si512();
+                }
+            }
+            attn_transpose16(r);
+            for (long t = 0; t < 16 && b * 16 + t < lines; t++) _mm512_storeu_si512(panel + (b * 16 + t) * 16, r[t]);
         }
-        for (long t = pairs; t < lines; t++) _mm512_storeu_si512(panel + t * 16, _mm512_setzero_si512());
     }
 }
 
