@@ -11,8 +11,8 @@ extension Compiler {
     /// Every file is written atomically (temporary file, then rename), and a file whose bytes are already in
     /// place is not rewritten. A run that throws removes the files it wrote that the previous manifest does
     /// not name: OUT is left as before. An instruction whose manifest entry (same instruction, model digest, options,
-    /// compiler) names a file that is still present with the recorded SHA-256, and that is a policy recording
-    /// that instruction, is skipped as up to date. A failing instruction is reported through `progress` and
+    /// compiler) names a file that is still present with the recorded SHA-256, that is a policy recording
+    /// that instruction, and whose shared blobs are among the ones this run writes, is skipped as up to date. A failing instruction is reported through `progress` and
     /// the others are still written, unless `strict`.
     ///
     /// The run holds ``OutputLock`` on `out` (a second compile into it fails at once) and journals every file
@@ -82,7 +82,10 @@ extension Compiler {
             if let old = previous?.policies.first(where: { $0.instruction == task.text }), previous?.key == key,
                 let bytes = try? RegularFile.read(out + "/" + old.file), bytes.count == old.size,
                 hexString(VLAFormat.SHA256.hash(bytes)) == old.sha256,
-                Self.isPolicy(bytes, for: task.text)
+                Self.isPolicy(bytes, for: task.text),
+                // A blob this run wrote under another hash (a compiler whose output changed without its version)
+                // makes the old policy name a blob that is about to go: rewrite it.
+                Set(old.shared).isSubset(of: shared.map(\.sha256))
             {
                 var e = old
                 e.line = task.line

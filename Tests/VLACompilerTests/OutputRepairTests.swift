@@ -43,6 +43,28 @@ import VLAFormat
         #expect(file.metadata.instruction == "pick coke can")
     }
 
+    /// A policy whose manifest entry names a shared blob that this run does not write (what a compiler whose
+    /// backbone changed without a new version met: the old blob was replaced, the policy kept naming it) is not
+    /// "up to date": it is compiled again, and the folder ends as a clean compile whose policies name the blob
+    /// that is there.
+    @Test func policyNamingABlobThisRunDoesNotWriteIsRecompiled() throws {
+        let c = try SharedCompilers.get(Self.model)
+        let out = Paths.temporary("repair-stale-blob")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
+        let clean = try OutputTests.files(out)
+        var m = try Self.manifest(out)
+        var policies = try #require(m["policies"] as? [[String: Any]])
+        #expect(policies.allSatisfy { ($0["shared"] as? [String])?.isEmpty == false })
+        for i in policies.indices { policies[i]["shared"] = [String(repeating: "0", count: 64)] }
+        m["policies"] = policies
+        try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: out + "/manifest.json"))
+
+        let s = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
+        #expect(s.upToDate == 0 && s.policies == 2)
+        #expect(try OutputTests.files(out) == clean)
+    }
+
     /// While one compile holds the folder, another fails at once with an error naming the holder's process;
     /// once it is released the compile runs and deletes the lock file at the end.
     @Test func concurrentCompileIntoTheSameFolderFails() throws {
