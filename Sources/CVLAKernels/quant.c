@@ -2023,7 +2023,9 @@ size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv) {
 #if defined(__x86_64__)
 typedef uint32_t attn_u32 __attribute__((may_alias));
 
-// Gathers go through int32 indices c·ldk + p (c < 16): row strides up to 2^26 floats take this path.
+// Gathers (attn_pack_keys_f32_512) go through int32 indices c·ldk + p (c < 16): row strides up to 2^26 floats take
+// that path. The bf16 key packing reads rows and needs no limit, but its callers keep this one (the fused head's
+// contract in vla_kernels.h declines past it), so one rule covers every key stride.
 static inline int attn_gather_ok(long ld) { return ld > 0 && ld <= (1L << 26); }
 
 __attribute__((target("avx512f"), always_inline)) static inline __m512i attn_key_index(long ldk) {
