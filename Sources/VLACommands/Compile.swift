@@ -44,7 +44,8 @@ struct Compile: ParsableCommand {
             BFMMLA or Advanced SIMD on Arm) or int8 (weights int8 per output column, activations 8-bit per token \
             with a zero point at run time (format 1.4), exact int32 sums; AMX or AVX-512 VNNI on x86, SMMLA or \
             SDOT on Arm); with bf16 and int8, attention's two products also take bf16 operands with f32 sums (AMX \
-            where the CPU has it, else the f32 kernel on bf16-rounded values). The compiler then \
+            where the CPU has it, else the f32 kernel on bf16-rounded values), and the patch embedding \
+            becomes a bf16 product (at int8 too: it hurts most there). The compiler then \
             measures what it costs: the \
             backbone's output and each policy's raw action chunk against the fp32 program, on the built-in \
             test frame and on every image in --calibration DIR (PNG or PPM, preprocessed like camera frames), \

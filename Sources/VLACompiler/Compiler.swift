@@ -356,14 +356,19 @@ public final class Compiler: @unchecked Sendable {
         }
         modelDigest = h.finalize()
         _ = visionJSON
-        let fp32Backbone: BuiltModel
-        var converted: [String] = []
+        let fp32Backbone: BuiltModel, reducible: BuiltModel
+        var converted: [String] = [], keptBF16: Set<String> = []
         progress("building the backbone")
         do {
             let bbConfig = try DINOv2(config: visionJSON, weights: InMemoryWeights(), checkWeights: false).config
             let bb = try DINOv2(config: visionJSON, weights: model.backboneWeights(config: bbConfig))
             fp32Backbone = try bb.build(height: 224, width: 224, interpolation: .jaxBicubic)
-            (backbone, converted) = ReducedPrecision.apply(fp32Backbone, precision: options.precision)
+            // Reduced precision converts the patch embedding too: built as its product (a `linear`, the same f32
+            // bits as `patch_embed`), which the conversion then treats like the others.
+            reducible = options.precision == .fp32
+                ? fp32Backbone : try bb.build(height: 224, width: 224, interpolation: .jaxBicubic, patchEmbeddingAsProduct: true)
+            keptBF16 = [bb.patchKernelName]
+            (backbone, converted) = ReducedPrecision.apply(reducible, precision: options.precision, bf16: keptBF16)
             frozenModel = try frozen?.build(height: 224, width: 224, interpolation: .jaxBicubic)
         } catch {
             throw CompileError(.model, "backbone: \(error)")
@@ -421,7 +426,8 @@ public final class Compiler: @unchecked Sendable {
         let r = precisionReport
         if r.precision != .fp32, max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2) > r.bound {
             let frameName = r.backbone.relativeL2 > r.bound ? "the test frame" : "calibration frame \(r.worstFrame ?? "?")"
-            let worst = Self.worstProducts(fp32Backbone, converted: converted, precision: options.precision, reference: framePatchesFP32, runtime: runtime)
+            let worst = Self.worstProducts(
+                reducible, converted: converted, precision: options.precision, bf16: keptBF16, reference: framePatchesFP32, runtime: runtime)
             throw CompileError(
                 .deviation,
                 "\(r.precision) backbone output deviates from fp32 by \(Self.percent(max(r.backbone.relativeL2, r.calibrationBackbone.relativeL2))) relative L2 on \(frameName), over the bound of \(Self.percent(r.bound)) (--max-deviation); nothing was written. \(worst)Use a higher precision (--precision bf16 or fp32) or raise --max-deviation")
@@ -430,11 +436,13 @@ public final class Compiler: @unchecked Sendable {
 
     /// Which products hurt most: the backbone with only one product converted at a time, measured on the test
     /// frame (one forward pass per product), the three worst named. Empty when it cannot be measured.
-    static func worstProducts(_ model: BuiltModel, converted: [String], precision: Precision, reference: [Float], runtime: RuntimeOptions) -> String {
+    static func worstProducts(
+        _ model: BuiltModel, converted: [String], precision: Precision, bf16: Set<String>, reference: [Float], runtime: RuntimeOptions
+    ) -> String {
         var ranked: [(name: String, d: Deviation)] = []
         let frame = testFrame()
         for name in converted {
-            let one = ReducedPrecision.apply(model, precision: precision, only: [name]).model
+            let one = ReducedPrecision.apply(model, precision: precision, only: [name], bf16: bf16).model
             guard let i = try? Interpreter(document: one.document, options: runtime),
                 (try? i.setFloats(one.input("pixel_values") ?? -1, frame)) != nil, (try? i.run(0)) != nil,
                 let out = try? i.floats(one.output("patch_tokens") ?? -1)

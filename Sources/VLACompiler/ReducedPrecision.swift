@@ -22,8 +22,9 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// `linear_bf16`; its weight tensor keeps its id and name and changes type in place (so no tensor id moves),
 /// and int8 weights get an f32 scale tensor `<name>.scale` appended. Every `attention` op gets bf16 products
 /// (``AttentionFlags/bf16Products``, format 1.4: q, k, the softmax weights and v rounded to bf16, f32 sums), also
-/// at int8; not with `only` (which measures one product alone). Other ops (patch embedding, norms, element-wise)
-/// stay f32.
+/// at int8; not with `only` (which measures one product alone). Other ops (norms, element-wise, a `patch_embed`
+/// op) stay f32; the compiler builds the backbone's patch embedding as a `linear` for reduced precision
+/// (`DINOv2.build(patchEmbeddingAsProduct:)`) and keeps it bf16 at int8 (`bf16:`).
 ///
 /// - int8: per output column `j`, `scale[j] = max_k |w[k, j]| / 127` (1 for an all-zero column, which the format
 ///   requires to be positive), `q = round-half-even(w / scale[j])` clamped to [−127, 127]; each `linear_i8` gets
@@ -32,8 +33,11 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// - bf16: each weight rounded to the nearest bf16 (ties to even).
 public enum ReducedPrecision {
     /// The model with its products in `precision`, and the names of the weights converted (in op order).
-    /// With `only`, just the weights of those names are converted.
-    public static func apply(_ model: BuiltModel, precision: Precision, only: Set<String>? = nil) -> (model: BuiltModel, converted: [String]) {
+    /// With `only`, just the weights of those names are converted. At int8, the weights named in `bf16` become
+    /// `linear_bf16` instead (the products that hurt most at int8: the compiler's patch embedding).
+    public static func apply(
+        _ model: BuiltModel, precision: Precision, only: Set<String>? = nil, bf16 keep: Set<String> = []
+    ) -> (model: BuiltModel, converted: [String]) {
         guard precision != .fp32 else { return (model, []) }
         var doc = model.document
         // Weights that only `linear` ops read.
@@ -47,15 +51,16 @@ public enum ReducedPrecision {
             for (oi, op) in p.operations.enumerated() where op.opcode == .linear {
                 let w = op.inputs[1]
                 let entry = doc.tensors[w]
+                let kind = precision == .int8 && keep.contains(entry.name) ? Precision.bf16 : precision
                 guard entry.type.dtype == .f32, entry.type.shape.count == 2, readers[w] == [.linear],
-                    entry.type.shape[0] <= (precision == .int8 ? Layout.maxZeroPointDepth : Layout.maxReducedPrecisionDepth),
+                    entry.type.shape[0] <= (kind == .int8 ? Layout.maxZeroPointDepth : Layout.maxReducedPrecisionDepth),
                     case .inline(let bytes) = entry.location,
                     only?.contains(entry.name) ?? true
                 else { continue }
                 if !done.contains(w) {
                     let k = entry.type.shape[0], n = entry.type.shape[1]
                     let values = floats(bytes)
-                    switch precision {
+                    switch kind {
                     case .int8:
                         let (q, scales) = quantizeColumns(values, rows: k, columns: n)
                         doc.tensors.append(TensorEntry(name: entry.name + ".scale", type: TensorType(.f32, [n]), location: .inline(Bytes.of(scales))))
@@ -76,10 +81,10 @@ public enum ReducedPrecision {
                     done.append(w)
                     names.append(entry.name)
                 }
-                doc.programs[pi].operations[oi].opcode = precision == .int8 ? .linearI8 : .linearBF16
+                doc.programs[pi].operations[oi].opcode = kind == .int8 ? .linearI8 : .linearBF16
                 // int8: activations with a zero point (format 1.4), whose error on DINOv2 is below the symmetric
                 // rule's (Docs/Benchmarks.md, "Reduced precision").
-                if precision == .int8 { doc.programs[pi].operations[oi].attributes = [Layout.linearI8ZeroPoint] }
+                if kind == .int8 { doc.programs[pi].operations[oi].attributes = [Layout.linearI8ZeroPoint] }
             }
         }
         if only == nil {

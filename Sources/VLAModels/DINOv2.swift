@@ -103,6 +103,9 @@ public struct DINOv2 {
         self.attentionNames = names
     }
 
+    /// The name of the patch embedding's kernel tensor in built programs.
+    public var patchKernelName: String { prefix + "embeddings.patch_embeddings.projection.kernel" }
+
     /// The position table for a `gridH × gridW` patch grid: `[1 + gridH·gridW, D]`, CLS row first, unchanged.
     public func positionTable(gridH: Int, gridW: Int, interpolation: PositionInterpolation) throws(ModelError) -> [Float] {
         let c = config
@@ -118,7 +121,16 @@ public struct DINOv2 {
     /// Input: `pixel_values` f32 `[height, width, channels]`, already normalized (HWC). Outputs:
     /// `last_hidden_state` `[1 + N, D]` (after the final LayerNorm), `cls` `[1, D]` and `patch_tokens`
     /// `[N, D]` with `N = (height / patch) · (width / patch)` in row-major grid order.
-    public func build(height: Int, width: Int, interpolation: PositionInterpolation) throws(ModelError) -> BuiltModel {
+    ///
+    /// With `patchEmbeddingAsProduct` (and both sides multiples of the patch size) the patch embedding is written
+    /// as the product that `patch_embed` computes instead of the op: the image viewed as `[gh, P, gw, P·C]`, one
+    /// `slice` per patch row `py` (`[gh, 1, gw, P·C]`), their `concat` along the last axis (`[gh, 1, gw, P·P·C]`,
+    /// each patch's pixels in the kernel's `(py, px, c)` order), viewed as `[N, P·P·C]`, then a `linear` with the
+    /// kernel as `[P·P·C, D]`: the same sums in the same order, so the same bits as `patch_embed`, and a `linear`
+    /// that `vlac compile --precision` can convert like the others.
+    public func build(
+        height: Int, width: Int, interpolation: PositionInterpolation, patchEmbeddingAsProduct: Bool = false
+    ) throws(ModelError) -> BuiltModel {
         let c = config
         let p = c.patchSize
         guard height >= p, width >= p, height <= ModelLimits.maxImageSide, width <= ModelLimits.maxImageSide else {
@@ -131,9 +143,11 @@ public struct DINOv2 {
         var L = Layers(weights: weights, cache: cache)
         let pre = prefix
         let image = L.b.input("pixel_values", TensorType(.f32, [height, width, c.channels]))
-        // torch conv weight [D, C, P, P] → patch_embed kernel [P, P, C, D].
+        // torch conv weight [D, C, P, P] → patch_embed kernel [P, P, C, D] (as a product: [P·P·C, D], the same bytes).
         let source = weights, channels = c.channels
-        let kernel = try L.weight(pre + "embeddings.patch_embeddings.projection.kernel", [p, p, channels, d]) { () throws(ModelError) in
+        let asProduct = patchEmbeddingAsProduct && height % p == 0 && width % p == 0
+        let kernelShape = asProduct ? [p * p * channels, d] : [p, p, channels, d]
+        let kernel = try L.weight(patchKernelName, kernelShape) { () throws(ModelError) in
             let w = try load(source, pre + "embeddings.patch_embeddings.projection.weight")
             var k = [Float](repeating: 0, count: w.count)
             for o in 0..<d {
@@ -146,7 +160,18 @@ public struct DINOv2 {
             return k
         }
         let bias = try L.weight(pre + "embeddings.patch_embeddings.projection.bias", [d])
-        let patches = L.b.op(.patchEmbed, [image, kernel, bias], "patch_embeddings", TensorType(.f32, [n, d]), attributes: [UInt32(p)])
+        let patches: Int
+        if asProduct {
+            let grid = L.b.view(image, [gh, p, gw, p * channels], "pixel_values.patch_rows")
+            let rows = (0..<p).map { py in
+                L.b.op(.slice, [grid], "patch_row\(py)", TensorType(.f32, [gh, 1, gw, p * channels]), attributes: [1, UInt32(py), 1])
+            }
+            let pixels = L.b.op(.concat, rows, "patch_pixels", TensorType(.f32, [gh, 1, gw, p * p * channels]), attributes: [3])
+            let flat = L.b.view(pixels, [n, p * p * channels], "patch_pixels.rows")
+            patches = L.b.op(.linear, [flat, kernel, bias], "patch_embeddings", TensorType(.f32, [n, d]))
+        } else {
+            patches = L.b.op(.patchEmbed, [image, kernel, bias], "patch_embeddings", TensorType(.f32, [n, d]), attributes: [UInt32(p)])
+        }
         let cls = try L.weight(pre + "embeddings.cls_token", [1, d])
         var x = L.b.op(.concat, [cls, patches], "tokens", TensorType(.f32, [n + 1, d]), attributes: [0])
         let pos = L.b.constant("position_table.\(interpolation)", [n + 1, d], try positionTable(gridH: gh, gridW: gw, interpolation: interpolation))

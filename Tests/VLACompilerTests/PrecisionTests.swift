@@ -27,10 +27,11 @@ import VLARuntime
         let s = try c.compile(tasks: Self.tasks, listName: "t", to: out)
         #expect(s.policies == 2 && s.failed == 0)
         let r = c.precisionReport
-        #expect(r.precision == precision && r.convertedLinears == 12)  // 2 layers × (q, k, v, o, fc1, fc2)
+        #expect(r.precision == precision && r.convertedLinears == 13)  // 2 layers × (q, k, v, o, fc1, fc2), patch embedding
         #expect(r.backbone.relativeL2 > 0 && r.backbone.relativeL2 < precision.defaultBound, "\(r.backbone)")
         // The backbone blob: format 1.4 (every attention with bf16 products, flag bit 2; at int8 also every linear_i8
         // with the zero-point flag), every linear converted, the weights in the narrow type, the figures in provenance.
+        // The patch embedding is a product (slices, concat, a linear), in bf16 at both precisions.
         let blobs = try FileManager.default.contentsOfDirectory(atPath: out + "/shared")
         let backbone = try VLAFile(path: out + "/shared/" + (try #require(blobs.first { $0.hasPrefix("backbone-") })))
         #expect(backbone.header.minor == 4)
@@ -38,9 +39,12 @@ import VLARuntime
         #expect(attention.count == 2 && attention.allSatisfy { $0.hasBF16Attention })
         let program = try #require(backbone.programs.first { $0.name == "backbone" })
         let op: OpCode = precision == .int8 ? .linearI8 : .linearBF16
-        #expect(program.operations.filter { $0.opcode == op }.count == 12)
-        #expect(!program.operations.contains { $0.opcode == .linear })
-        for o in program.operations where o.opcode == op {
+        #expect(program.operations.filter { $0.opcode == .linearI8 }.count == (precision == .int8 ? 12 : 0))
+        #expect(program.operations.filter { $0.opcode == .linearBF16 }.count == (precision == .int8 ? 1 : 13))
+        #expect(!program.operations.contains { $0.opcode == .linear || $0.opcode == .patchEmbed })
+        let patch = try #require(program.operations.first { backbone.tensors[$0.inputs.count > 1 ? $0.inputs[1] : 0].name.hasSuffix("patch_embeddings.projection.kernel") })
+        #expect(patch.opcode == .linearBF16 && backbone.tensors[patch.inputs[1]].type.dtype == .bf16)
+        for o in program.operations where o.opcode == op && o != patch {
             #expect(backbone.tensors[o.inputs[1]].type.dtype == (precision == .int8 ? .i8 : .bf16))
             #expect(o.attributes == (precision == .int8 ? [Layout.linearI8ZeroPoint] : []))
         }
@@ -53,7 +57,7 @@ import VLARuntime
         // Policies: test vectors hold; the step vector's tolerance comes from the measured deviation.
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as? [String: Any])
         let mp = try #require(manifest["precision"] as? [String: Any])
-        #expect(mp["mode"] as? String == precision.description && mp["convertedLinears"] as? Int == 12)
+        #expect(mp["mode"] as? String == precision.description && mp["convertedLinears"] as? Int == 13)
         for entry in try #require(manifest["policies"] as? [[String: Any]]) {
             let path = out + "/" + (try #require(entry["file"] as? String))
             let file = try VLAFile(path: path)

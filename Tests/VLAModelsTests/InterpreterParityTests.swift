@@ -62,6 +62,36 @@ func interpret(_ built: BuiltModel, inputs: [Int: [Float]] = [:], threads: Int =
         }
     }
 
+    /// The patch embedding built as its product (`patchEmbeddingAsProduct`: the image viewed as patch rows,
+    /// `slice` + `concat` into each patch's pixels, a `linear` with the kernel as `[P·P·C, D]`) gives
+    /// `patch_embed`'s bits on every output, with 1 and 2 threads; where a side is not a multiple of the patch size
+    /// the op stays `patch_embed`.
+    @Test(arguments: [1, 2]) func dinov2PatchEmbeddingAsProductGivesTheSameBits(threads: Int) throws {
+        let dir = Fixtures.path("dinov2-tiny")
+        let model = try DINOv2(config: try Fixtures.config(dir), weights: try Checkpoint(path: dir))
+        let p = model.config.patchSize
+        for (h, w) in [(2 * p, 3 * p), (4 * p, 4 * p), (2 * p + 1, 3 * p)] {
+            let op = try model.build(height: h, width: w, interpolation: .torchBicubic)
+            let product = try model.build(height: h, width: w, interpolation: .torchBicubic, patchEmbeddingAsProduct: true)
+            let codes = product.document.programs[0].operations.map(\.opcode)
+            let divisible = h % p == 0 && w % p == 0
+            #expect(codes.contains(.patchEmbed) == !divisible, "\(h)×\(w)")
+            let slices = op.document.programs[0].operations.filter { $0.opcode == .slice }.count
+            #expect(codes.filter { $0 == .slice }.count == slices + (divisible ? p : 0), "\(h)×\(w): one slice per patch row")
+            var rng = UInt64(h * 1000 + w)
+            let pixels = (0..<h * w * model.config.channels).map { _ -> Float in
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int64(bitPattern: rng >> 11) % 2000) / 1000
+            }
+            let a = try interpret(op, inputs: [try #require(op.input("pixel_values")): pixels], threads: threads)
+            let b = try interpret(product, inputs: [try #require(product.input("pixel_values")): pixels], threads: threads)
+            for name in ["last_hidden_state", "cls", "patch_tokens"] {
+                let x = try #require(a[name]), y = try #require(b[name])
+                #expect(x.count == y.count && zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(h)×\(w) \(name)")
+            }
+        }
+    }
+
     /// JAX mode differs from torch mode only in the position table: the interpreter's output with the JAX
     /// table equals the plain evaluator's.
     @Test func dinov2JaxModeAgreesWithThePlainEvaluator() throws {
