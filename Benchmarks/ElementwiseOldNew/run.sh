@@ -17,6 +17,8 @@ git show "$old:Sources/VLARuntime/VectorMath+Unsafe.swift" | sed 's/^enum Vector
 inc="-I$root/Sources/CVLAKernels/include -I$root/Sources/CVLAKernels"
 rename="-Dvla_unary=old_vla_unary -Dvla_unary_rows=old_vla_unary_rows -Dvla_unary_rows_avx512=old_vla_unary_rows_avx512"
 rename="$rename -Dvla_softmax_row=old_vla_softmax_row -Dvla_attention_row=old_vla_attention_row"
+rename="$rename -Dvla_attention_rows=old_vla_attention_rows -Dvla_attention_rows_bf16_avx512=old_vla_attention_rows_bf16_avx512"
+rename="$rename -Dvla_attention_row_bf16_avx512=old_vla_attention_row_bf16_avx512 -Dvla_norm_rows=old_vla_norm_rows"
 clang -O2 $inc $rename -c "$out/old-elementwise.c" -o "$out/old.o"
 clang -O2 $inc -c "$root/Sources/CVLAKernels/elementwise.c" -o "$out/new.o"
 clang -O2 $inc harness.c "$out/old.o" "$out/new.o" -o "$out/harness"

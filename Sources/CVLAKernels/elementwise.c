@@ -388,6 +388,7 @@ T256 v8 attention_prep8(float *x, float scale, const float *bias, const uint8_t 
 __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256_group(
     const int NR, const int PREP, float *x, long ldx, float *y, long ldy, long n, float scale, const float *bias,
     long ldbias, const uint8_t *mask, long ldmask) {
+    if (NR > 4) __builtin_unreachable();  // the register arrays below
     v8 mlo[4], mhi[4];
     for (int r = 0; r < NR; r++) mlo[r] = mhi[r] = splat8(-__builtin_inff());
     long i = 0;
@@ -862,6 +863,7 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void attention_rows_group(
     const int NR, float *x, long ldx, long n, float scale, const float *bias, long ldbias, const uint8_t *mask,
     long ldmask, uint16_t *out, long ldout, long padded) {
+    if (NR > 4) __builtin_unreachable();  // the register arrays below
     const __m512 ninf = splat(-__builtin_inff());
     __m512 mx[4], acc[4];
     for (int r = 0; r < NR; r++) mx[r] = ninf;
@@ -977,10 +979,13 @@ int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const
         attention_rows256(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask);
         return 1;
     }
+#elif defined(__aarch64__)
+    if (vla_kernels_isa() >= 1) {
+        for (long r = 0; r < rows; r++)
+            (void)vla_attention_row(x + r * ldx, n, scale, bias ? bias + r * ldbias : NULL, mask ? mask + r * ldmask : NULL);
+        return 1;
+    }
 #endif
-    if (rows <= 0) return 1;
-    if (vla_attention_row(x, n, scale, bias, mask) == 0) return 0;  // no fast path: the caller's loop
-    for (long r = 1; r < rows; r++)
-        (void)vla_attention_row(x + r * ldx, n, scale, bias ? bias + r * ldbias : NULL, mask ? mask + r * ldmask : NULL);
-    return 1;
+    (void)x, (void)ldx, (void)rows, (void)n, (void)scale, (void)bias, (void)ldbias, (void)mask, (void)ldmask;
+    return 0;
 }

@@ -368,7 +368,7 @@ public final class Compiler: @unchecked Sendable {
             reducible = options.precision == .fp32
                 ? fp32Backbone : try bb.build(height: 224, width: 224, interpolation: .jaxBicubic, patchEmbeddingAsProduct: true)
             keptBF16 = [bb.patchKernelName]
-            (backbone, converted) = ReducedPrecision.apply(reducible, precision: options.precision, bf16: keptBF16)
+            (backbone, converted) = ReducedPrecision.apply(reducible, precision: options.precision, keepingBF16: keptBF16)
             frozenModel = try frozen?.build(height: 224, width: 224, interpolation: .jaxBicubic)
         } catch {
             throw CompileError(.model, "backbone: \(error)")
@@ -442,7 +442,7 @@ public final class Compiler: @unchecked Sendable {
         var ranked: [(name: String, d: Deviation)] = []
         let frame = testFrame()
         for name in converted {
-            let one = ReducedPrecision.apply(model, precision: precision, only: [name], bf16: bf16).model
+            let one = ReducedPrecision.apply(model, precision: precision, only: [name], keepingBF16: bf16).model
             guard let i = try? Interpreter(document: one.document, options: runtime),
                 (try? i.setFloats(one.input("pixel_values") ?? -1, frame)) != nil, (try? i.run(0)) != nil,
                 let out = try? i.floats(one.output("patch_tokens") ?? -1)
@@ -451,7 +451,10 @@ public final class Compiler: @unchecked Sendable {
         }
         ranked.sort { $0.d.relativeL2 > $1.d.relativeL2 }
         guard !ranked.isEmpty else { return "" }
-        let list = ranked.prefix(3).map { "\($0.name) (\(percent($0.d.relativeL2)) alone)" }.joined(separator: ", ")
+        // A weight kept bf16 at int8 was measured as bf16: say so.
+        let list = ranked.prefix(3).map { r in
+            "\(r.name) (\(precision == .int8 && bf16.contains(r.name) ? "bf16, " : "")\(percent(r.d.relativeL2)) alone)"
+        }.joined(separator: ", ")
         return "The products that hurt most, each converted alone: \(list). "
     }
 

@@ -24,7 +24,7 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// (``AttentionFlags/bf16Products``, format 1.4: q, k, the softmax weights and v rounded to bf16, f32 sums), also
 /// at int8; not with `only` (which measures one product alone). Other ops (norms, element-wise, a `patch_embed`
 /// op) stay f32; the compiler builds the backbone's patch embedding as a `linear` for reduced precision
-/// (`DINOv2.build(patchEmbeddingAsProduct:)`) and keeps it bf16 at int8 (`bf16:`).
+/// (`DINOv2.build(patchEmbeddingAsProduct:)`) and keeps it bf16 at int8 (`keepingBF16:`).
 ///
 /// - int8: per output column `j`, `scale[j] = max_k |w[k, j]| / 127` (1 for an all-zero column, which the format
 ///   requires to be positive), `q = round-half-even(w / scale[j])` clamped to [−127, 127]; each `linear_i8` gets
@@ -33,10 +33,10 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
 /// - bf16: each weight rounded to the nearest bf16 (ties to even).
 public enum ReducedPrecision {
     /// The model with its products in `precision`, and the names of the weights converted (in op order).
-    /// With `only`, just the weights of those names are converted. At int8, the weights named in `bf16` become
-    /// `linear_bf16` instead (the products that hurt most at int8: the compiler's patch embedding).
+    /// With `only`, just the weights of those names are converted. At int8, the weights named in `keepingBF16`
+    /// become `linear_bf16` instead (the products that hurt most at int8: the compiler's patch embedding).
     public static func apply(
-        _ model: BuiltModel, precision: Precision, only: Set<String>? = nil, bf16 keep: Set<String> = []
+        _ model: BuiltModel, precision: Precision, only: Set<String>? = nil, keepingBF16 keep: Set<String> = []
     ) -> (model: BuiltModel, converted: [String]) {
         guard precision != .fp32 else { return (model, []) }
         var doc = model.document

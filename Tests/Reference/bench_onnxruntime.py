@@ -92,11 +92,15 @@ def export(module, example, path):
     torch.onnx.export(module, (example,), path, opset_version=17, input_names=["x"], output_names=["y"], dynamo=False)
 
 
-def session(path, threads):
-    """An onnxruntime CPU session with `threads` intra-op threads and one inter-op thread, as every timing here uses."""
+def session(path, threads, spinning=True):
+    """An onnxruntime CPU session with `threads` intra-op threads and one inter-op thread, as every timing here uses.
+    spinning=False turns off its intra-op threads' spin-wait after a run (session.intra_op.allow_spinning = 0):
+    for timings that share the process with another engine, whose threads it would otherwise compete with."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 

@@ -64,7 +64,10 @@ What it prints, in order:
   - paired (--paired N, with --vlart LIB: libvlart.so, and the repository's python/vlart package): the rounds
     above put tens of seconds between an onnxruntime figure and the vlac figure it is divided by, and on a shared
     machine the speed of a core changes faster than that. Here both run in this process, step by step: for each
-    thread count, onnxruntime sessions of the step (pc-s8 and fp32; intra-op threads N, inter-op 1) and vlart
+    thread count, onnxruntime sessions of the step (pc-s8 and fp32; intra-op threads N, inter-op 1, and
+    session.intra_op.allow_spinning = 0: otherwise its idle intra-op threads keep spinning on the cores that vlac's
+    step then needs in this process; with 2 threads that took vlac's step from 32-33 to 46-50 ms while onnxruntime's
+    own time moved by 1-2 ms, Docs/Benchmarks.md) and vlart
     sessions of the int8, bf16 and fp32 policies (N kernel threads); then N pairs per comparison, each one
     onnxruntime run and one vlac step (`Session.step` on a frame of the network's size: the whole step, image and
     action contracts included) timed back to back, 10 ms apart, the order alternating from pair to pair. Printed:
@@ -258,12 +261,13 @@ def paired(a, models, policies):
     comparisons = [(v, label) for v, label in (("pc-s8", "int8"), ("fp32", "fp32"), ("fp32", "bf16"))
                    if ("step", v) in models and label in policies]
     out = {}
-    print(f"paired: {a.paired} back-to-back pairs per comparison (onnxruntime run, vlac step incl. contracts)")
+    print(f"paired: {a.paired} back-to-back pairs per comparison (onnxruntime run without its threads' spin-wait, "
+          f"vlac step incl. contracts)")
     for t in a.threads:
         sessions = {}
         for v in sorted({v for v, _ in comparisons}):
             path, example = models[("step", v)]
-            sessions[v] = (bo.session(path, t), {"x": example.numpy()})
+            sessions[v] = (bo.session(path, t, spinning=False), {"x": example.numpy()})
         vlac = {}
         for _, label in comparisons:
             policy = vlart.Policy(policies[label], shared=a.shared or [])

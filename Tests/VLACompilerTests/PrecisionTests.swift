@@ -42,7 +42,9 @@ import VLARuntime
         #expect(program.operations.filter { $0.opcode == .linearI8 }.count == (precision == .int8 ? 12 : 0))
         #expect(program.operations.filter { $0.opcode == .linearBF16 }.count == (precision == .int8 ? 1 : 13))
         #expect(!program.operations.contains { $0.opcode == .linear || $0.opcode == .patchEmbed })
-        let patch = try #require(program.operations.first { backbone.tensors[$0.inputs.count > 1 ? $0.inputs[1] : 0].name.hasSuffix("patch_embeddings.projection.kernel") })
+        let patch = try #require(program.operations.first {
+            $0.inputs.count > 1 && backbone.tensors[$0.inputs[1]].name.hasSuffix("patch_embeddings.projection.kernel")
+        })
         #expect(patch.opcode == .linearBF16 && backbone.tensors[patch.inputs[1]].type.dtype == .bf16)
         for o in program.operations where o.opcode == op && o != patch {
             #expect(backbone.tensors[o.inputs[1]].type.dtype == (precision == .int8 ? .i8 : .bf16))
@@ -117,6 +119,8 @@ import VLARuntime
             #expect(error.code == .deviation)
             #expect(error.message.contains("over the bound of 0.001 %") && error.message.contains("hurt most"), "\(error)")
             #expect(error.message.contains("encoder.layer."), "\(error)")
+            // The tiny model's patch embedding (a bf16 product at int8) hurts most: ranked from the backbone that has it.
+            #expect(error.message.contains("embeddings.patch_embeddings.projection.kernel (bf16, "), "\(error)")
         }
     }
 

@@ -287,23 +287,26 @@ import VLAFormat
             #expect(vla_attention_rows(&untouched, 3, 2, 3, 0.5, nil, 0, nil, 0) == 0)
             #expect(untouched == [1, 2, 3, 4, 5, 6])
             guard vla_kernels_force_isa(Int32(level)) == level else { return }
-            for n in [1, 7, 16, 17, 257] {
+            for n in [1, 7, 9, 16, 17, 25, 257, 1000] {
                 for rows in [1, 3, 4, 5, 9] {
                     for variant in 0..<4 {
                         var rng = Random(state: UInt64(n * 100 + rows * 10 + variant))
                         let ldx = n + variant, ldbias = n + 2 * variant, ldmask = variant == 3 ? 0 : n + variant
                         var x = (0..<rows * ldx).map { _ in rng.next() * 10 }
-                        if variant == 2, n > 2 {  // special values in row 0 and a row of infinities
-                            x[0] = .nan
-                            x[1] = .infinity
-                            x[ldx * (rows - 1)] = -.infinity
+                        if variant == 2, n > 2 {  // a NaN and +∞ at unmasked scores of the first row, −∞ in the last
+                            x[1] = .nan
+                            x[2] = .infinity
+                            x[ldx * (rows - 1) + 1] = -.infinity
                         }
                         let scale: Float = variant % 2 == 0 ? 0.125 : 1
                         let bias: [Float]? = variant >= 1 ? (0..<rows * ldbias).map { _ in rng.next() } : nil
-                        // Variant 2: every third score masked, and all of row 1; variant 3: one shared mask row.
+                        // Variant 2: every third score masked, and all of row 1; variant 3: one shared mask row. Unmasked
+                        // bytes are 1, 2 and 255 (any nonzero byte keeps the score).
                         let mask: [UInt8]? =
                             variant >= 2
-                            ? (0..<max(rows * ldmask, n)).map { i in variant == 2 && i / max(ldmask, 1) == 1 ? 0 : UInt8(i % 3 == 0 ? 0 : 1) }
+                            ? (0..<max(rows * ldmask, n)).map { i in
+                                variant == 2 && i / max(ldmask, 1) == 1 ? 0 : [0, 1, 2, 0, 255, 1][i % 6]
+                            }
                             : nil
                         var want = x
                         for r in 0..<rows {

@@ -81,10 +81,11 @@ int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *bet
 /// (skipped when scale is 1), + bias[j] (when bias is not NULL), −FLT_MAX where mask[j] is 0 (when mask is not
 /// NULL), then vla_softmax_row's softmax. Returns 0, doing nothing, when this CPU has no fast path.
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask);
-/// vla_attention_row on `rows` rows of x (row stride ldx; bias and mask rows ldbias floats and ldmask bytes apart),
-/// with its bits on every row; AVX-512 and AVX2 run four rows side by side (their dependent max and sum chains
-/// overlap), aarch64 one row at a time.
-/// Returns 0, doing nothing, when this CPU has no fast path (as vla_attention_row).
+/// vla_attention_row on `rows` rows of x (row stride ldx ≥ n; bias and mask rows ldbias floats and ldmask bytes
+/// apart, ldmask 0 for one mask row shared by all), with its bits on every row; AVX-512 and AVX2 run four rows side
+/// by side (their dependent max and sum chains overlap), aarch64 one row at a time. x's rows must not overlap each
+/// other, bias or mask. Thread-safe; allocates nothing. Returns 0, doing nothing, when this CPU has no fast path
+/// (as vla_attention_row), else 1 (also for rows ≤ 0).
 int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
                        const uint8_t *mask, long ldmask);
 
