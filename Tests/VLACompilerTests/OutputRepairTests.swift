@@ -17,6 +17,15 @@ import VLAFormat
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
+    /// Rewrites the `policies` entries of `dir`'s manifest with `edit`.
+    static func editPolicies(_ dir: String, _ edit: (inout [[String: Any]]) throws -> Void) throws {
+        var m = try manifest(dir)
+        var policies = try #require(m["policies"] as? [[String: Any]])
+        try edit(&policies)
+        m["policies"] = policies
+        try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: dir + "/manifest.json"))
+    }
+
     /// A manifest edited so that instruction A names B's file (with B's hash and size) is not "up to date":
     /// the file records B, so A is compiled again, into its own file, and the folder ends as a clean compile.
     @Test func manifestMappingAnInstructionToAnotherFileIsNotTrusted() throws {
@@ -25,14 +34,13 @@ import VLAFormat
         defer { try? FileManager.default.removeItem(atPath: out) }
         _ = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
         let clean = try OutputTests.files(out)
-        var m = try Self.manifest(out)
-        var policies = try #require(m["policies"] as? [[String: Any]])
-        let coke = try #require(policies.firstIndex { $0["instruction"] as? String == "pick coke can" })
-        let drawer = try #require(policies.firstIndex { $0["instruction"] as? String == "open the top drawer" })
-        let cokeFile = try #require(policies[coke]["file"] as? String)
-        for key in ["file", "sha256", "size"] { policies[coke][key] = policies[drawer][key] }
-        m["policies"] = policies
-        try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: out + "/manifest.json"))
+        var cokeFile = ""
+        try Self.editPolicies(out) { policies in
+            let coke = try #require(policies.firstIndex { $0["instruction"] as? String == "pick coke can" })
+            let drawer = try #require(policies.firstIndex { $0["instruction"] as? String == "open the top drawer" })
+            cokeFile = try #require(policies[coke]["file"] as? String)
+            for key in ["file", "sha256", "size"] { policies[coke][key] = policies[drawer][key] }
+        }
         try FileManager.default.removeItem(atPath: out + "/" + cokeFile)
 
         let s = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
@@ -53,12 +61,10 @@ import VLAFormat
         defer { try? FileManager.default.removeItem(atPath: out) }
         _ = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
         let clean = try OutputTests.files(out)
-        var m = try Self.manifest(out)
-        var policies = try #require(m["policies"] as? [[String: Any]])
-        #expect(policies.allSatisfy { ($0["shared"] as? [String])?.isEmpty == false })
-        for i in policies.indices { policies[i]["shared"] = [String(repeating: "0", count: 64)] }
-        m["policies"] = policies
-        try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: out + "/manifest.json"))
+        try Self.editPolicies(out) { policies in
+            #expect(policies.allSatisfy { ($0["shared"] as? [String])?.isEmpty == false })
+            for i in policies.indices { policies[i]["shared"] = [String(repeating: "0", count: 64)] }
+        }
 
         let s = try c.compile(tasks: Self.tasks(Self.two), listName: "tasks.txt", to: out)
         #expect(s.upToDate == 0 && s.policies == 2)
