@@ -177,6 +177,36 @@ extension QuantKernelTests {
         }
     }
 
+    /// The AMX key packing (each key row read once, 16 × 16 bf16 pairs transposed into the tiles' lines) checked
+    /// exactly: with small integers as q and k every product and sum is exact in f32, so the scores of every path
+    /// equal the integer dot products bit for bit, whatever their order. Odd d, d past one block of 32 values, key
+    /// counts that are not multiples of 16, and row strides past d: a value in the wrong line or column changes a
+    /// score.
+    @Test(arguments: [(1, 1, 1), (3, 17, 65), (33, 20, 80), (17, 257, 64), (5, 33, 31), (2, 48, 2)])
+    func attentionBF16ScoresAreExactOnIntegers(_ shape: (Int, Int, Int)) {
+        KernelPaths.exclusive {
+            let defaults = Defaults()
+            defer { defaults.restore() }
+            let (tq, tk, d) = shape
+            let ldq = d + 3, ldk = d + 5
+            var rng = Random(state: UInt64(tq * 7919 + tk * 104_729 + d))
+            let q = (0..<(tq * ldq)).map { _ in Float(Int(rng.float() * 4.5)) }
+            let k = (0..<(tk * ldk)).map { _ in Float(Int(rng.float() * 4.5)) }
+            var want = [Float](repeating: 0, count: tq * tk)
+            for i in 0..<tq {
+                for j in 0..<tk { want[i * tk + j] = Float((0..<d).reduce(0.0) { $0 + Double(q[i * ldq + $1]) * Double(k[j * ldk + $1]) }) }
+            }
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(64, vla_attn_bf16_scratch_bytes(tq, tk, d, 1)), alignment: 64)
+            defer { scratch.deallocate() }
+            for path in Self.attentionPaths() {
+                _ = vla_bf16_force_isa(path)
+                var got = [Float](repeating: .nan, count: tq * tk)
+                vla_attn_bf16_scores(tq, tk, d, q, ldq, k, ldk, scratch, &got, tk)
+                #expect(Self.firstDifference(got, want) == nil, "\(shape) path \(path)")
+            }
+        }
+    }
+
     /// The fused head (vla_attn_bf16_head, what the op runs on path 4) against the three steps it replaces on path
     /// 4, bit for bit: scores, each row's scale, bias, mask and softmax (vla_attention_row), values; with the
     /// runtime's row strides, a broadcast mask row (stride 0) or one per row. Elsewhere it declines (returns 0) and
