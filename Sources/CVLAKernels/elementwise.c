@@ -183,31 +183,12 @@ T512 float lanes_sum(__m512 v) {
     return s;
 }
 
-// The max of the lanes (NaN lanes skipped, as the Swift loop), then the exp pass: y = exp(x − max), returning Σy
-// in lane order. The first and second of softmax512's three passes.
+// The max of the lanes (NaN lanes skipped, as the Swift loop).
 T512 float lanes_max(__m512 mx) {
     float top = mx[0];
     for (int k = 1; k < 16; k++)
         if (mx[k] > top) top = mx[k];
     return top;
-}
-
-T512 float softmax_exp_pass(const float *x, float *y, long n, float top) {
-    const __m512 m = splat(top);
-    __m512 acc = _mm512_setzero_ps();
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
-        _mm512_storeu_ps(y + i, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    if (i < n) {
-        const __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
-        const __m512 e = _mm512_maskz_mov_ps(tail, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), m)));
-        _mm512_mask_storeu_ps(y + i, tail, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    return lanes_sum(acc);
 }
 
 __attribute__((target("avx512f"))) static void softmax512(const float *x, float *y, long n) {
@@ -222,7 +203,19 @@ __attribute__((target("avx512f"))) static void softmax512(const float *x, float 
         const __m512 v = _mm512_mask_loadu_ps(splat(-__builtin_inff()), tail, x + i);
         mx = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(v, mx, _CMP_GT_OQ), v);
     }
-    const __m512 inv = splat(1.0f / softmax_exp_pass(x, y, n, lanes_max(mx)));
+    const __m512 m = splat(lanes_max(mx));
+    __m512 acc = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m));
+        _mm512_storeu_ps(y + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        const __m512 e = _mm512_maskz_mov_ps(tail, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + i), m)));
+        _mm512_mask_storeu_ps(y + i, tail, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    const __m512 inv = splat(1.0f / lanes_sum(acc));
     for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_loadu_ps(y + i), inv));
     if (i < n) _mm512_mask_storeu_ps(y + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + i), inv));
 }
@@ -363,9 +356,6 @@ F256 static void unary_rows256(int kind, float param, float *y, long ldy, long r
 }
 #undef UNARY_LOOP8
 
-// Softmax with Swift's 16-lane structure in two ymm halves: lo holds lanes 0–7 (elements i ≡ 0…7 mod 16), hi
-// lanes 8–15; the lanes are reduced in lane order as Swift's (max: lane 0 first; sum: from −0, lane 0 to 15).
-// _mm256_max_ps(v, m) is `v > m ? v : m`, Swift's m.replace(with: v, where: v .> m).
 static void attention_prep(float *x, long n, float scale, const float *bias, const uint8_t *mask);
 
 // attention_prep's operations on the 8 lanes at x (bias and mask the lanes' own), stored back and returned.
@@ -381,6 +371,9 @@ T256 v8 attention_prep8(float *x, float scale, const float *bias, const uint8_t 
     return v;
 }
 
+// Softmax with Swift's 16-lane structure in two ymm halves: lo holds lanes 0–7 (elements i ≡ 0…7 mod 16), hi
+// lanes 8–15; the lanes are reduced in lane order as Swift's (max: lane 0 first; sum: from −0, lane 0 to 15).
+// _mm256_max_ps(v, m) is `v > m ? v : m`, Swift's m.replace(with: v, where: v .> m).
 // NR rows (x and y rows ldx and ldy floats apart) side by side, so that one row's dependent max and sum chains
 // overlap the others'; each row gets the operations of the one-row softmax (NR = 1) in the same order. PREP: each
 // row's scale, bias and mask first (attention_prep's operations, in place in x, bias and mask rows ldbias and
@@ -834,15 +827,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inlin
     _mm512_mask_storeu_ps(x + i, in, v);
     return v;
 }
-
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static void attention_prep512(float *x, long n, float scale,
-                                                                          const float *bias, const uint8_t *mask) {
-    for (long i = 0; i < n; i += 16)
-        (void)attention_prep16(x, i, (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1), scale, bias, mask);
-}
 #endif
 
-// The same operations element by element (no contraction in this file), for the AVX2 and Advanced SIMD softmax.
+// The same operations element by element (no contraction in this file): before the Advanced SIMD softmax, and on
+// the last n mod 16 scores of a row in softmax256_group.
 static void attention_prep(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
     if (scale != 1)
         for (long i = 0; i < n; i++) x[i] = x[i] * scale;
@@ -854,12 +842,12 @@ static void attention_prep(float *x, long n, float scale, const float *bias, con
 }
 
 #if defined(__x86_64__)
-// NR rows of x (row stride ldx) side by side, so that their dependent max and sum chains overlap, each with the
-// operations of attention_prep512 and softmax512's first pass in one (each lane's values in the same order, so the
-// same max), the exp pass (softmax_exp_pass's), then e·(1/Σe): the bits of vla_attention_row on every row. With
-// out (the fused AMX head), e·(1/Σe) is rounded to bf16 (vla_bf16_round's rounding) straight into out's rows
-// (stride ldout, zeros from n to padded) and x is left holding e: two passes over the rows fewer than
-// vla_attention_row and vla_bf16_round. Without out, e·(1/Σe) is stored back into x.
+// vla_attention_row on AVX-512 (NR = 1), and NR rows of x (row stride ldx) side by side, so that their dependent
+// max and sum chains overlap: each row's scale, bias and mask (attention_prep16) in the max pass, then softmax512's
+// exp pass and e·(1/Σe), each lane's values in the same order. With out (the fused AMX head), e·(1/Σe) is rounded
+// to bf16 (vla_bf16_round's rounding) straight into out's rows (stride ldout, zeros from n to padded) and x is left
+// holding e: a pass over the rows fewer than vla_attention_row then vla_bf16_round. Without out, e·(1/Σe) is
+// stored back into x.
 __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) static inline void attention_rows_group(
     const int NR, float *x, long ldx, long n, float scale, const float *bias, long ldbias, const uint8_t *mask,
     long ldmask, uint16_t *out, long ldout, long padded) {
@@ -928,18 +916,29 @@ void vla_attention_rows_bf16_avx512(float *x, long ldx, long rows, long n, float
                                     const uint8_t *mask, long ldmask, uint16_t *out, long ldout, long padded) {
     attention_rows512(x, ldx, rows, n, scale, bias, ldbias, mask, ldmask, out, ldout, padded);
 }
+
+// vla_attention_row on AVX2 (rows = 1): attention_prep's operations, then softmax256's, on four rows side by side,
+// the rest one by one (two side by side measured slower than four).
+F256 static void attention_rows256(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
+                                   const uint8_t *mask, long ldmask) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4)
+        softmax256_group(4, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                         mask ? mask + r * ldmask : NULL, ldmask);
+    for (; r < rows; r++)
+        softmax256_group(1, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
+                         mask ? mask + r * ldmask : NULL, ldmask);
+}
 #endif
 
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
 #if defined(__x86_64__)
     if (vla_kernels_isa() == 2) {
-        attention_prep512(x, n, scale, bias, mask);
-        softmax512(x, x, n);
+        attention_rows512(x, n, 1, n, scale, bias, 0, mask, 0, NULL, 0, 0);
         return 1;
     }
     if (vla_kernels_isa() == 1) {
-        attention_prep(x, n, scale, bias, mask);
-        softmax256(x, x, n);
+        attention_rows256(x, n, 1, n, scale, bias, 0, mask, 0);
         return 1;
     }
 #elif defined(__aarch64__)
@@ -953,20 +952,6 @@ int vla_attention_row(float *x, long n, float scale, const float *bias, const ui
     return 0;
 }
 
-#if defined(__x86_64__)
-// AVX2: vla_attention_row's operations (attention_prep's, then softmax256's) on four rows side by side, the rest
-// one by one (two side by side measured slower than four).
-F256 static void attention_rows256(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
-                                   const uint8_t *mask, long ldmask) {
-    long r = 0;
-    for (; r + 4 <= rows; r += 4)
-        softmax256_group(4, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
-                         mask ? mask + r * ldmask : NULL, ldmask);
-    for (; r < rows; r++)
-        softmax256_group(1, 1, x + r * ldx, ldx, x + r * ldx, ldx, n, scale, bias ? bias + r * ldbias : NULL, ldbias,
-                         mask ? mask + r * ldmask : NULL, ldmask);
-}
-#endif
 
 int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
                        const uint8_t *mask, long ldmask) {
