@@ -2005,13 +2005,13 @@ static attn_head_plan attn_head_layout(long tq, long tk, long d, long dv) {
 // Scratch of each path and phase, every block 64-byte aligned (the larger of the two paths, so a path forced
 // in tests fits too):
 //   path 0, scores: q̃ f32 [tq, d], then k̃ᵀ packed f32;                          values: ṽ packed f32
-//   path 4, scores: q̃ bf16 [tq, rs(d)], k̃ bf16 [tk, rs(d)], then k̃ᵀ packed bf16;  values: p̃ bf16 [tq, rs(tk)],
-//                   then ṽ packed bf16;  the fused head: attn_head_layout
+//   path 4, scores: q̃ bf16 [tq, rs(d)], then k̃ᵀ packed bf16;  values: p̃ bf16 [tq, rs(tk)], then ṽ packed bf16;
+//                   the fused head: attn_head_layout
 size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv) {
     const size_t f0 = attn_al64((size_t)(tq * d) * 4) + attn_al64(vla_f32_packed_bytes(d, tk));
     const size_t f1 = attn_al64(vla_f32_packed_bytes(tk, dv));
     const long rd = vla_bf16_row_stride(d), rk = vla_bf16_row_stride(tk);
-    const size_t a0 = attn_al64((size_t)(tq * rd) * 2) + attn_al64((size_t)(tk * rd) * 2) + attn_al64(vla_bf16_packed_bytes(d, tk));
+    const size_t a0 = attn_al64((size_t)(tq * rd) * 2) + attn_al64(vla_bf16_packed_bytes(d, tk));
     const size_t a1 = attn_al64((size_t)(tq * rk) * 2) + attn_al64(vla_bf16_packed_bytes(tk, dv));
     const size_t h = attn_head_layout(tq, tk, d, dv).total;
     size_t most = f0 > f1 ? f0 : f1;
@@ -2024,8 +2024,8 @@ size_t vla_attn_bf16_scratch_bytes(long tq, long tk, long d, long dv) {
 typedef uint32_t attn_u32 __attribute__((may_alias));
 
 // Gathers (attn_pack_keys_f32_512) go through int32 indices c·ldk + p (c < 16): row strides up to 2^26 floats take
-// that path. The bf16 key packing reads rows and needs no limit, but its callers keep this one (the fused head's
-// contract in vla_kernels.h declines past it), so one rule covers every key stride.
+// that path. The bf16 key packing reads rows and needs no limit; only the fused head keeps this one, because its
+// contract in vla_kernels.h declines past it.
 static inline int attn_gather_ok(long ld) { return ld > 0 && ld <= (1L << 26); }
 
 __attribute__((target("avx512f"), always_inline)) static inline __m512i attn_key_index(long ldk) {
@@ -2116,24 +2116,6 @@ __attribute__((target("avx512f"))) static void attn_pack_keys_bf16_512(long tk, 
             }
             attn_transpose16(r);
             for (long t = 0; t < 16 && b * 16 + t < lines; t++) _mm512_storeu_si512(panel + (b * 16 + t) * 16, r[t]);
-        }
-    }
-}
-
-// k̃ᵀ in vla_bf16_pack's layout from the rounded keys kb [tk, rd] (zero past d): line t of panel j/16 holds
-// (k̃[j, 2t], k̃[j, 2t+1]) at column j % 16; keys past tk are zero.
-static void attn_pack_keys_bf16(long tk, long d, const uint16_t *kb, long rd, void *packed) {
-    const long pairs = ceil_to(d, 2) / 2, panels = ceil_to(tk, 16) / 16;
-    attn_u32 *dst = packed;
-    const attn_u32 *src = (const attn_u32 *)kb;
-    for (long q = 0; q < panels; q++) {
-        attn_u32 *panel = dst + q * pairs * 16;
-        for (long c = 0; c < 16; c++) {
-            const long j = q * 16 + c;
-            if (j < tk)
-                for (long t = 0; t < pairs; t++) panel[t * 16 + c] = src[j * (rd / 2) + t];
-            else
-                for (long t = 0; t < pairs; t++) panel[t * 16 + c] = 0;
         }
     }
 }
@@ -2287,15 +2269,9 @@ void vla_attn_bf16_scores(long tq, long tk, long d, const float *q, long ldq, co
     if (vla_attn_bf16_path() == 4) {
         const long rd = vla_bf16_row_stride(d);
         uint16_t *qb = (uint16_t *)base;
-        uint16_t *kb = (uint16_t *)(base + attn_al64((size_t)(tq * rd) * 2));
-        char *packed = (char *)kb + attn_al64((size_t)(tk * rd) * 2);
+        char *packed = base + attn_al64((size_t)(tq * rd) * 2);
         bf16_round512(tq, d, q, ldq, qb, rd);
-        if (attn_gather_ok(ldk)) {
-            attn_pack_keys_bf16_512(tk, d, k, ldk, packed, ceil_to(tk, 16) / 16, ceil_to(d, 2) / 2);
-        } else {
-            bf16_round512(tk, d, k, ldk, kb, rd);
-            attn_pack_keys_bf16(tk, d, kb, rd, packed);
-        }
+        attn_pack_keys_bf16_512(tk, d, k, ldk, packed, ceil_to(tk, 16) / 16, ceil_to(d, 2) / 2);
         attn_gemm_amx(tq, tk, d, qb, rd, packed, s, lds);
         return;
     }
