@@ -5,7 +5,7 @@
 //   vlac-kernel-bench serve [--threads N]       the same model; reads "run N" lines on stdin, prints times
 //   vlac-kernel-bench crossover                 own kernel vs OpenBLAS sgemm by row count (1 thread)
 //   vlac-kernel-bench peak [--threads N]        fp32 FMA peak of this CPU
-//   vlac-kernel-bench q8 [--rows M] [--iterations N] [--zero-point]
+//   vlac-kernel-bench q8 [--rows M] [--iterations N] [--zero-point]   (path 1: with AVX-VNNI too, where present)
 //                                               int8 products (vla_q8_gemm) of DINOv2-base's shapes, every path (AMX
 //                                               included), GFLOP/s and ratio to the fp32 peak (1 thread); with
 //                                               --zero-point each path also runs vla_q8_gemm_zp (zero-point
@@ -269,16 +269,22 @@ func reducedPrecision(int8: Bool) {
                     if zeroPoint { prepareZP = bestTime(iterations) { vla_q8_quantize_zp(m, k, x, k, qz, ldq, s, zc) } }
                     vla_q8_quantize(m, k, x, k, q, ldq, s)
                 }
-                vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n)  // warm up
-                let t = bestTime(isa == 0 ? 1 : iterations) { vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n) }
-                seconds[isa] = t
-                line.append("\(pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
-                if zeroPoint {
-                    let tz = bestTime(isa == 0 ? 1 : iterations) {
-                        vla_q8_gemm_zp(m, 0, n, k, qz, ldq, s, zc, packed, n, wscale, bias, nil, nil, 0, y, n)
+                // Path 1 also with AVX-VNNI where the CPU has it (vla_q8_force_avx_vnni), then as AVX2-only CPUs run it.
+                let vnniDefault = vla_q8_avx_vnni()
+                for vnni in isa == 1 && vla_q8_force_avx_vnni(1) == 1 ? [Int32(1), 0] : [0] {
+                    _ = vla_q8_force_avx_vnni(vnni)
+                    vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n)  // warm up
+                    let t = bestTime(isa == 0 ? 1 : iterations) { vla_q8_gemm(m, 0, n, k, q, ldq, s, packed, n, wscale, bias, nil, nil, 0, y, n) }
+                    if vnni == 0 { seconds[isa] = t }
+                    line.append("\(vnni == 1 ? "AVX2+AVX-VNNI" : pathNames[isa]) \(fmt(flops / t * 1e-9)) (\(fmt(flops / t * 1e-9 / peakBefore, 2))x)")
+                    if zeroPoint {
+                        let tz = bestTime(isa == 0 ? 1 : iterations) {
+                            vla_q8_gemm_zp(m, 0, n, k, qz, ldq, s, zc, packed, n, wscale, bias, nil, nil, 0, y, n)
+                        }
+                        line.append("zp \(fmt(flops / tz * 1e-9)) (\(fmt(t / tz, 3))x sym)")
                     }
-                    line.append("zp \(fmt(flops / tz * 1e-9)) (\(fmt(t / tz, 3))x sym)")
                 }
+                _ = vla_q8_force_avx_vnni(vnniDefault)
             }
         } else {
             let w = alignedBuffer(k * n) { UInt16(truncatingIfNeeded: wf[$0].bitPattern >> 16) }

@@ -3,7 +3,7 @@
 //
 // int8: 4 = AMX (tdpbssd, signed × signed: no correction), 3 = AVX-512 VNNI (vpdpbusd: activations made
 //       unsigned by +128, corrected with the packed column sums), 2 = AVX-512BW (vpmaddubsw on |q| and ±w, then
-//       vpmaddwd), 1 = AVX2 (the same with vpsignb), 0 = portable.
+//       vpmaddwd), 1 = AVX2 (the same with vpsignb; vpdpbusd on ymm where the CPU has AVX-VNNI), 0 = portable.
 // bf16: 4 = AMX (tdpbf16ps: its own order of sums, see vla_kernels.h), 3 = AVX-512 BF16 (vdpbf16ps),
 //       2 = AVX-512F (bf16 widened to f32 on load, two fmas per pair), 1 = AVX2 + FMA (the same at 256 bits),
 //       0 = portable C.
@@ -178,6 +178,31 @@ int vla_q8_force_isa(int isa) {
     const int best = q8_supported();
     q8_chosen = isa < 0 ? 0 : isa > best ? best : isa;
     return q8_chosen;
+}
+
+#if defined(__x86_64__)
+static int avx_vnni_supported(void) {
+    unsigned a, b, c, d;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+           (a >> 4 & 1);
+}
+#else
+static int avx_vnni_supported(void) { return 0; }
+#endif
+
+// -1 until first use, as q8_chosen.
+static volatile int q8_vnni256 = -1;
+
+int vla_q8_avx_vnni(void) {
+    int on = q8_vnni256;
+    if (on < 0) q8_vnni256 = on = avx_vnni_supported();
+    return on;
+}
+
+int vla_q8_force_avx_vnni(int on) {
+    q8_vnni256 = on && avx_vnni_supported();
+    return q8_vnni256;
 }
 
 int vla_bf16_force_isa(int isa) {
@@ -795,6 +820,29 @@ __attribute__((target("avx2"))) static __m256i lanes_below8(long count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+// Zero-point activations (zc not NULL): + zc[r]·colsum (colsum holds 16 entries per panel); then acc (exact) -> y,
+// the shared end of the AVX2 tiles (ACC[r][0..1]: columns 0–7 and 8–15).
+#define Q8_EPILOGUE_256(MR, ACC)                                                                              \
+    if (zc)                                                                                                   \
+        for (int h = 0; h < 2; h++) {                                                                         \
+            const __m256i cs = _mm256_loadu_si256((const __m256i *)(colsum + h * 8));                         \
+            for (int r = 0; r < MR; r++)                                                                      \
+                ACC[r][h] = _mm256_add_epi32(ACC[r][h], _mm256_mullo_epi32(_mm256_set1_epi32(zc[r]), cs));    \
+        }                                                                                                     \
+    for (int h = 0; h < 2; h++) {                                                                             \
+        const __m256i mk = lanes_below8(cols - h * 8);                                                        \
+        const __m256 ws = _mm256_maskload_ps(wscale + h * 8, mk);                                             \
+        const __m256 b = bias ? _mm256_maskload_ps(bias + h * 8, mk) : _mm256_setzero_ps();                   \
+        const __m256 mu = mul ? _mm256_maskload_ps(mul + h * 8, mk) : _mm256_setzero_ps();                    \
+        for (int r = 0; r < MR; r++) {                                                                        \
+            const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(s[r]), ws);                                        \
+            __m256 o = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ACC[r][h]), sc, b);                                 \
+            if (mul) o = _mm256_mul_ps(o, mu);                                                                \
+            if (add) o = _mm256_add_ps(o, _mm256_maskload_ps(add + r * ldadd + h * 8, mk));                   \
+            _mm256_maskstore_ps(y + r * ldy + h * 8, mk, o);                                                  \
+        }                                                                                                     \
+    }
+
 I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const int8_t *w, long cols,
                      const float *s, const int32_t *zc, const int32_t *colsum, const float *wscale, const float *bias, const float *mul, const float *add,
                      long ldadd, float *y, long ldy) {
@@ -812,22 +860,62 @@ I256 void q8_tile256(const int MR, long groups, const int8_t *q, long ldq, const
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x)), ones));
         }
     }
-    if (zc)  // zero-point activations: + zc[r]·colsum (colsum holds 16 entries per panel)
-        for (int h = 0; h < 2; h++) {
-            const __m256i cs = _mm256_loadu_si256((const __m256i *)(colsum + h * 8));
-            for (int r = 0; r < MR; r++) acc[r][h] = _mm256_add_epi32(acc[r][h], _mm256_mullo_epi32(_mm256_set1_epi32(zc[r]), cs));
-        }
-    for (int h = 0; h < 2; h++) {
-        const __m256i mk = lanes_below8(cols - h * 8);
-        const __m256 ws = _mm256_maskload_ps(wscale + h * 8, mk);
-        const __m256 b = bias ? _mm256_maskload_ps(bias + h * 8, mk) : _mm256_setzero_ps();
-        const __m256 mu = mul ? _mm256_maskload_ps(mul + h * 8, mk) : _mm256_setzero_ps();
+    Q8_EPILOGUE_256(MR, acc)
+}
+
+// MARK: int8, AVX2 with AVX-VNNI (vpdpbusd on ymm, VEX-encoded; Intel's cores from Alder Lake on, with or
+// without AVX-512): path 1's products where the CPU has it (vla_q8_force_avx_vnni). Tiles of up to 6 rows × 16
+// columns in 12 ymm accumulators; q + 128 as u8 (one xor per broadcast) times w, exact int32 sums, then
+// − 128·colsum as the AVX-512 VNNI path does.
+
+#define VNNI256 __attribute__((target("avx2,fma,avxvnni"), always_inline)) static inline
+
+VNNI256 void q8_tile256_vnni(const int MR, long groups, const int8_t *q, long ldq, const int8_t *w, long cols,
+                             const float *s, const int32_t *zc, const int32_t *colsum, const float *wscale,
+                             const float *bias, const float *mul, const float *add, long ldadd, float *y, long ldy) {
+    __m256i acc[6][2];
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    Q8_PREFETCH_OUT(MR, 1)
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (long g = 0; g < groups; g++) {
+        const __m256i w0 = _mm256_load_si256((const __m256i *)(w + g * 64));
+        const __m256i w1 = _mm256_load_si256((const __m256i *)(w + g * 64 + 32));
         for (int r = 0; r < MR; r++) {
-            const __m256 sc = _mm256_mul_ps(_mm256_set1_ps(s[r]), ws);
-            __m256 o = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][h]), sc, b);
-            if (mul) o = _mm256_mul_ps(o, mu);
-            if (add) o = _mm256_add_ps(o, _mm256_maskload_ps(add + r * ldadd + h * 8, mk));
-            _mm256_maskstore_ps(y + r * ldy + h * 8, mk, o);
+            const __m256i u = _mm256_xor_si256(_mm256_set1_epi32(load32(q + r * ldq + g * 4)), flip);
+            acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], u, w0);
+            acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], u, w1);
+        }
+    }
+    for (int h = 0; h < 2; h++) {  // Σ (q + 128)·w − 128·Σ w (modulo 2^32: the true sum fits in int32)
+        const __m256i corr = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(colsum + h * 8)), 7);
+        for (int r = 0; r < MR; r++) acc[r][h] = _mm256_sub_epi32(acc[r][h], corr);
+    }
+    Q8_EPILOGUE_256(MR, acc)
+}
+
+__attribute__((target("avx2,fma,avxvnni"))) static void
+q8_gemm256_vnni(long m, long n0, long n1, long k, const int8_t *q, long ldq, const float *s, const int32_t *zc,
+                const void *packed, long n, const float *wscale, const float *bias, const float *mul,
+                const float *add, long ldadd, float *y, long ldy) {
+    const long groups = ceil_to(k, 4) / 4, pstride = groups * 64;
+    const int32_t *colsum = q8_colsum(packed, k, n);
+    for (long j = n0; j < n1; j += 16) {
+        const long cols = min_l(16, n1 - j);
+        const int8_t *w = (const int8_t *)packed + (j / 16) * pstride;
+        for (long i = 0; i < m; i += 6) {
+#define TILE256V(MR)                                                                                          \
+    q8_tile256_vnni(MR, groups, q + i * ldq, ldq, w, cols, s + i, zc ? zc + i : NULL, colsum + j, wscale + j,  \
+                    bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd,     \
+                    y + i * ldy + j, ldy)
+            switch (min_l(6, m - i)) {
+            case 1: TILE256V(1); break;
+            case 2: TILE256V(2); break;
+            case 3: TILE256V(3); break;
+            case 4: TILE256V(4); break;
+            case 5: TILE256V(5); break;
+            default: TILE256V(6); break;
+            }
+#undef TILE256V
         }
     }
 }
@@ -1790,7 +1878,12 @@ void vla_q8_gemm_zp(long m, long n0, long n1, long k, const int8_t *q, long ldq,
     case 4: q8_gemm_amx(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy, 0, 0); return;
     case 3: q8_gemm_vnni(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 2: q8_gemm_bw(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
-    case 1: q8_gemm256(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
+    case 1:
+        if (vla_q8_avx_vnni())
+            q8_gemm256_vnni(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
+        else
+            q8_gemm256(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy);
+        return;
 #elif defined(__aarch64__)
     case 3: q8_gemm_mmla(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;
     case 2: q8_gemm_dot(m, n0, n1, k, q, ldq, s, zc, packed, n, wscale, bias, mul, add, ldadd, y, ldy); return;

@@ -22,6 +22,7 @@ struct Bench: ParsableCommand {
               vlac bench out/policies/open-the-top-drawer-12fedafa.vla --threads 2
               vlac bench policy.vla --shared shared --image frame.png --top 15
               vlac bench policy.vla --kernels avx2   (what an AVX2-only CPU would run)
+              vlac bench policy.vla --kernels avx-vnni   (an Alder Lake or newer core)
             """)
 
     @Argument(help: ArgumentHelp("The policy .vla file.", valueName: "policy"))
@@ -49,7 +50,7 @@ struct Bench: ParsableCommand {
     var top: Int = 12
 
     @Option(help: ArgumentHelp(
-        "The kernels' instruction sets, for the whole run: best (what this CPU has), avx512 (AVX-512 without AMX), avx2 (AVX2 + FMA only) or portable: what a CPU with less would run, timed on this one.",
+        "The kernels' instruction sets, for the whole run: best (what this CPU has), avx512 (AVX-512 without AMX), avx-vnni (AVX2 + FMA with AVX-VNNI, no AVX-512: Intel client cores from Alder Lake on), avx2 (AVX2 + FMA only) or portable: what a CPU with less would run, timed on this one.",
         valueName: "set"))
     var kernels: KernelInstructionSet = .best
 

@@ -13,8 +13,9 @@ both scripts time exactly the same exported networks; that script keeps its one-
 onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its shared blobs are found next to it as
 `vlac bench` finds them, or in --shared); the labels fp32, bf16 and int8 are the ones the final ratios use.
 Only `vlac bench POLICY --json --threads N --steps S [--kernels SET]` and `vlac dump POLICY --json` are run;
---vlac-kernels SET passes `--kernels SET` (avx2: what an AVX2-only CPU would run, timed on this one; onnxruntime
-keeps every instruction set this CPU has, so its figures are not an AVX2-only CPU's).
+--vlac-kernels SET passes `--kernels SET` (avx2: what an AVX2-only CPU would run; avx-vnni: what an Alder Lake or
+later client core would run; both timed on this one; onnxruntime keeps every instruction set this CPU has, so its
+figures are not such a CPU's).
 
 What it prints, in order:
   - cpu: /proc/cpuinfo's model name, the usable cores, and for each instruction set that matters here (avx2,
@@ -323,7 +324,7 @@ def main():
     ap.add_argument("--policy", action="append", default=[], help="LABEL=PATH of a compiled policy (repeat: fp32=, bf16=, int8=)")
     ap.add_argument("--shared", action="append", help="shared-blob folder for the policies (repeatable; default: next to each)")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per `vlac bench` run")
-    ap.add_argument("--vlac-kernels", default="best", choices=["best", "avx512", "avx2", "portable"],
+    ap.add_argument("--vlac-kernels", default="best", choices=["best", "avx512", "avx-vnni", "avx2", "portable"],
                     help="`vlac bench --kernels`: the instruction sets vlac's kernels use in the rounds (onnxruntime "
                          "keeps what this CPU has)")
     ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")

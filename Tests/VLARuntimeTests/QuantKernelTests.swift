@@ -29,6 +29,19 @@ import Testing
         }
     }
 
+    /// Every int8 path; path 1 twice where the CPU has AVX-VNNI: with it (vpdpbusd on ymm), then without (what
+    /// AVX2-only CPUs run). The AVX-VNNI state is put back after.
+    static func forEachQ8Path(_ body: (Int) -> Void) {
+        let vnni = vla_q8_avx_vnni()
+        defer { _ = vla_q8_force_avx_vnni(vnni) }
+        forEachPath(best: vla_q8_force_isa) { isa in
+            if isa == 1 && vla_q8_force_avx_vnni(1) == 1 { body(isa) }
+            _ = vla_q8_force_avx_vnni(0)
+            body(isa)
+            _ = vla_q8_force_avx_vnni(vnni)
+        }
+    }
+
     /// Forces a bf16 path for the tests that compare paths with the models here. On aarch64 only paths 0 and 1
     /// (the fma chain): BFDOT and BFMMLA (2, 3) follow the architecture's own rule (vla_kernels.h), which
     /// Tests/aarch64/driver.c checks bit for bit against its transcription (`make test` runs it natively on an
@@ -43,10 +56,11 @@ import Testing
 
     /// The default paths, captured before forcing and put back after.
     struct Defaults {
-        let q8 = vla_q8_isa(), bf16 = vla_bf16_isa()
+        let q8 = vla_q8_isa(), bf16 = vla_bf16_isa(), avxVNNI = vla_q8_avx_vnni()
         func restore() {
             _ = vla_q8_force_isa(q8)
             _ = vla_bf16_force_isa(bf16)
+            _ = vla_q8_force_avx_vnni(avxVNNI)
         }
     }
 
@@ -400,7 +414,7 @@ import Testing
             for i in 0..<m { for p in 0..<k { x[i * ldx + p] = rows[i][p] } }
             let (wantQ, wantS) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
             let stride = vla_q8_row_stride(k), ldq = stride + 3
-            Self.forEachPath(best: vla_q8_force_isa) { isa in
+            Self.forEachQ8Path { isa in
                 var q = [Int8](repeating: 0x55, count: m * ldq)
                 var s = [Float](repeating: .nan, count: m)
                 vla_q8_quantize(m, k, x, ldx, &q, ldq, &s)
@@ -423,7 +437,7 @@ import Testing
         let x: [Float] = [1, .nan, -2, 0.5, 0, .nan, .nan, .nan, .nan, .nan, 3, .infinity, -1, 0, 2]
         let w = [Int8](repeating: 1, count: k * n)
         let wscale = [Float](repeating: 0.5, count: n), bias = (0..<n).map { Float($0) }
-        Self.forEachPath(best: vla_q8_force_isa) { isa in
+        Self.forEachQ8Path { isa in
             let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
                                y0: [Float](repeating: 0, count: m * n), ldy: n, ldq: vla_q8_row_stride(k))
             #expect(Array(r.q[0..<k]) == [64, -127, -127, 32, 0], "isa \(isa): a NaN becomes −127")
@@ -477,7 +491,7 @@ import Testing
                         let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
                         want = Self.q8Model(m: m, n0: n0, n1: n1, k: k, q: q, s: s, w: w, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: ldy)
                     }
-                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    Self.forEachQ8Path { isa in
                         let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, wscale: wscale, e: e,
                                              y0: y0, ldy: ldy, ldq: ldq).y
                         if want == nil { want = got }  // isa 0 runs first
@@ -504,7 +518,7 @@ import Testing
                 let y0 = [Float](repeating: 0, count: m * n)
                 let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: k)
                 let want = Self.q8Model(m: m, n0: 0, n1: n, k: k, q: q, s: s, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias), y0: y0, ldy: n)
-                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                Self.forEachQ8Path { isa in
                     let got = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
                                          y0: y0, ldy: n, ldq: vla_q8_row_stride(k)).y
                     let diff = Self.firstDifference(got, want)
@@ -534,7 +548,7 @@ import Testing
             for i in 0..<m { for p in 0..<k { x[i * ldx + p] = rows[i][p] } }
             let want = Self.quantizeZPModel(x, m: m, k: k, ldx: ldx)
             let stride = vla_q8_row_stride(k), ldq = stride + 3
-            Self.forEachPath(best: vla_q8_force_isa) { isa in
+            Self.forEachQ8Path { isa in
                 var q = [Int8](repeating: 0x55, count: m * ldq)
                 var s = [Float](repeating: .nan, count: m)
                 var zc = [Int32](repeating: 0, count: m)
@@ -564,7 +578,7 @@ import Testing
         let w = [Int8](repeating: 1, count: k * n)
         let wscale = [Float](repeating: 0.5, count: n), bias = (0..<n).map { Float($0) }
         let ldq = vla_q8_row_stride(k)
-        Self.forEachPath(best: vla_q8_force_isa) { isa in
+        Self.forEachQ8Path { isa in
             let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: x, ldx: k, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
                                y0: [Float](repeating: 0, count: m * n), ldy: n, ldq: ldq, zeroPoint: true)
             func u(_ i: Int) -> [Int] { r.q[(i * ldq)..<(i * ldq + k)].map { Int($0) + 128 } }
@@ -605,7 +619,7 @@ import Testing
                     let ldq = vla_q8_row_stride(k) + (c % 2 == 0 ? 0 : 5)
                     let (u, z, s) = Self.quantizeZPModel(x, m: m, k: k, ldx: ldx)
                     let want = Self.q8ZPModel(m: m, n0: n0, n1: n1, k: k, u: u, z: z, s: s, w: w, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: ldy)
-                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    Self.forEachQ8Path { isa in
                         let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: ldw, wscale: wscale, e: e,
                                              y0: y0, ldy: ldy, ldq: ldq, padding: c % 2 == 0 ? -128 : 77, zeroPoint: true).y
                         let diff = Self.firstDifference(got, want)
@@ -757,7 +771,7 @@ import Testing
                 let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }
                 let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
                 let want8 = Self.q8Model(m: m, n0: n0, n1: n1, k: k, q: q, s: s, w: w8, ldw: ldw, wscale: wscale, e: e, y0: y0, ldy: n)
-                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                Self.forEachQ8Path { isa in
                     let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w8, ldw: ldw, wscale: wscale, e: e, y0: y0,
                                          ldy: n, ldq: vla_q8_row_stride(k), padding: 99).y
                     let diff = Self.firstDifference(got, want8)
@@ -815,7 +829,7 @@ import Testing
             Self.guarded(vla_q8_packed_bytes(k, n)) { packed in
                 Self.guarded(m * ldq) { q in
                     vla_q8_pack(k, n, w8, n, packed)
-                    Self.forEachPath(best: vla_q8_force_isa) { isa in
+                    Self.forEachQ8Path { isa in
                         let qp = q.assumingMemoryBound(to: Int8.self)
                         vla_q8_quantize(m, k, x, k, qp, ldq, &s)
                         vla_q8_gemm(m, 0, n, k, qp, ldq, s, packed, n, wscale, e.bias, nil, nil, 0, &y, n)
@@ -934,7 +948,7 @@ import Testing
                 let zp = c.kind == "q8zp"
                 let w = c.w.map { Int8($0) }
                 let ldq = vla_q8_row_stride(k)
-                Self.forEachPath(best: vla_q8_force_isa) { isa in
+                Self.forEachQ8Path { isa in
                     let r = Self.runQ8(m: m, n0: 0, n1: n, k: k, n: n, x: c.x, ldx: k, w: w, ldw: n, wscale: c.wscale!, e: e, y0: y0, ldy: n, ldq: ldq,
                                        zeroPoint: zp)
                     for i in 0..<m {
@@ -1031,7 +1045,8 @@ import Testing
                         }
                     }
                 }
-                Self.forEachPath(best: int8 ? vla_q8_force_isa : vla_bf16_force_isa) { isa in
+                let forEach: ((Int) -> Void) -> Void = int8 ? { Self.forEachQ8Path($0) } : { Self.forEachPath(best: vla_bf16_force_isa, $0) }
+                forEach { isa in
                     var want = product(0)
                     #expect(want.applied == 0)
                     activate(&want.y)

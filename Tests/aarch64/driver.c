@@ -445,8 +445,10 @@ static void test_q8(int best, int quick) {
     static const long ks[] = {1, 3, 4, 5, 15, 64, 65, 100, 257};
     static const long ns[] = {1, 5, 16, 17, 33, 48, 50};
     const int nm = quick ? 5 : 9;
-    for (int level = 1; level <= best; level++)
-        for (int mi = 0; mi < nm; mi++)
+    // x86: path 1 first with AVX-VNNI (vpdpbusd on ymm) where the CPU has it, then every level without it.
+    for (int vnni = 1; vnni >= 0; vnni--)
+    for (int level = 1; level <= (vnni ? 1 : best); level++)
+        for (int mi = 0; mi < nm && vla_q8_force_avx_vnni(vnni) == vnni; mi++)
             for (int ki = 0; ki < 9; ki++)
                 for (int ni = 0; ni < 7; ni++)
                     for (int variant = 0; variant < 4; variant++) {
@@ -477,7 +479,7 @@ static void test_q8(int best, int quick) {
                         vla_q8_force_isa(level);
                         vla_q8_quantize(m, k, x, ldx, q1, ldq, s1);
                         char what[128];
-                        snprintf(what, sizeof what, "vla_q8_quantize level %d m %ld k %ld variant %d", level, m, k, variant);
+                        snprintf(what, sizeof what, "vla_q8_quantize level %d vnni %d m %ld k %ld variant %d", level, vnni, m, k, variant);
                         same_bytes(what, q0, q1, (size_t)(m * ldq));
                         same_floats(what, s0, s1, m);
                         const float *bp = variant & 1 ? bias : NULL, *mp = variant >= 2 ? mul : NULL;
@@ -490,7 +492,7 @@ static void test_q8(int best, int quick) {
                         vla_q8_gemm(m, n0, n, k, q0, ldq, s0, packed, n, wscale, bp, mp, ap0, ldy, y0, ldy);
                         vla_q8_force_isa(level);
                         vla_q8_gemm(m, n0, n, k, q0, ldq, s0, packed, n, wscale, bp, mp, ap1, ldy, y1, ldy);
-                        snprintf(what, sizeof what, "vla_q8_gemm level %d m %ld n %ld k %ld variant %d", level, m, n, k,
+                        snprintf(what, sizeof what, "vla_q8_gemm level %d vnni %d m %ld n %ld k %ld variant %d", level, vnni, m, n, k,
                                  variant);
                         same_floats(what, y0, y1, m * ldy);
                         // Zero-point activations (vla_q8_quantize_zp, vla_q8_gemm_zp): the same bits at every level.
@@ -500,7 +502,7 @@ static void test_q8(int best, int quick) {
                         vla_q8_quantize_zp(m, k, x, ldx, q0, ldq, s0, z0);
                         vla_q8_force_isa(level);
                         vla_q8_quantize_zp(m, k, x, ldx, q1, ldq, s1, z1);
-                        snprintf(what, sizeof what, "vla_q8_quantize_zp level %d m %ld k %ld variant %d", level, m, k, variant);
+                        snprintf(what, sizeof what, "vla_q8_quantize_zp level %d vnni %d m %ld k %ld variant %d", level, vnni, m, k, variant);
                         same_bytes(what, q0, q1, (size_t)(m * ldq));
                         same_floats(what, s0, s1, m);
                         same_bytes(what, z0, z1, sizeof(int32_t) * (size_t)m);
@@ -510,7 +512,7 @@ static void test_q8(int best, int quick) {
                         vla_q8_gemm_zp(m, n0, n, k, q0, ldq, s0, z0, packed, n, wscale, bp, mp, ap0, ldy, y0, ldy);
                         vla_q8_force_isa(level);
                         vla_q8_gemm_zp(m, n0, n, k, q0, ldq, s0, z0, packed, n, wscale, bp, mp, ap1, ldy, y1, ldy);
-                        snprintf(what, sizeof what, "vla_q8_gemm_zp level %d m %ld n %ld k %ld variant %d", level, m, n,
+                        snprintf(what, sizeof what, "vla_q8_gemm_zp level %d vnni %d m %ld n %ld k %ld variant %d", level, vnni, m, n,
                                  k, variant);
                         same_floats(what, y0, y1, m * ldy);
                         free(z0), free(z1);
@@ -518,6 +520,7 @@ static void test_q8(int best, int quick) {
                         free(bias), free(mul), free(add), free(y0), free(y1);
                     }
     vla_q8_force_isa(99);
+    vla_q8_force_avx_vnni(1);
 }
 
 /// vla_q8_quantize and vla_bf16_round on values where rounding is decided by a tie (rows whose max is 127, so
