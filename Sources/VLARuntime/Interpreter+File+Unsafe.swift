@@ -52,9 +52,11 @@ extension Interpreter {
     /// at a time and copy their outputs out, so no blob needs its region after its call. Each called blob's
     /// tensors are appended to `bindings` once: its inline tensors as constants in the mapped blob (shared by every
     /// session), its arena tensors at their offset plus the blob's base. A `call` becomes a copy (`reshape`) of each
-    /// input to the callee's input, the callee's ops over the appended tensors, and a copy of each callee output to
-    /// the op's output. Messages keep the file's op indices (every expanded op counts as its `call`); each planned
-    /// op's ``OpOrigin`` also says where inside the call it came from (profiles use these).
+    /// input to the callee's input (or, for the inputs ``inputsByReference(blobs:calls:firstTensor:bindings:)``
+    /// picks, the callee's input bound to the caller's tensor itself), the callee's ops over the appended tensors,
+    /// and a copy of each callee output to the op's output. Messages keep the file's op indices (every expanded op
+    /// counts as its `call`); each planned op's ``OpOrigin`` also says where inside the call it came from (profiles
+    /// use these).
     ///
     /// - Returns: The expanded programs, the origin of each expanded op, and the total arena size.
     static func link(
@@ -111,6 +113,7 @@ extension Interpreter {
                 unsafe bindings.append(TensorBinding(name: tensor.name, type: tensor.type, storage: storage, scale: tensor.scaleTensor.map { $0 + (firstTensor[r] ?? 0) }))
             }
         }
+        let byReference = unsafe inputsByReference(blobs: blobs, calls: calls, firstTensor: firstTensor, bindings: bindings)
         var programs: [Program] = []
         var origins: [[OpOrigin]] = []
         for program in file.programs {
@@ -127,6 +130,10 @@ extension Interpreter {
                 let callee = blobs[r].programs[p]
                 let at = { (part: OpOrigin.Part) in OpOrigin(op: k, callee: OpOrigin.Callee(blob: r, program: p, part: part)) }
                 for (i, (a, b)) in zip(op.inputs, callee.inputs).enumerated() {
+                    if byReference.contains(first + b) {
+                        unsafe bindings[first + b].storage = unsafe bindings[a].storage
+                        continue
+                    }
                     ops.append(Operation(.reshape, inputs: [a], outputs: [first + b]))
                     origin.append(at(.copyIn(i)))
                 }
@@ -143,6 +150,70 @@ extension Interpreter {
             origins.append(origin)
         }
         return (programs, origins, arenaSize)
+    }
+
+    /// The called programs' inputs (as tensor ids after `firstTensor`) that read the caller's tensor in place
+    /// instead of a copy of it: those that one call input alone feeds, that no op of their blob writes and no
+    /// program of it returns, whose bytes no other tensor that their program reads without writing shares (a
+    /// view the compiler placed over them, such as the reduced-precision backbone's `pixel_values.patch_rows`),
+    /// whose caller tensor has the same element type and byte size (and neither has a scale), and whose caller
+    /// tensor is in the arena, or is a constant read there only by `slice`, `reshape` and `concat` (which copy it,
+    /// so no product or lookup plans differently for a constant operand). The
+    /// caller's tensor is not written while the call runs (the callee writes only the call region, its outputs
+    /// are copied out after its last op), and the planner sees the callee's reads of it, so lifetimes and
+    /// fusions stay right; the results are those of the copies (`Schemas/vla-format.md` §8.3).
+    static func inputsByReference(
+        blobs: [VLAFile], calls: [Operation], firstTensor: [Int: Int], bindings: [TensorBinding]
+    ) -> Set<Int> {
+        var feeds: [Int: Int] = [:]
+        var fedBy: [Int: Int] = [:]
+        var aliased: Set<Int> = []
+        for op in calls {
+            let r = Int(op.attributes[0]), first = firstTensor[r] ?? 0
+            let program = blobs[r].programs[Int(op.attributes[1])]
+            for (a, b) in zip(op.inputs, program.inputs) {
+                feeds[first + b, default: 0] += 1
+                fedBy[first + b] = a
+            }
+            // Tensors the program reads but none of its ops writes (its inputs, and views: tensors the compiler
+            // placed over an input's bytes with no op). An input that shares bytes with another of them keeps its
+            // copy, since that one would still read the call region.
+            let written = Set(program.operations.flatMap(\.outputs))
+            let unwritten = Set(program.operations.flatMap(\.inputs)).union(program.inputs).subtracting(written)
+            let ranges = unwritten.compactMap { id -> (id: Int, range: Range<Int>)? in
+                guard case .arena(let offset) = blobs[r].tensors[id].storage else { return nil }
+                let start = Int(offset)
+                return (id, start..<(start + TensorSize.bytes(blobs[r].tensors[id].type).count))
+            }
+            for x in ranges where ranges.contains(where: { $0.id != x.id && $0.range.overlaps(x.range) }) {
+                aliased.insert(first + x.id)
+            }
+        }
+        var written: Set<Int> = []
+        var readers: [Int: Set<OpCode>] = [:]
+        for (r, first) in firstTensor {
+            for program in blobs[r].programs {
+                for id in program.outputs { written.insert(first + id) }
+                for op in program.operations {
+                    for id in op.outputs { written.insert(first + id) }
+                    for id in op.inputs { readers[first + id, default: []].insert(op.opcode) }
+                }
+            }
+        }
+        let copying: Set<OpCode> = [.slice, .reshape, .concat]
+        var chosen: Set<Int> = []
+        for (key, count) in feeds where count == 1 && !written.contains(key) && !aliased.contains(key) {
+            guard let a = fedBy[key] else { continue }
+            let caller = unsafe bindings[a], callee = unsafe bindings[key]
+            guard unsafe caller.scale == nil && callee.scale == nil && caller.type.dtype == callee.type.dtype,
+                unsafe TensorSize.bytes(caller.type) == TensorSize.bytes(callee.type)
+            else { continue }
+            switch unsafe caller.storage {
+            case .arena: chosen.insert(key)
+            case .constant: if readers[key, default: []].isSubset(of: copying) { chosen.insert(key) }
+            }
+        }
+        return chosen
     }
 }
 
