@@ -116,7 +116,7 @@ public struct SharedBlobResolver: Sendable {
     }
 
     /// The size of program `program` of `file` once every `call` is replaced by its callee: ops (a call counts its
-    /// callee's ops plus one copy per operand, as the runtime links it) and work (``VLAFile/programWork`` plus
+    /// callee's ops plus one copy per operand, the most the runtime links: inputs it reads in place have none) and work (``VLAFile/programWork`` plus
     /// each callee's). Call ops whose callee is missing count as one op (``checkCalls(of:blobs:limits:)``
     /// refuses them).
     ///

@@ -154,8 +154,8 @@ extension Interpreter {
 
     /// The called programs' inputs (as tensor ids after `firstTensor`) that read the caller's tensor in place
     /// instead of a copy of it: those that one call input alone feeds, that no op of their blob writes and no
-    /// program of it returns, whose bytes no other tensor that their program reads without writing shares (a
-    /// view the compiler placed over them, such as the reduced-precision backbone's `pixel_values.patch_rows`),
+    /// program of it returns, whose bytes no other tensor their program names shares (``inputsSharingBytes(_:of:)``:
+    /// a view the compiler placed over them, such as the reduced-precision backbone's `pixel_values.patch_rows`),
     /// whose caller tensor has the same element type and byte size (and neither has a scale), and whose caller
     /// tensor is in the arena, or is a constant read there only by `slice`, `reshape` and `concat` (which copy it,
     /// so no product or lookup plans differently for a constant operand). The
@@ -168,26 +168,16 @@ extension Interpreter {
         var feeds: [Int: Int] = [:]
         var fedBy: [Int: Int] = [:]
         var aliased: Set<Int> = []
+        var sharing: [[Int]: Set<Int>] = [:]  // (blob, program) -> its inputs that share bytes
         for op in calls {
-            let r = Int(op.attributes[0]), first = firstTensor[r] ?? 0
-            let program = blobs[r].programs[Int(op.attributes[1])]
+            let r = Int(op.attributes[0]), p = Int(op.attributes[1]), first = firstTensor[r] ?? 0
+            let program = blobs[r].programs[p]
             for (a, b) in zip(op.inputs, program.inputs) {
                 feeds[first + b, default: 0] += 1
                 fedBy[first + b] = a
             }
-            // Tensors the program reads but none of its ops writes (its inputs, and views: tensors the compiler
-            // placed over an input's bytes with no op). An input that shares bytes with another of them keeps its
-            // copy, since that one would still read the call region.
-            let written = Set(program.operations.flatMap(\.outputs))
-            let unwritten = Set(program.operations.flatMap(\.inputs)).union(program.inputs).subtracting(written)
-            let ranges = unwritten.compactMap { id -> (id: Int, range: Range<Int>)? in
-                guard case .arena(let offset) = blobs[r].tensors[id].storage else { return nil }
-                let start = Int(offset)
-                return (id, start..<(start + TensorSize.bytes(blobs[r].tensors[id].type).count))
-            }
-            for x in ranges where ranges.contains(where: { $0.id != x.id && $0.range.overlaps(x.range) }) {
-                aliased.insert(first + x.id)
-            }
+            if sharing[[r, p]] == nil { sharing[[r, p]] = inputsSharingBytes(program, of: blobs[r]) }
+            for b in sharing[[r, p]] ?? [] { aliased.insert(first + b) }
         }
         var written: Set<Int> = []
         var readers: [Int: Set<OpCode>] = [:]
@@ -214,6 +204,34 @@ extension Interpreter {
             }
         }
         return chosen
+    }
+
+    /// The inputs of `program` whose arena bytes another tensor that the program names (an operand of one of its
+    /// ops, an input or an output) overlaps: a view the compiler placed over an input, or any other layout that
+    /// reads or writes an input's bytes under another id. Such an input keeps its copy. Sorted by start, each
+    /// range is checked against the furthest end before it and the next start: O(n log n) in the names.
+    static func inputsSharingBytes(_ program: Program, of blob: VLAFile) -> Set<Int> {
+        var named = Set(program.inputs)
+        named.formUnion(program.outputs)
+        for op in program.operations {
+            named.formUnion(op.inputs)
+            named.formUnion(op.outputs)
+        }
+        let ranges = named.compactMap { id -> (id: Int, start: Int, end: Int)? in
+            guard case .arena(let offset) = blob.tensors[id].storage else { return nil }
+            let start = Int(offset), end = start + TensorSize.bytes(blob.tensors[id].type).count
+            return end > start ? (id, start, end) : nil
+        }.sorted { ($0.start, $0.end, $0.id) < ($1.start, $1.end, $1.id) }
+        let inputs = Set(program.inputs)
+        var shared: Set<Int> = []
+        var furthest = Int.min
+        for (i, t) in ranges.enumerated() {
+            let overlapsBefore = furthest > t.start
+            let overlapsAfter = i + 1 < ranges.count && ranges[i + 1].start < t.end
+            if (overlapsBefore || overlapsAfter) && inputs.contains(t.id) { shared.insert(t.id) }
+            furthest = max(furthest, t.end)
+        }
+        return shared
     }
 }
 

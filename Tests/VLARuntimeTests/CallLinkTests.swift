@@ -150,6 +150,42 @@ import VLATestSupport
         #expect(try interpreter.floats(1) == x.map { $0 > 0 ? $0 : 0 })
     }
 
+    /// A blob program returning its input (an output that is the input, or a view over its bytes), next to
+    /// relu of it: the input keeps its copy, and the call's outputs are the input's values and their relu.
+    @Test(arguments: [false, true])
+    func anInputTheCalleeReturnsIsCopiedIn(asView: Bool) throws {
+        let x = SampleDocuments.floats(8, seed: 71)
+        var tensors = [
+            TensorEntry(name: "x", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
+            TensorEntry(name: "y", type: TensorType(.f32, [2, 4]), location: .arena(offset: 64)),
+        ]
+        if asView { tensors.append(TensorEntry(name: "x.view", type: TensorType(.f32, [8]), location: .arena(offset: 0))) }
+        let blob = VLADocument(
+            isSharedBlob: true, tensors: tensors,
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "tail"),
+            programs: [Program(name: "tail", inputs: [0], outputs: [asView ? 2 : 0, 1], operations: [Operation(.relu, inputs: [0], outputs: [1])])],
+            arenaSize: 128,
+            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
+        let blobBytes = try VLAWriter.serialize(blob)
+        let doc = VLADocument(
+            tensors: [
+                TensorEntry(name: "x", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
+                TensorEntry(name: "same", type: TensorType(.f32, asView ? [8] : [2, 4]), location: .arena(offset: 64)),
+                TensorEntry(name: "relu", type: TensorType(.f32, [2, 4]), location: .arena(offset: 128)),
+            ],
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
+            programs: [Program(name: "step", inputs: [0], outputs: [1, 2], operations: [Operation(.call, inputs: [0], outputs: [1, 2], attributes: [0, 0])])],
+            arenaSize: 192,
+            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
+            sharedRefs: [SharedReference(sha256: SHA256.hash(blobBytes), role: "tail", size: UInt64(blobBytes.count))])
+        let interpreter = try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(doc)), blobs: [VLAFile(bytes: blobBytes)])
+        #expect(Self.copiesIn(interpreter) == 1)
+        try interpreter.setFloats(0, x)
+        try interpreter.run(0)
+        #expect(try interpreter.floats(1) == x)
+        #expect(try interpreter.floats(2) == x.map { $0 > 0 ? $0 : 0 })
+    }
+
     /// A constant caller input is read in place only where the callee just copies it (`slice`): read by a
     /// product directly it is copied in, so the product plans as it did (arena weights). Both give the float64
     /// values of x·W (W the constant's 8 values as [2, 4]).

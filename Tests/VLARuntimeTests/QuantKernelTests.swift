@@ -1,6 +1,7 @@
 import CVLAKernels
 import Foundation
 import Testing
+import VLATestSupport
 @testable import VLARuntime
 
 /// The reduced-precision products of Sources/CVLAKernels (vla_kernels.h, "MARK: reduced precision"): every
@@ -22,23 +23,27 @@ import Testing
 
     /// Runs body with every path of one kernel family forced in turn, then restores the default.
     static func forEachPath(best force: (Int32) -> Int32, _ body: (Int) -> Void) {
-        let best = Int(force(99))
-        for isa in 0...best {
-            #expect(Int(force(Int32(isa))) == isa)
-            body(isa)
+        KernelPaths.exclusive {  // the paths are process-wide: no other suite forcing them meanwhile
+            let best = Int(force(99))
+            for isa in 0...best {
+                #expect(Int(force(Int32(isa))) == isa)
+                body(isa)
+            }
         }
     }
 
     /// Every int8 path; path 1 twice where the CPU has AVX-VNNI: with it (vpdpbusd on ymm), then without (what
     /// AVX2-only CPUs run). The AVX-VNNI state is put back after.
     static func forEachQ8Path(_ body: (Int) -> Void) {
-        let vnni = vla_q8_avx_vnni()
-        defer { _ = vla_q8_force_avx_vnni(vnni) }
-        forEachPath(best: vla_q8_force_isa) { isa in
-            if isa == 1 && vla_q8_force_avx_vnni(1) == 1 { body(isa) }
-            _ = vla_q8_force_avx_vnni(0)
-            body(isa)
-            _ = vla_q8_force_avx_vnni(vnni)
+        KernelPaths.exclusive {
+            let vnni = vla_q8_avx_vnni()
+            defer { _ = vla_q8_force_avx_vnni(vnni) }
+            forEachPath(best: vla_q8_force_isa) { isa in
+                if isa == 1 && vla_q8_force_avx_vnni(1) == 1 { body(isa) }
+                _ = vla_q8_force_avx_vnni(0)
+                body(isa)
+                _ = vla_q8_force_avx_vnni(vnni)
+            }
         }
     }
 
@@ -895,6 +900,10 @@ import Testing
     // MARK: defaults
 
     @Test func defaultPaths() {
+        KernelPaths.exclusive { Self.checkDefaultPaths() }
+    }
+
+    static func checkDefaultPaths() {
         let defaults = Defaults()
         defer { defaults.restore() }
         let q8Best = vla_q8_force_isa(99), bf16Best = vla_bf16_force_isa(99)
@@ -905,6 +914,9 @@ import Testing
         #expect(defaults.bf16 == (bf16Best == 4 ? 4 : min(bf16Best, 2)), "bf16: AMX, else AVX-512F before AVX-512 BF16 (see vla_kernels.h)")
         #endif
         #expect(vla_q8_force_isa(-5) == 0 && vla_bf16_force_isa(-5) == 0)
+        // int8 path 1 uses AVX-VNNI by default exactly where the CPU has it (force(1) reports that).
+        #expect(defaults.avxVNNI == vla_q8_force_avx_vnni(1), "AVX-VNNI: on by default where the CPU has it")
+        #expect(vla_q8_force_avx_vnni(0) == 0)
     }
 
     // MARK: float64 references
