@@ -52,6 +52,26 @@ import VLATestSupport
         }.count
     }
 
+    /// A one-program shared blob for the tests below, serialized.
+    static func blobBytes(_ tensors: [TensorEntry], _ program: Program, arenaSize: UInt64) throws -> [UInt8] {
+        try VLAWriter.serialize(VLADocument(
+            isSharedBlob: true, tensors: tensors,
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "tail"),
+            programs: [program], arenaSize: arenaSize, provenance: Provenance(compiler: "vlac-tests", sources: [], options: [])))
+    }
+
+    /// An interpreter of a one-program policy whose calls go to `blob` (its role `role`).
+    static func linked(
+        _ tensors: [TensorEntry], _ program: Program, arenaSize: UInt64, blob: [UInt8], role: String = "tail"
+    ) throws -> Interpreter {
+        let policy = VLADocument(
+            tensors: tensors,
+            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
+            programs: [program], arenaSize: arenaSize, provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
+            sharedRefs: [SharedReference(sha256: SHA256.hash(blob), role: role, size: UInt64(blob.count))])
+        return try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(policy)), blobs: [VLAFile(bytes: blob)])
+    }
+
     /// A caller input that only one call feeds is read in place (no copy in is planned), and the call still
     /// reads what the caller wrote: the float64 values of `callComputesTheBlobProgramThenThePolicyTail`, twice.
     @Test func anInputOnlyOneCallFeedsIsReadInPlace() throws {
@@ -77,27 +97,21 @@ import VLATestSupport
     /// Two calls of one blob program with different inputs: its input is fed twice, so both calls copy theirs
     /// in, and each call computes from its own input (float64 reference: relu(x1·w + b) + relu(x2·w + b)).
     @Test func anInputTwoCallsFeedIsCopiedIn() throws {
-        let blobBytes = try VLAWriter.serialize(SampleDocuments.callBlob())
-        let doc = VLADocument(
-            tensors: [
+        let blob = try VLAWriter.serialize(SampleDocuments.callBlob())
+        let interpreter = try Self.linked(
+            [
                 TensorEntry(name: "x1", type: TensorType(.f32, [3, 6]), location: .arena(offset: 0)),
                 TensorEntry(name: "x2", type: TensorType(.f32, [3, 6]), location: .arena(offset: 128)),
                 TensorEntry(name: "f1", type: TensorType(.f32, [3, 4]), location: .arena(offset: 256)),
                 TensorEntry(name: "f2", type: TensorType(.f32, [3, 4]), location: .arena(offset: 320)),
                 TensorEntry(name: "out", type: TensorType(.f32, [3, 4]), location: .arena(offset: 384)),
             ],
-            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
-            programs: [
-                Program(name: "step", inputs: [0, 1], outputs: [4], operations: [
-                    Operation(.call, inputs: [0], outputs: [2], attributes: [0, 0]),
-                    Operation(.call, inputs: [1], outputs: [3], attributes: [0, 0]),
-                    Operation(.add, inputs: [2, 3], outputs: [4]),
-                ])
-            ],
-            arenaSize: 448,
-            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
-            sharedRefs: [SharedReference(sha256: SHA256.hash(blobBytes), role: "backbone", size: UInt64(blobBytes.count))])
-        let interpreter = try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(doc)), blobs: [VLAFile(bytes: blobBytes)])
+            Program(name: "step", inputs: [0, 1], outputs: [4], operations: [
+                Operation(.call, inputs: [0], outputs: [2], attributes: [0, 0]),
+                Operation(.call, inputs: [1], outputs: [3], attributes: [0, 0]),
+                Operation(.add, inputs: [2, 3], outputs: [4]),
+            ]),
+            arenaSize: 448, blob: blob, role: "backbone")
         #expect(Self.copiesIn(interpreter) == 2)
         let x1 = SampleDocuments.floats(18, seed: 41), x2 = SampleDocuments.floats(18, seed: 42)
         try interpreter.setFloats(0, x1)
@@ -121,29 +135,21 @@ import VLATestSupport
     /// reads the call region. relu of the input seen as [4, 2] gives the input's own values where positive.
     @Test func anInputAViewSharesIsCopiedIn() throws {
         let x = SampleDocuments.floats(8, seed: 61)
-        let blob = VLADocument(
-            isSharedBlob: true,
-            tensors: [
+        let blob = try Self.blobBytes(
+            [
                 TensorEntry(name: "x", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
                 TensorEntry(name: "x.view", type: TensorType(.f32, [4, 2]), location: .arena(offset: 0)),
                 TensorEntry(name: "y", type: TensorType(.f32, [4, 2]), location: .arena(offset: 64)),
             ],
-            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "tail"),
-            programs: [Program(name: "tail", inputs: [0], outputs: [2], operations: [Operation(.relu, inputs: [1], outputs: [2])])],
-            arenaSize: 128,
-            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
-        let blobBytes = try VLAWriter.serialize(blob)
-        let doc = VLADocument(
-            tensors: [
+            Program(name: "tail", inputs: [0], outputs: [2], operations: [Operation(.relu, inputs: [1], outputs: [2])]),
+            arenaSize: 128)
+        let interpreter = try Self.linked(
+            [
                 TensorEntry(name: "x", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
                 TensorEntry(name: "y", type: TensorType(.f32, [4, 2]), location: .arena(offset: 64)),
             ],
-            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
-            programs: [Program(name: "step", inputs: [0], outputs: [1], operations: [Operation(.call, inputs: [0], outputs: [1], attributes: [0, 0])])],
-            arenaSize: 128,
-            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
-            sharedRefs: [SharedReference(sha256: SHA256.hash(blobBytes), role: "tail", size: UInt64(blobBytes.count))])
-        let interpreter = try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(doc)), blobs: [VLAFile(bytes: blobBytes)])
+            Program(name: "step", inputs: [0], outputs: [1], operations: [Operation(.call, inputs: [0], outputs: [1], attributes: [0, 0])]),
+            arenaSize: 128, blob: blob)
         #expect(Self.copiesIn(interpreter) == 1)
         try interpreter.setFloats(0, x)
         try interpreter.run(0)
@@ -160,25 +166,18 @@ import VLATestSupport
             TensorEntry(name: "y", type: TensorType(.f32, [2, 4]), location: .arena(offset: 64)),
         ]
         if asView { tensors.append(TensorEntry(name: "x.view", type: TensorType(.f32, [8]), location: .arena(offset: 0))) }
-        let blob = VLADocument(
-            isSharedBlob: true, tensors: tensors,
-            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "tail"),
-            programs: [Program(name: "tail", inputs: [0], outputs: [asView ? 2 : 0, 1], operations: [Operation(.relu, inputs: [0], outputs: [1])])],
-            arenaSize: 128,
-            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
-        let blobBytes = try VLAWriter.serialize(blob)
-        let doc = VLADocument(
-            tensors: [
+        let blob = try Self.blobBytes(
+            tensors,
+            Program(name: "tail", inputs: [0], outputs: [asView ? 2 : 0, 1], operations: [Operation(.relu, inputs: [0], outputs: [1])]),
+            arenaSize: 128)
+        let interpreter = try Self.linked(
+            [
                 TensorEntry(name: "x", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
                 TensorEntry(name: "same", type: TensorType(.f32, asView ? [8] : [2, 4]), location: .arena(offset: 64)),
                 TensorEntry(name: "relu", type: TensorType(.f32, [2, 4]), location: .arena(offset: 128)),
             ],
-            metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
-            programs: [Program(name: "step", inputs: [0], outputs: [1, 2], operations: [Operation(.call, inputs: [0], outputs: [1, 2], attributes: [0, 0])])],
-            arenaSize: 192,
-            provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
-            sharedRefs: [SharedReference(sha256: SHA256.hash(blobBytes), role: "tail", size: UInt64(blobBytes.count))])
-        let interpreter = try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(doc)), blobs: [VLAFile(bytes: blobBytes)])
+            Program(name: "step", inputs: [0], outputs: [1, 2], operations: [Operation(.call, inputs: [0], outputs: [1, 2], attributes: [0, 0])]),
+            arenaSize: 192, blob: blob)
         #expect(Self.copiesIn(interpreter) == 1)
         try interpreter.setFloats(0, x)
         try interpreter.run(0)
@@ -193,39 +192,25 @@ import VLATestSupport
         let g = SampleDocuments.floats(8, seed: 51), x = SampleDocuments.floats(6, seed: 52)
         for sliced in [true, false] {
             // Blob: program(gen [2, 4], x [3, 2]) -> y [3, 4]; gen sliced (all 4 columns) first, or used as is.
-            let blob = VLADocument(
-                isSharedBlob: true,
-                tensors: [
+            let blob = try Self.blobBytes(
+                [
                     TensorEntry(name: "gen", type: TensorType(.f32, [2, 4]), location: .arena(offset: 0)),
                     TensorEntry(name: "x", type: TensorType(.f32, [3, 2]), location: .arena(offset: 64)),
                     TensorEntry(name: "w", type: TensorType(.f32, [2, 4]), location: .arena(offset: 128)),
                     TensorEntry(name: "y", type: TensorType(.f32, [3, 4]), location: .arena(offset: 192)),
                 ],
-                metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "tail"),
-                programs: [
-                    Program(name: "tail", inputs: [0, 1], outputs: [3], operations: sliced
-                        ? [Operation(.slice, inputs: [0], outputs: [2], attributes: [1, 0, 4]), Operation(.linear, inputs: [1, 2], outputs: [3])]
-                        : [Operation(.linear, inputs: [1, 0], outputs: [3])])
-                ],
-                arenaSize: 256,
-                provenance: Provenance(compiler: "vlac-tests", sources: [], options: []))
-            let blobBytes = try VLAWriter.serialize(blob)
-            let doc = VLADocument(
-                tensors: [
+                Program(name: "tail", inputs: [0, 1], outputs: [3], operations: sliced
+                    ? [Operation(.slice, inputs: [0], outputs: [2], attributes: [1, 0, 4]), Operation(.linear, inputs: [1, 2], outputs: [3])]
+                    : [Operation(.linear, inputs: [1, 0], outputs: [3])]),
+                arenaSize: 256)
+            let interpreter = try Self.linked(
+                [
                     TensorEntry(name: "generated", type: TensorType(.f32, [2, 4]), location: .inline(SampleDocuments.f32Bytes(g))),
                     TensorEntry(name: "x", type: TensorType(.f32, [3, 2]), location: .arena(offset: 0)),
                     TensorEntry(name: "y", type: TensorType(.f32, [3, 4]), location: .arena(offset: 64)),
                 ],
-                metadata: Metadata(model: ModelIdentity(name: "sample-model", digest: SHA256.hash(Array("sample".utf8))), role: "policy"),
-                programs: [
-                    Program(name: "step", inputs: [1], outputs: [2], operations: [
-                        Operation(.call, inputs: [0, 1], outputs: [2], attributes: [0, 0])
-                    ])
-                ],
-                arenaSize: 128,
-                provenance: Provenance(compiler: "vlac-tests", sources: [], options: []),
-                sharedRefs: [SharedReference(sha256: SHA256.hash(blobBytes), role: "tail", size: UInt64(blobBytes.count))])
-            let interpreter = try Interpreter(file: VLAFile(bytes: VLAWriter.serialize(doc)), blobs: [VLAFile(bytes: blobBytes)])
+                Program(name: "step", inputs: [1], outputs: [2], operations: [Operation(.call, inputs: [0, 1], outputs: [2], attributes: [0, 0])]),
+                arenaSize: 128, blob: blob)
             #expect(Self.copiesIn(interpreter) == (sliced ? 0 : 1), "sliced \(sliced)")
             try interpreter.setFloats(1, x)
             try interpreter.run(0)
