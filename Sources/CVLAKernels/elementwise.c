@@ -932,26 +932,8 @@ F256 static void attention_rows256(float *x, long ldx, long rows, long n, float 
 #endif
 
 int vla_attention_row(float *x, long n, float scale, const float *bias, const uint8_t *mask) {
-#if defined(__x86_64__)
-    if (vla_kernels_isa() == 2) {
-        attention_rows512(x, n, 1, n, scale, bias, 0, mask, 0, NULL, 0, 0);
-        return 1;
-    }
-    if (vla_kernels_isa() == 1) {
-        attention_rows256(x, n, 1, n, scale, bias, 0, mask, 0);
-        return 1;
-    }
-#elif defined(__aarch64__)
-    if (vla_kernels_isa() >= 1) {
-        attention_prep(x, n, scale, bias, mask);
-        softmax_neon(x, x, n);
-        return 1;
-    }
-#endif
-    (void)attention_prep, (void)x, (void)n, (void)scale, (void)bias, (void)mask;
-    return 0;
+    return vla_attention_rows(x, n, 1, n, scale, bias, 0, mask, 0);
 }
-
 
 int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const float *bias, long ldbias,
                        const uint8_t *mask, long ldmask) {
@@ -965,12 +947,16 @@ int vla_attention_rows(float *x, long ldx, long rows, long n, float scale, const
         return 1;
     }
 #elif defined(__aarch64__)
-    if (vla_kernels_isa() >= 1) {
-        for (long r = 0; r < rows; r++)
-            (void)vla_attention_row(x + r * ldx, n, scale, bias ? bias + r * ldbias : NULL, mask ? mask + r * ldmask : NULL);
+    if (vla_kernels_isa() >= 1) {  // one row at a time
+        for (long r = 0; r < rows; r++) {
+            float *xr = x + r * ldx;
+            attention_prep(xr, n, scale, bias ? bias + r * ldbias : NULL, mask ? mask + r * ldmask : NULL);
+            softmax_neon(xr, xr, n);
+        }
         return 1;
     }
 #endif
-    (void)x, (void)ldx, (void)rows, (void)n, (void)scale, (void)bias, (void)ldbias, (void)mask, (void)ldmask;
+    (void)attention_prep, (void)x, (void)ldx, (void)rows, (void)n, (void)scale, (void)bias, (void)ldbias, (void)mask,
+        (void)ldmask;
     return 0;
 }

@@ -1,6 +1,7 @@
 // vlac's matrix-product kernels; see include/vla_kernels.h for the contract.
 #include <math.h>
 #include "vla_kernels.h"
+#include "internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -134,17 +135,7 @@ __attribute__((target("avx512f"))) static void gemm512(long m, long n, long k, c
 // MARK: AVX2 + FMA: tiles of up to 6 rows × 16 columns held in 12 ymm accumulators
 //
 // A full tile (16 columns: `full`, a constant in each inlined copy) reads B and reads and writes C with plain
-// loads and stores: vmaskmovps costs an extra µop on the FMA ports on Intel, and its stores are microcoded on
-// AMD's Zen 1–3. The values are the same.
-
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 load8(const int full, const float *p, __m256i m) {
-    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
-}
-
-__attribute__((target("avx2,fma"), always_inline)) static inline void store8(const int full, float *p, __m256i m, __m256 v) {
-    if (full) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, m, v);
-}
+// loads and stores (f32_load8, f32_store8 in internal.h).
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile256(const int mr, const int nv, const int full, long k, const float *a, long lda, const float *b, long ldb,
@@ -152,8 +143,8 @@ tile256(const int mr, const int nv, const int full, long k, const float *a, long
     __m256 acc[6][2];
     for (int r = 0; r < mr; r++) {
         if (accumulate) {
-            acc[r][0] = load8(full, c + r * ldc, m0);
-            if (nv == 2) acc[r][1] = load8(full, c + r * ldc + 8, m1);
+            acc[r][0] = f32_load8(full, c + r * ldc, m0);
+            if (nv == 2) acc[r][1] = f32_load8(full, c + r * ldc + 8, m1);
         } else {
             acc[r][0] = _mm256_setzero_ps();
             if (nv == 2) acc[r][1] = _mm256_setzero_ps();
@@ -161,9 +152,9 @@ tile256(const int mr, const int nv, const int full, long k, const float *a, long
     }
     for (long p = 0; p < k; p++) {
         const float *bp = b + p * ldb;
-        const __m256 b0 = load8(full, bp, m0);
+        const __m256 b0 = f32_load8(full, bp, m0);
         __m256 b1 = _mm256_setzero_ps();
-        if (nv == 2) b1 = load8(full, bp + 8, m1);
+        if (nv == 2) b1 = f32_load8(full, bp + 8, m1);
         for (int r = 0; r < mr; r++) {
             const __m256 x = _mm256_broadcast_ss(a + r * lda + p);
             acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
@@ -176,8 +167,8 @@ tile256(const int mr, const int nv, const int full, long k, const float *a, long
             acc[r][0] = _mm256_mul_ps(acc[r][0], s);
             if (nv == 2) acc[r][1] = _mm256_mul_ps(acc[r][1], s);
         }
-        store8(full, c + r * ldc, m0, acc[r][0]);
-        if (nv == 2) store8(full, c + r * ldc + 8, m1, acc[r][1]);
+        f32_store8(full, c + r * ldc, m0, acc[r][0]);
+        if (nv == 2) f32_store8(full, c + r * ldc + 8, m1, acc[r][1]);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include "vla_kernels.h"
+#include "internal.h"
 
 #pragma clang fp contract(off)
 
@@ -149,8 +150,7 @@ __attribute__((target("avx512f"))) static void packed512(long m, long n0, long n
 
 // MARK: AVX2 + FMA: tiles of up to 6 rows × one panel (two ymm halves)
 
-// A full panel (16 columns: `FULL`, a constant in each inlined copy) is written with plain stores: vmaskmovps
-// stores are microcoded on AMD's Zen 1–3 and cost an extra µop on Intel. The values are the same.
+// A full panel (16 columns: `FULL`, a constant in each inlined copy) is written with plain stores (f32_store8).
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 tile_packed256(const int MR, const int FULL, long k, const float *a, long lda, const float *w, long cols,
                const float *bias, float *y, long ldy) {
@@ -170,10 +170,7 @@ tile_packed256(const int MR, const int FULL, long k, const float *a, long lda, c
         }
     }
     for (int r = 0; r < MR; r++)
-        for (int h = 0; h < 2; h++) {
-            if (FULL) _mm256_storeu_ps(y + r * ldy + h * 8, acc[r][h]);
-            else _mm256_maskstore_ps(y + r * ldy + h * 8, mk[h], acc[r][h]);
-        }
+        for (int h = 0; h < 2; h++) f32_store8(FULL, y + r * ldy + h * 8, mk[h], acc[r][h]);
 }
 
 __attribute__((target("avx2,fma"))) static void packed256(long m, long n0, long n1, long k, const float *a, long lda,
