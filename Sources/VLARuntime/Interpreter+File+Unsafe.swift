@@ -167,17 +167,19 @@ extension Interpreter {
     ) -> Set<Int> {
         var feeds: [Int: Int] = [:]
         var fedBy: [Int: Int] = [:]
-        var aliased: Set<Int> = []
-        var sharing: [[Int]: Set<Int>] = [:]  // (blob, program) -> its inputs that share bytes
+        var called: Set<[Int]> = []  // (blob, program)
         for op in calls {
             let r = Int(op.attributes[0]), p = Int(op.attributes[1]), first = firstTensor[r] ?? 0
-            let program = blobs[r].programs[p]
-            for (a, b) in zip(op.inputs, program.inputs) {
+            called.insert([r, p])
+            for (a, b) in zip(op.inputs, blobs[r].programs[p].inputs) {
                 feeds[first + b, default: 0] += 1
                 fedBy[first + b] = a
             }
-            if sharing[[r, p]] == nil { sharing[[r, p]] = inputsSharingBytes(program, of: blobs[r]) }
-            for b in sharing[[r, p]] ?? [] { aliased.insert(first + b) }
+        }
+        var aliased: Set<Int> = []
+        for rp in called {
+            let first = firstTensor[rp[0]] ?? 0
+            for b in inputsSharingBytes(blobs[rp[0]].programs[rp[1]], of: blobs[rp[0]]) { aliased.insert(first + b) }
         }
         var written: Set<Int> = []
         var readers: [Int: Set<OpCode>] = [:]
