@@ -18,11 +18,13 @@ With --vlac and --policy, every round also runs `vlac bench --json` on the polic
 the image and action contracts), and with --peak the fp32 FMA peak of `vlac-kernel-bench peak`, so that the
 ratios compare figures measured under the same load. Rounds interleave everything; medians over rounds.
 """
-import json
-import subprocess
 import argparse
+import atexit
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 
@@ -130,7 +132,8 @@ def main():
     ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")
     a = ap.parse_args()
     torch.manual_seed(0)
-    tmp = tempfile.mkdtemp()
+    tmp = tempfile.mkdtemp(prefix="bench_onnxruntime_")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the exported models: up to 1 GB
     models = {}
     tail = PolicyTail().eval()
     models["policy"] = (os.path.join(tmp, "policy.onnx"), torch.randn(1, 256, 768))

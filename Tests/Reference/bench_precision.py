@@ -77,8 +77,10 @@ What it prints, in order:
 --json OUT writes all of it (cpu, versions, quantization, errors, deviations, per-round figures, medians, ratios).
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -366,6 +368,7 @@ def main():
     # Export fp32 (the same modules and exporter as bench_onnxruntime.py), then quantize.
     torch.manual_seed(0)
     tmp = tempfile.mkdtemp(prefix="bench_precision_")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the exported models: about 1 GB
     from transformers import Dinov2Model
     bb = bo.Backbone(Dinov2Model.from_pretrained(a.vision).eval())
     hidden = bb.model.config.hidden_size  # 768 for DINOv2-base; other sizes only for quick checks of the script
