@@ -31,6 +31,7 @@ import VLAFormat
         let dir = NSTemporaryDirectory() + "vlac-compile-cmd-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let tasks = dir + "/tasks.txt"
         FileManager.default.createFile(atPath: tasks, contents: Data(Array("pick coke can\n".utf8) + [0xC3, 0x28, 0x0A]))
         let cmd = try Compile.parse([
@@ -43,7 +44,6 @@ import VLAFormat
         #expect(file.programs.map(\.name) == ["step"])
         let manifest = try #require(FileManager.default.contents(atPath: dir + "/out/manifest.json"))
         #expect(try JSONSerialization.jsonObject(with: manifest) is [String: Any])
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// `--precision int8` with a calibration folder: the summary line, and a manifest (with its precision and

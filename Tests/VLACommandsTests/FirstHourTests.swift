@@ -239,13 +239,19 @@ import VLAFormat
 
     // MARK: verify, run, inspect on a compiled folder
 
-    /// Compiles two instructions of the demo model (three shared blobs) into a fresh folder.
+    /// Compiles two instructions of the demo model (three shared blobs) into a fresh folder, which the caller
+    /// removes (this removes it if the compile fails).
     static func compiled(_ name: String) throws -> (dir: String, policy: String) {
         let dir = try temporary(name)
-        FileManager.default.createFile(atPath: dir + "/tasks.txt", contents: Data("pick coke can\n".utf8))
-        try Compile.parse(["--instructions", dir + "/tasks.txt", "--model", tiny + "/model", "-o", dir + "/out", "--quiet"]).run()
-        let policy = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/out/policies").first)
-        return (dir, dir + "/out/policies/" + policy)
+        do {
+            FileManager.default.createFile(atPath: dir + "/tasks.txt", contents: Data("pick coke can\n".utf8))
+            try Compile.parse(["--instructions", dir + "/tasks.txt", "--model", tiny + "/model", "-o", dir + "/out", "--quiet"]).run()
+            let policy = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/out/policies").first)
+            return (dir, dir + "/out/policies/" + policy)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
     }
 
     @Test func verifyPrintsTheVerdictOnceAtTheEnd() throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Testing
 @testable import VLACommands
+import VLATestSupport
 
 /// Every `--json` output of every command, run as a subprocess on real inputs (the demo policy, a policy
 /// compiled from Examples/hypervla-tiny, the checkpoint, tokenizer and model fixtures): it is one JSON value
@@ -57,7 +58,7 @@ import Testing
         Case(arguments: ["encode", "image", "--model", models + "dinov2-tiny", models + "dinov2-tiny/image-24x20.png", "--tokens", "--json"], schema: "encode.schema.json"),
     ]
 
-    /// The folders the placeholders stand for, made once.
+    /// The folders the placeholders stand for, made once per process and removed when it exits.
     struct Inputs: Sendable {
         var demo: String
         var tasks: String
@@ -69,16 +70,21 @@ import Testing
 
     static let inputs = Result { () throws -> Inputs in
         let tiny = try FirstHourTests.temporary("json-tiny")
+        for path in [tiny, tiny + "-tasks.txt", tiny + "-empty.txt"] { ProcessTemporaries.removeAtExit(path) }
         try Data("open the drawer\npick coke can\n".utf8).write(to: URL(fileURLWithPath: tiny + "-tasks.txt"))
         try Data().write(to: URL(fileURLWithPath: tiny + "-empty.txt"))
-        var inputs = Inputs(demo: try RunBenchTests.demoFolder(), tasks: tiny + "-tasks.txt", tiny: tiny, policy: "", lone: "", compileOutput: "")
+        let demo = try RunBenchTests.demoFolder()
+        ProcessTemporaries.removeAtExit(demo)
+        var inputs = Inputs(demo: demo, tasks: tiny + "-tasks.txt", tiny: tiny, policy: "", lone: "", compileOutput: "")
         let compiled = try FirstHourTests.vlac(cases[0].arguments.map { resolve($0, inputs) })
         guard compiled.status == 0 else { throw CommandFailure("compile failed: \(compiled.err)") }
         guard let name = try FileManager.default.contentsOfDirectory(atPath: tiny + "/policies").sorted().first else {
             throw CommandFailure("compile wrote no policy")
         }
         inputs.policy = tiny + "/policies/" + name
-        inputs.lone = try FirstHourTests.temporary("json-lone") + "/" + name
+        let lone = try FirstHourTests.temporary("json-lone")
+        ProcessTemporaries.removeAtExit(lone)
+        inputs.lone = lone + "/" + name
         try FileManager.default.copyItem(atPath: inputs.policy, toPath: inputs.lone)
         inputs.compileOutput = compiled.out
         return inputs

@@ -10,6 +10,7 @@ import VLATestSupport
 @Suite struct RunBenchTests {
     static let demo = Result { try DemoPolicy.make(withReset: true) }
 
+    /// A fresh temporary folder with the demo policy in `policies/` and its blob in `shared/`; the caller removes it.
     static func demoFolder() throws -> String {
         let files = try demo.get()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vlac-run-\(UUID().uuidString)")
@@ -61,6 +62,7 @@ import VLATestSupport
     /// `vlac run --json` prints the actions a PolicySession computes in-process on the same decoded images.
     @Test func runMatchesSession() throws {
         let folder = try Self.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let images = ["rgb.png", "rgb.ppm", "rgba.png", "rgb-progressive.jpg"].map {
             Self.root.appendingPathComponent("Tests/Fixtures/VLACommands/images/\($0)").path
         } + [Self.root.appendingPathComponent("Examples/frames/coffee.jpg").path]
@@ -85,6 +87,7 @@ import VLATestSupport
 
     @Test func runErrors() throws {
         let folder = try Self.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let missing = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/nope.png"])
         #expect(missing.status != 0 && missing.err.contains("nope.png"))
         let notImage = try Self.execute(["run", folder + "/policies/demo.vla", "--image", folder + "/policies/demo.vla"])
@@ -98,6 +101,7 @@ import VLATestSupport
 
     @Test func benchReports() throws {
         let folder = try Self.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try Self.execute(["bench", folder + "/policies/demo.vla", "--steps", "2", "--warmup", "1", "--json"])
         #expect(result.status == 0, "\(result.err)")
         #expect(result.out.hasSuffix("}\n"), "every JSON output ends with a newline")
@@ -112,6 +116,10 @@ import VLATestSupport
     @Test func benchProfilesInsideCalls() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("vlac-bench-\(UUID().uuidString)").path
         let tasks = out + "-tasks.txt"
+        defer {
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: tasks)
+        }
         try Data("open the drawer\n".utf8).write(to: URL(fileURLWithPath: tasks))
         let model = Self.root.appendingPathComponent("Examples/hypervla-tiny/model").path
         let compiled = try Self.execute(["compile", "--instructions", tasks, "--model", model, "-o", out])

@@ -13,7 +13,7 @@ import VLAModels
     static let variants = Paths.root + "/Tests/Fixtures/HyperVLA/variants"
 
     /// A copy of a variant folder whose encoder paths are absolute (the copy lives elsewhere), edited by `edit`
-    /// on config.json's text and `stats` on dataset_statistics.json's.
+    /// on config.json's text and `stats` on dataset_statistics.json's. The caller removes it with ``remove(_:)``.
     static func copy(_ variant: String, _ name: String, config edit: (String) -> String = { $0 }, stats: (String) -> String = { $0 }) throws -> String {
         let dir = Paths.temporary(name) + "/" + variant
         try FileManager.default.copyItem(atPath: variants + "/" + variant, toPath: dir)
@@ -24,6 +24,11 @@ import VLAModels
         let s = String(decoding: try #require(FileManager.default.contents(atPath: dir + "/dataset_statistics.json")), as: UTF8.self)
         try stats(s).write(toFile: dir + "/dataset_statistics.json", atomically: true, encoding: .utf8)
         return dir
+    }
+
+    /// Removes a folder `copy` made, with the temporary folder that holds it.
+    static func remove(_ dir: String) {
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: dir).deletingLastPathComponent().path)
     }
 
     static func options(robot: RobotMapping, dataset: String? = nil) -> CompileOptions {
@@ -45,6 +50,7 @@ import VLAModels
 
     @Test func copiesCompile() throws {
         let dir = try Self.copy("mlp-bounds", "ok")
+        defer { Self.remove(dir) }
         let c = try Compiler(model: dir, options: Self.options(robot: .widowxBridge))
         #expect(c.model.statistics.dataset == "bridge_dataset" && c.model.statistics.kind == .bounds && c.model.statistics.chosenByRobot)
         #expect(c.model.config.actionHeadHiddenDims == [10, 6] && c.model.config.tanhScalingFactor == 2)
@@ -53,53 +59,52 @@ import VLAModels
         // --dataset overrides the robot's choice.
         let d = try Compiler(model: dir, options: Self.options(robot: .widowxBridge, dataset: "fractal20220817_data"))
         #expect(d.model.statistics.dataset == "fractal20220817_data" && d.model.statistics.kind == .normal && !d.model.statistics.chosenByRobot)
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// hidden_dims emptied while the parameters hold the MLP's heads: every unused leaf is named with the field.
     @Test func unusedLeavesAreRefused() throws {
         let dir = try Self.copy("mlp-bounds", "unused", config: { $0.replacingOccurrences(of: "\"hidden_dims\": [\n    10,\n    6\n   ]", with: "\"hidden_dims\": []") })
+        defer { Self.remove(dir) }
         let d = try Self.refusal(dir, Self.options(robot: .widowxBridge), file: "params.safetensors", [
             "tensor \"output_head_action_head_Dense_0_kernel/kernel\" is not used by config.json (base_net_kwargs.action_head_kwargs.hidden_dims is [])",
             "output_head_action_head_LayerNorm_1_scale/bias",
             "tensor \"output_head_action_head_continuous_head_kernel/kernel\": expected shape [8, 144], got [8, 108]",
         ])
         #expect(!d.contains("hidden_dims is [10"))
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// hidden_dims longer than the parameters: the missing leaves are named.
     @Test func missingLeavesAreRefused() throws {
         let dir = try Self.copy("nosquash", "missing", config: { $0.replacingOccurrences(of: "\"hidden_dims\": [\n    12\n   ]", with: "\"hidden_dims\": [12, 4]") })
+        defer { Self.remove(dir) }
         _ = try Self.refusal(dir, Self.options(robot: .libero), file: "params.safetensors", [
             "tensor \"output_head_action_head_Dense_1_kernel/kernel\" is missing (expected shape [12, 48])",
             "tensor \"output_head_action_head_LayerNorm_1_scale/kernel\" is missing",
         ])
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// A normalization type vlac does not know.
     @Test func unknownNormalizationTypeIsRefused() throws {
         let dir = try Self.copy("mlp-bounds", "norm", config: { $0.replacingOccurrences(of: "\"bounds\"", with: "\"bounds_q99\"") })
+        defer { Self.remove(dir) }
         _ = try Self.refusal(dir, Self.options(robot: .widowxBridge), file: "config.json", [
             "dataset_kwargs.dataset_kwargs_list[0].action_proprio_normalization_type", "\"bounds_q99\"", "vlac supports \"normal\" and \"bounds\"",
         ])
-        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// Statistics without the robot's dataset, and a config whose dataset list lacks the chosen dataset.
     @Test func statisticsWithoutTheRobotsDatasetAreRefused() throws {
         let dir = try Self.copy("mlp-bounds", "robot")
+        defer { Self.remove(dir) }
         _ = try Self.refusal(dir, Self.options(robot: .libero), file: "dataset_statistics.json", [
             "no dataset \"libero\"", "robot libero", "has: bridge_dataset, fractal20220817_data",
         ])
         _ = try Self.refusal(dir, Self.options(robot: .none), file: "dataset_statistics.json", ["2 datasets", "--dataset or --robot"])
-        try? FileManager.default.removeItem(atPath: dir)
         let listed = try Self.copy("mlp-bounds", "list", config: { $0.replacingOccurrences(of: "\"name\": \"fractal20220817_data\"", with: "\"name\": \"fractal\"") })
+        defer { Self.remove(listed) }
         _ = try Self.refusal(listed, Self.options(robot: .googleRobot), file: "dataset_statistics.json", [
             "dataset_kwargs.dataset_kwargs_list has no entry named \"fractal20220817_data\"",
         ])
-        try? FileManager.default.removeItem(atPath: listed)
     }
 
     /// A statistics file keyed by one dataset name: the robot's dataset must be that one (the released
@@ -119,23 +124,28 @@ import VLAModels
     /// Bounds statistics without p01, a bad scaling factor, a bad hidden_dims entry, a bad mask.
     @Test func malformedValuesAreRefused() throws {
         let noP01 = try Self.copy("mlp-bounds", "p01", stats: { $0.replacingOccurrences(of: "\"p01\"", with: "\"q01\"") })
+        defer { Self.remove(noP01) }
         _ = try Self.refusal(noP01, Self.options(robot: .widowxBridge), file: "dataset_statistics.json", [
             "bridge_dataset.action.p01 is missing or not an array (needed for bounds normalization)",
         ])
         let scale = try Self.copy("mlp-bounds", "scale", config: { $0.replacingOccurrences(of: "\"tanh_scaling_factor\": 2.0", with: "\"tanh_scaling_factor\": 0") })
+        defer { Self.remove(scale) }
         _ = try Self.refusal(scale, Self.options(robot: .widowxBridge), file: "config.json", ["action_head_kwargs.tanh_scaling_factor must be positive, is 0.0"])
         let dims = try Self.copy("nosquash", "dims", config: { $0.replacingOccurrences(of: "\"hidden_dims\": [\n    12\n   ]", with: "\"hidden_dims\": [12.5]") })
+        defer { Self.remove(dims) }
         _ = try Self.refusal(dims, Self.options(robot: .libero), file: "config.json", ["action_head_kwargs.hidden_dims[0] is 12.5"])
         let mask = try Self.copy("nosquash", "mask", stats: { $0.replacingOccurrences(of: "\"mean\"", with: "\"mask\": [1, 0],\n  \"mean\"") })
+        defer { Self.remove(mask) }
         _ = try Self.refusal(mask, Self.options(robot: .libero), file: "dataset_statistics.json", ["action.mask must be a list of true/false"])
-        for d in [noP01, scale, dims, mask] { try? FileManager.default.removeItem(atPath: d) }
     }
 
     /// A frozen encoder of another width than initial_image_projection's input (32 here, the backbone's is 8):
     /// refused from its config.json, before its weights are read.
     @Test func frozenWidthMustMatchTheProjection() throws {
         let dir = try Self.copy("mlp-bounds", "frozen")
+        defer { Self.remove(dir) }
         let vision = Paths.temporary("frozen-16")
+        defer { try? FileManager.default.removeItem(atPath: vision) }
         var text = String(decoding: try #require(FileManager.default.contents(atPath: Paths.tiny + "/vision-encoder/config.json")), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"hidden_size\": 32", with: "\"hidden_size\": 16")
         try text.write(toFile: vision + "/config.json", atomically: true, encoding: .utf8)
@@ -143,8 +153,6 @@ import VLAModels
         o.visionEncoder = vision
         let error = try #require(throws: CompileError.self) { try Compiler(model: dir, options: o) }
         #expect(error.description.contains("DINOv2 hidden_size 16 does not match initial_image_projection/kernel's input width 32"), "\(error)")
-        try? FileManager.default.removeItem(atPath: dir)
-        try? FileManager.default.removeItem(atPath: vision)
     }
 
     /// Every refused value of Docs/HyperVLA.md's table, in one config: each is one problem naming the field and

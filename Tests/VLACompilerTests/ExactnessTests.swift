@@ -57,6 +57,7 @@ import VLARuntime
         let pick = [0, 2, 17, 19]  // includes the non-ASCII line and the truncated one
         let list = pick.map { tasks[$0] }.joined(separator: "\n") + "\n"
         let out = Paths.temporary("episode-\(setting)")
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let c = try SharedCompilers.get(Self.modelDir(setting))
         var warnings: [String] = []
         let summary = try c.compile(tasks: TaskList(bytes: Array(list.utf8), name: "tasks.txt"), listName: "tasks.txt", to: out) {
@@ -111,6 +112,5 @@ import VLARuntime
             }
             #expect(worst <= 1e-4, "\(key) raw step output: \(worst)")
         }
-        try? FileManager.default.removeItem(atPath: out)
     }
 }

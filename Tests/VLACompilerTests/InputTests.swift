@@ -11,6 +11,7 @@ import VLARuntime
     /// A config whose sizes disagree with the parameters: one error, every tensor named with expected vs actual.
     @Test func everyMismatchAtOnce() throws {
         let copy = try Paths.copyOfTiny("mismatch")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
         let path = copy + "/model/config.json"
         var text = String(decoding: try #require(FileManager.default.contents(atPath: path)), as: UTF8.self)
         text = text.replacingOccurrences(of: "\"mlp_dim\": 64", with: "\"mlp_dim\": 48")
@@ -24,7 +25,6 @@ import VLARuntime
         #expect(d.contains("tensor \"output_head_action_head_discrete_head_bias/kernel\": expected shape [32, 5], got [32, 4]"))
         #expect(d.contains("tensor \"output_head_action_head_discrete_head_kernel/kernel\": expected shape [32, 80], got [32, 64]"))
         #expect(d.contains("problems"))
-        try? FileManager.default.removeItem(atPath: copy)
     }
 
     @Test func unsupportedSettingsAreListed() throws {
@@ -103,6 +103,7 @@ import VLARuntime
     /// Every prefix and seeded byte mutations of a task list, a config and a manifest: an error or a clean
     /// read, never a crash or a hang.
     @Test func truncationAndMutation() throws {
+        defer { try? FileManager.default.removeItem(atPath: Self.manifestPath) }
         for n in 0...Self.sample.count { _ = TaskList(bytes: Array(Self.sample[0..<n]), name: "t") }
         let config = [UInt8](try #require(FileManager.default.contents(atPath: Paths.tiny + "/model/config.json")))
         let manifestText = ManifestFile(
@@ -130,10 +131,12 @@ import VLARuntime
         }
     }
 
+    /// The file `write` overwrites.
+    private static let manifestPath = NSTemporaryDirectory() + "vlac-manifest-\(getpid()).json"
+
     private func write(_ bytes: [UInt8]) -> String {
-        let p = NSTemporaryDirectory() + "vlac-manifest-\(getpid()).json"
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
-        return p
+        FileManager.default.createFile(atPath: Self.manifestPath, contents: Data(bytes))
+        return Self.manifestPath
     }
 }
 
@@ -156,6 +159,7 @@ struct SplitMix {
         var results: [[Float]] = []
         for format in ["safetensors", "npz", "msgpack"] {
             let copy = try Paths.copyOfTiny("format-\(format)")
+            defer { try? FileManager.default.removeItem(atPath: copy) }
             for other in ["safetensors", "npz", "msgpack"] where other != format {
                 try? FileManager.default.removeItem(atPath: copy + "/model/params.\(other)")
             }
@@ -165,7 +169,6 @@ struct SplitMix {
             let ev = try #require(try c.evaluate([p], length: Compiler.bucket(p.count, max: 32), cache: &cache).first)
             results.append(try #require(ev.projected))
             #expect(c.model.files.map(\.name).contains("params.\(format)"))
-            try? FileManager.default.removeItem(atPath: copy)
         }
         #expect(results[0] == results[1] && results[1] == results[2])
     }

@@ -26,6 +26,10 @@ import VLAModels
         #expect(tasks.tasks.map(\.text) == ["pick coke can", "open the top drawer", "put carrot on plate"])
         #expect(tasks.warnings == ["tasks.txt:5: duplicate of line 3; compiled once"])
         let a = Paths.temporary("repro-a"), b = Paths.temporary("repro-b")
+        defer {
+            try? FileManager.default.removeItem(atPath: a)
+            try? FileManager.default.removeItem(atPath: b)
+        }
         let s1 = try SharedCompilers.get(Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         _ = try Compiler(model: Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: b)
         let fa = try Self.files(a), fb = try Self.files(b)
@@ -37,30 +41,29 @@ import VLAModels
         for (k, v) in fa { #expect(!String(decoding: v, as: UTF8.self).contains(Paths.root), "\(k) holds an absolute path") }
         // A policy's bytes do not depend on the other instructions of the list (batches are padded).
         let alone = Paths.temporary("repro-alone")
+        defer { try? FileManager.default.removeItem(atPath: alone) }
         _ = try SharedCompilers.get(Paths.tiny + "/" + model).compile(
             tasks: TaskList(bytes: Array("put carrot on plate\n".utf8), name: "t"), listName: "t", to: alone)
         let fc = try Self.files(alone)
         let carrot = try #require(fc.keys.first { $0.hasPrefix("policies/put-carrot-on-plate-") })
         #expect(fa[carrot] == fc[carrot])
-        try? FileManager.default.removeItem(atPath: alone)
         // Again into the same folder: everything up to date, bytes unchanged.
         let s2 = try SharedCompilers.get(Paths.tiny + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         #expect(s2.upToDate == 3)
         #expect(try Self.files(a) == fa)
         // A changed model (statistics) rewrites every policy.
         let copy = try Paths.copyOfTiny("changed")
+        defer { try? FileManager.default.removeItem(atPath: copy) }
         try Paths.changeStatistics(copy + "/" + model)
         let s3 = try Compiler(model: copy + "/" + model).compile(tasks: tasks, listName: "tasks.txt", to: a)
         #expect(s3.upToDate == 0 && s3.policies == 3)
-        try? FileManager.default.removeItem(atPath: a)
-        try? FileManager.default.removeItem(atPath: b)
-        try? FileManager.default.removeItem(atPath: copy)
     }
 
     @Test func embedSharedWritesSelfContainedPolicies() throws {
         var o = CompileOptions()
         o.embedShared = true
         let out = Paths.temporary("embed")
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let s = try Compiler(model: Paths.tiny + "/model", options: o)
             .compile(tasks: TaskList(bytes: Array("pick coke can\n".utf8), name: "t"), listName: "t", to: out)
         #expect(s.policies == 1 && s.sharedBlobs == 0)
@@ -69,7 +72,6 @@ import VLAModels
         #expect(file.sharedRefs.isEmpty)
         #expect(file.programs.map(\.name) == ["reset", "step"])
         for r in try VLARuntimeTestVectors.run(file) { #expect(r) }
-        try? FileManager.default.removeItem(atPath: out)
     }
 
     /// The failing line is named; the rest is written; --strict stops.

@@ -159,6 +159,7 @@ import VLATestSupport
                                    mentioning: ["sha256:" + hexString(SHA256.hash(blobBytes)), "\"features\"", "input 0", "f32[2, 6]", "f32[3, 6]"])
         // The resolver runs the same check.
         let dir = try Self.folder(["backbone-\(hexString(SHA256.hash(blobBytes))).vla": blobBytes])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         Self.expectResolutionError(try SharedBlobResolver(searchPaths: [dir]).resolve(for: policy), mentioning: ["input 0"])
     }
 
@@ -168,6 +169,7 @@ import VLATestSupport
         let policyBytes = try VLAWriter.serialize(SampleDocuments.callPolicy(blobHash: SHA256.hash(blobBytes), blobSize: UInt64(blobBytes.count)))
         let policy = try VLAFile(bytes: policyBytes)
         let dir = try Self.folder(["backbone-\(hexString(SHA256.hash(blobBytes))).vla": blobBytes])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         Self.expectResolutionError(try SharedBlobResolver(searchPaths: [dir]).resolve(for: policy), mentioning: ["test/frame", "f32[2, 6]"])
     }
 
@@ -177,12 +179,14 @@ import VLATestSupport
         policy.tensors[4] = TensorEntry(name: "backbone/x", type: TensorType(.f32, [3, 6]), location: .external(ref: 0, index: 2))
         let file = try VLAFile(bytes: VLAWriter.serialize(policy))
         let dir = try Self.folder(["backbone-\(hexString(SHA256.hash(Self.files.blob))).vla": Self.files.blob])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         Self.expectResolutionError(try SharedBlobResolver(searchPaths: [dir]).resolve(for: file), mentioning: ["arena tensor"])
     }
 
     @Test func theSampleResolves() throws {
         let policy = try VLAFile(bytes: Self.files.policy)
         let dir = try Self.folder(["backbone-\(hexString(SHA256.hash(Self.files.blob))).vla": Self.files.blob])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let blobs = try SharedBlobResolver(searchPaths: [dir]).resolve(for: policy)
         #expect(blobs.count == 1)
         #expect(blobs[0].programs.count == 1)
@@ -200,7 +204,7 @@ import VLATestSupport
         }
     }
 
-    /// A fresh temporary folder holding `files`.
+    /// A fresh temporary folder holding `files`; the caller removes it.
     static func folder(_ files: [String: [UInt8]]) throws -> String {
         let dir = NSTemporaryDirectory() + "vlac-call-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -4,17 +4,20 @@ import Testing
 import VLAFormat
 @testable import VLARuntime
 @testable import VLACompiler
+import VLATestSupport
 
 /// The per-op profile sees inside `call` ops: on the hypervla-tiny policies `vlac compile` makes in both
 /// configurations, every op of the called blob programs (`backbone`, `policy-tail`) is counted once per run
 /// under its own origin, a call's total is the sum of its ops and its copies, and profiled steps allocate nothing.
 @Suite(.serialized) struct CallProfileTests {
-    /// Compiles one demo instruction once per configuration (its own folder); returns the policy path.
+    /// Compiles one demo instruction once per configuration (its own folder); returns the policy path. The
+    /// folder serves every test of the process and is removed when the process exits.
     static func compiled(_ setting: String) throws -> (policy: String, folder: String) {
         let out = NSTemporaryDirectory() + "vlart-profile-\(setting)-\(getpid())"
         if let files = try? FileManager.default.contentsOfDirectory(atPath: out + "/policies"), let f = files.first {
             return (out + "/policies/" + f, out)
         }
+        ProcessTemporaries.removeAtExit(out)
         let model = StepAllocationTests.root + "/Examples/hypervla-tiny/" + (setting == "image" ? "model" : "model-no-image")
         let c = try Compiler(model: model, options: CompileOptions())
         _ = try c.compile(tasks: TaskList(bytes: Array("open the drawer\n".utf8), name: "tasks.txt"), listName: "tasks.txt", to: out)

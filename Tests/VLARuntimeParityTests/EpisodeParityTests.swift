@@ -69,6 +69,7 @@ import VLARuntime
         let golden = try Checkpoint(path: Self.goldens + "/golden-\(setting).safetensors")
         let pick = Self.full ? [0] : [5]  // one instruction per setting keeps the debug-build test near a minute
         let out = NSTemporaryDirectory() + "vlart-parity-\(setting)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: out) }
         var options = CompileOptions()
         options.crop = true
         options.robot = .googleRobot
@@ -79,7 +80,6 @@ import VLARuntime
         let list = pick.map { tasks[$0] }.joined(separator: "\n") + "\n"
         let summary = try c.compile(tasks: TaskList(bytes: Array(list.utf8), name: "tasks.txt"), listName: "tasks.txt", to: out)
         #expect(summary.policies == pick.count)
-        defer { try? FileManager.default.removeItem(atPath: out) }
         let npz = try Self.frames()
         let rawFrames = Self.u8(try #require(npz["episode_raw"]))
         let preFrames = Self.u8(try #require(npz["episode"]))

@@ -17,12 +17,14 @@ import VLAFormat
         return parts.joined(separator: "/")
     }()
 
-    /// Compiles the first demo instruction once per configuration; returns the policy path.
+    /// Compiles the first demo instruction once per configuration; returns the policy path. The folder serves
+    /// every test of the process and is removed when the process exits.
     static func compiled(_ setting: String) throws -> (policy: String, folder: String) {
         let out = NSTemporaryDirectory() + "vlart-alloc-\(setting)-\(getpid())"
         if let files = try? FileManager.default.contentsOfDirectory(atPath: out + "/policies"), let f = files.first {
             return (out + "/policies/" + f, out)
         }
+        ProcessTemporaries.removeAtExit(out)
         // "image", "no-image", optionally with a precision suffix ("image-int8", "no-image-bf16").
         var options = CompileOptions()
         for p in Precision.allCases where setting.hasSuffix("-\(p)") { options.precision = p }

@@ -26,6 +26,8 @@ import VLATestSupport
 
     static func openDemo() throws -> OpaquePointer? {
         let (folder, _) = try RuntimeFixtures.demoFolder(withReset: true)
+        // The open policy has its files mapped, so the folder can go as soon as it is open.
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let (status, handle) = open(folder + "/policies/policy.vla", shared: folder + "/shared")
         #expect(status == vlaOK, "\(message())")
         return handle
@@ -113,6 +115,7 @@ import VLATestSupport
     /// default limit; vla_session_create_with_options sets another limit.
     @Test func arenaLimitThroughTheCABI() throws {
         let (folder, path) = try HostileRuntimeTests.editedDemo { $0.arenaSize = 1 << 34 }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let (status, big) = Self.open(path, shared: folder + "/shared")
         #expect(status == vlaOK)
         defer { vla_policy_close(big) }
@@ -140,6 +143,7 @@ import VLATestSupport
             try HostileRuntimeTests.replaceInline(&doc, "policy/head_b", with: .nan)
             try HostileRuntimeTests.replaceInline(&doc, "test/step_chunk", with: .nan)
         }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let (status, policy) = Self.open(path, shared: folder + "/shared")
         #expect(status == vlaOK)
         defer { vla_policy_close(policy) }

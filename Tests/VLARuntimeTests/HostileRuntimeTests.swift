@@ -8,7 +8,8 @@ import VLATestSupport
 /// Issue 16, runtime side: files that verify but ask the runtime for too much memory or produce NaN actions,
 /// FIFOs and huge sparse files where a policy or blob is expected, and constants rewritten under the runtime.
 @Suite struct HostileRuntimeTests {
-    /// The demo policy (with reset) rebuilt after `edit`, written with its blob into a fresh folder.
+    /// The demo policy (with reset) rebuilt after `edit`, written with its blob into a fresh folder (the caller
+    /// removes it).
     static func editedDemo(_ edit: (inout VLADocument) throws -> Void) throws -> (folder: String, policy: String) {
         let (folder, files) = try RuntimeFixtures.demoFolder(withReset: true)
         var doc = try VLAFile(bytes: files.policy).document()
@@ -30,6 +31,7 @@ import VLATestSupport
     /// is still the file's).
     @Test func arenaOverTheLimitIsRefusedBeforeAllocating() throws {
         let (folder, path) = try Self.editedDemo { $0.arenaSize = 1 << 34 }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let policy = try Policy(path: path, sharedSearchPaths: [folder + "/shared"])
         #expect(policy.sessionArenaBytes == 1 << 34)
         #expect(RuntimeLimits().maxArenaBytes == 1 << 30)
@@ -39,6 +41,7 @@ import VLATestSupport
         var limits = RuntimeLimits()
         limits.maxArenaBytes = 4096
         let (small, smallPath) = try Self.editedDemo { _ in }
+        defer { try? FileManager.default.removeItem(atPath: small) }
         let demo = try Policy(path: smallPath, sharedSearchPaths: [small + "/shared"])
         #expect(throws: RuntimeError.self) { try PolicySession(policy: demo, options: RuntimeOptions(limits: limits)) }
         limits.maxArenaBytes = Int(demo.sessionArenaBytes)
@@ -71,6 +74,7 @@ import VLATestSupport
             try Self.replaceInline(&doc, "policy/head_b", with: value)
             try Self.replaceInline(&doc, "test/step_chunk", with: value)
         }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let policy = try Policy(path: path, sharedSearchPaths: [folder + "/shared"])
         let results = try policy.selfTest()
         let step = try #require(results.last)
@@ -119,6 +123,7 @@ import VLATestSupport
 
     @Test func fifoAsPolicyIsRefusedWithoutBlocking() throws {
         let (folder, _) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let fifo = folder + "/policies/fifo.vla"
         #expect(mkfifo(fifo, 0o600) == 0)
         let error = try Self.withoutHanging(on: fifo) {
@@ -130,6 +135,7 @@ import VLATestSupport
 
     @Test func fifoNamedLikeTheBlobIsRejected() throws {
         let (folder, files) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let decoy = folder + "/decoy"
         try FileManager.default.createDirectory(atPath: decoy, withIntermediateDirectories: true)
         let fifo = decoy + "/" + files.blobName
@@ -149,6 +155,7 @@ import VLATestSupport
     /// An 8 GiB sparse file named like the blob is refused from its size, before a byte of it is hashed.
     @Test func hugeSparseBlobIsRefusedBeforeHashing() throws {
         let (folder, files) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let decoy = folder + "/decoy"
         try FileManager.default.createDirectory(atPath: decoy, withIntermediateDirectories: true)
         let path = decoy + "/" + files.blobName

@@ -10,6 +10,7 @@ import VLATestSupport
     @Test(arguments: [true, false])
     func selfTestPasses(withReset: Bool) throws {
         let (folder, _) = try RuntimeFixtures.demoFolder(withReset: withReset)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let policy = try Policy(path: folder + "/policies/policy.vla")
         #expect(policy.blobs.count == 1)
         #expect((policy.resetProgram != nil) == withReset)
@@ -23,6 +24,7 @@ import VLATestSupport
     @Test(arguments: [true, false])
     func sessionWiring(withReset: Bool) throws {
         let (folder, _) = try RuntimeFixtures.demoFolder(withReset: withReset)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let policy = try Policy(path: folder + "/policies/policy.vla", sharedSearchPaths: [folder + "/shared"])
         let session = try PolicySession(policy: policy)
         let reference = try Interpreter(file: policy.file, blobs: policy.blobs)
@@ -61,6 +63,7 @@ import VLATestSupport
         try KernelPaths.exclusive {
             #expect(vla_test_allocation_counter_active() == 1, "the allocation counter is not interposed")
             let (folder, _) = try RuntimeFixtures.demoFolder()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
             let policy = try Policy(path: folder + "/policies/policy.vla")
             let session = try PolicySession(policy: policy, options: RuntimeOptions(threads: 1))
             let frame = RuntimeFixtures.frame(height: 480, width: 640)
@@ -84,6 +87,7 @@ import VLATestSupport
 
     @Test func manySessionsShareOnePolicy() throws {
         let (folder, _) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let policy = try Policy(path: folder + "/policies/policy.vla")
         let a = try PolicySession(policy: policy), b = try PolicySession(policy: policy)
         let f1 = RuntimeFixtures.frame(height: 120, width: 160)
@@ -102,6 +106,7 @@ import VLATestSupport
 
     @Test func stepBeforeReset() throws {
         let (folder, _) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let session = try PolicySession(policy: Policy(path: folder + "/policies/policy.vla"))
         let frame = [UInt8](repeating: 1, count: 224 * 224 * 3)
         let e = #expect(throws: RuntimeError.self) { try session.step(frame: frame.span, height: 224, width: 224) }
@@ -110,6 +115,7 @@ import VLATestSupport
 
     @Test func wrongFrames() throws {
         let (folder, _) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let session = try PolicySession(policy: Policy(path: folder + "/policies/policy.vla"))
         let frame = [UInt8](repeating: 1, count: 100 * 100 * 3)
         for (h, w) in [(100, 99), (0, 0), (10, 999), (1, 1)] {
@@ -127,6 +133,7 @@ import VLATestSupport
 
     @Test func missingBlobNamesHash() throws {
         let (folder, files) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.removeItem(atPath: folder + "/shared/" + files.blobName)
         let e = #expect(throws: RuntimeError.self) { try Policy(path: folder + "/policies/policy.vla") }
         #expect(e?.code == .sharedBlob)
@@ -136,6 +143,7 @@ import VLATestSupport
 
     @Test func alteredBlobIsRejected() throws {
         let (folder, files) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         // Replace the blob by another valid blob under the same name: it verifies, but its hash differs.
         let altered = try VLAWriter.serialize(SampleDocuments.blob())
         try Data(altered).write(to: URL(fileURLWithPath: folder + "/shared/" + files.blobName))
@@ -152,6 +160,7 @@ import VLATestSupport
 
     @Test func corruptPolicyFile() throws {
         let (folder, files) = try RuntimeFixtures.demoFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/policies/policy.vla"
         // Prefixes at a stride (every prefix is covered by VLAFormatTests on VLAFile) and seeded flips.
         var rng = SplitMix64(seed: 9)

@@ -93,7 +93,7 @@ enum RuntimeFixtures {
     static let withoutReset = Result { try DemoPolicy.make(withReset: false) }
 
     /// A fresh temp folder laid out as `vlac compile` writes: `policies/policy.vla` and `shared/<blob>`.
-    /// Returns the folder and the policy path.
+    /// Returns the folder and the policy path; the caller removes the folder.
     static func demoFolder(withReset: Bool = true) throws -> (folder: String, files: DemoPolicy.Files) {
         let files = try (withReset ? RuntimeFixtures.withReset : RuntimeFixtures.withoutReset).get()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vlart-\(UUID().uuidString)")
