@@ -234,9 +234,13 @@ T256 v8 fma8(v8 a, v8 b, v8 c) { return _mm256_fmadd_ps(a, b, c); }
 // where8(mask, a, b): a in the lanes where mask is set, else b.
 T256 v8 where8(v8 mask, v8 a, v8 b) { return _mm256_blendv_ps(b, a, mask); }
 
-T256 v8 exp8(v8 x) {
+// VectorMath.exp for x ≤ 0 or NaN, its only uses here: tanh's exp(−2|x|) and softmax's exp(x − max). There
+// xc ≤ 0 needs no upper clamp, and n ∈ [−126, 0], so 2ⁿ is a normal float: the low 9 bits of s's bits, shifted
+// into the exponent field, are n (two's complement), + 127 the bias. p·2ⁿ is then the spec's p·2^⌊n/2⌋·2^(n−⌊n/2⌋)
+// in one rounding, the same bits (subnormal results included).
+T256 v8 exp8_nonpositive(v8 x) {
     const v8 under = _mm256_cmp_ps(x, splat8(bits(EXP_LO)), _CMP_LT_OQ);
-    const v8 xc = _mm256_min_ps(splat8(bits(EXP_HI)), _mm256_max_ps(splat8(bits(EXP_LO)), x));
+    const v8 xc = _mm256_max_ps(splat8(bits(EXP_LO)), x);
     const v8 shifted = fma8(xc, splat8(bits(EXP_LOG2E)), splat8(MAGIC));
     const v8 n = _mm256_sub_ps(shifted, splat8(MAGIC));
     v8 r = fma8(n, splat8(-bits(EXP_LN2HI)), xc);
@@ -248,19 +252,15 @@ T256 v8 exp8(v8 x) {
     p = fma8(p, r, splat8(bits(EXP_C2)));
     p = fma8(p, r, splat8(1.0f));
     p = fma8(p, r, splat8(1.0f));
-    const __m256i ni = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_castps_si256(shifted), 10), 10);
-    const __m256i half = _mm256_srai_epi32(ni, 1);
-    const __m256i k127 = _mm256_set1_epi32(127);
-    const v8 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, k127), 23));
-    const v8 f2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), k127), 23));
-    return _mm256_andnot_ps(under, _mm256_mul_ps(_mm256_mul_ps(p, f1), f2));
+    const __m256i e = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(shifted), 23), _mm256_set1_epi32(127 << 23));
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
 T256 v8 abs8(v8 x) { return where8(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ), neg8(x), x); }
 
 T256 v8 tanh8(v8 x) {
     const v8 a = abs8(x);
-    const v8 t = exp8(_mm256_mul_ps(splat8(-2.0f), a));
+    const v8 t = exp8_nonpositive(_mm256_mul_ps(splat8(-2.0f), a));
     v8 big = _mm256_div_ps(_mm256_sub_ps(splat8(1.0f), t), _mm256_add_ps(splat8(1.0f), t));
     big = where8(_mm256_cmp_ps(a, splat8(bits(0x4111999a)), _CMP_GT_OQ), splat8(1.0f), big);
     const v8 s = _mm256_mul_ps(x, x);
@@ -421,8 +421,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256
     for (int r = 0; r < NR; r++) alo[r] = ahi[r] = _mm256_setzero_ps();
     for (i = 0; i + 16 <= n; i += 16)
         for (int r = 0; r < NR; r++) {
-            const v8 elo = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i), mlo[r]));
-            const v8 ehi = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i + 8), mlo[r]));
+            const v8 elo = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i), mlo[r]));
+            const v8 ehi = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i + 8), mlo[r]));
             _mm256_storeu_ps(y + r * ldy + i, elo);
             _mm256_storeu_ps(y + r * ldy + i + 8, ehi);
             alo[r] = _mm256_add_ps(alo[r], elo);
@@ -430,8 +430,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256
         }
     if (tail > 0)
         for (int r = 0; r < NR; r++) {
-            const v8 elo = _mm256_and_ps(_mm256_castsi256_ps(tlo), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i, tlo), mlo[r])));
-            const v8 ehi = _mm256_and_ps(_mm256_castsi256_ps(thi), exp8(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i + 8, thi), mlo[r])));
+            const v8 elo = _mm256_and_ps(_mm256_castsi256_ps(tlo), exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i, tlo), mlo[r])));
+            const v8 ehi = _mm256_and_ps(_mm256_castsi256_ps(thi), exp8_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(x + r * ldx + i + 8, thi), mlo[r])));
             _mm256_maskstore_ps(y + r * ldy + i, tlo, elo);
             _mm256_maskstore_ps(y + r * ldy + i + 8, thi, ehi);
             alo[r] = _mm256_add_ps(alo[r], elo);
@@ -464,10 +464,12 @@ TN v4 where(uint32x4_t mask, v4 a, v4 b) { return vbslq_f32(mask, a, b); }
 
 TN v4 fma4(v4 a, v4 b, v4 c) { return vfmaq_f32(c, a, b); }  // c + a·b, one rounding
 
-// The clamps as max/min: vmaxq_f32 returns a NaN operand (quieted), so a NaN x stays NaN, as in Swift.
-TN v4 exp4(v4 x) {
+// VectorMath.exp for x ≤ 0 or NaN, its only uses here (tanh's exp(−2|x|), softmax's exp(x − max)), as
+// exp8_nonpositive: no upper clamp, and 2ⁿ (n ∈ [−126, 0]) built directly in the exponent field, the same bits as
+// the spec's two-step scaling. vmaxq_f32 returns a NaN operand (quieted), so a NaN x stays NaN, as in Swift.
+TN v4 exp4_nonpositive(v4 x) {
     const uint32x4_t under = vcltq_f32(x, dup(bits(EXP_LO)));
-    const v4 xc = vminq_f32(dup(bits(EXP_HI)), vmaxq_f32(dup(bits(EXP_LO)), x));
+    const v4 xc = vmaxq_f32(dup(bits(EXP_LO)), x);
     const v4 shifted = fma4(xc, dup(bits(EXP_LOG2E)), dup(MAGIC));
     const v4 n = vsubq_f32(shifted, dup(MAGIC));
     v4 r = fma4(n, dup(-bits(EXP_LN2HI)), xc);
@@ -479,12 +481,8 @@ TN v4 exp4(v4 x) {
     p = fma4(p, r, dup(bits(EXP_C2)));
     p = fma4(p, r, dup(1.0f));
     p = fma4(p, r, dup(1.0f));
-    const int32x4_t ni = vshrq_n_s32(vshlq_n_s32(vreinterpretq_s32_f32(shifted), 10), 10);
-    const int32x4_t half = vshrq_n_s32(ni, 1);
-    const int32x4_t k127 = vdupq_n_s32(127);
-    const v4 f1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(half, k127), 23));
-    const v4 f2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, half), k127), 23));
-    return where(under, dup(0.0f), vmulq_f32(vmulq_f32(p, f1), f2));
+    const int32x4_t e = vaddq_s32(vshlq_n_s32(vreinterpretq_s32_f32(shifted), 23), vdupq_n_s32(127 << 23));
+    return where(under, dup(0.0f), vmulq_f32(p, vreinterpretq_f32_s32(e)));
 }
 
 TN v4 abs4(v4 x) { return where(vcltq_f32(x, dup(0.0f)), vnegq_f32(x), x); }
@@ -492,7 +490,7 @@ TN uint32x4_t is_nan4(v4 x) { return vmvnq_u32(vceqq_f32(x, x)); }
 
 TN v4 tanh4(v4 x) {
     const v4 a = abs4(x);
-    const v4 t = exp4(vmulq_f32(dup(-2.0f), a));
+    const v4 t = exp4_nonpositive(vmulq_f32(dup(-2.0f), a));
     v4 big = vdivq_f32(vsubq_f32(dup(1.0f), t), vaddq_f32(dup(1.0f), t));
     big = where(vcgtq_f32(a, dup(bits(0x4111999a))), dup(1.0f), big);
     const v4 s = vmulq_f32(x, x);
@@ -591,14 +589,14 @@ static void softmax_neon(const float *x, float *y, long n) {
     for (int v = 0; v < 4; v++) acc[v] = dup(0.0f);
     for (i = 0; i + 16 <= n; i += 16)
         for (int v = 0; v < 4; v++) {
-            const v4 e = exp4(vsubq_f32(vld1q_f32(x + i + 4 * v), m));
+            const v4 e = exp4_nonpositive(vsubq_f32(vld1q_f32(x + i + 4 * v), m));
             vst1q_f32(y + i + 4 * v, e);
             acc[v] = vaddq_f32(acc[v], e);
         }
     if (tail > 0) {
         for (int l = 0; l < 16; l++) part[l] = l < tail ? x[i + l] : 0.0f;
         for (int v = 0; v < 4; v++) {
-            v4 e = exp4(vsubq_f32(vld1q_f32(part + 4 * v), m));
+            v4 e = exp4_nonpositive(vsubq_f32(vld1q_f32(part + 4 * v), m));
             float el[4];
             vst1q_f32(el, e);
             for (int l = 0; l < 4; l++)
