@@ -291,6 +291,108 @@ static void packed_neon(long m, long n0, long n1, long k, const float *a, long l
 
 #endif  // __x86_64__, __aarch64__
 
+// MARK: attention's products for a few query rows, without packing (vla_f32_attn_scores_direct,
+// vla_f32_attn_values_direct): each element the same chain as the packed kernel's, from +0 (no bias). The values
+// run each block of 16 columns' chains side by side over the keys.
+
+static void attn_scores_portable(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk,
+                                 float *s, long lds) {
+    for (long i = 0; i < tq; i++) {
+        const float *qi = q + i * ldq;
+        for (long j = 0; j < tk; j++) {
+            float acc = 0;
+            for (long c = 0; c < d; c++) acc = fmaf(qi[c], k[j * ldk + c], acc);
+            s[i * lds + j] = acc;
+        }
+    }
+}
+
+#define ATTN_VALUES(SUFFIX, ATTR)                                                                             \
+    ATTR static void attn_values_##SUFFIX(long tq, long tk, long dv, const float *p, long ldp, const float *v, \
+                                          long ldv, float *y, long ldy) {                                     \
+        for (long i = 0; i < tq; i++)                                                                         \
+            for (long c0 = 0; c0 < dv; c0 += PW) {                                                            \
+                const long cols = pk_min(PW, dv - c0);                                                        \
+                float acc[PW] = {0};                                                                          \
+                if (cols == PW)                                                                               \
+                    for (long j = 0; j < tk; j++)                                                             \
+                        for (int c = 0; c < PW; c++) acc[c] = fmaf(p[i * ldp + j], v[j * ldv + c0 + c], acc[c]); \
+                else                                                                                          \
+                    for (long j = 0; j < tk; j++)                                                             \
+                        for (long c = 0; c < cols; c++) acc[c] = fmaf(p[i * ldp + j], v[j * ldv + c0 + c], acc[c]); \
+                for (long c = 0; c < cols; c++) y[i * ldy + c0 + c] = acc[c];                                 \
+            }                                                                                                 \
+    }
+
+ATTN_VALUES(portable, )
+#if defined(__x86_64__)
+ATTN_VALUES(fma, __attribute__((target("avx2,fma"))))
+
+// The scores on AVX2: eight keys' rows, eight columns at a time, transposed in registers so that one ymm holds
+// column c of the eight keys; then the eight chains step through c in order, as attn_scores_portable's do.
+__attribute__((target("avx2,fma"))) static void attn_scores256(long tq, long tk, long d, const float *q, long ldq,
+                                                                const float *k, long ldk, float *s, long lds) {
+    for (long j = 0; j < tk; j += 8) {
+        const long keys = pk_min(8, tk - j);
+        const __m256i kmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)keys), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        for (long i = 0; i < tq; i++) {
+            const float *qi = q + i * ldq;
+            __m256 acc = _mm256_setzero_ps();
+            for (long c0 = 0; c0 < d; c0 += 8) {
+                const long cols = pk_min(8, d - c0);
+                const __m256i cmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                __m256 r[8];
+                for (int u = 0; u < 8; u++)
+                    r[u] = u < keys ? f32_load8(cols == 8, k + (j + u) * ldk + c0, cmask) : _mm256_setzero_ps();
+                // 8 × 8 transpose: t[c] lane u = r[u] lane c.
+                const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
+                const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
+                const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
+                const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
+                const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+                const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+                const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
+                const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
+                __m256 t[8];
+                t[0] = _mm256_permute2f128_ps(b0, b4, 0x20);
+                t[1] = _mm256_permute2f128_ps(b1, b5, 0x20);
+                t[2] = _mm256_permute2f128_ps(b2, b6, 0x20);
+                t[3] = _mm256_permute2f128_ps(b3, b7, 0x20);
+                t[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+                t[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+                t[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+                t[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+                for (int c = 0; c < cols; c++) acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[c0 + c]), t[c], acc);
+            }
+            f32_store8(keys == 8, s + i * lds + j, kmask, acc);
+        }
+    }
+}
+#endif
+#undef ATTN_VALUES
+
+void vla_f32_attn_scores_direct(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk, float *s,
+                                long lds) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() >= 1) {
+        attn_scores256(tq, tk, d, q, ldq, k, ldk, s, lds);
+        return;
+    }
+#endif
+    attn_scores_portable(tq, tk, d, q, ldq, k, ldk, s, lds);
+}
+
+void vla_f32_attn_values_direct(long tq, long tk, long dv, const float *p, long ldp, const float *v, long ldv, float *y,
+                                long ldy) {
+#if defined(__x86_64__)
+    if (vla_kernels_isa() >= 1) {
+        attn_values_fma(tq, tk, dv, p, ldp, v, ldv, y, ldy);
+        return;
+    }
+#endif
+    attn_values_portable(tq, tk, dv, p, ldp, v, ldv, y, ldy);
+}
+
 void vla_f32_gemm_packed(long m, long n0, long n1, long k, const float *a, long lda, const void *packed, long n,
                          const float *bias, float *y, long ldy) {
     (void)n;

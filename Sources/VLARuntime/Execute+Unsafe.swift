@@ -268,7 +268,8 @@ extension Interpreter {
         }
     }
 
-    /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch, `S = Q·Kᵀ`, then
+    /// Per batch item and head (one task each): `Kᵀ` and `V` packed into the thread's scratch (not for heads of
+    /// at most ``AttentionStep/directQueryRows`` query rows, whose products read k and v in place), `S = Q·Kᵀ`, then
     /// each row's `·scale`, `+ bias`, mask and softmax in one pass (`vla_attention_row`), `Y = S·V`, both products
     /// with the packed own kernel (the own kernel's bits; no OpenBLAS: its small-matrix path allocates, and these
     /// products are small). With bf16 products (flag bit 2) the two products are `vla_attn_bf16_scores` and
@@ -308,6 +309,12 @@ extension Interpreter {
         let keys = unsafe c.scratch + thread * c.perThread
         let values = unsafe keys + AttentionStep.keysFloats(tk: tk, d: d)
         let scores = unsafe values + AttentionStep.valuesFloats(tk: tk, dv: dv)
+        if unsafe tq <= AttentionStep.directQueryRows {  // the same chains without packing k and v (a query token's head)
+            unsafe vla_f32_attn_scores_direct(tq, tk, d, q, h * d, k, h * d, scores, tk)
+            unsafe attentionRows(s, scores: scores, batch: b, head: head)
+            unsafe vla_f32_attn_values_direct(tq, tk, dv, scores, tk, v, h * dv, y, h * dv)
+            return
+        }
         unsafe vla_f32_pack_transposed(d, tk, k, h * d, keys)
         unsafe vla_f32_gemm_packed(tq, 0, tk, d, q, h * d, keys, tk, nil, scores, tk)
         unsafe attentionRows(s, scores: scores, batch: b, head: head)
@@ -371,6 +378,10 @@ extension Interpreter {
 }
 
 extension AttentionStep {
+    /// Heads with at most this many query rows run their f32 products without packing (vla_f32_attn_scores_direct
+    /// and vla_f32_attn_values_direct, the same bits): packing moves every key and value once, which costs more
+    /// than it saves for one or two rows (measured in Docs/Benchmarks.md).
+    static let directQueryRows = 2
     /// Floats of the packed `Kᵀ` block at the start of a thread's attention scratch (rounded to 16).
     static func keysFloats(tk: Int, d: Int) -> Int { vla_f32_packed_bytes(d, tk) / 4 }
     /// Floats of the packed V block that follows it.

@@ -101,6 +101,57 @@ import VLAFormat
         }
     }
 
+    /// Attention's products for one to three query rows without packing (vla_f32_attn_scores_direct and
+    /// vla_f32_attn_values_direct): the chains of the contract on every level, with zeros of both signs, NaN, ±∞
+    /// and subnormals among the operands, keys and columns on and off the kernels' 8- and 16-wide blocks; nothing
+    /// past each row's width may change.
+    @Test func attentionDirectProductsMatchTheChainsBitForBit() {
+        KernelPaths.exclusive {
+            let best = vla_kernels_force_isa(2)
+            defer { _ = vla_kernels_force_isa(2) }
+            var rng = Random(state: 11)
+            let specials: [Float] = [0, -0.0, .nan, .infinity, -.infinity, 1e-40, -3e-39]
+            for tq in 1...3 {
+                for tk in [1, 7, 8, 9, 31, 257] {
+                    for d in [1, 7, 8, 16, 17, 64] {
+                        let ldq = d + 3, ldk = d + 5, lds = tk + 2, ldy = d + 1
+                        var q = (0..<(tq * ldq)).map { _ in rng.next() }
+                        var k = (0..<(tk * ldk)).map { _ in rng.next() }
+                        var p = (0..<(tq * lds)).map { _ in abs(rng.next()) }
+                        for (n, x) in specials.enumerated() {
+                            k[(n * 13) % k.count] = x
+                            p[(n * 5) % p.count] = x
+                            if tk > 3 { q[(n * 7) % q.count] = n < 2 ? x : q[(n * 7) % q.count] }
+                        }
+                        var kt = [Float](repeating: 0, count: d * tk)  // kᵀ [d, tk]: the reference's b
+                        for j in 0..<tk { for c in 0..<d { kt[c * tk + j] = k[j * ldk + c] } }
+                        let wantS = Self.reference(
+                            m: tq, n: tk, k: d, a: q, lda: ldq, b: kt, ldb: tk,
+                            c: [Float](repeating: 0, count: tq * lds), ldc: lds, accumulate: false, scale: 1)
+                        let wantY = Self.reference(
+                            m: tq, n: d, k: tk, a: p, lda: lds, b: k, ldb: ldk,
+                            c: [Float](repeating: 0, count: tq * ldy), ldc: ldy, accumulate: false, scale: 1)
+                        for isa in 0...best {
+                            #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                            var s = [Float](repeating: .nan, count: tq * lds)
+                            vla_f32_attn_scores_direct(tq, tk, d, q, ldq, k, ldk, &s, lds)
+                            var y = [Float](repeating: .nan, count: tq * ldy)
+                            vla_f32_attn_values_direct(tq, tk, d, p, lds, k, ldk, &y, ldy)
+                            let sameS = (0..<s.count).allSatisfy { i in
+                                i % lds < tk ? s[i].bitPattern == wantS[i].bitPattern : s[i].isNaN
+                            }
+                            let sameY = (0..<y.count).allSatisfy { i in
+                                i % ldy < d ? y[i].bitPattern == wantY[i].bitPattern : y[i].isNaN
+                            }
+                            #expect(sameS, "scores: isa \(isa), tq \(tq), tk \(tk), d \(d)")
+                            #expect(sameY, "values: isa \(isa), tq \(tq), tk \(tk), dv \(d)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func transposeIsExact() {
         var rng = Random(state: 2)
         let rows = 19, cols = 13, lds = 17, ldd = 23

@@ -203,6 +203,47 @@ static void test_gemm(int best, int quick) {
     vla_kernels_force_isa(99);
 }
 
+
+// Attention's products without packing (a few query rows): on every level, the bits of the packed product at
+// level 0 (keys packed transposed, values packed), operands with the edge values; nothing past a row changes.
+static void test_attn_direct(int best, int quick) {
+    static const long tks[] = {1, 7, 8, 9, 31, 257};
+    static const long ds[] = {1, 7, 8, 16, 17, 64};
+    for (int level = 0; level <= best; level++)
+        for (long tq = 1; tq <= 3; tq++)
+            for (int ti = 0; ti < (quick ? 4 : 6); ti++)
+                for (int di = 0; di < 6; di++) {
+                    const long tk = tks[ti], d = ds[di], ldq = d + 3, ldk = d + 5, lds = tk + 2, ldy = d + 1;
+                    float *q = aligned(sizeof(float) * (size_t)(tq * ldq));
+                    float *k = aligned(sizeof(float) * (size_t)(tk * ldk));
+                    float *p = aligned(sizeof(float) * (size_t)(tq * lds));
+                    float *s0 = aligned(sizeof(float) * (size_t)(tq * lds)), *s1 = aligned(sizeof(float) * (size_t)(tq * lds));
+                    float *y0 = aligned(sizeof(float) * (size_t)(tq * ldy)), *y1 = aligned(sizeof(float) * (size_t)(tq * ldy));
+                    void *kp = aligned(vla_f32_packed_bytes(d, tk)), *vp = aligned(vla_f32_packed_bytes(tk, d));
+                    fill(q, tq * ldq, 2, 1);
+                    fill(k, tk * ldk, 2, 1);
+                    fill(p, tq * lds, 1, 1);
+                    fill(s0, tq * lds, 1, 0);
+                    memcpy(s1, s0, sizeof(float) * (size_t)(tq * lds));
+                    fill(y0, tq * ldy, 1, 0);
+                    memcpy(y1, y0, sizeof(float) * (size_t)(tq * ldy));
+                    vla_kernels_force_isa(0);
+                    vla_f32_pack_transposed(d, tk, k, ldk, kp);
+                    vla_f32_gemm_packed(tq, 0, tk, d, q, ldq, kp, tk, NULL, s0, lds);
+                    vla_f32_pack(tk, d, k, ldk, vp);
+                    vla_f32_gemm_packed(tq, 0, d, tk, p, lds, vp, d, NULL, y0, ldy);
+                    vla_kernels_force_isa(level);
+                    vla_f32_attn_scores_direct(tq, tk, d, q, ldq, k, ldk, s1, lds);
+                    vla_f32_attn_values_direct(tq, tk, d, p, lds, k, ldk, y1, ldy);
+                    char what[128];
+                    snprintf(what, sizeof what, "vla_f32_attn_scores_direct level %d tq %ld tk %ld d %ld", level, tq, tk, d);
+                    same_floats(what, s0, s1, tq * lds);
+                    snprintf(what, sizeof what, "vla_f32_attn_values_direct level %d tq %ld tk %ld dv %ld", level, tq, tk, d);
+                    same_floats(what, y0, y1, tq * ldy);
+                    free(q), free(k), free(p), free(s0), free(s1), free(y0), free(y1), free(kp), free(vp);
+                }
+    vla_kernels_force_isa(best);
+}
 // MARK: element-wise reference: VLARuntime's VectorMath and Kernels (Swift), one lane at a time
 
 static float r_exp(float x) {
@@ -1019,6 +1060,7 @@ int main(int argc, char **argv) {
 #endif
     test_sha(quick);
     test_gemm(isa, quick);
+    test_attn_direct(isa, quick);
     // Every level against the reference: on x86 AVX-512 (2) and AVX2 + FMA (1); level 0 reports no fast path.
     for (int level = isa; level >= 1; level--) {
         vla_kernels_force_isa(level);

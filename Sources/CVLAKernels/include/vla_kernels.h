@@ -43,6 +43,16 @@ void vla_f32_pack_transposed(long k, long n, const float *wt, long ldwt, void *p
 void vla_f32_gemm_packed(long m, long n0, long n1, long k, const float *a, long lda, const void *packed, long n,
                          const float *bias, float *y, long ldy);
 
+/// Attention's two f32 products for a few query rows, without packing: s [tq, tk] (row stride lds) from q [tq, d]
+/// (row stride ldq) and k [tk, d] (row stride ldk), s[i, j] = fma chain over p < d of q[i, p]·k[j, p] from +0;
+/// y [tq, dv] (row stride ldy) from p [tq, tk] and v [tk, dv], y[i, c] = fma chain over j < tk of p[i, j]·v[j, c]
+/// from +0. The bits of vla_f32_pack_transposed (or vla_f32_pack) then vla_f32_gemm_packed without bias, on every
+/// level; faster than packing where tq is small (the packing moves every element of k or v once).
+void vla_f32_attn_scores_direct(long tq, long tk, long d, const float *q, long ldq, const float *k, long ldk, float *s,
+                                long lds);
+void vla_f32_attn_values_direct(long tq, long tk, long dv, const float *p, long ldp, const float *v, long ldv, float *y,
+                                long ldy);
+
 /// dst[j, i] = src[i, j] for i < rows, j < cols (row strides lds and ldd).
 void vla_transpose(long rows, long cols, const float *src, long lds, float *dst, long ldd);
 
