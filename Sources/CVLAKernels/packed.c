@@ -43,8 +43,18 @@ void vla_f32_pack(long k, long n, const float *w, long ldw, void *packed) {
     }
 }
 
+#if defined(__x86_64__)
+static void pack_transposed256(long k, long n, const float *wt, long ldwt, float *dst);
+#endif
+
 void vla_f32_pack_transposed(long k, long n, const float *wt, long ldwt, void *packed) {
     float *dst = packed;
+#if defined(__x86_64__)
+    if (vla_kernels_isa() >= 1) {  // the same bytes, moved 8 × 8 at a time
+        pack_transposed256(k, n, wt, ldwt, dst);
+        return;
+    }
+#endif
     const long pstride = k * PW;
     for (long q = 0; q < pk_panels(n); q++) {
         const long j0 = q * PW, cols = pk_min(PW, n - j0);
@@ -343,6 +353,49 @@ ATTN_VALUES(portable, )
 #if defined(__x86_64__)
 ATTN_VALUES(fma, __attribute__((target("avx2,fma"))))
 
+// r[u] lane c -> r[c] lane u for 8 rows of 8 floats: pairs interleaved by 32 and 64 bits within each 128-bit half,
+// then the halves exchanged.
+__attribute__((target("avx2"), always_inline)) static inline void transpose8(__m256 r[8]) {
+    const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
+    const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
+    const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
+    const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(b0, b4, 0x20);
+    r[1] = _mm256_permute2f128_ps(b1, b5, 0x20);
+    r[2] = _mm256_permute2f128_ps(b2, b6, 0x20);
+    r[3] = _mm256_permute2f128_ps(b3, b7, 0x20);
+    r[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+    r[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+    r[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+    r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+}
+
+// vla_f32_pack_transposed on AVX2: blocks of 8 keys × 8 values of p read as rows, transposed in registers and
+// stored as 8 panel lines of 8 columns (keys past n read as zero rows, so the panel's padding is zeros).
+__attribute__((target("avx2"))) static void pack_transposed256(long k, long n, const float *wt, long ldwt, float *dst) {
+    const long pstride = k * PW;
+    for (long q = 0; q < pk_panels(n); q++) {
+        const long j0 = q * PW, cols = pk_min(PW, n - j0);
+        float *panel = dst + q * pstride;
+        for (long c0 = 0; c0 < PW; c0 += 8) {
+            const long keys = cols - c0;
+            for (long p0 = 0; p0 < k; p0 += 8) {
+                const long pc = pk_min(8, k - p0);
+                const __m256i pmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                __m256 r[8];
+                for (int u = 0; u < 8; u++)
+                    r[u] = u < keys ? f32_load8(pc == 8, wt + (j0 + c0 + u) * ldwt + p0, pmask) : _mm256_setzero_ps();
+                transpose8(r);
+                for (int i = 0; i < pc; i++) _mm256_storeu_ps(panel + (p0 + i) * PW + c0, r[i]);
+            }
+        }
+    }
+}
+
 // The scores on AVX2: eight keys' rows, eight columns at a time, transposed in registers so that one ymm holds
 // column c of the eight keys; then the eight chains step through c in order, as attn_scores_portable's do.
 __attribute__((target("avx2,fma"))) static void attn_scores256(long tq, long tk, long d, const float *q, long ldq,
@@ -359,25 +412,8 @@ __attribute__((target("avx2,fma"))) static void attn_scores256(long tq, long tk,
                 __m256 r[8];
                 for (int u = 0; u < 8; u++)
                     r[u] = u < keys ? f32_load8(cols == 8, k + (j + u) * ldk + c0, cmask) : _mm256_setzero_ps();
-                // 8 × 8 transpose: t[c] lane u = r[u] lane c.
-                const __m256 a0 = _mm256_unpacklo_ps(r[0], r[1]), a1 = _mm256_unpackhi_ps(r[0], r[1]);
-                const __m256 a2 = _mm256_unpacklo_ps(r[2], r[3]), a3 = _mm256_unpackhi_ps(r[2], r[3]);
-                const __m256 a4 = _mm256_unpacklo_ps(r[4], r[5]), a5 = _mm256_unpackhi_ps(r[4], r[5]);
-                const __m256 a6 = _mm256_unpacklo_ps(r[6], r[7]), a7 = _mm256_unpackhi_ps(r[6], r[7]);
-                const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xEE);
-                const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xEE);
-                const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xEE);
-                const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xEE);
-                __m256 t[8];
-                t[0] = _mm256_permute2f128_ps(b0, b4, 0x20);
-                t[1] = _mm256_permute2f128_ps(b1, b5, 0x20);
-                t[2] = _mm256_permute2f128_ps(b2, b6, 0x20);
-                t[3] = _mm256_permute2f128_ps(b3, b7, 0x20);
-                t[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
-                t[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
-                t[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
-                t[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
-                for (int c = 0; c < cols; c++) acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[c0 + c]), t[c], acc);
+                transpose8(r);  // r[c] lane u: key j + u, column c0 + c
+                for (int c = 0; c < cols; c++) acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[c0 + c]), r[c], acc);
             }
             f32_store8(keys == 8, s + i * lds + j, kmask, acc);
         }

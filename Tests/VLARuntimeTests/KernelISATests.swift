@@ -152,6 +152,34 @@ import VLAFormat
         }
     }
 
+    /// Attention's keys packed from their rows (vla_f32_pack_transposed) hold the bytes vla_f32_pack writes for
+    /// the transposed matrix, padding included, on every level (AVX2 moves 8 × 8 blocks through registers).
+    @Test func transposedPackingEqualsPackingTheTranspose() {
+        KernelPaths.exclusive {
+            let best = vla_kernels_force_isa(2)
+            defer { _ = vla_kernels_force_isa(2) }
+            var rng = Random(state: 21)
+            for (k, n) in [(1, 1), (7, 5), (8, 16), (9, 17), (16, 257), (64, 257), (17, 40)] {
+                let ldwt = k + 3
+                let wt = (0..<(n * ldwt)).map { _ in rng.next() }  // [n, k]: row j holds w[·, j]
+                var w = [Float](repeating: 0, count: k * n)
+                for j in 0..<n { for p in 0..<k { w[p * n + j] = wt[j * ldwt + p] } }
+                let bytes = vla_f32_packed_bytes(k, n)
+                let want = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                let got = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                defer { want.deallocate(); got.deallocate() }
+                vla_f32_pack(k, n, w, n, want)
+                for isa in 0...best {
+                    #expect(vla_kernels_force_isa(Int32(isa)) == isa)
+                    got.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes)
+                    vla_f32_pack_transposed(k, n, wt, ldwt, got)
+                    let same = UnsafeRawBufferPointer(start: want, count: bytes).elementsEqual(UnsafeRawBufferPointer(start: got, count: bytes))
+                    #expect(same, "isa \(isa), k \(k), n \(n)")
+                }
+            }
+        }
+    }
+
     @Test func transposeIsExact() {
         var rng = Random(state: 2)
         let rows = 19, cols = 13, lds = 17, ldd = 23
