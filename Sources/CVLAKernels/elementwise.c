@@ -722,50 +722,75 @@ __attribute__((target("avx512f"))) static void norm512(const float *x, long ldx,
     for (; r < rows; r++) norm512_rows(1, x + r * ldx, ldx, gamma, beta, y + r * ldy, ldy, d, eps, center);
 }
 
-// The 16 lanes as two halves of 8 (lanes 0–7, 8–15).
-F256 static void norm256(const float *x, const float *gamma, const float *beta, float *y, long d, float eps,
-                         int center) {
+// The 16 lanes as two halves of 8 (lanes 0–7, 8–15); R rows at once (R ≤ 4, a constant after inlining), each
+// row's operations those of one row, as norm512_rows.
+__attribute__((target("avx2,fma"), always_inline)) static inline void norm256_rows(
+    const int R, const float *x, long ldx, const float *gamma, const float *beta, float *y, long ldy, long d,
+    float eps, int center) {
+    if (R > 4) __builtin_unreachable();  // the register arrays below
     const long full = d - d % 16, rest = d % 16;
     const __m256i tlo = first8(rest), thi = first8(rest - 8);
-    float mean = 0;
+    float mean[4] = {0, 0, 0, 0}, inv[4];
+    v8 lo[4], hi[4], m[4];
     if (center) {
-        v8 lo = _mm256_setzero_ps(), hi = lo;
-        for (long i = 0; i < full; i += 16) {
-            lo = _mm256_add_ps(lo, _mm256_loadu_ps(x + i));
-            hi = _mm256_add_ps(hi, _mm256_loadu_ps(x + i + 8));
+        for (int r = 0; r < R; r++) lo[r] = hi[r] = _mm256_setzero_ps();
+        for (long i = 0; i < full; i += 16)
+            for (int r = 0; r < R; r++) {
+                lo[r] = _mm256_add_ps(lo[r], _mm256_loadu_ps(x + r * ldx + i));
+                hi[r] = _mm256_add_ps(hi[r], _mm256_loadu_ps(x + r * ldx + i + 8));
+            }
+        for (int r = 0; r < R; r++) {
+            if (rest) {
+                lo[r] = _mm256_add_ps(lo[r], _mm256_maskload_ps(x + r * ldx + full, tlo));
+                hi[r] = _mm256_add_ps(hi[r], _mm256_maskload_ps(x + r * ldx + full + 8, thi));
+            }
+            mean[r] = lanes_sum16(lo[r], hi[r]) / (float)d;
         }
+    }
+    for (int r = 0; r < R; r++) {
+        m[r] = splat8(mean[r]);
+        lo[r] = hi[r] = _mm256_setzero_ps();
+    }
+    for (long i = 0; i < full; i += 16)
+        for (int r = 0; r < R; r++) {
+            const v8 a = _mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i), m[r]);
+            const v8 b = _mm256_sub_ps(_mm256_loadu_ps(x + r * ldx + i + 8), m[r]);
+            lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(a, a));
+            hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(b, b));
+        }
+    for (int r = 0; r < R; r++) {
         if (rest) {
-            lo = _mm256_add_ps(lo, _mm256_maskload_ps(x + full, tlo));
-            hi = _mm256_add_ps(hi, _mm256_maskload_ps(x + full + 8, thi));
+            const float *xr = x + r * ldx;
+            const v8 a = _mm256_sub_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(xr + full, tlo), m[r]), m[r]);
+            const v8 b = _mm256_sub_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(xr + full + 8, thi), m[r]), m[r]);
+            lo[r] = _mm256_add_ps(lo[r], _mm256_mul_ps(a, a));
+            hi[r] = _mm256_add_ps(hi[r], _mm256_mul_ps(b, b));
         }
-        mean = lanes_sum16(lo, hi) / (float)d;
+        inv[r] = 1 / sqrtf(lanes_sum16(lo[r], hi[r]) / (float)d + eps);
     }
-    const v8 m = splat8(mean);
-    v8 lo = _mm256_setzero_ps(), hi = lo;
-    for (long i = 0; i < full; i += 16) {
-        const v8 a = _mm256_sub_ps(_mm256_loadu_ps(x + i), m), b = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m);
-        lo = _mm256_add_ps(lo, _mm256_mul_ps(a, a));
-        hi = _mm256_add_ps(hi, _mm256_mul_ps(b, b));
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy;
+        const v8 iv = splat8(inv[r]);
+        long i = 0;
+        if (beta) {
+            for (; i < full; i += 8)
+                _mm256_storeu_ps(yr + i, _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), m[r]), iv),
+                                                                    _mm256_loadu_ps(gamma + i)), _mm256_loadu_ps(beta + i)));
+            for (; i < d; i++) yr[i] = (xr[i] - mean[r]) * inv[r] * gamma[i] + beta[i];
+        } else {
+            for (; i < full; i += 8)
+                _mm256_storeu_ps(yr + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + i), m[r]), iv), _mm256_loadu_ps(gamma + i)));
+            for (; i < d; i++) yr[i] = (xr[i] - mean[r]) * inv[r] * gamma[i];
+        }
     }
-    if (rest) {
-        const v8 a = _mm256_sub_ps(where8(_mm256_castsi256_ps(tlo), _mm256_maskload_ps(x + full, tlo), m), m);
-        const v8 b = _mm256_sub_ps(where8(_mm256_castsi256_ps(thi), _mm256_maskload_ps(x + full + 8, thi), m), m);
-        lo = _mm256_add_ps(lo, _mm256_mul_ps(a, a));
-        hi = _mm256_add_ps(hi, _mm256_mul_ps(b, b));
-    }
-    const float inv = 1 / sqrtf(lanes_sum16(lo, hi) / (float)d + eps);
-    const v8 iv = splat8(inv);
-    long i = 0;
-    if (beta) {
-        for (; i < full; i += 8)
-            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), iv),
-                                                                _mm256_loadu_ps(gamma + i)), _mm256_loadu_ps(beta + i)));
-        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
-    } else {
-        for (; i < full; i += 8)
-            _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), iv), _mm256_loadu_ps(gamma + i)));
-        for (; i < d; i++) y[i] = (x[i] - mean) * inv * gamma[i];
-    }
+}
+
+F256 static void norm256(const float *x, long ldx, const float *gamma, const float *beta, float *y, long ldy,
+                         long rows, long d, float eps, int center) {
+    long r = 0;
+    for (; r + 4 <= rows; r += 4) norm256_rows(4, x + r * ldx, ldx, gamma, beta, y + r * ldy, ldy, d, eps, center);
+    for (; r < rows; r++) norm256_rows(1, x + r * ldx, ldx, gamma, beta, y + r * ldy, ldy, d, eps, center);
 }
 #endif
 
@@ -777,7 +802,7 @@ int vla_norm_rows(const float *x, long ldx, const float *gamma, const float *bet
         return 1;
     }
     if (d > 0 && vla_kernels_isa() == 1) {
-        for (long r = 0; r < rows; r++) norm256(x + r * ldx, gamma, beta, y + r * ldy, d, eps, center);
+        norm256(x, ldx, gamma, beta, y, ldy, rows, d, eps, center);
         return 1;
     }
 #endif
