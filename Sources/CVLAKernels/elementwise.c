@@ -390,6 +390,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256
             const v8 lo = PREP ? attention_prep8(xr + i, scale, br, kr) : _mm256_loadu_ps(xr + i);
             const v8 hi = PREP ? attention_prep8(xr + i + 8, scale, br ? br + 8 : NULL, kr ? kr + 8 : NULL)
                                : _mm256_loadu_ps(xr + i + 8);
+            // v > m ? v : m never takes a NaN v, so x − max is ≤ 0 or NaN: what exp8_nonpositive needs (keep the
+            // operands in this order).
             mlo[r] = _mm256_max_ps(lo, mlo[r]);
             mhi[r] = _mm256_max_ps(hi, mhi[r]);
         }
@@ -565,6 +567,7 @@ static void softmax_neon(const float *x, float *y, long n) {
     for (; i + 16 <= n; i += 16)
         for (int v = 0; v < 4; v++) {
             const v4 e = vld1q_f32(x + i + 4 * v);
+            // e > m never holds for a NaN e, so x − max is ≤ 0 or NaN, as exp4_nonpositive needs.
             mx[v] = where(vcgtq_f32(e, mx[v]), e, mx[v]);
         }
     const long tail = n - i;
