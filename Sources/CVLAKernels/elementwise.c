@@ -317,17 +317,12 @@ T256 float lanes_sum16(v8 lo, v8 hi) {
     return sum;
 }
 
-// Lanes [0, n) set (n ≤ 8), for maskload/maskstore (masked-off lanes load as +0, as Swift's loadPartial(fill: 0)).
-T256 __m256i first8(long n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 #define UNARY_LOOP8(KIND, X, Y, N)                                                                            \
     {                                                                                                         \
         long i = 0;                                                                                           \
         for (; i + 8 <= (N); i += 8) _mm256_storeu_ps((Y) + i, apply8(KIND, param, _mm256_loadu_ps((X) + i))); \
         if (i < (N)) {                                                                                        \
-            const __m256i m = first8((N) - i);                                                                \
+            const __m256i m = lanes_below8((N) - i);                                                                \
             _mm256_maskstore_ps((Y) + i, m, apply8(KIND, param, _mm256_maskload_ps((X) + i, m)));             \
         }                                                                                                     \
     }
@@ -400,7 +395,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256
             attention_prep(x + r * ldx + i, n - i, scale, bias ? bias + r * ldbias + i : NULL,
                            mask ? mask + r * ldmask + i : NULL);
     const long tail = n - i;
-    const __m256i tlo = first8(tail), thi = first8(tail - 8);
+    const __m256i tlo = lanes_below8(tail), thi = lanes_below8(tail - 8);
     if (tail > 0) {
         const v8 ninf = splat8(-__builtin_inff());
         for (int r = 0; r < NR; r++) {
@@ -440,7 +435,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void softmax256
     for (i = 0; i + 8 <= n; i += 8)
         for (int r = 0; r < NR; r++) _mm256_storeu_ps(y + r * ldy + i, _mm256_mul_ps(_mm256_loadu_ps(y + r * ldy + i), alo[r]));
     if (i < n) {
-        const __m256i t = first8(n - i);
+        const __m256i t = lanes_below8(n - i);
         for (int r = 0; r < NR; r++) _mm256_maskstore_ps(y + r * ldy + i, t, _mm256_mul_ps(_mm256_maskload_ps(y + r * ldy + i, t), alo[r]));
     }
 }
@@ -732,7 +727,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void norm256_ro
     float eps, int center) {
     if (R > 4) __builtin_unreachable();  // the register arrays below
     const long full = d - d % 16, rest = d % 16;
-    const __m256i tlo = first8(rest), thi = first8(rest - 8);
+    const __m256i tlo = lanes_below8(rest), thi = lanes_below8(rest - 8);
     float mean[4] = {0, 0, 0, 0}, inv[4];
     v8 lo[4], hi[4], m[4];
     if (center) {

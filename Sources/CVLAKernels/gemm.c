@@ -178,18 +178,13 @@ tile256(const int mr, const int nv, const int full, long k, const float *a, long
     if (NV == 2 && cols == 16) TILE256_AT(MR, NV, 1); \
     else TILE256_AT(MR, NV, 0)
 
-__attribute__((target("avx2,fma"))) static __m256i lanes_below(long count) {
-    const __m256i index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), index);
-}
-
 __attribute__((target("avx2,fma"))) static void gemm256(long m, long n, long k, const float *a, long lda,
                                                         const float *b, long ldb, float *c, long ldc, int accumulate,
                                                         float scale) {
     for (long j = 0; j < n; j += 16) {
         const long cols = n - j < 16 ? n - j : 16;
         const int nv = cols > 8 ? 2 : 1;
-        const __m256i m0 = lanes_below(cols), m1 = lanes_below(cols - 8);
+        const __m256i m0 = lanes_below8(cols), m1 = lanes_below8(cols - 8);
         for (long i = 0; i < m; i += 6) {
             const long rows = m - i < 6 ? m - i : 6;
             switch (rows * 2 + nv - 1) {

@@ -14,6 +14,12 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512i bf16_rou
     return _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
 }
 
+// Lanes [0, n) of eight set (none for n ≤ 0, all for n ≥ 8): the mask of the AVX2 kernels' maskload and
+// maskstore (masked-off lanes load as +0).
+__attribute__((target("avx2"), always_inline)) static inline __m256i lanes_below8(long n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // Eight floats at p with the lanes of m, or (full, a constant where the caller inlines this) all eight with a plain
 // load or store: vmaskmovps costs an extra µop on the FMA ports on Intel and its stores are microcoded on AMD's
 // Zen 1–3, and most tiles of the AVX2 f32 kernels are full. The values are the same.

@@ -182,7 +182,7 @@ tile_packed256(const int MR, const int FULL, long k, const float *a, long lda, c
     __m256 acc[6][2];
     __m256i mk[2];
     for (int h = 0; h < 2; h++) {
-        mk[h] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - h * 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        mk[h] = lanes_below8(cols - h * 8);
         const __m256 b = bias ? _mm256_maskload_ps(bias + h * 8, mk[h]) : _mm256_setzero_ps();
         for (int r = 0; r < MR; r++) acc[r][h] = b;
     }
@@ -385,7 +385,7 @@ __attribute__((target("avx2"))) static void pack_transposed256(long k, long n, c
             const long keys = cols - c0;
             for (long p0 = 0; p0 < k; p0 += 8) {
                 const long pc = pk_min(8, k - p0);
-                const __m256i pmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)pc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                const __m256i pmask = lanes_below8(pc);
                 __m256 r[8];
                 for (int u = 0; u < 8; u++)
                     r[u] = u < keys ? f32_load8(pc == 8, wt + (j0 + c0 + u) * ldwt + p0, pmask) : _mm256_setzero_ps();
@@ -402,13 +402,13 @@ __attribute__((target("avx2,fma"))) static void attn_scores256(long tq, long tk,
                                                                 const float *k, long ldk, float *s, long lds) {
     for (long j = 0; j < tk; j += 8) {
         const long keys = pk_min(8, tk - j);
-        const __m256i kmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)keys), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        const __m256i kmask = lanes_below8(keys);
         for (long i = 0; i < tq; i++) {
             const float *qi = q + i * ldq;
             __m256 acc = _mm256_setzero_ps();
             for (long c0 = 0; c0 < d; c0 += 8) {
                 const long cols = pk_min(8, d - c0);
-                const __m256i cmask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                const __m256i cmask = lanes_below8(cols);
                 __m256 r[8];
                 for (int u = 0; u < 8; u++)
                     r[u] = u < keys ? f32_load8(cols == 8, k + (j + u) * ldk + c0, cmask) : _mm256_setzero_ps();

@@ -816,10 +816,6 @@ q8_gemm_bw(long m, long n0, long n1, long k, const int8_t *q, long ldq, const fl
 
 #define I256 __attribute__((target("avx2,fma"), always_inline)) static inline
 
-__attribute__((target("avx2"))) static __m256i lanes_below8(long count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // Zero-point activations (zc not NULL): + zc[r]·colsum (colsum holds 16 entries per panel); then acc (exact) -> y,
 // the shared end of the AVX2 tiles (ACC[r][0..1]: columns 0–7 and 8–15).
 #define Q8_EPILOGUE_256(MR, ACC)                                                                              \
