@@ -7,7 +7,7 @@ both scripts time exactly the same exported networks; that script keeps its one-
         [--parts backbone step] [--quant pc-s8 pt-s8] [--quant-ops MatMul Gemm]
         [--vlac .build/release/vlac --policy fp32=P32.vla --policy bf16=P16.vla --policy int8=P8.vla
          [--shared DIR] [--steps 8] [--vlac-kernels avx2]] [--peak .build/release/vlac-kernel-bench]
-        [--paired N --vlart .build/release/libvlart.so] [--json OUT.json]
+        [--paired N --vlart .build/release/libvlart.so] [--emulate-cpu avx2] [--json OUT.json]
 
 --vision is a Hugging Face DINOv2 directory (the full-size reference's vision-encoder/). Without --vlac only the
 onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its shared blobs are found next to it as
@@ -15,12 +15,19 @@ onnxruntime side runs. Each --policy is LABEL=PATH (a compiled policy; its share
 Only `vlac bench POLICY --json --threads N --steps S [--kernels SET]` and `vlac dump POLICY --json` are run;
 --vlac-kernels SET passes `--kernels SET` (avx2: what an AVX2-only CPU would run; avx-vnni: what an Alder Lake or
 later client core would run; both timed on this one; onnxruntime keeps every instruction set this CPU has, so its
-figures are not such a CPU's).
+figures are not such a CPU's). --emulate-cpu avx2 instead makes every engine choose its code for a CPU with AVX2 +
+FMA and nothing newer: the script builds Tests/Reference/cpuid_avx2_only.c (a preload library that turns on the
+kernel's CPUID faulting and answers `cpuid` with the AVX-512, VNNI, AVX-VNNI, BF16 and AMX bits cleared) and runs
+itself again with it in LD_PRELOAD, which vlac, vlac-kernel-bench and the paired libvlart inherit. onnxruntime's
+MLAS then runs its AVX2 kernels (its int8 products `vpmaddubsw`, which saturates, so its int8 error grows), vlac
+its path 1, OpenBLAS and numpy theirs; the peak is the AVX2 FMA peak. The timings are this CPU's core running
+AVX2 code, not an AVX2-only CPU's microarchitecture; it needs CPUID faulting (`cpuid_fault` in /proc/cpuinfo).
 
 What it prints, in order:
   - cpu: /proc/cpuinfo's model name, the usable cores, and for each instruction set that matters here (avx2,
     fma, avx512f, avx512bw, avx512_vnni, avx_vnni, avx512_bf16, amx_bf16/amx_int8/amx_tile) whether the kernel
-    reports it; the onnxruntime, torch and numpy versions; the load average before and after; and the OpenBLAS
+    reports it; with --emulate-cpu, what a library asking `cpuid` in this process sees (numpy's detection; the
+    script stops if AVX-512 is still visible); the onnxruntime, torch and numpy versions; the load average before and after; and the OpenBLAS
     kernel set vlac's fp32 linears get (openblas_get_corename of the libopenblas `ldd vlac` names, with
     OPENBLAS_CORETYPE as inherited: the script never sets it). OpenBLAS 0.3.21 does not know recent Xeons (family
     6, model 207 here) and falls back to its SSE3 "Prescott" kernels; vlac then calls OpenBLAS for nothing (its
@@ -250,6 +257,42 @@ def vlac_bench(a, policy, threads):
     return out, j
 
 
+EMULATED_ENV = "VLAC_BENCH_EMULATED_CPU"  # set in the re-executed process: "avx2 DIR" (DIR holds the preload library)
+
+
+def emulate_cpu(kind):
+    """--emulate-cpu avx2: build Tests/Reference/cpuid_avx2_only.c into a temporary folder and run this script again
+    with it preloaded (LD_PRELOAD, inherited by vlac and vlac-kernel-bench), so that onnxruntime's MLAS, numpy,
+    OpenBLAS and vlac's kernels all choose their code for a CPU with AVX2 + FMA and nothing newer. Returns in the
+    re-executed process (after arranging the folder's removal); never returns in the first one."""
+    here = os.environ.get(EMULATED_ENV, "")
+    if here.split(" ")[0] == kind:
+        atexit.register(shutil.rmtree, here.partition(" ")[2], ignore_errors=True)
+        return
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpuid_avx2_only.c")
+    folder = tempfile.mkdtemp(prefix="bench_cpuid_")
+    lib = os.path.join(folder, "cpuid_avx2_only.so")
+    try:
+        subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-o", lib, src], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        sys.exit(f"--emulate-cpu {kind}: could not build {src} with a C compiler ($CC or cc): {e}")
+    preload = ":".join(x for x in (lib, os.environ.get("LD_PRELOAD")) if x)
+    env = dict(os.environ, LD_PRELOAD=preload, **{EMULATED_ENV: f"{kind} {folder}"})
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
+
+
+def seen_features():
+    """What a library asking `cpuid` in this process gets (numpy's runtime detection), for the instruction sets
+    that choose kernels here; under --emulate-cpu these differ from /proc/cpuinfo's flags."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as f
+    except ImportError:
+        return {}
+    return {k: bool(f.get(k)) for k in ("AVX2", "FMA3", "AVX512F", "AVX512BW", "AVX512VNNI", "AVX512_SPR")}
+
+
 def fmt_isa(isa):
     return " ".join(f"{k}{'+' if v else '-'}" for k, v in isa.items())
 
@@ -333,10 +376,17 @@ def main():
     ap.add_argument("--paired", type=int, default=0, metavar="N",
                     help="after the rounds: N back-to-back pairs per comparison in this process (needs --vlart)")
     ap.add_argument("--vlart", help="libvlart.so for --paired (e.g. .build/release/libvlart.so)")
+    ap.add_argument("--emulate-cpu", choices=["avx2"],
+                    help="run everything (onnxruntime, vlac, the peak) as on a CPU with AVX2 + FMA and nothing newer: "
+                         "cpuid answers masked by Tests/Reference/cpuid_avx2_only.c (needs CPUID faulting)")
     ap.add_argument("--json", dest="json_out", help="write every figure to this file")
     a = ap.parse_args()
+    if a.emulate_cpu:
+        emulate_cpu(a.emulate_cpu)
     if a.paired and not (a.vlart and a.policy):
         ap.error("--paired needs --vlart and --policy")
+    if a.emulate_cpu and a.vlac_kernels != "best":
+        ap.error("--emulate-cpu already limits vlac's kernels; leave --vlac-kernels at best")
     if a.paired and a.vlac_kernels != "best":
         ap.error("--paired runs vlac through libvlart with the best kernels; --vlac-kernels applies to the rounds only")
     quant_ops = None if a.quant_ops == ["all"] else a.quant_ops
@@ -352,10 +402,16 @@ def main():
     report = {"cpu": cpu_info(), "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__,
                                               "numpy": np.__version__},
               "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "openblas": openblas_core(a.vlac),
-              "loadavg_start": loadavg(),
+              "loadavg_start": loadavg(), "emulated cpu": a.emulate_cpu, "features seen": seen_features(),
               "settings": {k: v for k, v in vars(a).items() if k != "json_out"}}
     c = report["cpu"]
     print(f"cpu: {c['model']}, {c['cores']} usable cores; {fmt_isa(c['isa'])}")
+    if a.emulate_cpu:
+        seen = report["features seen"]
+        print(f"emulated: a CPU with {a.emulate_cpu} and nothing newer (cpuid masked; every library here and every "
+              f"vlac process asks it); numpy's detection sees {fmt_isa(seen)}")
+        if seen.get("AVX512F") or not seen.get("AVX2"):
+            sys.exit("--emulate-cpu: the masking did not take effect (see numpy's detection above)")
     print(f"onnxruntime {ort.__version__}, torch {torch.__version__}, numpy {np.__version__}; "
           f"load average {report['loadavg_start']}")
     ob = report["openblas"]
