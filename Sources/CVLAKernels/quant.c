@@ -1069,7 +1069,7 @@ __attribute__((target("avx512f"))) static void bf16_gemm512(long m, long n0, lon
 // Per pair t the odd elements of w (the high halves, masked) go into all rows' accumulators first, then the even
 // ones (shifted up): each accumulator still sees odd(t), even(t), odd(t + 1), … as the reference order asks, and
 // the two widened halves of w are live one at a time, so 12 accumulators, the two halves and a broadcast fit the
-// 16 ymm registers (the widening's 4 integer operations are shared by 24 fmas instead of 8 with 4 rows).
+// 16 ymm registers (the widening's 4 integer operations are shared by 24 fmas instead of 16 with 4 rows).
 
 #define F256 __attribute__((target("avx2,fma"), always_inline)) static inline
 #define BF_MR256 6

@@ -50,11 +50,14 @@ static void mask(uint32_t leaf, uint32_t subleaf, uint32_t r[4]) {
     }
 }
 
+static struct sigaction previous;  // the SIGSEGV action before this library's: real faults go to it
+
 static void on_segv(int sig, siginfo_t *info, void *context) {
     ucontext_t *uc = context;
     greg_t *g = uc->uc_mcontext.gregs;
     const uint8_t *ip = (const uint8_t *)g[REG_RIP];
-    if (ip != NULL && ip[0] == 0x0f && ip[1] == 0xa2) {
+    // A faulting cpuid is a general-protection fault: SIGSEGV from the kernel (SI_KERNEL) at the instruction.
+    if (info->si_code == SI_KERNEL && ip != NULL && ip[0] == 0x0f && ip[1] == 0xa2) {
         uint32_t leaf = (uint32_t)g[REG_RAX], subleaf = (uint32_t)g[REG_RCX], r[4];
         set_cpuid_enabled(1);
         real_cpuid(leaf, subleaf, r);
@@ -67,18 +70,25 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
         g[REG_RIP] += 2;
         return;
     }
-    // A real fault: let it happen again with the default action.
-    (void)info;
-    signal(sig, SIG_DFL);
+    // A real fault: the previous handler's, or the default action when the instruction runs again.
+    if (previous.sa_flags & SA_SIGINFO) {
+        previous.sa_sigaction(sig, info, context);
+    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+        previous.sa_handler(sig);
+    } else {
+        signal(sig, SIG_DFL);
+    }
 }
 
+// A handler that a library installs for SIGSEGV after this one replaces it, and the next cpuid then reaches that
+// handler as a crash (Python's faulthandler, for example: do not enable it in a masked process).
 __attribute__((constructor)) static void install(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_segv;
     action.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&action.sa_mask);
-    if (sigaction(SIGSEGV, &action, NULL) != 0 || syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL) != 0) {
+    if (sigaction(SIGSEGV, &action, &previous) != 0 || syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL) != 0) {
         fprintf(stderr, "cpuid_avx2_only: this CPU or kernel has no CPUID faulting; nothing can be masked\n");
         _exit(3);
     }

@@ -454,7 +454,7 @@ import VLATestSupport
         }
     }
 
-    static let ms = [1, 2, 7, 9, 257], ks = [1, 3, 4, 5, 64, 100, 768], ns = [1, 15, 16, 17, 33, 100, 768]
+    static let ms = [1, 2, 4, 7, 9, 257], ks = [1, 3, 4, 5, 64, 100, 768], ns = [1, 15, 16, 17, 33, 100, 768]
 
     /// A column range, epilogue and strides for one shape, varied by the case number.
     static func variant(_ c: Int, m: Int, n: Int, rng: inout Random) -> (n0: Int, n1: Int, e: Epilogue, ldy: Int) {
