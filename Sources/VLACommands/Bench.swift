@@ -50,7 +50,7 @@ struct Bench: ParsableCommand {
     var top: Int = 12
 
     @Option(help: ArgumentHelp(
-        "The kernels' instruction sets, for the whole run: best (what this CPU has), avx512 (AVX-512 without AMX), avx-vnni (AVX2 + FMA with AVX-VNNI, no AVX-512: Intel client cores from Alder Lake on), avx2 (AVX2 + FMA only) or portable: what a CPU with less would run, timed on this one.",
+        "The kernels' instruction sets, for the whole run: best (what this CPU has), avx512 (AVX-512 without AMX), avx512-bf16 (avx512 with the bf16 products on vdpbf16ps, which no CPU uses by default: to time it where a CPU has it), avx-vnni (AVX2 + FMA with AVX-VNNI, no AVX-512: Intel client cores from Alder Lake on), avx2 (AVX2 + FMA only) or portable: what a CPU with less would run, timed on this one.",
         valueName: "set"))
     var kernels: KernelInstructionSet = .best
 

@@ -9,6 +9,10 @@ public enum KernelInstructionSet: String, CaseIterable, Sendable {
     case best
     /// x86 AVX-512 without AMX (f32 AVX-512F, int8 AVX-512 VNNI, bf16 AVX-512F): what a Zen 4 or a Xeon from Cascade Lake on without AMX runs (Skylake-SP, without VNNI, lacks it).
     case avx512
+    /// `avx512` with the bf16 products on AVX-512 BF16's `vdpbf16ps` (bf16 path 3), which no CPU runs by default:
+    /// it ran at half the f32 FMA rate on the Xeon measured, so a CPU without AMX widens bf16 to f32 (path 2).
+    /// For timing path 3 in a whole step on a CPU that has it (a Zen 4, where it may run at full rate).
+    case avx512BF16 = "avx512-bf16"
     /// x86 AVX2 + FMA with AVX-VNNI (int8 products with vpdpbusd on ymm), no AVX-512: what Intel's client cores
     /// from Alder Lake on and the E-core Xeons (Sierra Forest) run.
     case avxVNNI = "avx-vnni"
@@ -28,10 +32,11 @@ public enum KernelInstructionSet: String, CaseIterable, Sendable {
         case .portable: levels = (0, 0, 0, false)
         #if arch(x86_64)
         case .avx512: levels = (2, 3, 2, false)
+        case .avx512BF16: levels = (2, 3, 3, false)
         case .avxVNNI: levels = (1, 1, 1, true)
         case .avx2: levels = (1, 1, 1, false)
         #else
-        case .avx512, .avxVNNI, .avx2:
+        case .avx512, .avx512BF16, .avxVNNI, .avx2:
             throw RuntimeError(.unsupported, "--kernels \(rawValue) is an x86 instruction set; this CPU runs best or portable")
         #endif
         }

@@ -379,7 +379,7 @@ def main():
     ap.add_argument("--policy", action="append", default=[], help="LABEL=PATH of a compiled policy (repeat: fp32=, bf16=, int8=)")
     ap.add_argument("--shared", action="append", help="shared-blob folder for the policies (repeatable; default: next to each)")
     ap.add_argument("--steps", type=int, default=8, help="timed steps per `vlac bench` run")
-    ap.add_argument("--vlac-kernels", default="best", choices=["best", "avx512", "avx-vnni", "avx2", "portable"],
+    ap.add_argument("--vlac-kernels", default="best", choices=["best", "avx512", "avx512-bf16", "avx-vnni", "avx2", "portable"],
                     help="`vlac bench --kernels`: the instruction sets vlac's kernels use in the rounds (onnxruntime "
                          "keeps what this CPU has)")
     ap.add_argument("--peak", help="vlac-kernel-bench executable: measure the fp32 FMA peak every round")

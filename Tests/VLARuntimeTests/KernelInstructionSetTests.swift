@@ -32,7 +32,7 @@ import VLATestSupport
             #if arch(x86_64)
             let most = [vla_kernels_supported_isa(), vla_q8_force_isa(99), vla_bf16_force_isa(99), vla_q8_force_avx_vnni(1)]
             Self.restore(before)
-            for (set, want) in [(KernelInstructionSet.avx2, [Int32(1), 1, 1, 0]), (.avxVNNI, [1, 1, 1, 1]), (.avx512, [2, 3, 2, 0])] {
+            for (set, want) in [(KernelInstructionSet.avx2, [Int32(1), 1, 1, 0]), (.avxVNNI, [1, 1, 1, 1]), (.avx512, [2, 3, 2, 0]), (.avx512BF16, [2, 3, 3, 0])] {
                 if zip(most, want).allSatisfy({ $0 >= $1 }) {
                     let got = try set.force()
                     let vnni = want[3] == 1 ? " with AVX-VNNI" : ""
@@ -46,7 +46,7 @@ import VLATestSupport
                 }
             }
             #else
-            for set in [KernelInstructionSet.avx2, .avxVNNI, .avx512] {
+            for set in [KernelInstructionSet.avx2, .avxVNNI, .avx512, .avx512BF16] {
                 #expect(throws: RuntimeError.self) { try set.force() }
                 #expect(Self.levels() == before)
             }
