@@ -508,6 +508,38 @@ import VLATestSupport
         }
     }
 
+    /// Rows on both sides of the AVX2 path's 4,096-byte |q| buffer (k 4,093: |q| computed once per 64 columns;
+    /// k 4,097: per tile, as for any longer row), a column range across and inside its 64-column blocks, 5 rows
+    /// (a 4-row tile and a 1-row one): every path against the model, plain and zero-point rows.
+    @Test func q8RowsAroundTheAVX2BufferOnEveryPath() {
+        let defaults = Defaults()
+        defer { defaults.restore() }
+        var rng = Random(state: 23)
+        for k in [4093, 4097] {
+            let m = 5, n = 70, ldx = k
+            let x = (0..<(m * ldx)).map { _ in rng.float() }
+            let w = (0..<(k * n)).map { _ in Int8(rng.int(255) - 127) }
+            let wscale = (0..<n).map { _ in abs(rng.float()) / 64 }, bias = (0..<n).map { _ in rng.float() }
+            for (n0, n1) in [(0, n), (16, 69), (48, 64)] {
+                let y0 = (0..<(m * n)).map { _ in rng.float() }
+                let (q, s) = Self.quantizeModel(x, m: m, k: k, ldx: ldx)
+                let plain = Self.q8Model(m: m, n0: n0, n1: n1, k: k, q: q, s: s, w: w, ldw: n, wscale: wscale, e: Epilogue(bias: bias),
+                                         y0: y0, ldy: n)
+                for zeroPoint in [false, true] {
+                    var want: [Float]? = zeroPoint ? nil : plain  // zero-point rows: path 0's bits
+                    Self.forEachQ8Path { isa in
+                        let got = Self.runQ8(m: m, n0: n0, n1: n1, k: k, n: n, x: x, ldx: ldx, w: w, ldw: n, wscale: wscale,
+                                             e: Epilogue(bias: bias), y0: y0, ldy: n, ldq: vla_q8_row_stride(k), padding: 77,
+                                             zeroPoint: zeroPoint).y
+                        if want == nil { want = got }  // isa 0 runs first
+                        let diff = Self.firstDifference(got, want!)
+                        #expect(diff == nil, "isa \(isa), k \(k), zero point \(zeroPoint), columns [\(n0), \(n1)): \(diff ?? "")")
+                    }
+                }
+            }
+        }
+    }
+
     /// Worst cases for the AVX2 path (±127 everywhere: every vpmaddubsw pair at ±2·127·127) and the extreme rows.
     @Test func q8ExtremeInputsAgreeBitForBit() {
         let defaults = Defaults()
