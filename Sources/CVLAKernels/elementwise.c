@@ -322,7 +322,7 @@ T256 float lanes_sum16(v8 lo, v8 hi) {
         long i = 0;                                                                                           \
         for (; i + 8 <= (N); i += 8) _mm256_storeu_ps((Y) + i, apply8(KIND, param, _mm256_loadu_ps((X) + i))); \
         if (i < (N)) {                                                                                        \
-            const __m256i m = lanes_below8((N) - i);                                                                \
+            const __m256i m = lanes_below8((N) - i);                                                          \
             _mm256_maskstore_ps((Y) + i, m, apply8(KIND, param, _mm256_maskload_ps((X) + i, m)));             \
         }                                                                                                     \
     }

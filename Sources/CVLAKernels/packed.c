@@ -374,6 +374,15 @@ __attribute__((target("avx2"), always_inline)) static inline void transpose8(__m
     r[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
 }
 
+// Rows [0, rows) of 8 (row stride ld; rows past them as zeros), cols ≤ 8 floats each (the rest of a row as
+// zeros), transposed: r[c] lane u = src[u·ld + c].
+__attribute__((target("avx2"), always_inline)) static inline void load_transposed8(const float *src, long ld, long rows,
+                                                                                    long cols, __m256 r[8]) {
+    const __m256i mask = lanes_below8(cols);
+    for (int u = 0; u < 8; u++) r[u] = u < rows ? f32_load8(cols == 8, src + u * ld, mask) : _mm256_setzero_ps();
+    transpose8(r);
+}
+
 // vla_f32_pack_transposed on AVX2: blocks of 8 keys × 8 values of p read as rows, transposed in registers and
 // stored as 8 panel lines of 8 columns (keys past n read as zero rows, so the panel's padding is zeros).
 __attribute__((target("avx2"))) static void pack_transposed256(long k, long n, const float *wt, long ldwt, float *dst) {
@@ -385,11 +394,8 @@ __attribute__((target("avx2"))) static void pack_transposed256(long k, long n, c
             const long keys = cols - c0;
             for (long p0 = 0; p0 < k; p0 += 8) {
                 const long pc = pk_min(8, k - p0);
-                const __m256i pmask = lanes_below8(pc);
                 __m256 r[8];
-                for (int u = 0; u < 8; u++)
-                    r[u] = u < keys ? f32_load8(pc == 8, wt + (j0 + c0 + u) * ldwt + p0, pmask) : _mm256_setzero_ps();
-                transpose8(r);
+                load_transposed8(wt + (j0 + c0) * ldwt + p0, ldwt, keys, pc, r);
                 for (int i = 0; i < pc; i++) _mm256_storeu_ps(panel + (p0 + i) * PW + c0, r[i]);
             }
         }
@@ -408,11 +414,8 @@ __attribute__((target("avx2,fma"))) static void attn_scores256(long tq, long tk,
             __m256 acc = _mm256_setzero_ps();
             for (long c0 = 0; c0 < d; c0 += 8) {
                 const long cols = pk_min(8, d - c0);
-                const __m256i cmask = lanes_below8(cols);
                 __m256 r[8];
-                for (int u = 0; u < 8; u++)
-                    r[u] = u < keys ? f32_load8(cols == 8, k + (j + u) * ldk + c0, cmask) : _mm256_setzero_ps();
-                transpose8(r);  // r[c] lane u: key j + u, column c0 + c
+                load_transposed8(k + j * ldk + c0, ldk, keys, cols, r);  // r[c] lane u: key j + u, column c0 + c
                 for (int c = 0; c < cols; c++) acc = _mm256_fmadd_ps(_mm256_set1_ps(qi[c0 + c]), r[c], acc);
             }
             f32_store8(keys == 8, s + i * lds + j, kmask, acc);

@@ -948,21 +948,19 @@ q8_gemm256(long m, long n0, long n1, long k, const int8_t *q, long ldq, const fl
     q8_tile256(MR, ABS, groups, q + i * ldq, ldq, aq, Q8_ABS_K, w, cols, s + i, zc ? zc + i : NULL, colsum + j,     \
                wscale + j, bias ? bias + j : NULL, mul ? mul + j : NULL, add ? add + i * ldadd + j : NULL, ldadd,  \
                y + i * ldy + j, ldy)
+#define ROWS256Q(ABS)                                                                                         \
+    switch (rows) {                                                                                           \
+    case 1: TILE256Q(1, ABS); break;                                                                          \
+    case 2: TILE256Q(2, ABS); break;                                                                          \
+    case 3: TILE256Q(3, ABS); break;                                                                          \
+    default: TILE256Q(4, ABS); break;                                                                         \
+    }
                 if (precomputed) {
-                    switch (rows) {
-                    case 1: TILE256Q(1, 1); break;
-                    case 2: TILE256Q(2, 1); break;
-                    case 3: TILE256Q(3, 1); break;
-                    default: TILE256Q(4, 1); break;
-                    }
+                    ROWS256Q(1)
                 } else {
-                    switch (rows) {
-                    case 1: TILE256Q(1, 0); break;
-                    case 2: TILE256Q(2, 0); break;
-                    case 3: TILE256Q(3, 0); break;
-                    default: TILE256Q(4, 0); break;
-                    }
+                    ROWS256Q(0)
                 }
+#undef ROWS256Q
 #undef TILE256Q
             }
         }

@@ -203,7 +203,6 @@ static void test_gemm(int best, int quick) {
     vla_kernels_force_isa(99);
 }
 
-
 // Attention's products without packing (a few query rows): on every level, the bits of the packed product at
 // level 0 (keys packed transposed, values packed), operands with the edge values; nothing past a row changes.
 static void test_attn_direct(int best, int quick) {
@@ -244,6 +243,7 @@ static void test_attn_direct(int best, int quick) {
                 }
     vla_kernels_force_isa(best);
 }
+
 // MARK: element-wise reference: VLARuntime's VectorMath and Kernels (Swift), one lane at a time
 
 static float r_exp(float x) {
