@@ -392,7 +392,9 @@ import VLAFormat
         if threads > 1 && Double(m) * Double(n) * Double(k) >= 65_536 {
             let tasks = 2 * threads
             let perColumns = ((n + tasks - 1) / tasks + 15) & ~15
-            if n >= 16 * tasks || m < 8 * threads {
+            if let chunk = Self.columnChunk(n: n, block: 64, threads: threads) {
+                unsafe step.chunk = chunk
+            } else if n >= 16 * tasks || m < 8 * threads {
                 unsafe step.chunk = max(16, perColumns)
             } else {
                 unsafe step.byRows = true
@@ -402,9 +404,22 @@ import VLAFormat
         return unsafe step
     }
 
-    /// Splits a linear into tasks for the worker threads, about two per thread so that a slowed core takes
-    /// fewer. The packed kernel splits by columns in whole blocks of 48 (its tile width) when there are enough,
-    /// else by rows in multiples of 8, else by columns in multiples of 16. The own kernel splits by rows in
+    /// Output-column chunks of whole `block`s for `n` columns: as many tasks as there are blocks, up to eight per
+    /// thread; nil when there are fewer than two whole blocks per thread. Threads claim tasks from a counter, so the
+    /// last task decides when the op ends: on a core shared with other work (a robot's other processes, a busy
+    /// host), small tasks let the other threads take over what a slowed one would have done (measured in
+    /// Docs/Interpreter.md, "Threads"; TaskSplitTests).
+    static func columnChunk(n: Int, block: Int, threads: Int) -> Int? {
+        if n / block < 2 * threads { return nil }
+        let blocks = (n + block - 1) / block  // the last one may be partial
+        let tasks = min(blocks, 8 * threads)
+        return (blocks + tasks - 1) / tasks * block
+    }
+
+    /// Splits a linear into tasks for the worker threads, at least two per thread so that a slowed core takes
+    /// fewer. The packed kernel splits by columns in whole blocks of 48 (its tile width) when there are at least
+    /// two per thread (up to eight tasks per thread: `columnChunk`), else by rows in multiples of 8, else by
+    /// columns in multiples of 16. The own kernel splits by rows in
     /// multiples of its 8-row tile (columns in multiples of 32 when there are too few rows); OpenBLAS by columns
     /// in multiples of 16, each call keeping more than 10⁶ multiply-adds so that it never takes OpenBLAS's
     /// small-matrix path (which allocates). Products under 2¹⁶ multiply-adds are one task: waking a worker costs
@@ -418,13 +433,13 @@ import VLAFormat
         if threads == 1 || macs < 65_536 { return }
         let tasks = 2 * threads
         if unsafe step.packed != nil {
-            let per = (n + tasks - 1) / tasks
-            if n >= 48 * tasks {
-                unsafe step.chunk = (per + 47) / 48 * 48
+            if let chunk = Self.columnChunk(n: n, block: 48, threads: threads) {
+                unsafe step.chunk = chunk
             } else if m >= 8 * threads {
                 unsafe step.byRows = true
                 unsafe step.chunk = max(8, ((m + tasks - 1) / tasks + 7) & ~7)
             } else {
+                let per = (n + tasks - 1) / tasks
                 unsafe step.chunk = min(max(16, n), max(16, (per + 15) & ~15))
             }
         } else if unsafe step.blas {
