@@ -47,7 +47,8 @@ static void *worker(void *unused) {
     return NULL;
 }
 
-// Planner: two tasks per thread in multiples of 16 (before), or columnChunk(n, block, threads).
+// Planner before: two tasks per thread, in multiples of 16 (int8; f32 rounded to 48, the same chunks at these
+// widths); after: columnChunk(n, block, threads).
 static long two_per_thread(long threads) { return ((n + 2 * threads - 1) / (2 * threads) + 15) & ~15L; }
 static long column_chunk(long block, long threads) {
     const long blocks = (n + block - 1) / block, tasks = blocks < 8 * threads ? blocks : 8 * threads;
