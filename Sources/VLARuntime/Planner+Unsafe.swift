@@ -391,11 +391,10 @@ import VLAFormat
         let threads = interpreter.threadCount
         if threads > 1 && Double(m) * Double(n) * Double(k) >= 65_536 {
             let tasks = 2 * threads
-            let perColumns = ((n + tasks - 1) / tasks + 15) & ~15
             if let chunk = Self.columnChunk(n: n, block: 64, threads: threads) {
                 unsafe step.chunk = chunk
             } else if n >= 16 * tasks || m < 8 * threads {
-                unsafe step.chunk = max(16, perColumns)
+                unsafe step.chunk = max(16, ((n + tasks - 1) / tasks + 15) & ~15)
             } else {
                 unsafe step.byRows = true
                 unsafe step.chunk = max(1, (m + tasks - 1) / tasks)
