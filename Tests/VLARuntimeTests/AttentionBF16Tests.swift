@@ -91,22 +91,24 @@ extension QuantKernelTests {
     }
 
     @Test func attentionBF16MatchesFloat64References() throws {
-        let defaults = Defaults()
-        defer { defaults.restore() }
         let fixture = try AttentionBF16Fixture.loaded.get()
         #expect(fixture.command.hasSuffix("Tests/Reference/gen_attention_bf16_reference.py"))
         let cases = fixture.cases.filter { $0.kind == "kernel" }
         #expect(cases.count >= 5)
-        for path in Self.attentionPaths() {
-            _ = vla_bf16_force_isa(path)
-            #expect(Int32(vla_attn_bf16_path()) == path)
-            for c in cases {
-                let p = try #require(c.p), sRef = try #require(c.s), sTol = try #require(c.sTol)
-                let out = Self.attentionBF16(tq: c.tq, tk: c.tk, d: c.d, dv: c.dv, q: c.q, ldq: c.d, k: c.k, ldk: c.d, p: p, v: c.v, ldv: c.dv)
-                let badS = out.s.indices.filter { !(abs(Double(out.s[$0]) - sRef[$0]) <= sTol[$0]) }
-                #expect(badS.isEmpty, "\(c.name) path \(path): scores \(badS.prefix(3).map { (out.s[$0], sRef[$0]) })")
-                let badY = out.y.indices.filter { !(abs(Double(out.y[$0]) - c.y[$0]) <= c.yTol[$0]) }
-                #expect(badY.isEmpty, "\(c.name) path \(path): y \(badY.prefix(3).map { (out.y[$0], c.y[$0]) })")
+        try KernelPaths.exclusive {  // the paths are process-wide: no other suite running on them meanwhile
+            let defaults = Defaults()
+            defer { defaults.restore() }
+            for path in Self.attentionPaths() {
+                _ = vla_bf16_force_isa(path)
+                #expect(Int32(vla_attn_bf16_path()) == path)
+                for c in cases {
+                    let p = try #require(c.p), sRef = try #require(c.s), sTol = try #require(c.sTol)
+                    let out = Self.attentionBF16(tq: c.tq, tk: c.tk, d: c.d, dv: c.dv, q: c.q, ldq: c.d, k: c.k, ldk: c.d, p: p, v: c.v, ldv: c.dv)
+                    let badS = out.s.indices.filter { !(abs(Double(out.s[$0]) - sRef[$0]) <= sTol[$0]) }
+                    #expect(badS.isEmpty, "\(c.name) path \(path): scores \(badS.prefix(3).map { (out.s[$0], sRef[$0]) })")
+                    let badY = out.y.indices.filter { !(abs(Double(out.y[$0]) - c.y[$0]) <= c.yTol[$0]) }
+                    #expect(badY.isEmpty, "\(c.name) path \(path): y \(badY.prefix(3).map { (out.y[$0], c.y[$0]) })")
+                }
             }
         }
     }
